@@ -1,0 +1,229 @@
+"""The compiled network: variables, states, roles and CPT arrays.
+
+A :class:`Network` is the engine's view of any discrete Bayesian network, whether it came from
+one of our YAML models (:func:`compile_spec`) or from a BIF/XMLBIF/XDSL file or a pgmpy model
+(see :mod:`distancing_bn.interop`). Imports numpy, :mod:`errors`, :mod:`spec` and :mod:`cpt`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .cpt import binary_table, noisy_max, noisy_or
+from .errors import ModelValidationError, Problem, UnknownVariableError
+from .spec import CAUSE_STATES, ModelSpec
+
+__all__ = ["Network", "compile_spec"]
+
+_TOL = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A discrete Bayesian network with roles.
+
+    Attributes
+    ----------
+    name
+        A short identifier.
+    variables
+        Every variable, in a topological order (parents before children).
+    states
+        Variable -> its ordered state names.
+    parents
+        Variable -> its parents, in the order of the CPT's leading axes.
+    cpts
+        Variable -> read-only array of shape ``(*parent cards, card)``; the last axis sums to 1.
+    targets
+        The variables whose posterior is the diagnosis (our causes).
+    observables
+        The variables that can be answered (our questions).
+    reported
+        Non-observable variables whose marginals are reported besides the targets (our facets).
+    """
+
+    name: str
+    variables: tuple[str, ...]
+    states: Mapping[str, tuple[str, ...]]
+    parents: Mapping[str, tuple[str, ...]]
+    cpts: Mapping[str, NDArray[np.float64]]
+    targets: tuple[str, ...]
+    observables: tuple[str, ...]
+    reported: tuple[str, ...] = ()
+    index: Mapping[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", MappingProxyType({v: i for i, v in enumerate(self.variables)}))
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        states: Mapping[str, Sequence[str]],
+        parents: Mapping[str, Sequence[str]],
+        cpts: Mapping[str, Any],
+        *,
+        targets: Sequence[str],
+        observables: Sequence[str] | None = None,
+        reported: Sequence[str] = (),
+        tolerance: float = _TOL,
+    ) -> Network:
+        """Validate the parts of a network and return it.
+
+        ``observables`` defaults to every variable that is not a target. Table rows must sum to
+        1 within ``tolerance``; tables are kept exactly as given (published files often carry
+        rows like 0.9999999, and the oracle, pgmpy, uses them as given too).
+
+        Raises
+        ------
+        ModelValidationError
+            Unknown names, wrong table shapes, rows not summing to 1, a cycle, or a target that
+            is also observable; every problem at once.
+        """
+        problems: list[Problem] = []
+        names = list(states)
+        known = set(names)
+
+        def unknown(kind: str, items: Sequence[str]) -> None:
+            for item in items:
+                if item not in known:
+                    hint = difflib.get_close_matches(item, names, n=3)
+                    more = f"; did you mean {', '.join(map(repr, hint))}?" if hint else ""
+                    problems.append(Problem(f"unknown {kind} '{item}'{more}", key_path=kind))
+
+        unknown("target", list(targets))
+        if observables is None:
+            observables = [v for v in names if v not in set(targets)]
+        unknown("observable", list(observables))
+        unknown("reported variable", list(reported))
+        for v in set(targets) & set(observables):
+            problems.append(Problem(f"'{v}' is both a target and an observable", key_path="roles"))
+        if not targets:
+            problems.append(Problem("a network needs at least one target", key_path="targets"))
+        arrays: dict[str, NDArray[np.float64]] = {}
+        for v in names:
+            st = tuple(states[v])
+            if len(st) < 1 or len(set(st)) != len(st):
+                problems.append(Problem(f"states of '{v}' must be distinct and non-empty, got {st}", key_path=v))
+            ps = tuple(parents.get(v, ()))
+            unknown(f"parent of '{v}'", list(ps))
+            if v not in cpts:
+                problems.append(Problem(f"no table for '{v}'", key_path=v))
+                continue
+            arr = np.array(cpts[v], dtype=np.float64)
+            if any(p not in known for p in ps):
+                continue
+            want = tuple(len(states[p]) for p in ps) + (len(st),)
+            if arr.shape != want:
+                problems.append(Problem(f"table of '{v}' has shape {arr.shape}; expected {want} (parents {ps}, then its states)", key_path=v))
+                continue
+            if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1 + _TOL):
+                problems.append(Problem(f"table of '{v}' has entries outside [0, 1]", key_path=v))
+                continue
+            sums = arr.sum(axis=-1)
+            bad = np.argwhere(np.abs(sums - 1) > tolerance)
+            if bad.size:
+                idx = tuple(int(i) for i in bad[0])
+                conf = ", ".join(f"{p}={states[p][i]}" for p, i in zip(ps, idx, strict=True)) or "(no parents)"
+                problems.append(Problem(f"table of '{v}' sums to {sums[idx]:.12g} for parents {conf}; each row must sum to 1 (±{tolerance:g})", key_path=v))
+                continue
+            arr.setflags(write=False)
+            arrays[v] = arr
+        order: list[str] = []
+        if not problems:
+            order = _topological(names, {v: tuple(parents.get(v, ())) for v in names}, problems)
+        if problems:
+            raise ModelValidationError(problems)
+        return cls(
+            name=name,
+            variables=tuple(order),
+            states=MappingProxyType({v: tuple(states[v]) for v in order}),
+            parents=MappingProxyType({v: tuple(parents.get(v, ())) for v in order}),
+            cpts=MappingProxyType({v: arrays[v] for v in order}),
+            targets=tuple(targets),
+            observables=tuple(v for v in order if v in set(observables)),
+            reported=tuple(reported),
+        )
+
+    def card(self, variable: str) -> int:
+        """Return the number of states of ``variable``."""
+        return len(self.states[variable])
+
+    def children(self, variable: str) -> tuple[str, ...]:
+        """Return the variables that have ``variable`` as a parent."""
+        return tuple(v for v in self.variables if variable in self.parents[v])
+
+    def check_variable(self, name: str, kind: str = "variable", among: Sequence[str] | None = None) -> None:
+        """Raise :class:`UnknownVariableError` (with close matches) if ``name`` is unknown."""
+        pool = list(self.variables if among is None else among)
+        if name not in pool:
+            close = difflib.get_close_matches(str(name), pool, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise UnknownVariableError(f"unknown {kind} '{name}'{hint}", question_id=str(name), suggestions=close)
+
+
+def _topological(names: Sequence[str], parents: Mapping[str, Sequence[str]], problems: list[Problem]) -> list[str]:
+    remaining = {v: set(parents[v]) for v in names}
+    order: list[str] = []
+    ready = [v for v in names if not remaining[v]]
+    children: dict[str, list[str]] = {v: [] for v in names}
+    for v in names:
+        for p in parents[v]:
+            children[p].append(v)
+    while ready:
+        v = ready.pop(0)
+        order.append(v)
+        for ch in children[v]:
+            remaining[ch].discard(v)
+            if not remaining[ch] and ch not in order and ch not in ready:
+                ready.append(ch)
+    if len(order) < len(names):
+        stuck = [v for v in names if v not in order]
+        problems.append(Problem(f"the network has a cycle among {', '.join(stuck)}", key_path="parents"))
+    return order
+
+
+def compile_spec(spec: ModelSpec) -> Network:
+    """Compile a validated :class:`ModelSpec` into a :class:`Network`.
+
+    Causes are targets with states ``absent/present`` (a leaky noisy-OR over their parent
+    causes, whose leak is the cause's ``prior``); facets are reported latent children of their
+    cause; questions are observables (noisy-OR, noisy-MAX or an explicit table).
+    """
+    states: dict[str, tuple[str, ...]] = {}
+    parents: dict[str, tuple[str, ...]] = {}
+    cpts: dict[str, NDArray[np.float64]] = {}
+    for c in spec.causes:
+        incoming = [lk for lk in spec.links if lk.target == c.id]
+        states[c.id] = CAUSE_STATES
+        parents[c.id] = tuple(lk.source for lk in incoming)
+        cpts[c.id] = noisy_or(c.prior, [lk.strength for lk in incoming])
+    for f in spec.facets:
+        states[f.id] = CAUSE_STATES
+        parents[f.id] = (f.cause,)
+        cpts[f.id] = binary_table(f.p_absent, f.p_present)
+    for q in spec.questions:
+        states[q.id] = q.answers
+        if q.table is not None:
+            parents[q.id] = q.table.parents
+            shape = (2,) * len(q.table.parents) + (len(q.answers),)
+            cpts[q.id] = np.array(q.table.rows, dtype=np.float64).reshape(shape)
+        else:
+            parents[q.id] = tuple(lk.parent for lk in q.links)
+            cpts[q.id] = noisy_max(q.leak or (), [lk.strength for lk in q.links])
+    return Network.create(
+        spec.id,
+        states,
+        parents,
+        cpts,
+        targets=[c.id for c in spec.causes],
+        observables=[q.id for q in spec.questions],
+        reported=[f.id for f in spec.facets],
+    )

@@ -1,0 +1,860 @@
+"""Model-file schema: safe YAML loading, validation with file and line, frozen spec objects.
+
+Imports only :mod:`distancing_bn.errors` (and PyYAML, numpy-free). Every problem found in a
+file is collected and raised at once as :class:`~distancing_bn.errors.ModelValidationError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ModelSyntaxError, ModelValidationError, Problem
+
+__all__ = [
+    "FORMAT",
+    "Cause",
+    "CauseLink",
+    "Facet",
+    "Location",
+    "ModelSpec",
+    "Notice",
+    "Question",
+    "QuestionLink",
+    "Table",
+    "dump_spec",
+    "load_spec",
+    "parse_spec",
+]
+
+FORMAT = "distancing-bn/1"
+UNSURE = "unsure"
+CAUSE_STATES = ("absent", "present")
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_SUM_TOL = 1e-9
+NoticeKind = Literal["safety", "professional_help"]
+
+
+# ----------------------------------------------------------------------------- spec objects
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a node came from: file, 1-based line and key path."""
+
+    file: str | None = None
+    line: int | None = None
+    key_path: str = ""
+
+    def __str__(self) -> str:
+        where = self.file or "<model>"
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where} {self.key_path}".rstrip()
+
+
+_NOWHERE = Location()
+
+
+def _loc() -> Any:
+    return field(default=_NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A safety or professional-help notice raised by some answers."""
+
+    id: str
+    kind: NoticeKind
+    title: str
+    text: str
+    location: Location = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Facet:
+    """A specific form of a cause: a latent binary child of that cause."""
+
+    id: str
+    cause: str
+    label: str
+    description: str
+    p_present: float
+    p_absent: float
+    rationale: str
+    location: Location = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """A latent binary reason for the distance (a target of the diagnosis)."""
+
+    id: str
+    label: str
+    description: str
+    prior: float
+    rationale: str
+    guidance: tuple[str, ...]
+    facets: tuple[Facet, ...] = ()
+    location: Location = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class CauseLink:
+    """A noisy-OR link from one cause to another."""
+
+    source: str
+    target: str
+    strength: float
+    rationale: str
+    location: Location = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionLink:
+    """A noisy-OR / noisy-MAX link from a cause or facet to a question.
+
+    ``strength[k]`` is the probability that this parent alone produces answer ``k + 1``
+    (the first answer takes the rest).
+    """
+
+    parent: str
+    strength: tuple[float, ...]
+    rationale: str
+    kind: Literal["cause", "facet"] = "cause"
+    location: Location = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """An explicit conditional table: one probability row per parent configuration."""
+
+    parents: tuple[str, ...]
+    rows: tuple[tuple[float, ...], ...]  # parent configurations in row-major order
+    rationale: str
+    location: Location = _loc()
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """An observable sign, asked as a question with ordered answers."""
+
+    id: str
+    text: str
+    answers: tuple[str, ...]
+    answer_labels: tuple[tuple[str, str], ...] = ()
+    unsure: bool = True
+    cost: float = 1.0
+    leak: tuple[float, ...] | None = None
+    leak_rationale: str = ""
+    links: tuple[QuestionLink, ...] = ()
+    table: Table | None = None
+    notices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    location: Location = _loc()
+
+    def display(self, answer: str) -> str:
+        """Return how ``answer`` is shown to a person."""
+        return dict(self.answer_labels).get(answer, answer.replace("_", " "))
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """Return the ids of the causes and facets this question depends on."""
+        return self.table.parents if self.table is not None else tuple(lk.parent for lk in self.links)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A validated model file."""
+
+    id: str
+    title: str
+    description: str
+    causes: tuple[Cause, ...]
+    questions: tuple[Question, ...]
+    links: tuple[CauseLink, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    version: str = ""
+    disclaimer: str = ""
+    source: str | None = field(default=None, compare=False)
+    sha256: str | None = field(default=None, compare=False)
+
+    @property
+    def facets(self) -> tuple[Facet, ...]:
+        """Return every facet, in file order."""
+        return tuple(f for c in self.causes for f in c.facets)
+
+    def cause(self, cause_id: str) -> Cause:
+        """Return the cause with this id."""
+        return next(c for c in self.causes if c.id == cause_id)
+
+    def question(self, question_id: str) -> Question:
+        """Return the question with this id."""
+        return next(q for q in self.questions if q.id == question_id)
+
+    def notice(self, notice_id: str) -> Notice:
+        """Return the notice with this id."""
+        return next(n for n in self.notices if n.id == notice_id)
+
+
+# ----------------------------------------------------------------------------- safe YAML with lines
+class _SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader where only ``true``/``false`` are booleans (``yes``/``no`` are text)."""
+
+
+_SafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+class _Doc:
+    """Plain Python data from a YAML file plus the line of every key path."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.lines: dict[str, int] = {}
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: str, loader: _SafeLoader) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = loader.construct_object(key_node, deep=True)
+                key = str(key) if not isinstance(key, str) else key
+                sub = f"{path}.{key}" if path else key
+                if key in out:
+                    self.problem(sub, f"duplicate key '{key}'", line=key_node.start_mark.line + 1)
+                self.lines[sub] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, sub, loader)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, f"{path}[{i}]", loader) for i, item in enumerate(node.value)]
+        return loader.construct_object(node, deep=True)
+
+    def line(self, path: str) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
+        return self.lines.get("")
+
+    def location(self, path: str) -> Location:
+        return Location(self.file, self.line(path), path)
+
+    def problem(self, path: str, message: str, *, line: int | None = None) -> None:
+        self.problems.append(Problem(message, self.file, line or self.line(path), path))
+
+
+def _parse_yaml(text: str, file: str | None) -> tuple[Any, _Doc]:
+    doc = _Doc(file)
+    try:
+        loader = _SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = doc.build(node, "", loader) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        msg = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ModelSyntaxError(
+            f"not valid YAML: {msg}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ModelSyntaxError(f"not valid YAML: {exc}", file=file) from None
+    return data, doc
+
+
+# ----------------------------------------------------------------------------- field readers
+class _Reader:
+    """Typed access to a YAML mapping that records problems instead of raising."""
+
+    def __init__(self, doc: _Doc) -> None:
+        self.doc = doc
+
+    def mapping(self, value: Any, path: str, keys: Sequence[str], required: Sequence[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.doc.problem(path, f"expected a mapping, got {_kind(value)}")
+            return {}
+        for key in value:
+            if key not in keys:
+                hint = _did_you_mean(key, keys)
+                self.doc.problem(_join(path, key), f"unknown key '{key}'; valid keys: {_names(keys)}{hint}")
+        for key in required:
+            if key not in value:
+                self.doc.problem(path, f"missing required key '{key}'")
+        return value
+
+    def text(self, m: Mapping[str, Any], key: str, path: str, default: str | None = None) -> str:
+        value = m.get(key, default)
+        if value is None:
+            return ""  # missing: already reported by mapping()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            self.doc.problem(_join(path, key), f"expected text, got {_kind(value)}")
+            return ""
+        if not value.strip() and default is None:
+            self.doc.problem(_join(path, key), "text is empty")
+        return value.strip()
+
+    def ident(self, m: Mapping[str, Any], key: str, path: str) -> str:
+        value = self.text(m, key, path)
+        if value and not _ID.match(value):
+            self.doc.problem(_join(path, key), f"id '{value}' is not valid; use lowercase letters, digits and '_', starting with a letter")
+        return value
+
+    def prob(self, value: Any, path: str, *, open_interval: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.doc.problem(path, f"expected a probability (a number in [0, 1]), got {_kind(value)}")
+            return math.nan
+        x = float(value)
+        lo_ok = x > 0 if open_interval else x >= 0
+        hi_ok = x < 1 if open_interval else x <= 1
+        if not (math.isfinite(x) and lo_ok and hi_ok):
+            rng = "(0, 1)" if open_interval else "[0, 1]"
+            self.doc.problem(path, f"probability {value!r} is outside {rng}")
+            return math.nan
+        return x
+
+    def number(self, m: Mapping[str, Any], key: str, path: str, default: float) -> float:
+        value = m.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            self.doc.problem(_join(path, key), f"expected a positive number, got {value!r}")
+            return default
+        return float(value)
+
+    def seq(self, m: Mapping[str, Any], key: str, path: str) -> list[Any]:
+        value = m.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.doc.problem(_join(path, key), f"expected a list, got {_kind(value)}")
+            return []
+        return value
+
+    def level_probs(self, value: Any, path: str, answers: Sequence[str], what: str) -> tuple[float, ...] | None:
+        """Read a noisy-OR number (two answers) or a noisy-MAX mapping over non-first answers."""
+        upper = answers[1:]
+        if len(answers) == 2 and not isinstance(value, dict):
+            p = self.prob(value, path)
+            return None if math.isnan(p) else (p,)
+        if not isinstance(value, dict):
+            self.doc.problem(path, f"{what} of a question with answers {_names(answers)} must be a mapping from {_names(upper)} to probabilities, got {_kind(value)}")
+            return None
+        out = []
+        for key in value:
+            if key not in upper:
+                valid = f"valid: {_names(upper)}"
+                if key == answers[0]:
+                    self.doc.problem(_join(path, key), f"'{key}' is the first (baseline) answer: it takes the remaining probability; {valid}")
+                else:
+                    self.doc.problem(_join(path, key), f"'{key}' is not an answer of this question; {valid}{_did_you_mean(key, upper)}")
+        ok = True
+        for label in upper:
+            p = self.prob(value.get(label, 0.0), _join(path, label))
+            ok &= not math.isnan(p)
+            out.append(p)
+        if ok and sum(out) > 1 + _SUM_TOL:
+            self.doc.problem(path, f"{what} probabilities sum to {sum(out):.6g}; they must sum to at most 1 (the first answer '{answers[0]}' takes the rest)")
+            return None
+        return tuple(out) if ok else None
+
+
+def _join(path: str, key: str | int) -> str:
+    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else key)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: f"text {value!r}", bool: f"boolean {value}"}.get(
+        type(value), f"{type(value).__name__} {value!r}"[:60]
+    )
+
+
+def _names(items: Sequence[str]) -> str:
+    return ", ".join(f"'{x}'" for x in items)
+
+
+def _did_you_mean(word: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(options), n=3, cutoff=0.6)
+    return f". Did you mean {_names(close)}?" if close else ""
+
+
+# ----------------------------------------------------------------------------- parsing
+_TOP_KEYS = ("format", "id", "title", "description", "version", "disclaimer", "notices", "causes", "links", "questions")
+_CAUSE_KEYS = ("id", "label", "description", "prior", "rationale", "guidance", "facets")
+_FACET_KEYS = ("id", "label", "description", "p_present", "p_absent", "rationale")
+_LINK_KEYS = ("from", "to", "strength", "rationale")
+_QUESTION_KEYS = ("id", "text", "answers", "answer_labels", "unsure", "cost", "leak", "leak_rationale", "links", "table", "notices")
+_QLINK_KEYS = ("cause", "facet", "strength", "rationale")
+_TABLE_KEYS = ("parents", "rows", "rationale")
+_NOTICE_KEYS = ("id", "kind", "title", "text")
+_NOTICE_KINDS = ("safety", "professional_help")
+
+
+def load_spec(path: str | Path) -> ModelSpec:
+    """Read and validate a model file.
+
+    Parameters
+    ----------
+    path
+        A ``.yaml``/``.yml`` file in the ``distancing-bn/1`` format.
+
+    Raises
+    ------
+    ModelSyntaxError
+        The file is not valid YAML (file, line, column given).
+    ModelValidationError
+        The content is wrong; ``.problems`` lists every problem with file and line.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ModelSyntaxError(f"cannot read the model file: {exc.strerror}", file=str(p)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ModelSyntaxError(f"the file is not UTF-8 text (byte {exc.start})", file=str(p)) from None
+    return parse_spec(text, file=str(p), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def parse_spec(text: str, *, file: str | None = None, sha256: str | None = None) -> ModelSpec:
+    """Validate the text of a model file and return its :class:`ModelSpec`."""
+    data, doc = _parse_yaml(text, file)
+    r = _Reader(doc)
+    top = r.mapping(data, "", _TOP_KEYS, ("format", "id", "title", "description", "causes", "questions"))
+    if top.get("format", FORMAT) != FORMAT and "format" in top:
+        doc.problem("format", f"unknown format {top['format']!r}; valid: '{FORMAT}'")
+    notices = tuple(n for i, item in enumerate(r.seq(top, "notices", "")) if (n := _notice(r, item, f"notices[{i}]")))
+    causes = tuple(c for i, item in enumerate(r.seq(top, "causes", "")) if (c := _cause(r, item, f"causes[{i}]")))
+    links = tuple(lk for i, item in enumerate(r.seq(top, "links", "")) if (lk := _cause_link(r, item, f"links[{i}]")))
+    questions = tuple(q for i, item in enumerate(r.seq(top, "questions", "")) if (q := _question(r, item, f"questions[{i}]")))
+    if "causes" in top and not causes and not doc.problems:
+        doc.problem("causes", "the model needs at least one cause")
+    if "questions" in top and not questions and not doc.problems:
+        doc.problem("questions", "the model needs at least one question")
+    spec = ModelSpec(
+        id=r.ident(top, "id", "") if top else "",
+        title=r.text(top, "title", "") if top else "",
+        description=r.text(top, "description", "") if top else "",
+        version=str(top.get("version", "")) if top else "",
+        disclaimer=r.text(top, "disclaimer", "", default="") if top else "",
+        causes=causes,
+        links=links,
+        questions=questions,
+        notices=notices,
+        source=file,
+        sha256=sha256,
+    )
+    _check_semantics(spec, doc)
+    if doc.problems:
+        raise ModelValidationError(sorted(doc.problems, key=lambda p: (p.line or 0, p.key_path or "")))
+    return spec
+
+
+def _notice(r: _Reader, item: Any, path: str) -> Notice | None:
+    m = r.mapping(item, path, _NOTICE_KEYS, _NOTICE_KEYS)
+    if not m:
+        return None
+    kind = m.get("kind")
+    if kind not in _NOTICE_KINDS:
+        r.doc.problem(_join(path, "kind"), f"unknown notice kind {kind!r}; valid: {_names(_NOTICE_KINDS)}")
+    return Notice(r.ident(m, "id", path), kind, r.text(m, "title", path), r.text(m, "text", path), r.doc.location(path))
+
+
+def _guidance(r: _Reader, m: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    items = r.seq(m, "guidance", path)
+    out = []
+    for i, g in enumerate(items):
+        if not isinstance(g, str) or not g.strip():
+            r.doc.problem(_join(_join(path, "guidance"), i), f"guidance must be non-empty text, got {_kind(g)}")
+        else:
+            out.append(" ".join(g.split()))
+    if "guidance" in m and not out and not items:
+        r.doc.problem(_join(path, "guidance"), "guidance is empty; give at least one piece of advice")
+    return tuple(out)
+
+
+def _cause(r: _Reader, item: Any, path: str) -> Cause | None:
+    m = r.mapping(item, path, _CAUSE_KEYS, ("id", "label", "description", "prior", "rationale", "guidance"))
+    if not m:
+        return None
+    cid = r.ident(m, "id", path)
+    facets = []
+    for i, f in enumerate(r.seq(m, "facets", path)):
+        fp = f"{path}.facets[{i}]"
+        fm = r.mapping(f, fp, _FACET_KEYS, ("id", "label", "description", "p_present", "rationale"))
+        if not fm:
+            continue
+        facets.append(Facet(
+            id=r.ident(fm, "id", fp),
+            cause=cid,
+            label=r.text(fm, "label", fp),
+            description=r.text(fm, "description", fp),
+            p_present=r.prob(fm.get("p_present"), _join(fp, "p_present")) if "p_present" in fm else math.nan,
+            p_absent=r.prob(fm.get("p_absent", 0.0), _join(fp, "p_absent")),
+            rationale=r.text(fm, "rationale", fp),
+            location=r.doc.location(fp),
+        ))
+    return Cause(
+        id=cid,
+        label=r.text(m, "label", path),
+        description=r.text(m, "description", path),
+        prior=r.prob(m.get("prior"), _join(path, "prior"), open_interval=True) if "prior" in m else math.nan,
+        rationale=r.text(m, "rationale", path),
+        guidance=_guidance(r, m, path),
+        facets=tuple(facets),
+        location=r.doc.location(path),
+    )
+
+
+def _cause_link(r: _Reader, item: Any, path: str) -> CauseLink | None:
+    m = r.mapping(item, path, _LINK_KEYS, _LINK_KEYS)
+    if not m:
+        return None
+    return CauseLink(
+        source=r.text(m, "from", path),
+        target=r.text(m, "to", path),
+        strength=r.prob(m.get("strength"), _join(path, "strength")) if "strength" in m else math.nan,
+        rationale=r.text(m, "rationale", path),
+        location=r.doc.location(path),
+    )
+
+
+def _question(r: _Reader, item: Any, path: str) -> Question | None:
+    m = r.mapping(item, path, _QUESTION_KEYS, ("id", "text", "answers"))
+    if not m:
+        return None
+    qid = r.ident(m, "id", path)
+    answers = _answers(r, m, path)
+    labels = m.get("answer_labels", {})
+    if not isinstance(labels, dict):
+        r.doc.problem(_join(path, "answer_labels"), f"expected a mapping from answers to display text, got {_kind(labels)}")
+        labels = {}
+    for key, text in labels.items():
+        if key not in answers:
+            r.doc.problem(_join(_join(path, "answer_labels"), key), f"'{key}' is not an answer of this question; valid: {_names(answers)}")
+        elif not isinstance(text, str) or not text.strip():
+            r.doc.problem(_join(_join(path, "answer_labels"), key), "display text must be non-empty text")
+    unsure = m.get("unsure", True)
+    if not isinstance(unsure, bool):
+        r.doc.problem(_join(path, "unsure"), f"expected true or false, got {_kind(unsure)}")
+        unsure = True
+    has_table = "table" in m
+    if has_table and ("links" in m or "leak" in m):
+        r.doc.problem(path, "give either 'table' or 'leak' with 'links', not both")
+    if not has_table and "links" not in m:
+        r.doc.problem(path, f"question '{qid}' has no links: link it to at least one cause or facet (or give a table)")
+    if not has_table and "links" in m and "leak" not in m:
+        r.doc.problem(path, "missing required key 'leak' (the probabilities of the answers when no linked cause or facet is present)")
+    leak = None
+    links: list[QuestionLink] = []
+    table = None
+    if len(answers) >= 2:
+        if "leak" in m:
+            leak = r.level_probs(m["leak"], _join(path, "leak"), answers, "leak")
+        for i, lk in enumerate(r.seq(m, "links", path)):
+            lp = f"{path}.links[{i}]"
+            lm = r.mapping(lk, lp, _QLINK_KEYS, ("strength", "rationale"))
+            if not lm:
+                continue
+            kinds = [k for k in ("cause", "facet") if k in lm]
+            if len(kinds) != 1:
+                r.doc.problem(lp, "give exactly one of 'cause' or 'facet'")
+                continue
+            strength = r.level_probs(lm.get("strength"), _join(lp, "strength"), answers, "strength") if "strength" in lm else None
+            links.append(QuestionLink(r.text(lm, kinds[0], lp), strength or (), r.text(lm, "rationale", lp),
+                                      kinds[0], r.doc.location(lp)))
+        if "links" in m and not links and isinstance(m["links"], list):
+            r.doc.problem(_join(path, "links"), f"question '{qid}' has no links: link it to at least one cause or facet")
+        if has_table:
+            table = _table(r, m["table"], _join(path, "table"), answers)
+    notices = []
+    nmap = m.get("notices", {})
+    if not isinstance(nmap, dict):
+        r.doc.problem(_join(path, "notices"), f"expected a mapping from notice ids to lists of answers, got {_kind(nmap)}")
+        nmap = {}
+    for nid, trig in nmap.items():
+        np_ = _join(_join(path, "notices"), nid)
+        trig = [trig] if isinstance(trig, str) else trig
+        if not isinstance(trig, list) or not trig:
+            r.doc.problem(np_, "expected a list of the answers that raise this notice")
+            continue
+        for a in trig:
+            if a not in answers:
+                r.doc.problem(np_, f"'{a}' is not an answer of this question; valid: {_names(answers)}{_did_you_mean(str(a), answers)}")
+        notices.append((str(nid), tuple(str(a) for a in trig)))
+    return Question(
+        id=qid,
+        text=r.text(m, "text", path),
+        answers=answers,
+        answer_labels=tuple((k, v.strip()) for k, v in labels.items() if isinstance(v, str) and k in answers),
+        unsure=unsure,
+        cost=r.number(m, "cost", path, 1.0),
+        leak=leak,
+        leak_rationale=r.text(m, "leak_rationale", path, default=""),
+        links=tuple(links),
+        table=table,
+        notices=tuple(notices),
+        location=r.doc.location(path),
+    )
+
+
+def _answers(r: _Reader, m: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    value = m.get("answers")
+    ap = _join(path, "answers")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) < 2:
+        r.doc.problem(ap, f"expected a list of at least two answer labels, got {_kind(value)}")
+        return ()
+    out: list[str] = []
+    for i, a in enumerate(value):
+        a = str(a) if isinstance(a, (int, float)) and not isinstance(a, bool) else a
+        if not isinstance(a, str) or not _ID.match(a):
+            r.doc.problem(_join(ap, i), f"answer label {a!r} is not valid; use lowercase letters, digits and '_'")
+        elif a == UNSURE:
+            r.doc.problem(_join(ap, i), "'unsure' is reserved (it always means no evidence) and is offered by 'unsure: true'")
+        elif a in out:
+            r.doc.problem(_join(ap, i), f"duplicate answer '{a}'")
+        else:
+            out.append(a)
+    return tuple(out) if len(out) == len(value) else ()
+
+
+def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table | None:
+    m = r.mapping(value, path, _TABLE_KEYS, ("parents", "rows", "rationale"))
+    if not m:
+        return None
+    parents = m.get("parents")
+    if not isinstance(parents, list) or not parents or not all(isinstance(p, str) for p in parents):
+        r.doc.problem(_join(path, "parents"), f"expected a non-empty list of cause or facet ids, got {_kind(parents)}")
+        return None
+    if len(set(parents)) != len(parents):
+        r.doc.problem(_join(path, "parents"), "a parent is listed twice")
+        return None
+    rows = m.get("rows")
+    if not isinstance(rows, dict):
+        r.doc.problem(_join(path, "rows"), f"expected a mapping from parent states (e.g. 'absent present') to probability lists, got {_kind(rows)}")
+        return None
+    configs = [" ".join(c) for c in itertools.product(CAUSE_STATES, repeat=len(parents))]
+    out: list[tuple[float, ...]] = []
+    ok = True
+    for key in rows:
+        norm = " ".join(str(key).split())
+        if norm not in configs:
+            r.doc.problem(_join(_join(path, "rows"), key), f"'{key}' is not a configuration of the parents {_names(parents)}; write their states ('absent'/'present') in that order, e.g. '{configs[-1]}'")
+            ok = False
+    normed = {" ".join(str(k).split()): (k, v) for k, v in rows.items()}
+    for conf in configs:
+        if conf not in normed:
+            r.doc.problem(_join(path, "rows"), f"missing row for parent states '{conf}' (parents {_names(parents)})")
+            ok = False
+            continue
+        key, row = normed[conf]
+        rp = _join(_join(path, "rows"), key)
+        if not isinstance(row, list) or len(row) != len(answers):
+            r.doc.problem(rp, f"expected {len(answers)} probabilities, one per answer {_names(answers)}, got {_kind(row)}")
+            ok = False
+            continue
+        probs = [r.prob(x, rp) for x in row]
+        if any(math.isnan(x) for x in probs):
+            ok = False
+            continue
+        if abs(sum(probs) - 1) > _SUM_TOL:
+            r.doc.problem(rp, f"row for parent states '{conf}' sums to {sum(probs):.12g}; each row must sum to 1 (±1e-9)")
+            ok = False
+        out.append(tuple(probs))
+    return Table(tuple(parents), tuple(out), r.text(m, "rationale", path), r.doc.location(path)) if ok else None
+
+
+# ----------------------------------------------------------------------------- semantic checks
+def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
+    seen: dict[str, str] = {}
+    for kind, items in (
+        ("notice", spec.notices),
+        ("cause", spec.causes),
+        ("facet", spec.facets),
+        ("question", spec.questions),
+    ):
+        for obj in items:
+            if not obj.id:
+                continue
+            if obj.id in seen:
+                doc.problems.append(Problem(f"duplicate id '{obj.id}' (already used by a {seen[obj.id]})", obj.location.file, obj.location.line, obj.location.key_path + ".id"))
+            else:
+                seen[obj.id] = kind
+    cause_ids = [c.id for c in spec.causes]
+    facet_ids = [f.id for f in spec.facets]
+    latent = cause_ids + facet_ids
+    notice_ids = [n.id for n in spec.notices]
+    # links between causes
+    parents: dict[str, list[str]] = {c: [] for c in cause_ids}
+    for lk in spec.links:
+        for end, key in ((lk.source, "from"), (lk.target, "to")):
+            if end and end not in cause_ids:
+                what = " (a facet; links join causes)" if end in facet_ids else ""
+                doc.problems.append(Problem(f"unknown cause '{end}'{what}; valid: {_names(cause_ids)}{_did_you_mean(end, cause_ids)}", lk.location.file, doc.line(f"{lk.location.key_path}.{key}"), f"{lk.location.key_path}.{key}"))
+        if lk.source in cause_ids and lk.target in cause_ids:
+            if lk.source == lk.target:
+                doc.problems.append(Problem(f"cause '{lk.source}' links to itself", lk.location.file, lk.location.line, lk.location.key_path))
+            elif lk.source in parents[lk.target]:
+                doc.problems.append(Problem(f"duplicate link {lk.source} -> {lk.target}", lk.location.file, lk.location.line, lk.location.key_path))
+            else:
+                parents[lk.target].append(lk.source)
+    cycle = _find_cycle(parents)
+    if cycle:
+        first = next(lk for lk in spec.links if lk.source == cycle[0] and lk.target == cycle[1])
+        doc.problems.append(Problem(f"the links between causes form a cycle: {' -> '.join(cycle)}; links must form a DAG", first.location.file, first.location.line, "links"))
+    # questions
+    informed: dict[str, int] = dict.fromkeys(latent, 0)
+    for q in spec.questions:
+        names = q.parents
+        for i, p in enumerate(names):
+            kp = f"{q.location.key_path}.table.parents[{i}]" if q.table else f"{q.links[i].location.key_path}"
+            if p not in informed:
+                doc.problems.append(Problem(f"unknown cause or facet '{p}'{_did_you_mean(p, latent)}", q.location.file, doc.line(kp), kp))
+            else:
+                informed[p] += 1
+        if len(set(names)) != len(names):
+            doc.problems.append(Problem(f"question '{q.id}' links to the same parent twice", q.location.file, q.location.line, q.location.key_path))
+        for lk in q.links:
+            if (lk.kind == "cause" and lk.parent in facet_ids) or (lk.kind == "facet" and lk.parent in cause_ids):
+                other = "facet" if lk.kind == "cause" else "cause"
+                kp = f"{lk.location.key_path}.{lk.kind}"
+                doc.problems.append(Problem(f"'{lk.parent}' is a {other}, not a {lk.kind}; write '{other}: {lk.parent}'", q.location.file, doc.line(kp), kp))
+        for nid, _ in q.notices:
+            if nid not in notice_ids:
+                kp = f"{q.location.key_path}.notices.{nid}"
+                doc.problems.append(Problem(f"unknown notice '{nid}'; valid: {_names(notice_ids) or '(none declared)'}{_did_you_mean(nid, notice_ids)}", q.location.file, doc.line(kp), kp))
+    for c in spec.causes:
+        for obj in (c, *c.facets):
+            if obj.id and informed.get(obj.id, 0) == 0 and not _has_informed_descendant(obj.id, spec, informed):
+                kind = "cause" if obj is c else "facet"
+                doc.problems.append(Problem(f"{kind} '{obj.id}' is informed by no question; link at least one question to it", obj.location.file, obj.location.line, obj.location.key_path))
+
+
+def _has_informed_descendant(node: str, spec: ModelSpec, informed: Mapping[str, int]) -> bool:
+    """A cause is informed when a question links to it or to one of its facets."""
+    for c in spec.causes:
+        if c.id == node:
+            return any(informed.get(f.id, 0) > 0 for f in c.facets)
+    return False
+
+
+def _find_cycle(parents: Mapping[str, Sequence[str]]) -> list[str] | None:
+    children: dict[str, list[str]] = {n: [] for n in parents}
+    for child, ps in parents.items():
+        for p in ps:
+            children[p].append(child)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for ch in children[n]:
+            if state.get(ch) == 1:
+                return [*stack[stack.index(ch):], ch]
+            if ch not in state and (found := visit(ch)):
+                return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in parents:
+        if n not in state and (found := visit(n)):
+            return found
+    return None
+
+
+# ----------------------------------------------------------------------------- writing
+def _level_value(probs: Sequence[float], answers: Sequence[str]) -> Any:
+    if len(answers) == 2:
+        return float(probs[0])
+    return {a: float(p) for a, p in zip(answers[1:], probs, strict=True)}
+
+
+def spec_to_data(spec: ModelSpec) -> dict[str, Any]:
+    """Return the spec as plain data in the file format (the inverse of parsing)."""
+    data: dict[str, Any] = {"format": FORMAT, "id": spec.id, "title": spec.title, "description": spec.description}
+    if spec.version:
+        data["version"] = spec.version
+    if spec.disclaimer:
+        data["disclaimer"] = spec.disclaimer
+    if spec.notices:
+        data["notices"] = [{"id": n.id, "kind": n.kind, "title": n.title, "text": n.text} for n in spec.notices]
+    data["causes"] = []
+    for c in spec.causes:
+        cd: dict[str, Any] = {"id": c.id, "label": c.label, "description": c.description, "prior": c.prior,
+                              "rationale": c.rationale, "guidance": list(c.guidance)}
+        if c.facets:
+            cd["facets"] = [{"id": f.id, "label": f.label, "description": f.description, "p_present": f.p_present,
+                             "p_absent": f.p_absent, "rationale": f.rationale} for f in c.facets]
+        data["causes"].append(cd)
+    if spec.links:
+        data["links"] = [{"from": lk.source, "to": lk.target, "strength": lk.strength, "rationale": lk.rationale} for lk in spec.links]
+    data["questions"] = []
+    for q in spec.questions:
+        qd: dict[str, Any] = {"id": q.id, "text": q.text, "answers": list(q.answers)}
+        if q.answer_labels:
+            qd["answer_labels"] = dict(q.answer_labels)
+        if not q.unsure:
+            qd["unsure"] = False
+        if q.cost != 1.0:
+            qd["cost"] = q.cost
+        if q.table is not None:
+            configs = [" ".join(c) for c in itertools.product(CAUSE_STATES, repeat=len(q.table.parents))]
+            qd["table"] = {"parents": list(q.table.parents), "rows": {k: list(r) for k, r in zip(configs, q.table.rows, strict=True)},
+                           "rationale": q.table.rationale}
+        else:
+            qd["leak"] = _level_value(q.leak or (), q.answers)
+            if q.leak_rationale:
+                qd["leak_rationale"] = q.leak_rationale
+            qd["links"] = [{lk.kind: lk.parent,
+                            "strength": _level_value(lk.strength, q.answers), "rationale": lk.rationale} for lk in q.links]
+        if q.notices:
+            qd["notices"] = {nid: list(ans) for nid, ans in q.notices}
+        data["questions"].append(qd)
+    return data
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe dumper that quotes strings a YAML 1.1 reader would take for booleans."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump_spec(spec: ModelSpec) -> str:
+    """Return the YAML text of a spec; ``parse_spec(dump_spec(s)) == s``."""
+    return yaml.dump(spec_to_data(spec), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def iter_latent(spec: ModelSpec) -> Iterator[Cause | Facet]:
+    """Yield every cause followed by its facets."""
+    for c in spec.causes:
+        yield c
+        yield from c.facets
