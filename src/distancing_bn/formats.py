@@ -1,0 +1,157 @@
+"""Loading and saving models: YAML model files, BIF/XMLBIF/XDSL networks, pgmpy objects.
+
+``load_model`` finds the bundled default model both in a source checkout (editable install)
+and inside an installed wheel. pgmpy is imported only through :mod:`interop`, on demand.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+from .model import Model
+from .spec import dump_spec, load_spec
+
+__all__ = ["default_model_path", "from_pgmpy", "load_model", "load_network", "model_info", "save_model"]
+
+DEFAULT_MODEL = "distancing.yaml"
+YAML_SUFFIXES = (".yaml", ".yml")
+NETWORK_SUFFIXES = (".bif", ".xmlbif", ".xdsl")
+
+
+def models_dir() -> Path:
+    """Return the folder of bundled models (inside the wheel, or the checkout's ``models/``)."""
+    packaged = resources.files("distancing_bn") / "models"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parents[2] / "models"
+    if checkout.is_dir():
+        return checkout
+    raise ModelError("the bundled models were not found: reinstall distancing-bn")
+
+
+def default_model_path() -> Path:
+    """Return the path of the bundled default model ``distancing.yaml``."""
+    return models_dir() / DEFAULT_MODEL
+
+
+def load_model(path: str | Path | None = None, *, targets: Sequence[str] | None = None,
+               observables: Sequence[str] | None = None) -> Model:
+    """Load a model: the bundled default (``path=None``), a YAML model or a network file.
+
+    Parameters
+    ----------
+    path
+        ``None`` for the default model, a ``.yaml`` model file, or a ``.bif``/``.xmlbif``/
+        ``.xdsl`` network (then ``targets`` is required).
+    targets, observables
+        Roles for network files (observables default to every non-target).
+
+    Raises
+    ------
+    ModelSyntaxError, ModelValidationError
+        The file cannot be parsed, or its content is wrong (every problem, with file and line).
+    """
+    p = default_model_path() if path is None else Path(path)
+    suffix = p.suffix.lower()
+    if suffix in NETWORK_SUFFIXES:
+        if not targets:
+            raise ModelError(f"{p}: a {suffix} network needs targets: load_network(path, targets=[...])")
+        return load_network(p, targets=targets, observables=observables)
+    if suffix not in YAML_SUFFIXES:
+        valid = ", ".join((*YAML_SUFFIXES, *NETWORK_SUFFIXES))
+        raise ModelError(f"{p}: unknown model format '{suffix or '(no suffix)'}'; valid: {valid}")
+    return Model.from_spec(load_spec(p))
+
+
+def load_network(path: str | Path, *, targets: Sequence[str], observables: Sequence[str] | None = None,
+                 reported: Sequence[str] = ()) -> Model:
+    """Load a BIF, XMLBIF or XDSL network (via pgmpy's readers) as a :class:`Model`.
+
+    ``observables`` defaults to every variable that is not a target; ``reported`` lists
+    latent variables whose marginals are reported besides the targets.
+    """
+    from .interop import read_network_file
+
+    return Model(read_network_file(path, targets=targets, observables=observables, reported=reported))
+
+
+def from_pgmpy(network: Any, *, targets: Sequence[str], observables: Sequence[str] | None = None,
+               reported: Sequence[str] = (), name: str = "network") -> Model:
+    """Wrap a pgmpy ``DiscreteBayesianNetwork`` as a :class:`Model`."""
+    from .interop import network_from_pgmpy
+
+    return Model(network_from_pgmpy(network, targets=targets, observables=observables, reported=reported,
+                                    name=name))
+
+
+def save_model(model: Model, path: str | Path) -> None:
+    """Write ``model`` by suffix: ``.yaml`` (YAML models), ``.bif``, ``.xmlbif``, ``.xdsl``; atomically."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in NETWORK_SUFFIXES:
+        from .interop import write_network_file
+
+        write_network_file(model.network, p)
+        return
+    if suffix not in YAML_SUFFIXES:
+        raise ModelError(f"{p}: cannot write '{suffix or '(no suffix)'}'; valid: "
+                         + ", ".join((*YAML_SUFFIXES, *NETWORK_SUFFIXES)))
+    if model.spec is None:
+        raise ModelError(f"{p}: only models loaded from YAML can be written as YAML; use .bif, .xmlbif or .xdsl")
+    text = dump_spec(model.spec)
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def model_info(model: Model) -> dict[str, Any]:
+    """Return a JSON-safe description with keys ``causes``, ``facets``, ``questions``, ``links``."""
+    prior = model.prior.probabilities
+    spec = model.spec
+    net = model.network
+    causes = []
+    for c in model.causes:
+        item: dict[str, Any] = {"id": c, "label": model.label(c), "prior": float(prior[c]),
+                                "states": list(net.states[c])}
+        if spec is not None:
+            sc = spec.cause(c)
+            item |= {"description": sc.description, "leak_prior": sc.prior, "rationale": sc.rationale,
+                     "facets": [f.id for f in sc.facets]}
+        causes.append(item)
+    facets = []
+    for f in model.facets:
+        item = {"id": f, "label": model.label(f), "prior": float(prior[f]), "parents": list(net.parents[f])}
+        if spec is not None:
+            sf = next(x for x in spec.facets if x.id == f)
+            item |= {"cause": sf.cause, "description": sf.description, "p_present": sf.p_present,
+                     "p_absent": sf.p_absent}
+        facets.append(item)
+    questions = []
+    for q in model.questions:
+        item = {"id": q, "text": model.question_text(q), "answers": list(net.states[q]),
+                "parents": list(net.parents[q]), "cost": model.cost(q)}
+        if spec is not None:
+            sq = spec.question(q)
+            item |= {"unsure": sq.unsure, "kind": "table" if sq.table else ("noisy-or" if len(sq.answers) == 2 else "noisy-max"),
+                     "notices": {n: list(a) for n, a in sq.notices}}
+        questions.append(item)
+    if spec is not None:
+        links = [{"id": f"{lk.source}->{lk.target}", "from": lk.source, "to": lk.target, "strength": lk.strength,
+                  "rationale": lk.rationale} for lk in spec.links]
+    else:
+        targets = set(net.targets)
+        links = [{"id": f"{p}->{v}", "from": p, "to": v} for v in net.variables if v in targets
+                 for p in net.parents[v] if p in targets]
+    return {"id": model.id, "title": model.title, "causes": causes, "facets": facets, "questions": questions,
+            "links": links, "disclaimer": model.disclaimer}

@@ -1,0 +1,336 @@
+"""The user-facing :class:`Model`: a compiled network plus (for YAML models) its spec.
+
+Its methods delegate to the modules below it (evidence, inference, explain, information,
+session, batch); nothing below this module imports it at run time.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, ImpossibleEvidenceError
+from .evidence import Evidence, from_answers, from_codes, normalise_answers
+from .inference import Engine, QueryResult
+from .network import Network, compile_spec
+from .results import DISCLAIMER, Posterior, VariableInfo
+from .spec import ModelSpec
+
+if TYPE_CHECKING:
+    from .information import QuestionRanking, StopDecision, StopRule
+    from .session import Session
+
+__all__ = ["Model"]
+
+_PRESENT_NAMES = ("present", "yes", "true", "abnormal", "positive")
+BATCH_CHUNK = 32_768
+
+
+def _present_index(states: Sequence[str]) -> int:
+    folded = [s.lower() for s in states]
+    for name in _PRESENT_NAMES:
+        if name in folded:
+            return folded.index(name)
+    return len(states) - 1
+
+
+class Model:
+    """A diagnostic model: ask it for posteriors, explanations and the next question.
+
+    Create it with :func:`distancing_bn.load_model` (YAML, or the bundled default),
+    :func:`distancing_bn.load_network` (BIF/XMLBIF/XDSL) or :func:`distancing_bn.from_pgmpy`.
+    A model is immutable; it compiles its network once and caches the plan.
+    """
+
+    __slots__ = ("__dict__", "_frozen", "network", "spec")
+
+    def __init__(self, network: Network, spec: ModelSpec | None = None) -> None:
+        object.__setattr__(self, "network", network)
+        object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False) and name not in type(self).__dict__:
+            raise AttributeError(f"a Model is immutable; cannot set '{name}'")
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> Model:
+        """Compile a validated spec."""
+        return cls(compile_spec(spec), spec)
+
+    # ------------------------------------------------------------------ description
+    @property
+    def id(self) -> str:
+        """The model's id."""
+        return self.spec.id if self.spec else self.network.name
+
+    @property
+    def title(self) -> str:
+        """A human title."""
+        return self.spec.title if self.spec else self.network.name
+
+    @property
+    def disclaimer(self) -> str:
+        """The line shown with every result."""
+        return (self.spec.disclaimer if self.spec and self.spec.disclaimer else DISCLAIMER)
+
+    @property
+    def causes(self) -> tuple[str, ...]:
+        """The target variables (causes), in model order."""
+        return self.network.targets
+
+    @property
+    def facets(self) -> tuple[str, ...]:
+        """The reported latent variables (facets)."""
+        return self.network.reported
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        """The observable variables (questions)."""
+        return self.network.observables
+
+    def answers_of(self, question: str) -> tuple[str, ...]:
+        """Return the ordered answer labels of a question."""
+        self.network.check_variable(question, "question", self.questions)
+        return self.network.states[question]
+
+    def question_text(self, question: str) -> str:
+        """Return the text a person is asked (the id for networks without texts)."""
+        if self.spec is not None:
+            return self.spec.question(question).text
+        return question
+
+    def label(self, name: str) -> str:
+        """Return the human label of a cause or facet (the id for plain networks)."""
+        return self._info[name].label if name in self._info else name
+
+    def cost(self, question: str) -> float:
+        """Return the cost of asking a question (1 for plain networks)."""
+        return self.spec.question(question).cost if self.spec is not None else 1.0
+
+    @cached_property
+    def _info(self) -> dict[str, VariableInfo]:
+        net = self.network
+        out = {}
+        labels: dict[str, str] = {}
+        if self.spec is not None:
+            labels = {c.id: c.label for c in self.spec.causes} | {f.id: f.label for f in self.spec.facets}
+        for v in (*net.targets, *net.reported):
+            kind = ("cause" if v in net.targets else "facet") if self.spec else ("target" if v in net.targets else "latent")
+            out[v] = VariableInfo(v, kind, labels.get(v, v), net.states[v], _present_index(net.states[v]))
+        return out
+
+    @property
+    def variables(self) -> tuple[VariableInfo, ...]:
+        """The reported variables (causes/targets, then facets) with labels and 'present' state."""
+        return tuple(self._info.values())
+
+    # ------------------------------------------------------------------ engine
+    @cached_property
+    def engine(self) -> Engine:
+        """The compiled junction tree (built on first use, then cached)."""
+        return Engine(self.network)
+
+    @cached_property
+    def prior(self) -> Posterior:
+        """The posterior with no answers (the model's priors)."""
+        return self._posterior({}, self._query(Evidence(1, {}), joint=self.engine.has_joint), priors=None)
+
+    def _query(self, evidence: Evidence, *, joint: bool = False, marginals: Sequence[str] | None = None) -> QueryResult:
+        return self.engine.query(evidence.likelihoods, evidence.rows, joint=joint, marginals=marginals)
+
+    def _posterior(self, answers: Mapping[str, Any], res: QueryResult, priors: Posterior | None) -> Posterior:
+        marg = {v: res.marginals[v][0] for v in self._info}
+        pri = priors.marginals if priors is not None else marg
+        texts = {q: self.question_text(q) for q in answers}
+        return Posterior(
+            model_id=self.id,
+            answers=dict(answers),
+            variables=self.variables,
+            marginals=marg,
+            priors=pri,
+            log_evidence=float(res.log_evidence[0]),
+            target_order=self.engine.target_order if res.target_joint is not None else (),
+            target_joint=res.target_joint[0] if res.target_joint is not None else None,
+            disclaimer=self.disclaimer,
+            question_text=texts,
+            _model=self,
+        )
+
+    def posterior(self, answers: Mapping[str, Any] | None = None) -> Posterior:
+        """Return the posterior of every cause and facet given ``answers``.
+
+        Parameters
+        ----------
+        answers
+            Question id -> answer label; ``None``/``'unsure'`` mean no evidence; a mapping
+            label -> likelihood is a soft answer.
+
+        Raises
+        ------
+        UnknownQuestionError, InvalidAnswerError
+            An unknown question id (closest ids suggested) or an invalid answer (valid listed).
+        ImpossibleEvidenceError
+            The answers together have probability zero.
+        """
+        norm = normalise_answers(self.network, answers)
+        res = self._query(from_answers(self.network, norm), joint=self.engine.has_joint)
+        if not np.isfinite(res.log_evidence[0]):
+            raise ImpossibleEvidenceError(
+                "these answers together have probability zero under the model: "
+                + ", ".join(f"{q}={a if isinstance(a, str) else 'soft'}" for q, a in norm.items()),
+                answers=tuple(norm),
+            )
+        return self._posterior(norm, res, self.prior)
+
+    def explain(self, answers: Mapping[str, Any], cause: str) -> Any:
+        """Shortcut for ``model.posterior(answers).explain(cause)``."""
+        return self.posterior(answers).explain(cause)
+
+    # ------------------------------------------------------------------ batches
+    def encode_frame(self, frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Turn question columns of labels into integer codes (-1 = unanswered), vectorised.
+
+        Returns the codes and, per question, a boolean mask of invalid cells.
+        """
+        codes: dict[str, np.ndarray] = {}
+        invalid: dict[str, np.ndarray] = {}
+        for q in self.questions:
+            if q not in frame.columns:
+                continue
+            states = self.network.states[q]
+            lookup = {s.lower(): i for i, s in enumerate(states)}
+            col = frame[q]
+            keys, uniques = pd.factorize(col, use_na_sentinel=True)
+            table = np.empty(len(uniques) + 1, dtype=np.int64)
+            table[-1] = -1  # NaN / None
+            bad = np.zeros(len(uniques) + 1, dtype=bool)
+            for j, u in enumerate(uniques):
+                text = str(u).strip().lower()
+                if text in ("", "unsure", "nan"):
+                    table[j] = -1
+                elif text in lookup:
+                    table[j] = lookup[text]
+                else:
+                    table[j] = -1
+                    bad[j] = True
+            codes[q] = table[keys]
+            invalid[q] = bad[keys]
+        return codes, invalid
+
+    def posterior_batch(self, frame: pd.DataFrame, *, states: str = "present", chunk_size: int = BATCH_CHUNK) -> pd.DataFrame:
+        """Return the posterior of every cause and facet for every row of ``frame``.
+
+        ``frame`` has one column per answered question (labels; blank/NaN/'unsure' =
+        unanswered); other columns are ignored. The result has the same index and order, a
+        column ``p_<id>`` per cause and facet (``<id>[<state>]`` per state with
+        ``states='all'``) and ``log_evidence`` (natural log; ``-inf`` marks impossible rows).
+
+        Raises
+        ------
+        DataError
+            A cell is not a valid answer (row is 1-based, as in a file; column and valid
+            answers named).
+        """
+        codes, invalid = self.encode_frame(frame)
+        for q, bad in invalid.items():
+            if bad.any():
+                i = int(np.argmax(bad))
+                valid = ", ".join(f"'{s}'" for s in (*self.network.states[q], "unsure"))
+                raise DataError(f"row {i + 1}, column '{q}': {str(frame[q].iloc[i])[:40]!r} is not a valid answer; valid: {valid}",
+                                row=i + 1, column=q)
+        n = len(frame)
+        out = self.marginals_from_codes(codes, n, chunk_size=chunk_size)
+        result = {}
+        for info in self.variables:
+            m = out[info.id]
+            if states == "all":
+                for j, s in enumerate(info.states):
+                    result[f"{info.id}[{s}]"] = m[:, j]
+            else:
+                result[f"p_{info.id}"] = m[:, info.present]
+        result["log_evidence"] = out["__log_evidence__"][:, 0]
+        return pd.DataFrame(result, index=frame.index)
+
+    def marginals_from_codes(self, codes: Mapping[str, np.ndarray], n: int, *,
+                             chunk_size: int = BATCH_CHUNK) -> dict[str, np.ndarray]:
+        """Return marginals ``(n, card)`` per reported variable and ``__log_evidence__``, in chunks."""
+        names = [v.id for v in self.variables]
+        out = {v: np.empty((n, self.network.card(v))) for v in names}
+        out["__log_evidence__"] = np.empty((n, 1))
+        for start in range(0, n, chunk_size):
+            stop = min(n, start + chunk_size)
+            ev = from_codes(self.network, {q: c[start:stop] for q, c in codes.items()}, stop - start)
+            res = self._query(ev, marginals=names)
+            for v in names:
+                out[v][start:stop] = res.marginals[v]
+            out["__log_evidence__"][start:stop, 0] = res.log_evidence
+        return out
+
+    # ------------------------------------------------------------------ questions
+    def rank_questions(self, answers: Mapping[str, Any] | None = None, **kwargs: Any) -> QuestionRanking:
+        """Rank the unanswered questions by expected information gain; see :mod:`information`."""
+        from .information import rank_questions
+
+        return rank_questions(self, answers, **kwargs)
+
+    def next_question(self, answers: Mapping[str, Any] | None = None, *, stop: StopRule | None = None,
+                      **kwargs: Any) -> StopDecision:
+        """Return the best next question, or none with the reason the stop rule fired."""
+        from .information import next_question
+
+        return next_question(self, answers, stop=stop, **kwargs)
+
+    def session(self, **kwargs: Any) -> Session:
+        """Start an adaptive questionnaire session; see :class:`distancing_bn.session.Session`."""
+        from .session import Session
+
+        return Session(self, **kwargs)
+
+    # ------------------------------------------------------------------ interop
+    def to_pgmpy(self) -> Any:
+        """Return an equivalent pgmpy ``DiscreteBayesianNetwork`` (ids and answer labels kept)."""
+        from .interop import to_pgmpy
+
+        return to_pgmpy(self.network)
+
+    def save(self, path: str | Path) -> None:
+        """Write the model as ``.yaml`` (YAML models), ``.bif``, ``.xmlbif`` or ``.xdsl`` by suffix."""
+        from .formats import save_model
+
+        save_model(self, path)
+
+    def info(self) -> dict[str, Any]:
+        """Return a JSON-safe description: causes, facets, questions, links."""
+        from .formats import model_info
+
+        return model_info(self)
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        return (f"<Model {self.id} | {len(self.causes)} causes, {len(self.facets)} facets, "
+                f"{len(self.questions)} questions>")
+
+    def _repr_html_(self) -> str:
+        try:
+            pri = self.prior.probabilities
+            causes = pd.DataFrame({"cause": [self.label(c) for c in self.causes],
+                                   "prior": [pri[c] for c in self.causes]})
+            qs = pd.DataFrame({"question": list(self.questions),
+                               "text": [self.question_text(q) for q in self.questions],
+                               "answers": [", ".join(self.network.states[q]) for q in self.questions]})
+            return (f"<div><b>{html.escape(self.title)}</b> ({len(self.causes)} causes, "
+                    f"{len(self.facets)} facets, {len(self.questions)} questions)"
+                    + causes.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", border=0)
+                    + "<details><summary>questions</summary>"
+                    + qs.to_html(index=False, escape=True, border=0) + "</details>"
+                    + f"<p><i>{html.escape(self.disclaimer)}</i></p></div>")
+        except Exception:
+            return f"<pre>{html.escape(repr(self))}</pre>"

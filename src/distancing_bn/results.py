@@ -1,0 +1,276 @@
+"""Result objects: small frozen values that know how to show themselves.
+
+``Posterior`` (one person's answers) and ``Explanation`` (which answer moved a cause).
+They hold numpy arrays and ids; numbers come out as pandas objects, text as plain strings or
+escaped HTML. Imports numpy and pandas only (plots are imported lazily by ``plot``).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["DISCLAIMER", "Explanation", "Posterior", "VariableInfo"]
+
+DISCLAIMER = "A reflective aid for thinking things through, not a clinical or diagnostic assessment."
+
+
+@dataclass(frozen=True, slots=True)
+class VariableInfo:
+    """How a reported variable is named and which of its states counts as 'present'."""
+
+    id: str
+    kind: str  # cause | facet | target | latent
+    label: str
+    states: tuple[str, ...]
+    present: int  # index of the state whose probability `probabilities` reports
+
+
+def _html_table(frame: pd.DataFrame, caption: str, note: str) -> str:
+    body = frame.to_html(escape=True, index=False, float_format=lambda x: f"{x:.3f}", border=0)
+    return (f"<div class='distancing-bn'><p><b>{html.escape(caption)}</b></p>{body}"
+            f"<p style='font-size:smaller'><i>{html.escape(note)}</i></p></div>")
+
+
+def _safe_html(obj: Any, render: Any) -> str:
+    try:
+        return str(render())
+    except Exception:  # a repr must never break a notebook
+        return f"<pre>{html.escape(repr(obj))}</pre>"
+
+
+@dataclass(frozen=True, slots=True)
+class Posterior:
+    """The posterior of every cause (target) and facet given one set of answers.
+
+    Attributes
+    ----------
+    answers
+        The answers used: question id -> label, or a tuple of likelihoods for a soft answer.
+    log_evidence
+        Natural log of P(answers) under the model.
+    """
+
+    model_id: str
+    answers: Mapping[str, str | tuple[float, ...]]
+    variables: tuple[VariableInfo, ...]
+    marginals: Mapping[str, NDArray[np.float64]]
+    priors: Mapping[str, NDArray[np.float64]]
+    log_evidence: float
+    target_order: tuple[str, ...] = ()
+    target_joint: NDArray[np.float64] | None = None
+    disclaimer: str = DISCLAIMER
+    question_text: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _model: Any = field(default=None, repr=False, compare=False)
+
+    # ---------------------------------------------------------------- numbers
+    def _info(self, name: str) -> VariableInfo:
+        for v in self.variables:
+            if v.id == name:
+                return v
+        from .errors import UnknownVariableError
+
+        import difflib
+
+        close = difflib.get_close_matches(name, [v.id for v in self.variables], n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise UnknownVariableError(f"no posterior for '{name}'{hint}", question_id=name, suggestions=close)
+
+    def marginal(self, name: str) -> pd.Series:
+        """Return P(name = state | answers) over the variable's states (sums to 1)."""
+        info = self._info(name)
+        return pd.Series(self.marginals[name], index=pd.Index(info.states, name="state"), name=name)
+
+    @property
+    def probabilities(self) -> pd.Series:
+        """P(present | answers) of every cause and facet (index: ids, in model order)."""
+        return pd.Series({v.id: float(self.marginals[v.id][v.present]) for v in self.variables}, name="p_present")
+
+    @property
+    def prior_probabilities(self) -> pd.Series:
+        """P(present) before any answer."""
+        return pd.Series({v.id: float(self.priors[v.id][v.present]) for v in self.variables}, name="p_prior")
+
+    @property
+    def prior_ratio(self) -> pd.Series:
+        """How each cause moved: P(present | answers) / P(present)."""
+        return (self.probabilities / self.prior_probabilities).rename("ratio")
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per cause/facet: ``id, kind, label, prior, posterior, ratio``."""
+        return pd.DataFrame({
+            "id": [v.id for v in self.variables],
+            "kind": [v.kind for v in self.variables],
+            "label": [v.label for v in self.variables],
+            "prior": self.prior_probabilities.to_numpy(),
+            "posterior": self.probabilities.to_numpy(),
+            "ratio": self.prior_ratio.to_numpy(),
+        })
+
+    def top_causes(self, k: int = 3) -> pd.Series:
+        """Return the ``k`` most probable targets (causes), highest first."""
+        targets = [v.id for v in self.variables if v.kind in ("cause", "target")]
+        return self.probabilities[targets].sort_values(ascending=False).head(k)
+
+    def top_explanations(self, k: int = 5) -> pd.DataFrame:
+        """Return the ``k`` most probable joint configurations of the causes.
+
+        Columns: ``rank``, ``present`` (the causes present, ``'none'`` if none), one column per
+        target with its state, and ``probability``.
+        """
+        if self.target_joint is None:
+            from .errors import DistancingBNError
+
+            raise DistancingBNError("the joint of the targets is too large to enumerate for this network")
+        flat = self.target_joint.ravel()
+        k = min(k, flat.size)
+        top = np.argpartition(-flat, k - 1)[:k] if k < flat.size else np.arange(flat.size)
+        top = top[np.argsort(-flat[top], kind="stable")]
+        infos = [self._info(t) for t in self.target_order]
+        idx = np.unravel_index(top, self.target_joint.shape)
+        rows = []
+        for r, flat_i in enumerate(top):
+            states = {info.id: info.states[int(idx[j][r])] for j, info in enumerate(infos)}
+            present = [info.id for j, info in enumerate(infos) if int(idx[j][r]) == info.present]
+            rows.append({"rank": r + 1, "present": " + ".join(present) or "none", **states,
+                         "probability": float(flat[flat_i])})
+        return pd.DataFrame(rows)
+
+    # ---------------------------------------------------------------- explanations
+    def explain(self, cause: str) -> Explanation:
+        """Return how each answer moved ``cause`` (bits of log-odds); see :mod:`explain`."""
+        from .explain import explain
+
+        return explain(self._model, self, cause)
+
+    def explain_all(self) -> pd.DataFrame:
+        """Return the contributions (bits) of every answer to every cause: answers × causes."""
+        from .explain import explain_all
+
+        return explain_all(self._model, self)
+
+    # ---------------------------------------------------------------- display
+    def summary(self, k: int = 5) -> str:
+        """Return a readable text: answers given, top causes with their change, the disclaimer."""
+        lines = [f"Posterior for model '{self.model_id}' from {len(self.answers)} answer(s)"]
+        frame = self.to_frame()
+        frame = frame[frame["kind"].isin(["cause", "target"])].sort_values("posterior", ascending=False)
+        width = max((len(x) for x in frame["label"]), default=10)
+        for row in frame.head(k).itertuples():
+            arrow = "up" if row.ratio > 1.05 else "down" if row.ratio < 0.95 else "about the same"
+            lines.append(f"  {row.label:<{width}}  {row.posterior:6.1%}  (prior {row.prior:5.1%}, {arrow})")
+        lines.append(self.disclaimer)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        top = self.top_causes(1)
+        head = f"{top.index[0]} {top.iloc[0]:.2f}" if len(top) else "-"
+        n_t = sum(v.kind in ("cause", "target") for v in self.variables)
+        return f"<Posterior {n_t} causes | {len(self.answers)} answers | top: {head}>"
+
+    def _repr_html_(self) -> str:
+        def render() -> str:
+            frame = self.to_frame().sort_values(["kind", "posterior"], ascending=[True, False])
+            return _html_table(frame, f"Posterior ({len(self.answers)} answers)", self.disclaimer)
+
+        return _safe_html(self, render)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict (used by the CLI's --json)."""
+        return {
+            "model": self.model_id,
+            "answers": {k: (v if isinstance(v, str) else list(v)) for k, v in self.answers.items()},
+            "log_evidence": self.log_evidence,
+            "probabilities": {k: float(v) for k, v in self.probabilities.items()},
+            "prior": {k: float(v) for k, v in self.prior_probabilities.items()},
+            "disclaimer": self.disclaimer,
+        }
+
+    def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the posterior bars with the prior marked; return the Axes."""
+        from .plots import plot_posterior
+
+        return plot_posterior(self, ax=ax, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """How much each answer moved one cause, in bits of log-odds.
+
+    ``bits`` of an answer = log2 odds(cause | all answers) − log2 odds(cause | all answers but
+    that one); ``factor = 2 ** bits`` is how many times the odds were multiplied by it.
+    """
+
+    cause: str
+    label: str
+    probability: float
+    questions: tuple[str, ...]
+    texts: tuple[str, ...]
+    answers: tuple[str, ...]
+    bits: NDArray[np.float64]
+    p_without: NDArray[np.float64]
+    disclaimer: str = DISCLAIMER
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return ``question, text, answer, bits, factor, p_without`` sorted by |bits|, largest first."""
+        frame = pd.DataFrame({
+            "question": list(self.questions),
+            "text": list(self.texts),
+            "answer": list(self.answers),
+            "bits": self.bits,
+            "factor": np.exp2(self.bits),
+            "p_without": self.p_without,
+        })
+        order = np.argsort(-np.abs(self.bits), kind="stable")
+        return frame.iloc[order].reset_index(drop=True)
+
+    def sentences(self, k: int = 5) -> list[str]:
+        """Return plain sentences for the ``k`` answers that moved the cause most."""
+        out = []
+        for row in self.to_frame().head(k).itertuples():
+            if abs(row.bits) < 1e-9:
+                continue
+            f = row.factor
+            how = f"{f:.1f} times as likely" if f >= 1 else f"{1 / f:.1f} times less likely"
+            out.append(f"Because you said '{row.answer}' to \"{row.text}\", {self.label} became {how} (odds).")
+        return out
+
+    def summary(self, k: int = 5) -> str:
+        """Return the cause's probability and the main reasons, with the disclaimer."""
+        lines = [f"{self.label}: {self.probability:.1%}"]
+        lines += [f"  - {s}" for s in self.sentences(k)] or ["  (no answer moved it)"]
+        lines.append(self.disclaimer)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<Explanation {self.cause} {self.probability:.2f} | {len(self.questions)} answers>"
+
+    def _repr_html_(self) -> str:
+        return _safe_html(self, lambda: _html_table(self.to_frame(), f"Why {self.label}: {self.probability:.1%}",
+                                                    self.disclaimer))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {"cause": self.cause, "probability": self.probability,
+                "contributions": self.to_frame().to_dict(orient="records")}
+
+    def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the contributions as a diverging bar chart; return the Axes."""
+        from .plots import plot_explanation
+
+        return plot_explanation(self, ax=ax, **kwargs)
