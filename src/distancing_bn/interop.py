@@ -132,7 +132,7 @@ def write_network_file(network: Network, path: str | Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        writer.write(tmp) if suffix != ".bif" else writer.write_bif(tmp)
+        writer.write(tmp)
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):

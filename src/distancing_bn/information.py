@@ -1,0 +1,382 @@
+"""The most informative next question: expected information gain, costs, lookahead, stop rule.
+
+For the causes' joint ``T`` (criterion ``joint``), the expected gain of question ``Q`` given the
+answers ``e`` is the mutual information, in bits::
+
+    I(T; Q | e) = H(T | e) − Σ_a P(Q = a | e) · H(T | e, Q = a)
+
+Criterion ``marginal`` sums ``I(T_i; Q | e)`` over the causes (for networks whose joint is too
+large); ``target=NAME`` is the information about that one variable. An answered question gains 0.
+
+Vectorised: every candidate answer becomes one extra evidence row (``e`` plus ``Q = a``), so the
+whole ranking is ONE batched query of ``1 + Σ_Q |answers(Q)|`` rows (a collect pass only, for
+the joint criterion). ``lookahead=2`` scores a first question by the expected information of the
+best adaptive two-question sequence that starts with it, one batched query of about
+``(Σ_Q |Q|)²`` rows (≈ 25,000 rows for the default model, still one engine call per chunk).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ImpossibleEvidenceError
+from .evidence import normalise_answers
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from .model import Model
+
+__all__ = ["QuestionRanking", "StopDecision", "StopRule", "entropy_bits", "next_question", "rank_questions"]
+
+Criterion = Literal["joint", "marginal"]
+_LOOKAHEAD_CHUNK = 8192
+
+
+def entropy_bits(p: NDArray[np.float64], axis: int | tuple[int, ...] = -1) -> NDArray[np.float64]:
+    """Return the Shannon entropy in bits along ``axis`` (0 log 0 = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    return terms.sum(axis=axis)
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionRanking:
+    """Candidate questions ranked by expected information gain (bits), optionally per cost."""
+
+    questions: tuple[str, ...]
+    texts: tuple[str, ...]
+    gain_bits: NDArray[np.float64]
+    costs: NDArray[np.float64]
+    answer_probabilities: tuple[dict[str, float], ...]
+    answered: tuple[bool, ...]
+    entropy_bits: float
+    criterion: str
+    by_cost: bool
+    lookahead: int = 1
+    disclaimer: str = ""
+
+    @property
+    def gain_per_cost(self) -> NDArray[np.float64]:
+        """Expected gain divided by cost (bits per unit of cost)."""
+        return self.gain_bits / self.costs
+
+    def _order(self) -> NDArray[np.intp]:
+        score = self.gain_per_cost if self.by_cost else self.gain_bits
+        answered = np.asarray(self.answered)
+        # unanswered first by score (desc), then answered; ties keep model order
+        return np.lexsort((np.arange(len(score)), -score, answered))
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return ``question, text, expected_gain_bits, cost, gain_per_cost, answered, answer_probabilities``."""
+        import pandas as pd
+
+        o = self._order()
+        return pd.DataFrame({
+            "question": np.asarray(self.questions, dtype=object)[o],
+            "text": np.asarray(self.texts, dtype=object)[o],
+            "expected_gain_bits": self.gain_bits[o],
+            "cost": self.costs[o],
+            "gain_per_cost": self.gain_per_cost[o],
+            "answered": np.asarray(self.answered)[o],
+            "answer_probabilities": [self.answer_probabilities[i] for i in o],
+        })
+
+    @property
+    def best(self) -> str | None:
+        """The top unanswered question, or None when every question is answered."""
+        o = self._order()
+        return None if not len(o) or self.answered[o[0]] else self.questions[o[0]]
+
+    @property
+    def best_gain_bits(self) -> float:
+        """Expected gain of the best question (0 if none)."""
+        b = self.best
+        return 0.0 if b is None else float(self.gain_bits[self.questions.index(b)])
+
+    def summary(self, k: int = 5) -> str:
+        """Return the top ``k`` questions as text."""
+        lines = [f"Current uncertainty {self.entropy_bits:.3f} bits; top questions ({self.criterion}"
+                 f"{', per cost' if self.by_cost else ''}):"]
+        for row in self.to_frame().head(k).itertuples():
+            lines.append(f"  {row.expected_gain_bits:6.3f} bits  cost {row.cost:g}  {row.question}: {row.text}")
+        if self.disclaimer:
+            lines.append(self.disclaimer)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<QuestionRanking {sum(not a for a in self.answered)} candidates | best: {self.best} {self.best_gain_bits:.3f} bits>"
+
+    def _repr_html_(self) -> str:
+        try:
+            frame = self.to_frame().drop(columns=["answer_probabilities"]).head(15)
+            body = frame.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", border=0)
+            return (f"<div><b>Next questions</b> (uncertainty {self.entropy_bits:.3f} bits)"
+                    f"{body}<p><i>{html.escape(self.disclaimer)}</i></p></div>")
+        except Exception:
+            return f"<pre>{html.escape(repr(self))}</pre>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        frame = self.to_frame()
+        return {"criterion": self.criterion, "entropy_bits": self.entropy_bits, "best": self.best,
+                "questions": frame.to_dict(orient="records")}
+
+    def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the expected gain of the top questions; return the Axes."""
+        from .plots import plot_ranking
+
+        return plot_ranking(self, ax=ax, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class StopRule:
+    """When to stop asking.
+
+    Stop when (checked in this order): ``max_questions`` answers were given; the top cause has
+    probability ≥ ``confident_probability`` and leads the runner-up by ≥ ``margin``; or the best
+    question is expected to gain < ``min_gain_bits``. Defaults: no budget, 0.9, 0.3, 0.02 bits.
+    """
+
+    min_gain_bits: float = 0.02
+    confident_probability: float = 0.9
+    margin: float = 0.3
+    max_questions: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopDecision:
+    """The next question, or None with the reason asking should stop."""
+
+    question: str | None
+    reason: str | None
+    ranking: QuestionRanking | None = field(default=None, repr=False)
+
+    @property
+    def stop(self) -> bool:
+        """True when no further question should be asked."""
+        return self.question is None
+
+
+def _candidate_rows(model: Model, norm: Mapping[str, Any], candidates: Sequence[str]) -> tuple[dict[str, np.ndarray], int, list[tuple[int, int]]]:
+    """Return likelihoods for row 0 = e and one row per (candidate, answer); spans per candidate."""
+    net = model.network
+    sizes = [net.card(q) for q in candidates]
+    rows = 1 + sum(sizes)
+    lik: dict[str, np.ndarray] = {}
+    for q, a in norm.items():
+        states = net.states[q]
+        vec = np.zeros(len(states))
+        if isinstance(a, str):
+            vec[states.index(a)] = 1.0
+        else:
+            vec[:] = a
+        lik[q] = np.broadcast_to(vec, (rows, len(states)))
+    spans = []
+    start = 1
+    for q, k in zip(candidates, sizes, strict=True):
+        arr = np.ones((rows, k))
+        arr[start:start + k] = np.eye(k)
+        lik[q] = arr
+        spans.append((start, start + k))
+        start += k
+    return lik, rows, spans
+
+
+def _uncertainty(model: Model, lik: Mapping[str, np.ndarray], rows: int, criterion: str,
+                 target: str | None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return (log P(e_row), uncertainty in bits per row) for the chosen criterion."""
+    eng = model.engine
+    if target is not None:
+        res = eng.query(lik, rows, marginals=[target])
+        return res.log_evidence, entropy_bits(res.marginals[target])
+    if criterion == "joint":
+        res = eng.query(lik, rows, marginals=[], joint=True)
+        assert res.target_joint is not None
+        return res.log_evidence, entropy_bits(res.target_joint.reshape(rows, -1))
+    res = eng.query(lik, rows, marginals=list(model.causes))
+    return res.log_evidence, sum(entropy_bits(res.marginals[c]) for c in model.causes)
+
+
+def _gains(log_z: NDArray[np.float64], h: NDArray[np.float64], spans: Sequence[tuple[int, int]],
+           base: int = 0) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
+    """Expected gains per candidate from per-row log P(e, a) and entropies; row ``base`` is e."""
+    gains = np.empty(len(spans))
+    probs = []
+    for i, (s, t) in enumerate(spans):
+        with np.errstate(over="ignore", invalid="ignore"):
+            p = np.exp(log_z[s:t] - log_z[base])
+        p = np.where(np.isfinite(p), p, 0.0)
+        p = p / p.sum() if p.sum() > 0 else p
+        hh = np.where(p > 0, h[s:t], 0.0)
+        gains[i] = max(0.0, float(h[base] - p @ hh))
+        probs.append(p)
+    return gains, probs
+
+
+def rank_questions(model: Model, answers: Mapping[str, Any] | None = None, *, criterion: Criterion = "joint",
+                   target: str | None = None, costs: bool = True, lookahead: int = 1) -> QuestionRanking:
+    """Rank every question by expected information gain about the causes (bits).
+
+    Parameters
+    ----------
+    answers
+        Answers so far (as for :meth:`Model.posterior`).
+    criterion
+        ``'joint'``: I(T; Q | e) for T the joint of all causes (falls back to ``'marginal'``
+        when the joint is too large for the network); ``'marginal'``: Σ_i I(T_i; Q | e).
+    target
+        Rank by the information about this one variable instead.
+    costs
+        Order by gain per unit of cost (questions' ``cost``; 1 for plain networks).
+    lookahead
+        1 (myopic) or 2 (best expected two-question sequence starting with each question).
+
+    Raises
+    ------
+    UnknownQuestionError, InvalidAnswerError, ImpossibleEvidenceError
+    """
+    if lookahead not in (1, 2):
+        raise ValueError(f"lookahead must be 1 or 2, got {lookahead!r}")
+    if criterion not in ("joint", "marginal"):
+        raise ValueError(f"criterion must be 'joint' or 'marginal', got {criterion!r}")
+    net = model.network
+    if target is not None:
+        net.check_variable(target, "target variable", [*net.targets, *net.reported, *(v for v in net.variables if v not in net.observables)])
+    if criterion == "joint" and not model.engine.has_joint:
+        criterion = "marginal"
+    norm = normalise_answers(net, answers)
+    candidates = [q for q in model.questions if q not in norm]
+    lik, rows, spans = _candidate_rows(model, norm, candidates)
+    log_z, h = _uncertainty(model, lik, rows, criterion, target)
+    if not np.isfinite(log_z[0]):
+        raise ImpossibleEvidenceError("these answers together have probability zero under the model",
+                                      answers=tuple(norm))
+    gains, probs = _gains(log_z, h, spans)
+    if lookahead == 2 and candidates:
+        gains = _lookahead_gains(model, norm, candidates, spans, log_z, h, probs, criterion, target, costs)
+    all_q = model.questions
+    cost = np.array([model.cost(q) for q in all_q])
+    gain_all = np.zeros(len(all_q))
+    prob_all: list[dict[str, float]] = []
+    cand_index = {q: i for i, q in enumerate(candidates)}
+    for j, q in enumerate(all_q):
+        states = net.states[q]
+        if q in cand_index:
+            i = cand_index[q]
+            gain_all[j] = gains[i]
+            prob_all.append({s: float(x) for s, x in zip(states, probs[i], strict=True)})
+        else:
+            a = norm[q]
+            prob_all.append({s: float(s == a) for s in states} if isinstance(a, str) else {s: float("nan") for s in states})
+    return QuestionRanking(
+        questions=tuple(all_q),
+        texts=tuple(model.question_text(q) for q in all_q),
+        gain_bits=gain_all,
+        costs=cost if costs else np.ones(len(all_q)),
+        answer_probabilities=tuple(prob_all),
+        answered=tuple(q in norm for q in all_q),
+        entropy_bits=float(h[0]),
+        criterion=f"target={target}" if target else criterion,
+        by_cost=costs,
+        lookahead=lookahead,
+        disclaimer=model.disclaimer,
+    )
+
+
+def _lookahead_gains(model: Model, norm: Mapping[str, Any], candidates: Sequence[str], spans: Sequence[tuple[int, int]],
+                     log_z: NDArray[np.float64], h: NDArray[np.float64], probs: Sequence[NDArray[np.float64]],
+                     criterion: str, target: str | None, costs: bool) -> NDArray[np.float64]:
+    """Expected information of the best adaptive two-question sequence starting with each candidate.
+
+    ``value(Q1) = I(T; Q1 | e) + Σ_a P(Q1 = a | e) · I(T; Q2*(a) | e, Q1 = a)`` where ``Q2*(a)`` is
+    the best second question after that answer (by gain, or by gain per cost with ``costs``).
+    Every (Q1, a, Q2, b) row is built at once and evaluated in chunks of one batched query each.
+    """
+    net = model.network
+    sizes = [net.card(q) for q in candidates]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    total = int(offsets[-1])
+    blocks = [(i, k) for i in range(len(candidates)) for k in range(sizes[i]) if probs[i][k] > 0]
+    block_len = [1 + total - sizes[i] for i, _ in blocks]
+    starts = np.concatenate([[0], np.cumsum(block_len)]).astype(int)
+    rows = int(starts[-1])
+    lik: dict[str, np.ndarray] = {}
+    for q, a in norm.items():
+        states = net.states[q]
+        vec = np.zeros(len(states))
+        if isinstance(a, str):
+            vec[states.index(a)] = 1.0
+        else:
+            vec[:] = a
+        lik[q] = np.broadcast_to(vec, (rows, len(states)))
+    for j, q in enumerate(candidates):
+        arr = np.ones((rows, sizes[j]))
+        for b, (i, k) in enumerate(blocks):
+            o = starts[b]
+            if i == j:
+                arr[o:o + block_len[b], :] = 0.0
+                arr[o:o + block_len[b], k] = 1.0
+            else:
+                pos = o + 1 + offsets[j] - (sizes[i] if j > i else 0)
+                arr[pos:pos + sizes[j]] = np.eye(sizes[j])
+        lik[q] = arr
+    lz = np.empty(rows)
+    hh = np.empty(rows)
+    for c0 in range(0, rows, _LOOKAHEAD_CHUNK):
+        c1 = min(rows, c0 + _LOOKAHEAD_CHUNK)
+        lz[c0:c1], hh[c0:c1] = _uncertainty(model, {q: v[c0:c1] for q, v in lik.items()}, c1 - c0, criterion, target)
+    cost = np.array([model.cost(q) for q in candidates])
+    second = np.zeros(len(candidates))
+    for b, (i, k) in enumerate(blocks):
+        o = starts[b]
+        rest = [j for j in range(len(candidates)) if j != i]
+        sub_spans = []
+        for j in rest:
+            pos = o + 1 + offsets[j] - (sizes[i] if j > i else 0)
+            sub_spans.append((int(pos), int(pos + sizes[j])))
+        if not sub_spans:
+            continue
+        g2, _ = _gains(lz, hh, sub_spans, base=int(o))
+        pick = int(np.argmax(g2 / cost[rest])) if costs else int(np.argmax(g2))
+        second[i] += probs[i][k] * g2[pick]
+    first = np.array([max(0.0, float(h[0] - probs[i] @ np.where(probs[i] > 0, h[s:t], 0.0)))
+                      for i, (s, t) in enumerate(spans)])
+    return first + second
+
+
+def next_question(model: Model, answers: Mapping[str, Any] | None = None, *, stop: StopRule | None = None,
+                  asked: int | None = None, **kwargs: Any) -> StopDecision:
+    """Return the best next question, or ``question=None`` with the reason the stop rule fired.
+
+    ``asked`` is the number of questions asked so far (default: the number of answers).
+    """
+    rule = stop or StopRule()
+    norm = normalise_answers(model.network, answers)
+    n_asked = len(norm) if asked is None else asked
+    if rule.max_questions is not None and n_asked >= rule.max_questions:
+        return StopDecision(None, f"question budget reached ({rule.max_questions})")
+    post = model.posterior(norm)
+    top = post.top_causes(2)
+    if len(top):
+        p1 = float(top.iloc[0])
+        p2 = float(top.iloc[1]) if len(top) > 1 else 0.0
+        if p1 >= rule.confident_probability and p1 - p2 >= rule.margin:
+            return StopDecision(None, f"'{top.index[0]}' is likely ({p1:.0%}) and ahead of the runner-up by {p1 - p2:.0%}")
+    ranking = rank_questions(model, norm, **kwargs)
+    if ranking.best is None:
+        return StopDecision(None, "every question has been answered", ranking)
+    if ranking.best_gain_bits < rule.min_gain_bits:
+        return StopDecision(None, f"no question is expected to gain {rule.min_gain_bits:g} bits or more "
+                                  f"(best: {ranking.best_gain_bits:.3f})", ranking)
+    return StopDecision(ranking.best, None, ranking)

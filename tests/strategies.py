@@ -1,0 +1,326 @@
+"""Hypothesis strategies shared by the test suite.
+
+Import them from any test module (``tests/`` is on ``sys.path`` under pytest's default
+``rootdir`` import mode)::
+
+    from strategies import evidence_for, random_networks, small_specs
+
+Strategies
+----------
+``small_spec_data()``
+    A random *valid* model in the ``distancing-bn/1`` format, as plain Python data (a dict).
+``small_specs()``
+    The same, dumped to YAML text with :func:`yaml.safe_dump` (what a person would write).
+``random_networks()``
+    Keyword arguments for :meth:`distancing_bn.network.Network.create`: a random discrete
+    network with 2–10 nodes, 2–4 states each, strictly positive Dirichlet CPTs.
+``evidence_for(network, soft=False)``
+    Random answers for some observables of a network: ``{observable: state label}``, and with
+    ``soft=True`` some values are ``{state label: likelihood}`` mappings instead.
+
+Helpers (plain functions, not strategies): :func:`likelihoods_from` turns such evidence into the
+``(1, states)`` likelihood matrices that :meth:`distancing_bn.inference.Engine.query` takes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import yaml
+from hypothesis import strategies as st
+
+__all__ = [
+    "ANSWER_SETS",
+    "evidence_for",
+    "identifiers",
+    "likelihoods_from",
+    "probabilities",
+    "random_networks",
+    "small_spec_data",
+    "small_specs",
+    "texts",
+]
+
+FORMAT = "distancing-bn/1"
+
+#: Ordered answer lists used for questions (first = nothing unusual, last = strongest sign).
+#: ``[no, yes]`` is the most common on purpose: YAML 1.1 would read those as booleans.
+ANSWER_SETS: tuple[tuple[str, ...], ...] = (
+    ("no", "yes"),
+    ("no", "yes"),
+    ("never", "often"),
+    ("n", "y"),
+    ("no", "a_little", "a_lot"),
+    ("never", "sometimes", "often"),
+    ("low", "mid", "high"),
+    ("never", "rarely", "sometimes", "often"),
+    ("no", "a_bit", "quite", "very_much"),
+)
+
+_TEXT_ALPHABET = string.ascii_letters + string.digits + " .,;:'\"#-?!()/&%*é—ü"
+
+
+def texts(max_size: int = 30) -> st.SearchStrategy[str]:
+    """Non-blank one-line text with YAML-awkward characters (``:``, ``#``, quotes, ``-``)."""
+    return st.text(_TEXT_ALPHABET, min_size=1, max_size=max_size).filter(lambda s: s.strip() != "")
+
+
+def identifiers() -> st.SearchStrategy[str]:
+    """Valid ids: ``^[a-z][a-z0-9_]*$`` (sometimes YAML-1.1 words such as ``yes``/``no``/``on``)."""
+    return st.one_of(
+        st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
+        st.sampled_from(["yes", "no", "on", "off", "y", "n", "null", "true_ish"]),
+    )
+
+
+def probabilities(*, open_interval: bool = False) -> st.SearchStrategy[float]:
+    """A probability in [0, 1] (or in (0, 1) with ``open_interval=True``); edges included."""
+    if open_interval:
+        return st.one_of(st.floats(0.001, 0.999), st.sampled_from([1e-6, 0.5, 1 - 1e-6]))
+    return st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, 0.5]))
+
+
+@st.composite
+def _sub_distribution(draw: st.DrawFn, levels: int) -> list[float]:
+    """``levels`` non-negative numbers whose sum is at most 1 (a noisy-MAX leak or strength)."""
+    raw = draw(st.lists(st.floats(0.0, 1.0), min_size=levels, max_size=levels))
+    total = draw(st.floats(0.0, 1.0))
+    s = sum(raw)
+    if s == 0:
+        return [0.0] * levels
+    out = [total * x / s for x in raw]
+    excess = sum(out) - 1.0
+    if excess > 0:  # rounding only; keep the sum <= 1
+        out[out.index(max(out))] -= excess
+    return [min(max(x, 0.0), 1.0) for x in out]
+
+
+@st.composite
+def _distribution(draw: st.DrawFn, size: int) -> list[float]:
+    """A probability vector of ``size`` entries summing to 1 within 1e-12."""
+    raw = draw(st.lists(st.floats(0.01, 1.0), min_size=size, max_size=size))
+    s = sum(raw)
+    out = [x / s for x in raw]
+    out[-1] = max(0.0, 1.0 - sum(out[:-1]))
+    return out
+
+
+@st.composite
+def _level_value(draw: st.DrawFn, answers: Sequence[str]) -> Any:
+    """A leak or strength: a number for two answers, a mapping over the non-first answers else."""
+    if len(answers) == 2:
+        return draw(probabilities())
+    probs = draw(_sub_distribution(len(answers) - 1))
+    mapping = dict(zip(answers[1:], probs, strict=True))
+    if draw(st.integers(0, 4)) == 0:  # a missing label means 0
+        mapping.pop(draw(st.sampled_from(list(mapping))))
+    return mapping
+
+
+@st.composite
+def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
+    """Return a random valid ``distancing-bn/1`` model as plain data.
+
+    1–4 causes with 0–2 facets each, random acyclic cause links (from an earlier cause to a later
+    one), 1–6 questions with 2–4 answers (noisy-OR numbers for two answers, noisy-MAX mappings for
+    more, occasionally an explicit table with up to three parents), every cause and facet linked
+    from at least one question, and occasionally a notice raised by one question's last answer.
+    """
+    n_causes = draw(st.integers(1, 4))
+    n_facets = [draw(st.integers(0, 2)) for _ in range(n_causes)]
+    n_questions = draw(st.integers(1, 6))
+    with_notice = draw(st.integers(0, 3)) == 0
+    n_ids = n_causes + sum(n_facets) + n_questions + int(with_notice)
+    ids = draw(st.lists(identifiers(), min_size=n_ids, max_size=n_ids, unique=True))
+    it = iter(ids)
+    cause_ids = [next(it) for _ in range(n_causes)]
+    facet_ids = [[next(it) for _ in range(k)] for k in n_facets]
+    question_ids = [next(it) for _ in range(n_questions)]
+    notice_id = next(it) if with_notice else None
+
+    data: dict[str, Any] = {
+        "format": FORMAT,
+        "id": draw(identifiers()),
+        "title": draw(texts()),
+        "description": draw(texts(60)),
+    }
+    if draw(st.booleans()):
+        data["version"] = draw(st.sampled_from(["0.1", "1.0", "2024-01"]))
+    if draw(st.booleans()):
+        data["disclaimer"] = draw(texts(60))
+    if notice_id is not None:
+        data["notices"] = [{
+            "id": notice_id,
+            "kind": draw(st.sampled_from(["safety", "professional_help"])),
+            "title": draw(texts()),
+            "text": draw(texts(60)),
+        }]
+
+    causes = []
+    for cid, fids in zip(cause_ids, facet_ids, strict=True):
+        cause: dict[str, Any] = {
+            "id": cid,
+            "label": draw(texts()),
+            "description": draw(texts(60)),
+            "prior": draw(probabilities(open_interval=True)),
+            "rationale": draw(texts()),
+            "guidance": draw(st.lists(texts(40), min_size=1, max_size=2)),
+        }
+        facets = []
+        for fid in fids:
+            facet: dict[str, Any] = {
+                "id": fid,
+                "label": draw(texts()),
+                "description": draw(texts()),
+                "p_present": draw(probabilities()),
+                "rationale": draw(texts()),
+            }
+            if draw(st.booleans()):
+                facet["p_absent"] = draw(probabilities())
+            facets.append(facet)
+        if facets:
+            cause["facets"] = facets
+        causes.append(cause)
+    data["causes"] = causes
+
+    pairs = list(itertools.combinations(range(n_causes), 2))
+    chosen = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs))) if pairs else []
+    if chosen:
+        data["links"] = [
+            {"from": cause_ids[i], "to": cause_ids[j], "strength": draw(probabilities()),
+             "rationale": draw(texts())}
+            for i, j in chosen
+        ]
+
+    latent = [("cause", c) for c in cause_ids] + [("facet", f) for fs in facet_ids for f in fs]
+    # question 0 is never a table, so every latent node can be assigned to a noisy question
+    is_table = [False] + [draw(st.integers(0, 4)) == 0 for _ in range(n_questions - 1)]
+    noisy = [i for i in range(n_questions) if not is_table[i]]
+    parents_of: list[list[tuple[str, str]]] = [[] for _ in range(n_questions)]
+    for node in latent:
+        parents_of[draw(st.sampled_from(noisy))].append(node)
+    for i in range(n_questions):
+        if is_table[i]:
+            parents_of[i] = draw(st.lists(st.sampled_from(latent), min_size=1, max_size=3, unique=True))
+        elif not parents_of[i]:
+            parents_of[i] = draw(st.lists(st.sampled_from(latent), min_size=1, max_size=2, unique=True))
+
+    questions = []
+    for qid, table, parents in zip(question_ids, is_table, parents_of, strict=True):
+        answers = list(draw(st.sampled_from(ANSWER_SETS)))
+        q: dict[str, Any] = {"id": qid, "text": draw(texts(60)), "answers": answers}
+        if draw(st.integers(0, 3)) == 0:
+            q["answer_labels"] = {answers[-1]: draw(texts())}
+        if draw(st.integers(0, 4)) == 0:
+            q["unsure"] = False
+        if draw(st.integers(0, 3)) == 0:
+            q["cost"] = draw(st.sampled_from([0.5, 1.0, 2, 3.5]))
+        if table:
+            configs = [" ".join(c) for c in itertools.product(("absent", "present"), repeat=len(parents))]
+            q["table"] = {
+                "parents": [p for _, p in parents],
+                "rows": {conf: draw(_distribution(len(answers))) for conf in configs},
+                "rationale": draw(texts()),
+            }
+        else:
+            q["leak"] = draw(_level_value(answers))
+            if draw(st.booleans()):
+                q["leak_rationale"] = draw(texts())
+            q["links"] = [
+                {kind: pid, "strength": draw(_level_value(answers)), "rationale": draw(texts())}
+                for kind, pid in parents
+            ]
+        questions.append(q)
+    if notice_id is not None:
+        q = questions[draw(st.integers(0, n_questions - 1))]
+        q["notices"] = {notice_id: [q["answers"][-1]]}
+    data["questions"] = questions
+    return data
+
+
+def small_specs() -> st.SearchStrategy[str]:
+    """Random valid model files (YAML text, ``yaml.safe_dump``) in the ``distancing-bn/1`` format."""
+    return small_spec_data().map(lambda d: yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
+
+
+@st.composite
+def random_networks(draw: st.DrawFn, max_nodes: int = 10, max_parents: int = 3) -> dict[str, Any]:
+    """Return keyword arguments for :meth:`Network.create` describing a random valid network.
+
+    2–``max_nodes`` nodes with 2–4 states, a random DAG (each node takes up to ``max_parents``
+    parents among the nodes before it in a hidden order), CPTs drawn from a Dirichlet and kept
+    strictly positive (every entry >= 1e-6). The ``states`` mapping lists the nodes in a shuffled
+    order, so it is usually *not* topological. ``targets`` is a random non-empty proper subset of
+    the nodes and ``observables`` is the rest (so both are non-empty).
+
+    Keys: ``name``, ``states``, ``parents``, ``cpts`` (numpy arrays of shape
+    ``(*parent cards, card)``), ``targets``, ``observables``.
+    """
+    n = draw(st.integers(2, max_nodes))
+    names = [f"v{i}" for i in range(n)]  # v0 < v1 < ... is the hidden topological order
+    cards = [draw(st.integers(2, 4)) for _ in range(n)]
+    states = {v: tuple(f"{v}_s{k}" for k in range(c)) for v, c in zip(names, cards, strict=True)}
+    parents: dict[str, tuple[str, ...]] = {}
+    for i, v in enumerate(names):
+        ps = draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=min(i, max_parents))) if i else []
+        parents[v] = tuple(ps)
+    seed = draw(st.integers(0, 2**32 - 1))
+    alpha = draw(st.sampled_from([0.5, 1.0, 5.0]))
+    rng = np.random.default_rng(seed)
+    cpts: dict[str, np.ndarray] = {}
+    for i, v in enumerate(names):
+        shape = tuple(cards[names.index(p)] for p in parents[v]) + (cards[i],)
+        table = rng.dirichlet(np.full(cards[i], alpha), size=shape[:-1] or None).reshape(shape)
+        table = np.maximum(table, 1e-6)
+        cpts[v] = table / table.sum(axis=-1, keepdims=True)
+    order = draw(st.permutations(names))
+    targets = draw(st.lists(st.sampled_from(names), min_size=1, max_size=n - 1, unique=True))
+    return {
+        "name": "random",
+        "states": {v: states[v] for v in order},
+        "parents": {v: parents[v] for v in order},
+        "cpts": {v: cpts[v] for v in order},
+        "targets": sorted(targets, key=names.index),
+        "observables": [v for v in order if v not in targets],
+    }
+
+
+@st.composite
+def evidence_for(draw: st.DrawFn, network: Any, *, soft: bool = False) -> dict[str, Any]:
+    """Return random answers for a random subset (possibly empty) of ``network.observables``.
+
+    Each value is a state label of that observable. With ``soft=True`` some values are instead a
+    mapping ``{state label: likelihood}`` with non-negative likelihoods, at least one positive
+    (states left out have likelihood 0).
+    """
+    chosen = draw(st.lists(st.sampled_from(network.observables), unique=True)) if network.observables else []
+    out: dict[str, Any] = {}
+    for v in chosen:
+        labels = list(network.states[v])
+        if soft and draw(st.booleans()):
+            weights = draw(st.lists(st.floats(0.0, 1.0), min_size=len(labels), max_size=len(labels)))
+            if not any(w > 0 for w in weights):
+                weights[draw(st.integers(0, len(labels) - 1))] = 1.0
+            out[v] = {lab: w for lab, w in zip(labels, weights, strict=True) if w > 0}
+        else:
+            out[v] = draw(st.sampled_from(labels))
+    return out
+
+
+def likelihoods_from(network: Any, evidence: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Turn ``evidence_for`` answers into one ``(1, states)`` likelihood matrix per observable."""
+    out: dict[str, np.ndarray] = {}
+    for v, value in evidence.items():
+        labels = list(network.states[v])
+        row = np.zeros((1, len(labels)))
+        if isinstance(value, Mapping):
+            for lab, w in value.items():
+                row[0, labels.index(lab)] = w
+        else:
+            row[0, labels.index(value)] = 1.0
+        out[v] = row
+    return out
