@@ -14,6 +14,9 @@ Strategies
 ``random_networks()``
     Keyword arguments for :meth:`distancing_bn.network.Network.create`: a random discrete
     network with 2–10 nodes, 2–4 states each, strictly positive Dirichlet CPTs.
+``distributions(size)`` / ``sub_distributions(levels)``
+    A probability vector (sums to 1) / non-negative numbers summing to at most 1 (a noisy-MAX
+    leak or strength over the non-first answers).
 ``evidence_for(network, soft=False)``
     Random answers for some observables of a network: ``{observable: state label}``, and with
     ``soft=True`` some values are ``{state label: likelihood}`` mappings instead.
@@ -35,6 +38,7 @@ from hypothesis import strategies as st
 
 __all__ = [
     "ANSWER_SETS",
+    "distributions",
     "evidence_for",
     "identifiers",
     "likelihoods_from",
@@ -42,6 +46,7 @@ __all__ = [
     "random_networks",
     "small_spec_data",
     "small_specs",
+    "sub_distributions",
     "texts",
 ]
 
@@ -85,7 +90,7 @@ def probabilities(*, open_interval: bool = False) -> st.SearchStrategy[float]:
 
 
 @st.composite
-def _sub_distribution(draw: st.DrawFn, levels: int) -> list[float]:
+def sub_distributions(draw: st.DrawFn, levels: int) -> list[float]:
     """``levels`` non-negative numbers whose sum is at most 1 (a noisy-MAX leak or strength)."""
     raw = draw(st.lists(st.floats(0.0, 1.0), min_size=levels, max_size=levels))
     total = draw(st.floats(0.0, 1.0))
@@ -100,7 +105,7 @@ def _sub_distribution(draw: st.DrawFn, levels: int) -> list[float]:
 
 
 @st.composite
-def _distribution(draw: st.DrawFn, size: int) -> list[float]:
+def distributions(draw: st.DrawFn, size: int) -> list[float]:
     """A probability vector of ``size`` entries summing to 1 within 1e-12."""
     raw = draw(st.lists(st.floats(0.01, 1.0), min_size=size, max_size=size))
     s = sum(raw)
@@ -114,7 +119,7 @@ def _level_value(draw: st.DrawFn, answers: Sequence[str]) -> Any:
     """A leak or strength: a number for two answers, a mapping over the non-first answers else."""
     if len(answers) == 2:
         return draw(probabilities())
-    probs = draw(_sub_distribution(len(answers) - 1))
+    probs = draw(sub_distributions(len(answers) - 1))
     mapping = dict(zip(answers[1:], probs, strict=True))
     if draw(st.integers(0, 4)) == 0:  # a missing label means 0
         mapping.pop(draw(st.sampled_from(list(mapping))))
@@ -223,7 +228,7 @@ def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
             configs = [" ".join(c) for c in itertools.product(("absent", "present"), repeat=len(parents))]
             q["table"] = {
                 "parents": [p for _, p in parents],
-                "rows": {conf: draw(_distribution(len(answers))) for conf in configs},
+                "rows": {conf: draw(distributions(len(answers))) for conf in configs},
                 "rationale": draw(texts()),
             }
         else:

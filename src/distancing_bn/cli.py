@@ -106,12 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, metavar="FILE", help="output file; the format follows its suffix")
     p.set_defaults(func=_cmd_export)
 
-    for extra in _EXTRA_COMMANDS:
+    for extra in _extra_commands():
         extra(sub)
     return parser
 
 
-_EXTRA_COMMANDS: list[Any] = []
+def _extra_commands() -> list[Any]:
+    from ._ask import add_ask_command
+
+    return [add_ask_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -62,7 +62,7 @@ def explain(model: Model, posterior: Posterior, cause: str) -> Explanation:
         probability=p,
         questions=tuple(questions),
         texts=tuple(model.question_text(q) for q in questions),
-        answers=tuple(_answer_text(posterior.answers[q]) for q in questions),
+        answers=tuple(_answer_text(model, q, posterior.answers[q]) for q in questions),
         bits=bits,
         p_without=p_wo,
         disclaimer=posterior.disclaimer,
@@ -81,7 +81,7 @@ def explain_all(model: Model, posterior: Posterior) -> pd.DataFrame:
     return pd.DataFrame(cols, index=pd.Index(questions, name="question"))
 
 
-def _answer_text(answer: str | tuple[float, ...]) -> str:
+def _answer_text(model: Model, question: str, answer: str | tuple[float, ...]) -> str:
     if isinstance(answer, str):
-        return answer
+        return model.spec.question(question).display(answer) if model.spec is not None else answer
     return "soft(" + ", ".join(f"{x:g}" for x in answer) + ")"

@@ -240,7 +240,7 @@ class Explanation:
         """Return plain sentences for the ``k`` answers that moved the cause most."""
         out = []
         for row in self.to_frame().head(k).itertuples():
-            if abs(row.bits) < 1e-9:
+            if abs(row.bits) < 0.07:  # under 5% change in odds: not worth a sentence
                 continue
             f = row.factor
             how = f"{f:.1f} times as likely" if f >= 1 else f"{1 / f:.1f} times less likely"

@@ -1,0 +1,208 @@
+"""An adaptive questionnaire session: ask, answer, skip, undo, stop, guidance, save and resume."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from .errors import DistancingBNError
+from .evidence import UNSURE, is_unanswered, normalise_answers
+from .guidance import Guidance, guidance_for
+from .information import QuestionRanking, StopRule, rank_questions
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from .model import Model
+    from .results import Posterior
+
+__all__ = ["Session"]
+
+SKIPPED = "(skipped)"
+
+
+class Session:
+    """Ask the most informative question, one at a time, until the stop rule fires.
+
+    >>> import distancing_bn as dbn
+    >>> s = dbn.load_model().session()
+    >>> q = s.next_question()
+    >>> s.answer(q, dbn.load_model().answers_of(q)[0]).posterior is not None
+    True
+    """
+
+    def __init__(self, model: Model, *, stop: StopRule | None = None, criterion: str = "joint",
+                 costs: bool = True) -> None:
+        self.model = model
+        self.stop_rule = stop or StopRule()
+        self.criterion = criterion
+        self.costs = costs
+        self._history: list[tuple[str, Any]] = []  # (question, answer | 'unsure' | SKIPPED)
+        self._cache: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ state
+    @property
+    def answers(self) -> dict[str, Any]:
+        """The answers given so far (unsure and skipped questions left out)."""
+        return {q: a for q, a in self._history if a != SKIPPED and not is_unanswered(a)}
+
+    @property
+    def asked(self) -> tuple[str, ...]:
+        """Every question answered, marked unsure or skipped, in order."""
+        return tuple(q for q, _ in self._history)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """One record per step: question, answer (or 'unsure' / '(skipped)'), text."""
+        return [{"question": q, "answer": a if isinstance(a, str) else dict(a), "text": self.model.question_text(q)}
+                for q, a in self._history]
+
+    @property
+    def posterior(self) -> Posterior:
+        """The posterior given the answers so far."""
+        if "posterior" not in self._cache:
+            self._cache["posterior"] = self.model.posterior(self.answers)
+        return self._cache["posterior"]
+
+    def ranking(self) -> QuestionRanking:
+        """The current ranking of the questions."""
+        if "ranking" not in self._cache:
+            self._cache["ranking"] = rank_questions(self.model, self.answers, criterion=self.criterion,  # type: ignore[arg-type]
+                                                    costs=self.costs)
+        return self._cache["ranking"]
+
+    def _decide(self) -> tuple[str | None, str | None]:
+        if "decision" in self._cache:
+            return self._cache["decision"]
+        rule = self.stop_rule
+        decision: tuple[str | None, str | None]
+        top = self.posterior.top_causes(2)
+        p1 = float(top.iloc[0]) if len(top) else 0.0
+        p2 = float(top.iloc[1]) if len(top) > 1 else 0.0
+        if rule.max_questions is not None and len(self._history) >= rule.max_questions:
+            decision = (None, f"question budget reached ({rule.max_questions})")
+        elif p1 >= rule.confident_probability and p1 - p2 >= rule.margin:
+            decision = (None, f"'{top.index[0]}' is likely ({p1:.0%}) and ahead of the runner-up by {p1 - p2:.0%}")
+        else:
+            frame = self.ranking().to_frame()
+            open_ = frame[~frame["answered"] & ~frame["question"].isin(self.asked)]
+            if open_.empty:
+                decision = (None, "every question has been asked")
+            elif float(open_["expected_gain_bits"].iloc[0]) < rule.min_gain_bits:
+                decision = (None, f"no question is expected to gain {rule.min_gain_bits:g} bits or more")
+            else:
+                decision = (str(open_["question"].iloc[0]), None)
+        self._cache["decision"] = decision
+        return decision
+
+    def next_question(self) -> str | None:
+        """Return the best question not yet asked, or None when the stop rule fires."""
+        return self._decide()[0]
+
+    @property
+    def done(self) -> bool:
+        """True when the stop rule has fired."""
+        return self._decide()[0] is None
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the session stopped (None while it goes on)."""
+        return self._decide()[1]
+
+    # ------------------------------------------------------------------ actions
+    def answer(self, question_id: str, label: Any) -> Session:
+        """Record an answer ('unsure' records the question as asked with no evidence)."""
+        if question_id in self.asked:
+            raise DistancingBNError(f"question '{question_id}' was already asked; undo() first to change it")
+        norm = normalise_answers(self.model.network, {question_id: label})
+        value = norm.get(question_id, UNSURE)
+        self._history.append((question_id, value))
+        self._cache.clear()
+        return self
+
+    def skip(self, question_id: str) -> Session:
+        """Record that a question was not answered (it will not be asked again)."""
+        self.model.network.check_variable(question_id, "question", self.model.questions)
+        if question_id in self.asked:
+            raise DistancingBNError(f"question '{question_id}' was already asked")
+        self._history.append((question_id, SKIPPED))
+        self._cache.clear()
+        return self
+
+    def undo(self) -> Session:
+        """Take back the last step."""
+        if not self._history:
+            raise DistancingBNError("nothing to undo")
+        self._history.pop()
+        self._cache.clear()
+        return self
+
+    def guidance(self) -> Guidance:
+        """Guidance and notices for the likely causes and the answers given."""
+        return guidance_for(self.model, self.posterior)
+
+    def trajectory(self) -> pd.DataFrame:
+        """Each cause's P(present) after each step (row 0: before any answer)."""
+        import pandas as pd
+
+        rows = []
+        for i in range(len(self._history) + 1):
+            ans = {q: a for q, a in self._history[:i] if a != SKIPPED and not is_unanswered(a)}
+            p = self.model.posterior(ans).probabilities[list(self.model.causes)]
+            rows.append(p.rename(self._history[i - 1][0] if i else "(start)"))
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict to save the session (no model inside, just its id and hash)."""
+        spec = self.model.spec
+        return {
+            "model": self.model.id,
+            "model_sha256": spec.sha256 if spec is not None else None,
+            "stop": asdict(self.stop_rule),
+            "criterion": self.criterion,
+            "costs": self.costs,
+            "history": [[q, a if isinstance(a, str) else list(a)] for q, a in self._history],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], model: Model | None = None) -> Session:
+        """Resume a session saved with :meth:`to_dict` (``model`` defaults to the bundled one)."""
+        from .formats import load_model
+
+        model = model or load_model()
+        if data.get("model") != model.id:
+            raise DistancingBNError(f"this session was saved for model '{data.get('model')}', not '{model.id}'")
+        s = cls(model, stop=StopRule(**data.get("stop", {})), criterion=data.get("criterion", "joint"),
+                costs=bool(data.get("costs", True)))
+        for q, a in data.get("history", []):
+            if a == SKIPPED:
+                s.skip(q)
+            elif isinstance(a, list):
+                s.answer(q, dict(zip(model.answers_of(q), a, strict=True)))
+            else:
+                s.answer(q, a)
+        return s
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        state = f"done: {self.stop_reason}" if self.done else f"next: {self.next_question()}"
+        return f"<Session {self.model.id} | {len(self._history)} asked | {state}>"
+
+    def _repr_html_(self) -> str:
+        try:
+            steps = "".join(f"<li>{html.escape(h['text'])} — <b>{html.escape(str(h['answer']))}</b></li>"
+                            for h in self.history)
+            nxt = (f"<p>Stopped: {html.escape(self.stop_reason or '')}</p>" if self.done
+                   else f"<p>Next: {html.escape(self.model.question_text(self.next_question() or ''))}</p>")
+            return f"<div><ol>{steps}</ol>{nxt}{self.posterior._repr_html_()}</div>"
+        except Exception:
+            return f"<pre>{html.escape(repr(self))}</pre>"
+
+    def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw each cause's probability after each answer; return the Axes."""
+        from .plots import plot_trajectory
+
+        return plot_trajectory(self, ax=ax, **kwargs)
