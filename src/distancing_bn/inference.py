@@ -3,14 +3,22 @@
 The network is compiled once into a junction tree (moralise, triangulate by greedy min-fill,
 join the maximal cliques by a maximum-weight spanning tree). Evidence is one likelihood matrix
 per observable, shape ``(rows, states)``; the same two message passes (collect to the root,
-distribute back) serve one row or a million, with every message normalised per row and the
-scales kept in log space, so ``log P(e)`` is exact and nothing underflows.
+distribute back) serve one row or a million.
 
-Observable leaves (every question of our models) are not put in cliques: each one is absorbed
-into the clique that holds its parents as one matrix product ``λ @ P(q | parents)ᵀ``, and a
-question that no row answered costs nothing. When the targets' joint is small enough
-(``joint_limit`` states), the targets are forced into the root clique, so one collect pass
-gives ``P(targets, e)`` for top explanations and joint information gain.
+Every clique belief is a flat ``(rows, clique size)`` array, and every step of a pass is a
+matrix product with a small matrix computed at compile time: summing a clique onto a
+separator, spreading a separator message over a clique, absorbing a question. So a pass is
+a few BLAS calls per clique, whatever the batch size.
+
+- Observable leaves (every question of our models) are not put in cliques. Answered hard
+  (one-hot) leaves hosted by a clique are absorbed together in log space by ONE product
+  ``E @ W`` (``E``: the rows' one-hot answers, ``W[a, x] = log P(a | parents(x))``), then
+  exponentiated after subtracting each row's maximum; soft answers are absorbed one by one as
+  ``λ @ M`` with ``M[a, x] = P(a | parents(x))``. A question no row answered costs nothing.
+- Messages are normalised per row; the scales are multiplied and moved into ``log P(e)`` before
+  they can underflow, so ``log P(e)`` is exact and nothing underflows.
+- When the targets' joint is small enough (``joint_limit`` states) the targets are forced into
+  the root clique, so one collect pass gives ``P(targets, e)`` (top explanations, joint gain).
 
 Imports numpy and :mod:`network` only.
 """
@@ -29,7 +37,9 @@ from .network import Network
 __all__ = ["Engine", "QueryResult", "compile_engine"]
 
 FloatArray = NDArray[np.float64]
-_RESCALE_EVERY = 8
+_LOG_ZERO = -1e250  # stands for log 0 inside W, so that 0 * log 0 stays 0 in E @ W
+_IMPOSSIBLE = -1e200
+_SCALE_FLOOR = 1e-150
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +60,68 @@ class QueryResult:
 class _Clique:
     vars: tuple[int, ...]
     cards: tuple[int, ...]
-    potential: FloatArray
+    size: int
+    configs: NDArray[np.int64]  # (size, len(vars)): the state of each variable in each configuration
+    potential: FloatArray  # (size,)
     parent: int = -1
     children: list[int] = field(default_factory=list)
-    sep_shape: tuple[int, ...] = ()  # separator with the parent, laid out on this clique's axes
-    sep_in_parent: tuple[int, ...] = ()  # the same separator laid out on the parent's axes
-    sum_axes: tuple[int, ...] = ()  # axes of (rows, *cards) to sum for the message up
-    leaves: list[tuple[int, FloatArray, tuple[int, ...]]] = field(default_factory=list)
-    evidence: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
+    to_sep: _Projection | None = None  # this clique onto the separator with its parent
+    parent_to_sep: _Projection | None = None  # the parent onto the same separator
+    leaves: list[int] = field(default_factory=list)  # hosted observable leaves (var ids)
+    leaf_cols: dict[int, slice] = field(default_factory=dict)  # rows of W per leaf
+    log_table: FloatArray | None = None  # W: (Σ hosted answers, size)
+    table: FloatArray | None = None  # M: exp(W), for soft answers
+    evidence: dict[int, _Projection] = field(default_factory=dict)  # non-leaf observables hosted here
+
+
+_DENSE_LIMIT = 1 << 16  # projections with more entries than this use reshape-and-sum instead
+
+
+class _Projection:
+    """Restriction of a clique's configurations to some of its variables (in a given order).
+
+    ``apply`` sums a ``(rows, size)`` belief onto ``(rows, sub)``; ``multiply_into`` multiplies a
+    ``(rows, sub)`` message into a ``(rows, size)`` belief. Small ones are 0/1 matrices used
+    through BLAS; large ones reshape and sum.
+    """
+
+    def __init__(self, configs: NDArray[np.int64], cards: Sequence[int], positions: Sequence[int]) -> None:
+        self.cards = tuple(cards)
+        self.positions = tuple(positions)
+        size = configs.shape[0]
+        self.sub = int(np.prod([cards[p] for p in positions])) if positions else 1
+        self.dense = size * self.sub <= _DENSE_LIMIT
+        if self.dense:
+            if positions:
+                idx = np.ravel_multi_index(tuple(configs[:, p] for p in positions), [cards[p] for p in positions])
+            else:
+                idx = np.zeros(size, dtype=np.int64)
+            self.index = idx.astype(np.intp)
+            self.matrix = np.zeros((size, self.sub))
+            self.matrix[np.arange(size), idx] = 1.0
+        else:
+            self.other = tuple(a + 1 for a in range(len(cards)) if a not in positions)
+            kept = sorted(positions)
+            self.perm = [0, *(1 + kept.index(p) for p in positions)]
+            self.bshape = tuple(cards[a] if a in positions else 1 for a in range(len(cards)))
+            self.increasing = list(positions) == kept
+
+    def apply(self, x: FloatArray) -> FloatArray:
+        rows = x.shape[0]
+        if self.dense:
+            return x @ self.matrix
+        y = x.reshape(rows, *self.cards)
+        if self.other:
+            y = y.sum(axis=self.other)
+        return np.ascontiguousarray(np.transpose(y, self.perm)).reshape(rows, self.sub)
+
+    def multiply_into(self, b: FloatArray, m: FloatArray) -> None:
+        if self.dense:  # a gather: each configuration picks its separator entry
+            b *= np.take(m, self.index, axis=1)
+            return
+        if not self.increasing:
+            raise NotImplementedError("expanding a projection needs increasing positions")
+        b.reshape(b.shape[0], *self.cards)[...] *= m.reshape(m.shape[0], *self.bshape)
 
 
 class Engine:
@@ -90,31 +154,42 @@ class Engine:
         self.has_joint = joint_size <= joint_limit and all(i in adj for i in target_idx)
         if self.has_joint:
             connect(target_idx)
-        cliques = _triangulate(adj, self.cards)
-        if not cliques:  # every variable is an observable leaf with no parents
-            cliques = [()]
-        root = 0
+        cliques = _triangulate(adj, self.cards) or [()]
         if self.has_joint:
             root = next(k for k, c in enumerate(cliques) if set(target_idx) <= set(c))
         else:
             root = max(range(len(cliques)), key=lambda k: len(cliques[k]))
-        self.target_order = tuple(net.targets)
-        self._target_axes = tuple(cliques[root].index(i) for i in target_idx) if self.has_joint else ()
-        self.cliques = [_Clique(c, tuple(self.cards[i] for i in c), np.ones(tuple(self.cards[i] for i in c))) for c in cliques]
         self.root = root
+        self.target_order = tuple(net.targets)
+        self.cliques = []
+        for c in cliques:
+            cards = tuple(self.cards[i] for i in c)
+            size = int(np.prod(cards)) if c else 1
+            configs = np.indices(cards).reshape(len(c), -1).T if c else np.zeros((1, 0), dtype=np.int64)
+            self.cliques.append(_Clique(c, cards, size, configs, np.ones(size)))
         self._build_tree()
         self._assign(core)
         self.order = self._bfs()  # root first
         self.home: dict[int, int] = {}
-        for k in sorted(range(len(self.cliques)), key=lambda k: int(np.prod(self.cliques[k].cards))):
+        for k in sorted(range(len(self.cliques)), key=lambda k: self.cliques[k].size):
             for v in self.cliques[k].vars:
                 self.home.setdefault(v, k)
+        self._marginal = {
+            v: _Projection(self.cliques[k].configs, self.cliques[k].cards, [self.cliques[k].vars.index(v)])
+            for v, k in self.home.items()
+        }
+        rc = self.cliques[root]
+        self._joint = (_Projection(rc.configs, rc.cards, [rc.vars.index(i) for i in target_idx])
+                       if self.has_joint else None)
+        self.leaf_host = {v: k for k, c in enumerate(self.cliques) for v in c.leaves}
+        self._root_marginal: dict[int, _Projection] = {}
 
     # ------------------------------------------------------------------ compile helpers
     def _build_tree(self) -> None:
         n = len(self.cliques)
         edges = sorted(
-            ((len(set(a.vars) & set(b.vars)), i, j) for (i, a), (j, b) in itertools.combinations(enumerate(self.cliques), 2)),
+            ((len(set(a.vars) & set(b.vars)), i, j)
+             for (i, a), (j, b) in itertools.combinations(enumerate(self.cliques), 2)),
             key=lambda e: -e[0],
         )
         group = list(range(n))
@@ -126,7 +201,7 @@ class Engine:
             return x
 
         nbrs: dict[int, list[int]] = {i: [] for i in range(n)}
-        for _, i, j in edges:
+        for _, i, j in edges:  # Kruskal: max-weight spanning tree (a forest joined below)
             gi, gj = find(i), find(j)
             if gi != gj:
                 group[gi] = gj
@@ -142,27 +217,27 @@ class Engine:
                     self.cliques[m].parent = k
                     self.cliques[k].children.append(m)
                     todo.append(m)
-        for k in range(n):  # disconnected components hang from the root with an empty separator
-            if k not in seen:
-                top = k
-                while self.cliques[top].parent != -1:
-                    top = self.cliques[top].parent
-                if top != self.root and top not in self.cliques[self.root].children:
-                    self.cliques[top].parent = self.root
-                    self.cliques[self.root].children.append(top)
-                seen.add(k)
         for c in self.cliques:
             if c.parent == -1:
                 continue
-            sep = set(self.cliques[c.parent].vars) & set(c.vars)
-            c.sep_shape = (1,) + tuple(card if v in sep else 1 for v, card in zip(c.vars, c.cards, strict=True))
             par = self.cliques[c.parent]
-            c.sep_in_parent = (-1,) + tuple(card if v in sep else 1 for v, card in zip(par.vars, par.cards, strict=True))
-            c.sum_axes = tuple(a + 1 for a, v in enumerate(c.vars) if v not in sep)
+            sep = sorted(set(par.vars) & set(c.vars))
+            c.to_sep = _Projection(c.configs, c.cards, [c.vars.index(v) for v in sep])
+            c.parent_to_sep = _Projection(par.configs, par.cards, [par.vars.index(v) for v in sep])
 
     def _host(self, family: set[int]) -> int:
         best = [k for k, c in enumerate(self.cliques) if family <= set(c.vars)]
-        return min(best, key=lambda k: (int(np.prod(self.cliques[k].cards)), k != self.root))
+        return min(best, key=lambda k: (self.cliques[k].size, k != self.root))
+
+    def _family_table(self, c: _Clique, var: int, parents: Sequence[int]) -> FloatArray:
+        """P(var = a | parents restricted from each clique configuration): (card, clique size)."""
+        name = self.network.variables[var]
+        cpt = self.network.cpts[name]
+        if parents:
+            pa_idx = np.ravel_multi_index(tuple(c.configs[:, c.vars.index(p)] for p in parents), cpt.shape[:-1])
+        else:
+            pa_idx = np.zeros(c.size, dtype=np.int64)
+        return np.ascontiguousarray(cpt.reshape(-1, self.cards[var])[pa_idx].T)
 
     def _assign(self, core: Sequence[int]) -> None:
         net = self.network
@@ -170,33 +245,28 @@ class Engine:
         idx = net.index
         for i in core:
             ps = [idx[p] for p in net.parents[names[i]]]
-            k = self._host({i, *ps})
-            c = self.cliques[k]
-            axes = [c.vars.index(v) for v in (*ps, i)]
-            letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-            sub = "".join(letters[a] for a in range(len(c.vars)))
-            cpt_sub = "".join(letters[a] for a in axes)
-            c.potential = np.einsum(f"{sub},{cpt_sub}->{sub}", c.potential, net.cpts[names[i]])
-        for i in core:
+            c = self.cliques[self._host({i, *ps})]
+            table = self._family_table(c, i, ps)  # (card, size)
+            c.potential = c.potential * table[c.configs[:, c.vars.index(i)], np.arange(c.size)]
             if names[i] in net.observables:
-                k = self.home_of_single(i)
-                c = self.cliques[k]
-                shape = [1] * (len(c.vars) + 1)
-                shape[c.vars.index(i) + 1] = self.cards[i]
-                c.evidence.append((i, tuple(shape)))
+                h = self.cliques[self._host({i})]
+                h.evidence[i] = _Projection(h.configs, h.cards, [h.vars.index(i)])
         for i in self.leaf_vars:
             ps = [idx[p] for p in net.parents[names[i]]]
-            k = self._host(set(ps))
-            c = self.cliques[k]
-            ordered = sorted(ps, key=c.vars.index)
-            perm = [ps.index(p) for p in ordered] + [len(ps)]
-            table = np.transpose(net.cpts[names[i]], perm).reshape(-1, self.cards[i])
-            shape = (-1, *(self.cards[v] if v in ps else 1 for v in c.vars))
-            c.leaves.append((i, np.ascontiguousarray(table.T), shape))
-
-    def home_of_single(self, var: int) -> int:
-        """Return the smallest clique that contains ``var``."""
-        return self._host({var})
+            self.cliques[self._host(set(ps))].leaves.append(i)
+        for c in self.cliques:
+            if not c.leaves:
+                continue
+            tables = []
+            start = 0
+            for v in c.leaves:
+                ps = [idx[p] for p in net.parents[names[v]]]
+                tables.append(self._family_table(c, v, ps))
+                c.leaf_cols[v] = slice(start, start + self.cards[v])
+                start += self.cards[v]
+            c.table = np.vstack(tables)
+            with np.errstate(divide="ignore"):
+                c.log_table = np.where(c.table > 0, np.log(np.where(c.table > 0, c.table, 1.0)), _LOG_ZERO)
 
     def _bfs(self) -> list[int]:
         out = [self.root]
@@ -230,57 +300,86 @@ class Engine:
         """
         net = self.network
         lam = {net.index[v]: np.asarray(a, dtype=np.float64) for v, a in likelihoods.items()}
+        hard = {v: _hard_answers(a) for v, a in lam.items() if v in self.leaf_host}
         wanted = list(net.targets) + list(net.reported) if marginals is None else list(marginals)
         up: dict[int, FloatArray] = {}
         belief: dict[int, FloatArray] = {}
         log_scale = np.zeros(rows)
+        scale = np.ones(rows)
         for k in reversed(self.order):
             c = self.cliques[k]
-            b = np.broadcast_to(c.potential, (rows, *c.cards)).copy()
-            for n_done, (v, table_t, shape) in enumerate((lf for lf in c.leaves if lf[0] in lam), start=1):
-                b *= (lam[v] @ table_t).reshape(shape)
-                if n_done % _RESCALE_EVERY == 0:
-                    log_scale += _normalise(b)
-            for v, shape in c.evidence:
+            b = self._absorb_leaves(c, lam, hard, rows, log_scale)
+            for v, proj in c.evidence.items():
                 if v in lam:
-                    b *= lam[v].reshape(shape)
+                    proj.multiply_into(b, lam[v])
             for ch in c.children:
-                b *= up[ch].reshape(self.cliques[ch].sep_in_parent)
+                self.cliques[ch].parent_to_sep.multiply_into(b, up[ch])  # type: ignore[union-attr]
             belief[k] = b
             if k != self.root:
-                msg = b.sum(axis=c.sum_axes, keepdims=True) if c.sum_axes else b.copy()
-                log_scale += _normalise(msg)
+                msg = c.to_sep.apply(b)  # type: ignore[union-attr]
+                s = msg.sum(axis=1)
+                s = np.where(s > 0, s, 1.0)
+                msg /= s[:, None]
+                scale *= s
+                if scale.min() < _SCALE_FLOOR or scale.max() > 1 / _SCALE_FLOOR:
+                    log_scale += np.log(scale)
+                    scale[:] = 1.0
                 up[k] = msg
         root_b = belief[self.root]
-        total = root_b.reshape(rows, -1).sum(axis=1)
+        total = root_b.sum(axis=1)
         with np.errstate(divide="ignore"):
-            log_evidence = log_scale + np.log(total)
-        possible = total > 0
+            log_evidence = log_scale + np.log(scale) + np.log(total)
         target_joint = None
         if joint:
-            if not self.has_joint:
+            if self._joint is None:
                 raise ValueError("the targets' joint is too large for this network")
-            tj = root_b
-            other = tuple(a + 1 for a in range(root_b.ndim - 1) if a not in self._target_axes)
-            if other:
-                tj = tj.sum(axis=other)
-            kept = sorted(self._target_axes)
-            tj = np.moveaxis(tj, [1 + kept.index(a) for a in self._target_axes], list(range(1, 1 + len(kept))))
-            target_joint = _safe_div(tj, total.reshape((rows,) + (1,) * (tj.ndim - 1)))
+            tj = _row_normalise(self._joint.apply(root_b))
+            target_joint = tj.reshape((rows, *(self.cards[net.index[t]] for t in net.targets)))
         out: dict[str, FloatArray] = {}
-        if wanted:
+        in_root = set(self.cliques[self.root].vars)
+        if wanted and all(net.index[w] in in_root for w in wanted):  # no distribute pass needed
+            for name in wanted:
+                v = net.index[name]
+                proj = self._root_marginal.get(v)
+                if proj is None:
+                    rc = self.cliques[self.root]
+                    proj = self._root_marginal[v] = _Projection(rc.configs, rc.cards, [rc.vars.index(v)])
+                out[name] = _row_normalise(proj.apply(root_b))
+        elif wanted:
             full = self._distribute(belief, up, rows)
             for name in wanted:
                 v = net.index[name]
-                if v in self.leaf_vars:
+                if v in self.leaf_host:
                     out[name] = self._leaf_marginal(v, full, lam, rows)
-                    continue
-                k = self.home[v]
-                c = self.cliques[k]
-                axis = c.vars.index(v)
-                m = full[k].sum(axis=tuple(a + 1 for a in range(len(c.vars)) if a != axis)) if len(c.vars) > 1 else full[k]
-                out[name] = _safe_div(m, m.sum(axis=1, keepdims=True))
+                else:
+                    out[name] = _row_normalise(self._marginal[v].apply(full[self.home[v]]))
         return QueryResult(log_evidence, out, target_joint)
+
+    def _absorb_leaves(self, c: _Clique, lam: Mapping[int, FloatArray], hard: Mapping[int, FloatArray | None],
+                       rows: int, log_scale: FloatArray) -> FloatArray:
+        """Return the clique's potential times the messages of its answered leaves, (rows, size)."""
+        answered = [v for v in c.leaves if v in lam]
+        hard_leaves = [v for v in answered if hard[v] is not None]
+        if hard_leaves:
+            assert c.log_table is not None
+            cols = np.concatenate([np.arange(c.leaf_cols[v].start, c.leaf_cols[v].stop) for v in hard_leaves])
+            onehot = np.concatenate([hard[v] for v in hard_leaves], axis=1)  # type: ignore[misc]
+            logb = onehot @ c.log_table[cols]
+            top = logb.max(axis=1)
+            impossible = top < _IMPOSSIBLE
+            top = np.where(impossible, 0.0, top)
+            logb -= top[:, None]
+            b = np.exp(logb, out=logb)
+            b[impossible] = 0.0
+            log_scale += top
+            b *= c.potential
+        else:
+            b = np.repeat(c.potential[None, :], rows, axis=0)
+        for v in answered:
+            if hard[v] is None:
+                assert c.table is not None
+                b *= lam[v] @ c.table[c.leaf_cols[v]]
+        return b
 
     def _distribute(self, belief: dict[int, FloatArray], up: dict[int, FloatArray], rows: int) -> dict[int, FloatArray]:
         full = {self.root: belief[self.root]}
@@ -288,49 +387,49 @@ class Engine:
             b = full[k]
             for ch in self.cliques[k].children:
                 cc = self.cliques[ch]
-                # message down = (sum of b over the child's non-separator vars of the parent) / message up
-                sep_vars = set(cc.vars) & set(self.cliques[k].vars)
-                axes = tuple(a + 1 for a, v in enumerate(self.cliques[k].vars) if v not in sep_vars)
-                down = b.sum(axis=axes) if axes else b
-                # both cliques list their variables sorted by id, so the separator axes line up
-                down = _safe_div(down.reshape((rows, *cc.sep_shape[1:])), up[ch])
-                _normalise(down)
-                full[ch] = belief[ch] * down
+                down = _row_normalise(_safe_div(cc.parent_to_sep.apply(b), up[ch]))  # type: ignore[union-attr]
+                child = belief[ch].copy()
+                cc.to_sep.multiply_into(child, down)  # type: ignore[union-attr]
+                full[ch] = child
         return full
 
     def _leaf_marginal(self, v: int, full: dict[int, FloatArray], lam: Mapping[int, FloatArray], rows: int) -> FloatArray:
-        """Return P(leaf | e): predictive if unanswered, posterior-with-its-evidence otherwise."""
-        k = next(k for k, c in enumerate(self.cliques) if any(lf[0] == v for lf in c.leaves))
-        c = self.cliques[k]
-        _, table_t, shape = next(lf for lf in c.leaves if lf[0] == v)
-        b = full[k]
-        if v in lam:  # remove this leaf's own message, then add it back per state
-            msg = (lam[v] @ table_t).reshape(shape)
-            b = _safe_div(b, np.broadcast_to(msg, b.shape))
-        parents = {self.network.index[p] for p in self.network.parents[self.network.variables[v]]}
-        ps_axes = tuple(a + 1 for a, u in enumerate(c.vars) if u not in parents)
-        pa = b.sum(axis=ps_axes) if ps_axes else b
-        pred = pa.reshape(rows, -1) @ table_t.T
+        """Return P(leaf | e): its predictive distribution if unanswered, else with its evidence.
+
+        For an answered leaf the clique belief includes the leaf's own message; it is divided
+        out again (exact unless that message is zero at a configuration of positive belief).
+        """
+        c = self.cliques[self.leaf_host[v]]
+        assert c.table is not None
+        table = c.table[c.leaf_cols[v]]  # (card, size)
+        b = full[self.leaf_host[v]]
+        if v in lam:
+            b = _safe_div(b, lam[v] @ table)
+        pred = b @ table.T
         if v in lam:
             pred = pred * lam[v]
-        return _safe_div(pred, pred.sum(axis=1, keepdims=True))
+        return _row_normalise(pred)
 
 
-def _normalise(x: FloatArray) -> FloatArray:
-    """Scale each row of ``x`` to sum 1 in place; return log of the scales (0 for zero rows)."""
-    rows = x.shape[0]
-    s = x.reshape(rows, -1).sum(axis=1)
-    ok = s > 0
-    safe = np.where(ok, s, 1.0)
-    x /= safe.reshape((rows,) + (1,) * (x.ndim - 1))
-    return np.log(safe)
+def _hard_answers(lam: FloatArray) -> FloatArray | None:
+    """Return the rows' one-hot answers (zeros for unanswered rows), or None if any row is soft."""
+    is01 = (lam == 0.0) | (lam == 1.0)
+    if not is01.all():
+        return None
+    sums = lam.sum(axis=1)
+    card = lam.shape[1]
+    if not np.all((sums == 1.0) | (sums == card)):
+        return None
+    return lam * (sums == 1.0)[:, None] if card > 1 else lam
+
+
+def _row_normalise(x: FloatArray) -> FloatArray:
+    s = x.sum(axis=1, keepdims=True)
+    return np.divide(x, s, out=np.zeros_like(x), where=s > 0)
 
 
 def _safe_div(a: FloatArray, b: FloatArray) -> FloatArray:
-    b = np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape))
-    out = np.zeros(np.broadcast_shapes(a.shape, b.shape))
-    np.divide(a, b, out=out, where=b > 0)
-    return out
+    return np.divide(a, b, out=np.zeros(np.broadcast_shapes(a.shape, b.shape)), where=b > 0)
 
 
 def _triangulate(adj: dict[int, set[int]], cards: Sequence[int]) -> list[tuple[int, ...]]:

@@ -78,8 +78,9 @@ class Network:
         """Validate the parts of a network and return it.
 
         ``observables`` defaults to every variable that is not a target. Table rows must sum to
-        1 within ``tolerance``; tables are kept exactly as given (published files often carry
-        rows like 0.9999999, and the oracle, pgmpy, uses them as given too).
+        1 within ``tolerance`` and are then divided by their sum, so that every table is a proper
+        conditional distribution (published files carry rounded rows such as 0.9999999; left as
+        they are, the result would depend on whether an engine prunes barren nodes).
 
         Raises
         ------
@@ -134,6 +135,7 @@ class Network:
                 conf = ", ".join(f"{p}={states[p][i]}" for p, i in zip(ps, idx, strict=True)) or "(no parents)"
                 problems.append(Problem(f"table of '{v}' sums to {sums[idx]:.12g} for parents {conf}; each row must sum to 1 (±{tolerance:g})", key_path=v))
                 continue
+            arr = arr / sums[..., None]  # rows within tolerance: make them sum to 1 exactly
             arr.setflags(write=False)
             arrays[v] = arr
         order: list[str] = []

@@ -1,0 +1,221 @@
+"""Question-policy evaluation on simulated cases.
+
+Cases are sampled from the model itself (causes hidden, every question answered). Three
+policies reveal answers one question at a time:
+
+- ``eig``: adaptive, the unasked question with the largest expected information gain for that
+  case's answers so far (criterion ``joint`` by default), batched over all cases at each step;
+- ``random``: a random order per case;
+- ``fixed``: one order for everyone, questions sorted once by their prior information gain.
+
+After each number of questions asked it reports the top-1 accuracy (is the most probable cause
+truly present? over cases with at least one cause present), the mean Brier score and the mean
+log-loss of the causes' marginals. Exact inference throughout; only the cases are random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .evidence import from_codes
+from .information import entropy_bits
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from .model import Model
+
+__all__ = ["SimulationResult", "batch_gains", "sample_cases", "simulate"]
+
+_CHUNK_ROWS = 16_384
+
+
+def sample_cases(model: Model, n: int, *, seed: int | None = 0) -> dict[str, NDArray[np.int64]]:
+    """Draw ``n`` joint samples (forward sampling); return variable -> state index per case."""
+    rng = np.random.default_rng(seed)
+    net = model.network
+    out: dict[str, NDArray[np.int64]] = {}
+    for v in net.variables:
+        ps = net.parents[v]
+        cpt = net.cpts[v]
+        card = net.card(v)
+        flat = cpt.reshape(-1, card)
+        if ps:
+            idx = np.ravel_multi_index(tuple(out[p] for p in ps), cpt.shape[:-1])
+        else:
+            idx = np.zeros(n, dtype=np.int64)
+        cum = np.cumsum(flat[idx], axis=1)
+        u = rng.random(n)[:, None] * cum[:, -1:]
+        out[v] = np.minimum((u >= cum).sum(axis=1), card - 1).astype(np.int64)
+    return out
+
+
+def batch_gains(model: Model, codes: Mapping[str, NDArray[np.int64]], n: int, *, criterion: str = "joint") -> NDArray[np.float64]:
+    """Expected gain (bits) of every question for every row of answer codes (-1 = unanswered).
+
+    Returns an array ``(n, questions)``; answered questions get 0. Each row is expanded into
+    ``1 + Σ_Q |Q|`` evidence rows (its answers, plus each candidate answer) and the expanded
+    rows go through the engine in chunks, so there is no per-row Python loop.
+    """
+    net = model.network
+    qs = list(model.questions)
+    sizes = np.array([net.card(q) for q in qs])
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    block = 1 + int(offsets[-1])
+    per_chunk = max(1, _CHUNK_ROWS // block)
+    gains = np.zeros((n, len(qs)))
+    joint = criterion == "joint" and model.engine.has_joint
+    for c0 in range(0, n, per_chunk):
+        c1 = min(n, c0 + per_chunk)
+        m = c1 - c0
+        rows = m * block
+        exp_codes = {}
+        for j, q in enumerate(qs):
+            base = np.asarray(codes.get(q, np.full(n, -1)))[c0:c1]
+            arr = np.repeat(base, block)
+            local = np.full(block, -2)
+            local[1 + offsets[j]:1 + offsets[j + 1]] = np.arange(sizes[j])
+            tiled = np.tile(local, m)
+            arr = np.where(tiled >= 0, tiled, arr)
+            exp_codes[q] = arr
+        ev = from_codes(net, exp_codes, rows)
+        if joint:
+            res = model.engine.query(ev.likelihoods, rows, marginals=[], joint=True)
+            assert res.target_joint is not None
+            h = entropy_bits(res.target_joint.reshape(rows, -1))
+        else:
+            res = model.engine.query(ev.likelihoods, rows, marginals=list(model.causes))
+            h = sum(entropy_bits(res.marginals[c]) for c in model.causes)
+        lz = res.log_evidence.reshape(m, block)
+        h = h.reshape(m, block)
+        with np.errstate(over="ignore", invalid="ignore"):
+            p = np.exp(lz[:, 1:] - lz[:, :1])
+        p = np.where(np.isfinite(p), p, 0.0)
+        hh = np.where(p > 0, h[:, 1:], 0.0)
+        for j in range(len(qs)):
+            s, t = offsets[j], offsets[j + 1]
+            pj = p[:, s:t]
+            tot = pj.sum(axis=1, keepdims=True)
+            pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
+            gains[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hh[:, s:t]).sum(axis=1))
+    for j, q in enumerate(qs):
+        if q in codes:
+            gains[np.asarray(codes[q]) >= 0, j] = 0.0
+    return gains
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """Per policy and number of questions asked: accuracy, Brier score, log-loss."""
+
+    table: Any  # pandas DataFrame: policy, questions, top1_accuracy, brier, log_loss
+    n_cases: int
+    seed: int | None
+    criterion: str
+
+    def needed(self, tolerance: float = 0.01) -> dict[str, int | None]:
+        """Questions each policy needs to come within ``tolerance`` of the all-questions accuracy."""
+        t = self.table
+        out: dict[str, int | None] = {}
+        for policy, grp in t.groupby("policy", sort=False):
+            full = float(grp["top1_accuracy"].iloc[-1])
+            ok = grp[grp["top1_accuracy"] >= full - tolerance]
+            out[str(policy)] = int(ok["questions"].iloc[0]) if len(ok) else None
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the long table."""
+        return self.table
+
+    def summary(self, every: int = 5) -> str:
+        """Return a wide text table every ``every`` questions, and the questions needed."""
+        t = self.table
+        wide = t.pivot(index="questions", columns="policy", values="top1_accuracy")
+        brier = t.pivot(index="questions", columns="policy", values="brier")
+        keep = [k for k in wide.index if k % every == 0 or k == wide.index.max()]
+        lines = [f"Simulated {self.n_cases} cases (seed {self.seed}, criterion {self.criterion}).",
+                 "Top-1 accuracy (Brier) by number of questions asked:"]
+        pols = list(wide.columns)
+        lines.append("  n  " + "".join(f"{p:>20}" for p in pols))
+        for k in keep:
+            lines.append(f"{k:3d}  " + "".join(f"{wide.loc[k, p]:>12.3f} ({brier.loc[k, p]:.3f})" for p in pols))
+        need = self.needed()
+        lines.append("Questions needed to come within 1% of the all-questions accuracy: "
+                     + ", ".join(f"{p} {n}" for p, n in need.items()))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, *, ax: Axes | None = None, metric: str = "top1_accuracy", **kwargs: Any) -> Axes:
+        """Draw the metric against questions asked, one line per policy; return the Axes."""
+        from .plots import plot_policy_curves
+
+        return plot_policy_curves(self, ax=ax, metric=metric, **kwargs)
+
+
+def _metrics(model: Model, truth: Mapping[str, NDArray[np.int64]], codes: Mapping[str, NDArray[np.int64]],
+             n: int) -> tuple[float, float, float, NDArray[np.float64]]:
+    out = model.marginals_from_codes(codes, n)
+    causes = list(model.causes)
+    present = [model._info[c].present for c in causes]
+    p = np.column_stack([out[c][:, k] for c, k in zip(causes, present, strict=True)])
+    y = np.column_stack([truth[c] == k for c, k in zip(causes, present, strict=True)]).astype(float)
+    has_any = y.sum(axis=1) > 0
+    top = p.argmax(axis=1)
+    acc = float(y[np.arange(n), top][has_any].mean()) if has_any.any() else float("nan")
+    brier = float(((p - y) ** 2).mean())
+    pc = np.clip(p, 1e-12, 1 - 1e-12)
+    log_loss = float(-(y * np.log(pc) + (1 - y) * np.log(1 - pc)).mean())
+    return acc, brier, log_loss, p
+
+
+def simulate(model: Model, n_cases: int = 2000, *, seed: int | None = 0, policies: Sequence[str] = ("eig", "random", "fixed"),
+             max_questions: int | None = None, criterion: str = "joint") -> SimulationResult:
+    """Compare question policies on ``n_cases`` cases sampled from the model; see the module doc."""
+    import pandas as pd
+
+    rng = np.random.default_rng(None if seed is None else seed + 1)
+    truth = sample_cases(model, n_cases, seed=seed)
+    qs = list(model.questions)
+    k_max = len(qs) if max_questions is None else min(max_questions, len(qs))
+    full_codes = {q: truth[q] for q in qs}
+    acc_all = _metrics(model, truth, full_codes, n_cases)
+    prior_rank = model.rank_questions({}, criterion=criterion, costs=False)  # type: ignore[arg-type]
+    fixed_order = [q for q in prior_rank.to_frame()["question"]]
+    rows = []
+    for policy in policies:
+        asked = np.zeros((n_cases, len(qs)), dtype=bool)
+        if policy == "random":
+            order = np.argsort(rng.random((n_cases, len(qs))), axis=1)
+        elif policy == "fixed":
+            order = np.tile([qs.index(q) for q in fixed_order], (n_cases, 1))
+        elif policy != "eig":
+            raise ValueError(f"unknown policy '{policy}'; valid: 'eig', 'random', 'fixed'")
+        for k in range(k_max + 1):
+            codes = {q: np.where(asked[:, j], truth[q], -1) for j, q in enumerate(qs)}
+            if k == len(qs):
+                acc, brier, ll = acc_all[:3]
+            else:
+                acc, brier, ll, _ = _metrics(model, truth, codes, n_cases)
+            rows.append({"policy": policy, "questions": k, "top1_accuracy": acc, "brier": brier, "log_loss": ll})
+            if k == k_max:
+                break
+            if policy == "eig":
+                g = batch_gains(model, codes, n_cases, criterion=criterion)
+                g[asked] = -1.0
+                pick = g.argmax(axis=1)
+            else:
+                pick = order[:, k]
+            asked[np.arange(n_cases), pick] = True
+    if k_max < len(qs):
+        for policy in policies:
+            rows.append({"policy": policy, "questions": len(qs), "top1_accuracy": acc_all[0], "brier": acc_all[1],
+                         "log_loss": acc_all[2]})
+    return SimulationResult(pd.DataFrame(rows), n_cases, seed, criterion)
