@@ -60,7 +60,7 @@ PUBLISHED: dict[str, list[str]] = {
                "Hyperbilirubinemia", "RHepatitis", "carcinoma", "gallstones"],
     "win95pts": None,  # type: ignore[dict-item]  # every root node (all are faults/settings to diagnose)
 }
-CHUNKS = (4096, 8192, 16384, 32768, 65536)
+CHUNKS = (4096, 16384, 65536)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -269,7 +269,7 @@ def run_batch(engine: Engine, lik: Mapping[str, np.ndarray], rows: int, chunk: i
 
 
 def batch_section(net: Network, engine: Engine, sizes: Sequence[int], repeats: int, agrum_rows: int,
-                  pgmpy_rows: int, seed: int) -> dict:
+                  pgmpy_rows: int, seed: int, chunks: Sequence[int] = CHUNKS) -> dict:
     wanted = wanted_of(net)
     nmax = max(sizes)
     lik, _, _ = sample_evidence(net, nmax, 0.25, seed=seed)
@@ -284,9 +284,13 @@ def batch_section(net: Network, engine: Engine, sizes: Sequence[int], repeats: i
     for n in sizes:
         sub = {v: m[:n] for v, m in lik.items()}
         per = {}
-        for chunk in [None, *[c for c in CHUNKS if c < n]]:
-            reps = repeats if n <= 10_000 else max(3, repeats // 2)
-            times = measure(lambda: run_batch(engine, sub, n, chunk, wanted), reps)
+        for chunk in [None, *[c for c in chunks if c < n]]:
+            if n <= 10_000:
+                times = measure(lambda: run_batch(engine, sub, n, chunk, wanted), repeats)
+            else:  # large batches: 3 runs, or 1 if a run is slow (keeps the full run near 10 minutes)
+                times = measure(lambda: run_batch(engine, sub, n, chunk, wanted), 1, warmup=0)
+                if times[0] < 4.0:
+                    times += measure(lambda: run_batch(engine, sub, n, chunk, wanted), 2, warmup=0)
             med, iqr = stats(times)
             per["all" if chunk is None else str(chunk)] = {"median": med, "iqr": iqr, "rate": n / med,
                                                            "rate_iqr": n / med * iqr / med}
@@ -296,12 +300,12 @@ def batch_section(net: Network, engine: Engine, sizes: Sequence[int], repeats: i
     pa = PyAgrumRunner(net, wanted)
     evs = [row_evidence(net, lik, r) for r in range(agrum_rows)]
     pa_diff = max(max_diff(pa.query(evs[r]), {w: chk[w][r] for w in wanted}) for r in range(0, 50, 7))
+    pa.query(evs[0])
     times = []
-    for _ in range(3):
+    for ev in evs:  # one pass; median and IQR of the per-row times
         t0 = time.perf_counter()
-        for ev in evs:
-            pa.query(ev)
-        times.append((time.perf_counter() - t0) / len(evs))
+        pa.query(ev)
+        times.append(time.perf_counter() - t0)
     med, iqr = stats(times)
     res["pyagrum"] = {"per_row": med, "iqr": iqr, "rate": 1 / med, "rows": agrum_rows, "maxdiff": pa_diff}
     log(f"  pyAgrum per row {fmt_t(med)}  {1 / med:,.0f} rows/s (max diff vs ours {pa_diff:.1e})")
@@ -361,15 +365,23 @@ def single_section(net: Network, engine: Engine, n_ev: int, repeats: int, pg_ev:
 
 
 # ---------------------------------------------------------------------------- memory (child process)
+def peak_rss_kib() -> int:
+    """Peak resident set of this process in KiB: VmHWM (ru_maxrss survives exec, so a child
+    forked from a big parent would report the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def memory_child(model: str, rows: int, chunk: int) -> None:
     net = load_default()[0] if model == "default" else make_diagnostic_network()
     engine = Engine(net)
     wanted = wanted_of(net)
-    # warm up and measure the baseline (interpreter + numpy + model + engine)
-    lik, _, _ = sample_evidence(net, chunk, 0.25, seed=99)
-    engine.query(lik, chunk, marginals=wanted)
-    del lik
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_kib()  # interpreter + numpy + model + engine
     # kept outputs: log P(e) and the targets' marginals for every row
     logz = np.empty(rows)
     tm = {t: np.empty((rows, net.card(t))) for t in net.targets}
@@ -386,14 +398,14 @@ def memory_child(model: str, rows: int, chunk: int) -> None:
         for t in net.targets:
             tm[t][s:e] = r.marginals[t]
     total = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_kib()
     print(json.dumps({"rows": rows, "chunk": chunk, "base_kib": base, "peak_kib": peak, "out_bytes": out_bytes,
                       "engine_s": t_engine, "total_s": total, "finite": bool(np.isfinite(logz).all())}))
 
 
-def memory_section(rows: int, chunks: Sequence[int]) -> list[dict]:
+def memory_section(runs: Sequence[tuple[int, int]]) -> list[dict]:
     out = []
-    for chunk in chunks:
+    for rows, chunk in runs:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child", str(rows), str(chunk)]
         p = subprocess.run(cmd, capture_output=True, text=True, check=True)
         d = json.loads(p.stdout.strip().splitlines()[-1])
@@ -415,7 +427,17 @@ def machine_info() -> list[str]:
                 break
     except OSError:
         pass
+    import hashlib
+
+    src = ROOT / "src" / "distancing_bn" / "inference.py"
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+    except OSError:
+        head = "?"
     lines = [
+        f"- code: git HEAD {head}, src/distancing_bn/inference.py sha256 "
+        f"{hashlib.sha256(src.read_bytes()).hexdigest()[:12]} (working tree, may be uncommitted)",
         f"- date: {_dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- machine: {platform.machine()}, {os.cpu_count()} logical cores, {cpu}; "
         f"load average at start {os.getloadavg()[0]:.2f} (shared, noisy machine)",
@@ -539,11 +561,11 @@ def write_report(path: Path, cmd: str, info: list[str], model_label: str, res: d
              "evidence per query; pyAgrum LazyPropagation also uses relevance reasoning.")
     L.append("")
     # e
-    L.append("## (e) Peak memory, 1,000,000 rows in chunks (default model)")
+    L.append(f"## (e) Peak memory, {res['e'][0]['rows']:,} rows in chunks (default model; other chunk sizes on fewer rows)")
     L.append("")
     L.append("Child process per chunk size; evidence sampled chunk by chunk (never all 1M rows at once); "
-             "kept per row: log P(e) and the targets' marginals. Peak = `ru_maxrss`; baseline = after "
-             "imports, compiling and one warm-up chunk.")
+             "kept per row: log P(e) and the targets' marginals. Peak = VmHWM of the child (`/proc/self/status`); baseline = after "
+             "imports and compiling, before any query. The peak includes sampling one chunk of evidence.")
     L.append("")
     L.append("| rows | chunk | peak RSS | baseline RSS | peak − baseline | kept outputs | engine time | engine rows/s |")
     L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -597,11 +619,13 @@ def main() -> None:
                               pg_repeats=2 if q else 3, seed=1)
     log("(b) batch, default model")
     res["b"] = batch_section(net, engine, sizes=(1000, 10_000) if q else (1000, 10_000, 100_000),
-                             repeats=3 if q else 7, agrum_rows=300 if q else 2000, pgmpy_rows=10 if q else 50, seed=2)
+                             repeats=2 if q else 5, agrum_rows=300 if q else 2000, pgmpy_rows=10 if q else 50, seed=2,
+                             chunks=(4096,) if q else CHUNKS)
     log("(c) batch, synthetic 9x40")
     syn = make_diagnostic_network()
     res["c"] = batch_section(syn, Engine(syn), sizes=(1000, 10_000) if q else (1000, 10_000, 100_000),
-                             repeats=3 if q else 7, agrum_rows=300 if q else 2000, pgmpy_rows=10 if q else 50, seed=3)
+                             repeats=2 if q else 5, agrum_rows=300 if q else 2000, pgmpy_rows=10 if q else 50, seed=3,
+                             chunks=(4096,) if q else CHUNKS)
     log("(d) published networks")
     res["d"] = {}
     for name in PUBLISHED:
@@ -619,7 +643,7 @@ def main() -> None:
             log(f"  {name}: {type(exc).__name__}: {exc}")
             res["d"][name] = {"error": f"{type(exc).__name__}: {str(exc)[:120]}"}
     log("(e) memory")
-    res["e"] = memory_section(200_000 if q else 1_000_000, (16384,) if q else (4096, 16384, 65536))
+    res["e"] = memory_section([(50_000, 16384)] if q else [(1_000_000, 16384), (100_000, 4096), (100_000, 65536)])
     elapsed = time.perf_counter() - t_start
     out = Path(args.out)
     write_report(out, cmd, info, label, res, q, elapsed)

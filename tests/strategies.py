@@ -158,12 +158,14 @@ def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         data["disclaimer"] = draw(texts(60))
     if notice_id is not None:
-        data["notices"] = [{
-            "id": notice_id,
-            "kind": draw(st.sampled_from(["safety", "professional_help"])),
-            "title": draw(texts()),
-            "text": draw(texts(60)),
-        }]
+        data["notices"] = [
+            {
+                "id": notice_id,
+                "kind": draw(st.sampled_from(["safety", "professional_help"])),
+                "title": draw(texts()),
+                "text": draw(texts(60)),
+            }
+        ]
 
     causes = []
     for cid, fids in zip(cause_ids, facet_ids, strict=True):
@@ -193,11 +195,17 @@ def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
     data["causes"] = causes
 
     pairs = list(itertools.combinations(range(n_causes), 2))
-    chosen = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs))) if pairs else []
+    chosen = (
+        draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs))) if pairs else []
+    )
     if chosen:
         data["links"] = [
-            {"from": cause_ids[i], "to": cause_ids[j], "strength": draw(probabilities()),
-             "rationale": draw(texts())}
+            {
+                "from": cause_ids[i],
+                "to": cause_ids[j],
+                "strength": draw(probabilities()),
+                "rationale": draw(texts()),
+            }
             for i, j in chosen
         ]
 
@@ -210,9 +218,13 @@ def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
         parents_of[draw(st.sampled_from(noisy))].append(node)
     for i in range(n_questions):
         if is_table[i]:
-            parents_of[i] = draw(st.lists(st.sampled_from(latent), min_size=1, max_size=3, unique=True))
+            parents_of[i] = draw(
+                st.lists(st.sampled_from(latent), min_size=1, max_size=3, unique=True)
+            )
         elif not parents_of[i]:
-            parents_of[i] = draw(st.lists(st.sampled_from(latent), min_size=1, max_size=2, unique=True))
+            parents_of[i] = draw(
+                st.lists(st.sampled_from(latent), min_size=1, max_size=2, unique=True)
+            )
 
     questions = []
     for qid, table, parents in zip(question_ids, is_table, parents_of, strict=True):
@@ -225,7 +237,9 @@ def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.integers(0, 3)) == 0:
             q["cost"] = draw(st.sampled_from([0.5, 1.0, 2, 3.5]))
         if table:
-            configs = [" ".join(c) for c in itertools.product(("absent", "present"), repeat=len(parents))]
+            configs = [
+                " ".join(c) for c in itertools.product(("absent", "present"), repeat=len(parents))
+            ]
             q["table"] = {
                 "parents": [p for _, p in parents],
                 "rows": {conf: draw(distributions(len(answers))) for conf in configs},
@@ -248,7 +262,7 @@ def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def small_specs() -> st.SearchStrategy[str]:
-    """Random valid model files (YAML text, ``yaml.safe_dump``) in the ``distancing-bn/1`` format."""
+    """Random valid ``distancing-bn/1`` model files (YAML text from ``yaml.safe_dump``)."""
     return small_spec_data().map(lambda d: yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
 
 
@@ -271,14 +285,18 @@ def random_networks(draw: st.DrawFn, max_nodes: int = 10, max_parents: int = 3) 
     states = {v: tuple(f"{v}_s{k}" for k in range(c)) for v, c in zip(names, cards, strict=True)}
     parents: dict[str, tuple[str, ...]] = {}
     for i, v in enumerate(names):
-        ps = draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=min(i, max_parents))) if i else []
+        ps = (
+            draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=min(i, max_parents)))
+            if i
+            else []
+        )
         parents[v] = tuple(ps)
     seed = draw(st.integers(0, 2**32 - 1))
     alpha = draw(st.sampled_from([0.5, 1.0, 5.0]))
     rng = np.random.default_rng(seed)
     cpts: dict[str, np.ndarray] = {}
     for i, v in enumerate(names):
-        shape = tuple(cards[names.index(p)] for p in parents[v]) + (cards[i],)
+        shape = (*tuple(cards[names.index(p)] for p in parents[v]), cards[i])
         table = rng.dirichlet(np.full(cards[i], alpha), size=shape[:-1] or None).reshape(shape)
         table = np.maximum(table, 1e-6)
         cpts[v] = table / table.sum(axis=-1, keepdims=True)
@@ -302,12 +320,18 @@ def evidence_for(draw: st.DrawFn, network: Any, *, soft: bool = False) -> dict[s
     mapping ``{state label: likelihood}`` with non-negative likelihoods, at least one positive
     (states left out have likelihood 0).
     """
-    chosen = draw(st.lists(st.sampled_from(network.observables), unique=True)) if network.observables else []
+    chosen = (
+        draw(st.lists(st.sampled_from(network.observables), unique=True))
+        if network.observables
+        else []
+    )
     out: dict[str, Any] = {}
     for v in chosen:
         labels = list(network.states[v])
         if soft and draw(st.booleans()):
-            weights = draw(st.lists(st.floats(0.0, 1.0), min_size=len(labels), max_size=len(labels)))
+            weights = draw(
+                st.lists(st.floats(0.0, 1.0), min_size=len(labels), max_size=len(labels))
+            )
             if not any(w > 0 for w in weights):
                 weights[draw(st.integers(0, len(labels) - 1))] = 1.0
             out[v] = {lab: w for lab, w in zip(labels, weights, strict=True) if w > 0}

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import probabilities, sub_distributions
 
 from distancing_bn.cpt import binary_table, noisy_max, noisy_or
+from strategies import probabilities, sub_distributions
 
 
 @st.composite
@@ -29,10 +29,12 @@ def _cdf(row: np.ndarray) -> np.ndarray:
 def test_noisy_or_two_parents_known_answer() -> None:
     table = noisy_or(0.1, [0.5, 0.8])
     # P(no | parents) = 0.9 * prod(1 - s_i) over the present parents
-    expected = np.array([
-        [[0.9, 0.1], [0.18, 0.82]],   # parent 1 absent: parent 2 absent / present
-        [[0.45, 0.55], [0.09, 0.91]],  # parent 1 present
-    ])
+    expected = np.array(
+        [
+            [[0.9, 0.1], [0.18, 0.82]],  # parent 1 absent: parent 2 absent / present
+            [[0.45, 0.55], [0.09, 0.91]],  # parent 1 present
+        ]
+    )
     assert table.shape == (2, 2, 2)
     np.testing.assert_allclose(table, expected, atol=1e-15)
 
@@ -45,10 +47,12 @@ def test_noisy_max_two_parents_three_levels_known_answer() -> None:
     # the example's 'less_talk': leak {a_little: .15, a_lot: .05}, stress, drifting
     table = noisy_max([0.15, 0.05], [[0.4, 0.1], [0.3, 0.5]])
     # CDFs: leak (.8, .95, 1), stress (.5, .9, 1), drifting (.2, .5, 1); P(<= k) is their product
-    expected = np.array([
-        [[0.8, 0.15, 0.05], [0.16, 0.315, 0.525]],
-        [[0.4, 0.455, 0.145], [0.08, 0.3475, 0.5725]],
-    ])
+    expected = np.array(
+        [
+            [[0.8, 0.15, 0.05], [0.16, 0.315, 0.525]],
+            [[0.4, 0.455, 0.145], [0.08, 0.3475, 0.5725]],
+        ]
+    )
     assert table.shape == (2, 2, 3)
     np.testing.assert_allclose(table, expected, atol=1e-15)
 
@@ -94,8 +98,9 @@ def test_noisy_max_all_absent_row_is_the_leak(params) -> None:
 @given(noisy_max_params(max_levels=2))
 def test_noisy_max_with_two_answers_equals_noisy_or(params) -> None:
     leak, strengths = params
-    np.testing.assert_allclose(noisy_max(leak, strengths), noisy_or(leak[0], [s[0] for s in strengths]),
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        noisy_max(leak, strengths), noisy_or(leak[0], [s[0] for s in strengths]), atol=1e-15
+    )
 
 
 @given(probabilities(), st.lists(probabilities(), max_size=4))
@@ -130,4 +135,6 @@ def test_noisy_max_parent_order_only_permutes_axes(params) -> None:
     table = noisy_max(leak, strengths)
     reversed_table = noisy_max(leak, strengths[::-1])
     n = len(strengths)
-    np.testing.assert_allclose(np.transpose(reversed_table, [*range(n)][::-1] + [n]), table, atol=1e-14)
+    np.testing.assert_allclose(
+        np.transpose(reversed_table, [*[*range(n)][::-1], n]), table, atol=1e-14
+    )

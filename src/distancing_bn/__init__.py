@@ -26,7 +26,11 @@ from .errors import (
     NumericalWarning,
     UnknownQuestionError,
 )
+from .batch import score_csv
 from .formats import default_model_path, from_pgmpy, load_model, load_network
+from .guidance import Guidance
+from .information import QuestionRanking, StopDecision, StopRule
+from .session import Session
 from .model import Model
 from .network import Network
 from .results import Explanation, Posterior
@@ -51,6 +55,11 @@ __all__ = [
     "Network",
     "NumericalWarning",
     "Posterior",
+    "Guidance",
+    "QuestionRanking",
+    "Session",
+    "StopDecision",
+    "StopRule",
     "UnknownQuestionError",
     "__version__",
     "default_model_path",
@@ -58,4 +67,5 @@ __all__ = [
     "load_model",
     "load_network",
     "load_spec",
+    "score_csv",
 ]

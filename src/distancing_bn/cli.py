@@ -111,10 +111,113 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cmd_score(args: argparse.Namespace) -> int:
+    from .batch import score_csv
+
+    model = _load(args)
+    fmt = args.format
+    if fmt == "auto":
+        fmt = "table" if args.output == "-" and sys.stdout.isatty() else "csv"
+    if fmt == "table" and args.output != "-":
+        raise SystemExit("error: --format table writes to the terminal; drop -o or use --format csv")
+    kwargs = {"mapping": args.mapping, "id_columns": args.id_cols, "next_question": not args.no_next_question,
+              "errors": args.errors, "facets": args.facets, "strict": args.strict, "chunk_size": args.chunk_size,
+              "sep": _sep(args.sep)}
+    if fmt == "table":
+        import io
+
+        import pandas as pd
+
+        buf = io.StringIO()
+        old, sys.stdout = sys.stdout, buf
+        try:
+            summary = score_csv(args.src, "-", model, progress=False, **kwargs)
+        finally:
+            sys.stdout = old
+        frame = pd.read_csv(io.StringIO(buf.getvalue()), dtype=str, keep_default_na=False)
+        print(_readable(model, frame))
+        print(f"\n{summary.rows} rows: {summary.ok} ok, {summary.marked} marked. {model.disclaimer}")
+    else:
+        summary = score_csv(args.src, args.output, model, progress=False if args.quiet else None, **kwargs)
+        if args.output != "-" and not args.quiet:
+            print(f"scored {summary.rows} rows ({summary.ok} ok, {summary.marked} marked) -> {summary.output}",
+                  file=sys.stderr)
+    return EXIT_OK if summary.all_ok else EXIT_MARKED
+
+
+def _sep(text: str | None) -> str | None:
+    return {"tab": "\t", "\\t": "\t"}.get(text, text) if text else None
+
+
+def _readable(model: Any, frame: Any) -> str:
+    """Render scored rows as an aligned table: id, the two likeliest causes, next question, status."""
+    import pandas as pd
+
+    ids = [c for c in frame.columns if not c.startswith("p_") and c not in
+           ("top_cause", "top_probability", "next_question", "next_gain_bits", "status")]
+    out = pd.DataFrame({"row": frame[ids[0]] if ids else range(1, len(frame) + 1)})
+    firsts, seconds = [], []
+    for _, row in frame.iterrows():
+        if row["status"] != "ok":
+            firsts.append("-")
+            seconds.append("-")
+            continue
+        probs = sorted(((float(row[f"p_{c}"]), c) for c in model.causes), reverse=True)
+        firsts.append(f"{model.label(probs[0][1])} {probs[0][0]:.0%}")
+        seconds.append(f"{model.label(probs[1][1])} {probs[1][0]:.0%}" if len(probs) > 1 else "")
+    out["most likely"] = firsts
+    out["then"] = seconds
+    if "next_question" in frame.columns:
+        out["ask next"] = frame["next_question"].replace("", "-")
+    out["status"] = [s if len(s) <= 60 else s[:57] + "..." for s in frame["status"]]
+    return out.to_string(index=False)
+
+
+def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
+    p.add_argument("src", metavar="SRC", help="CSV file of answers ('-' for stdin)")
+    if output:
+        p.add_argument("-o", "--output", metavar="DST", default="-",
+                       help="output CSV ('-' for stdout, the default)")
+    p.add_argument("--model", dest="model", default=None, metavar="PATH", help="model file (default: bundled)")
+    p.add_argument("--target", action="append", dest="targets", metavar="NAME", help="target of a network file")
+    p.add_argument("--mapping", metavar="PATH", help="survey mapping YAML (see docs/mapping-format.md)")
+    p.add_argument("--id-col", action="append", dest="id_cols", metavar="NAME", help="id column to keep (repeat)")
+    p.add_argument("--facets", action="store_true", help="also output p_<facet> columns")
+    p.add_argument("--no-next-question", action="store_true", help="skip the next-question columns")
+    p.add_argument("--strict", action="store_true", help="refuse unknown columns")
+    p.add_argument("--errors", choices=("mark", "raise"), default="mark", help="invalid cells: mark the row or stop")
+    p.add_argument("--chunk-size", type=int, default=50_000, metavar="N", help="rows per chunk (default 50000)")
+    p.add_argument("--sep", metavar="S", help="delimiter (default: detected among , ; tab)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
+    p.add_argument("--format", choices=("auto", "csv", "table"), default="auto",
+                   help="stdout format: a readable table on a terminal, CSV otherwise (default: auto)")
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    model = _load(args)
+    result = model.simulate(args.cases, seed=args.seed, max_questions=args.max_questions, criterion=args.criterion)
+    print(result.summary(every=args.every))
+    return EXIT_OK
+
+
+def _add_score_commands(sub: Any) -> None:
+    p = sub.add_parser("score", help="score a CSV of answers: probabilities, top cause, next question, status")
+    _score_args(p, output=True)
+    p.set_defaults(func=_cmd_score)
+    p = sub.add_parser("simulate", help="compare question policies (EIG, random, fixed) on simulated cases")
+    _model_arg(p)
+    p.add_argument("--cases", type=int, default=2000, metavar="N")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-questions", type=int, default=None, metavar="K")
+    p.add_argument("--criterion", choices=("joint", "marginal"), default="joint")
+    p.add_argument("--every", type=int, default=5, metavar="K", help="print every K questions")
+    p.set_defaults(func=_cmd_simulate)
+
+
 def _extra_commands() -> list[Any]:
     from ._ask import add_ask_command
 
-    return [add_ask_command]
+    return [add_ask_command, _add_score_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,8 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_ERROR
+    import warnings
+
     from .errors import DistancingBNError
 
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
     try:
         return int(args.func(args))
     except DistancingBNError as exc:

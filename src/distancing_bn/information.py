@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ImpossibleEvidenceError
-from .evidence import normalise_answers
+from .evidence import Evidence, normalise_answers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,10 +34,19 @@ if TYPE_CHECKING:
 
     from .model import Model
 
-__all__ = ["QuestionRanking", "StopDecision", "StopRule", "entropy_bits", "next_question", "rank_questions"]
+__all__ = [
+    "QuestionRanking",
+    "StopDecision",
+    "StopRule",
+    "batch_gains_from_evidence",
+    "entropy_bits",
+    "next_question",
+    "rank_questions",
+]
 
 Criterion = Literal["joint", "marginal"]
 _LOOKAHEAD_CHUNK = 8192
+_EXPANDED_CHUNK = 16_384
 
 
 def entropy_bits(p: NDArray[np.float64], axis: int | tuple[int, ...] = -1) -> NDArray[np.float64]:
@@ -380,3 +389,46 @@ def next_question(model: Model, answers: Mapping[str, Any] | None = None, *, sto
         return StopDecision(None, f"no question is expected to gain {rule.min_gain_bits:g} bits or more "
                                   f"(best: {ranking.best_gain_bits:.3f})", ranking)
     return StopDecision(ranking.best, None, ranking)
+
+
+def batch_gains_from_evidence(model: Model, evidence: Evidence, *, criterion: str = "joint") -> NDArray[np.float64]:
+    """Expected gain (bits) of every question for every evidence row: an array ``(rows, questions)``.
+
+    Each row is expanded into ``1 + Σ_Q |Q|`` rows (its evidence, then the same evidence with
+    each answer of each question) and the expanded rows go through the engine in chunks: no
+    Python loop over rows. Gains of questions a row already answered are meaningless there
+    (the caller masks them). Same definition as :func:`rank_questions` (without costs).
+    """
+    net = model.network
+    qs = list(model.questions)
+    n = evidence.rows
+    sizes = np.array([net.card(q) for q in qs])
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    block = 1 + int(offsets[-1])
+    per_chunk = max(1, _EXPANDED_CHUNK // block)
+    gains = np.zeros((n, len(qs)))
+    for c0 in range(0, n, per_chunk):
+        c1 = min(n, c0 + per_chunk)
+        m = c1 - c0
+        rows = m * block
+        lik: dict[str, np.ndarray] = {}
+        for j, q in enumerate(qs):
+            base = evidence.likelihoods.get(q)
+            arr = np.repeat(base[c0:c1], block, axis=0) if base is not None else np.ones((rows, sizes[j]))
+            sel = (np.arange(m)[:, None] * block + 1 + offsets[j] + np.arange(sizes[j])[None, :]).ravel()
+            arr[sel] = np.tile(np.eye(sizes[j]), (m, 1))
+            lik[q] = arr
+        log_z, h = _uncertainty(model, lik, rows, criterion if model.engine.has_joint else "marginal", None)
+        log_z = log_z.reshape(m, block)
+        h = h.reshape(m, block)
+        with np.errstate(over="ignore", invalid="ignore"):
+            p = np.exp(log_z[:, 1:] - log_z[:, :1])
+        p = np.where(np.isfinite(p), p, 0.0)
+        hh = np.where(p > 0, h[:, 1:], 0.0)
+        for j in range(len(qs)):
+            s, t = offsets[j], offsets[j + 1]
+            pj = p[:, s:t]
+            tot = pj.sum(axis=1, keepdims=True)
+            pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
+            gains[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hh[:, s:t]).sum(axis=1))
+    return gains

@@ -294,6 +294,51 @@ class Model:
 
         return Session(self, **kwargs)
 
+    def score(self, frame: Any, mapping: Any = None, id_columns: Sequence[str] | None = None,
+              next_question: bool = True, errors: str = "mark", *, facets: bool = False,
+              strict: bool = False) -> Any:
+        """Score every row of a table of answers; return a new table in the same row order.
+
+        Parameters
+        ----------
+        frame
+            A pandas DataFrame (or a ``dask.dataframe.DataFrame``, scored partition by
+            partition) whose columns are question ids (cells: answer labels) and/or survey
+            columns described by ``mapping``.
+        mapping
+            A survey mapping file path or :class:`~distancing_bn.mapping.SurveyMapping`.
+        id_columns
+            Columns copied to the output (default: every column that is not a question).
+        next_question
+            Add ``next_question`` and ``next_gain_bits`` (exact expected gain, per cost).
+        errors
+            ``'mark'``: an invalid cell marks its row's ``status``; ``'raise'``: raise
+            :class:`~distancing_bn.errors.DataError` with the 1-based row and the column.
+        facets
+            Also return ``p_<facet>`` columns.
+        strict
+            Refuse columns that are neither questions, mapped, ignored nor id columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Id columns, ``p_<cause>``…, ``top_cause``, ``top_probability``, [``next_question``,
+            ``next_gain_bits``], ``status`` (``ok`` or why the row has no result).
+        """
+        from . import batch
+
+        kwargs = {"mapping": mapping, "id_columns": id_columns, "next_question": next_question,
+                  "errors": errors, "facets": facets, "strict": strict}
+        if type(frame).__module__.startswith("dask"):
+            return batch.score_dask(self, frame, **kwargs)
+        return batch.score_frame(self, frame, **kwargs)  # type: ignore[arg-type]
+
+    def simulate(self, n_cases: int = 2000, **kwargs: Any) -> Any:
+        """Compare question policies on simulated cases; see :func:`distancing_bn.simulate.simulate`."""
+        from .simulate import simulate
+
+        return simulate(self, n_cases, **kwargs)
+
     # ------------------------------------------------------------------ interop
     def to_pgmpy(self) -> Any:
         """Return an equivalent pgmpy ``DiscreteBayesianNetwork`` (ids and answer labels kept)."""

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .evidence import from_codes
-from .information import entropy_bits
+from .information import batch_gains_from_evidence
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,10 +31,7 @@ if TYPE_CHECKING:
 
     from .model import Model
 
-__all__ = ["SimulationResult", "batch_gains", "sample_cases", "simulate"]
-
-_CHUNK_ROWS = 16_384
-
+__all__ = ["SimulationResult", "batch_gains", "batch_gains_from_evidence", "sample_cases", "simulate"]
 
 def sample_cases(model: Model, n: int, *, seed: int | None = 0) -> dict[str, NDArray[np.int64]]:
     """Draw ``n`` joint samples (forward sampling); return variable -> state index per case."""
@@ -59,52 +56,10 @@ def sample_cases(model: Model, n: int, *, seed: int | None = 0) -> dict[str, NDA
 def batch_gains(model: Model, codes: Mapping[str, NDArray[np.int64]], n: int, *, criterion: str = "joint") -> NDArray[np.float64]:
     """Expected gain (bits) of every question for every row of answer codes (-1 = unanswered).
 
-    Returns an array ``(n, questions)``; answered questions get 0. Each row is expanded into
-    ``1 + Σ_Q |Q|`` evidence rows (its answers, plus each candidate answer) and the expanded
-    rows go through the engine in chunks, so there is no per-row Python loop.
+    Answered questions gain 0.
     """
-    net = model.network
-    qs = list(model.questions)
-    sizes = np.array([net.card(q) for q in qs])
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    block = 1 + int(offsets[-1])
-    per_chunk = max(1, _CHUNK_ROWS // block)
-    gains = np.zeros((n, len(qs)))
-    joint = criterion == "joint" and model.engine.has_joint
-    for c0 in range(0, n, per_chunk):
-        c1 = min(n, c0 + per_chunk)
-        m = c1 - c0
-        rows = m * block
-        exp_codes = {}
-        for j, q in enumerate(qs):
-            base = np.asarray(codes.get(q, np.full(n, -1)))[c0:c1]
-            arr = np.repeat(base, block)
-            local = np.full(block, -2)
-            local[1 + offsets[j]:1 + offsets[j + 1]] = np.arange(sizes[j])
-            tiled = np.tile(local, m)
-            arr = np.where(tiled >= 0, tiled, arr)
-            exp_codes[q] = arr
-        ev = from_codes(net, exp_codes, rows)
-        if joint:
-            res = model.engine.query(ev.likelihoods, rows, marginals=[], joint=True)
-            assert res.target_joint is not None
-            h = entropy_bits(res.target_joint.reshape(rows, -1))
-        else:
-            res = model.engine.query(ev.likelihoods, rows, marginals=list(model.causes))
-            h = sum(entropy_bits(res.marginals[c]) for c in model.causes)
-        lz = res.log_evidence.reshape(m, block)
-        h = h.reshape(m, block)
-        with np.errstate(over="ignore", invalid="ignore"):
-            p = np.exp(lz[:, 1:] - lz[:, :1])
-        p = np.where(np.isfinite(p), p, 0.0)
-        hh = np.where(p > 0, h[:, 1:], 0.0)
-        for j in range(len(qs)):
-            s, t = offsets[j], offsets[j + 1]
-            pj = p[:, s:t]
-            tot = pj.sum(axis=1, keepdims=True)
-            pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
-            gains[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hh[:, s:t]).sum(axis=1))
-    for j, q in enumerate(qs):
+    gains = batch_gains_from_evidence(model, from_codes(model.network, codes, n), criterion=criterion)
+    for j, q in enumerate(model.questions):
         if q in codes:
             gains[np.asarray(codes[q]) >= 0, j] = 0.0
     return gains

@@ -1,0 +1,409 @@
+"""Batch scoring of tables of answers: DataFrames, CSV files (streamed), Dask DataFrames.
+
+Every input row comes out, in order, with its id columns unchanged, ``p_<cause>`` for every
+cause (and facet with ``facets=True``), ``top_cause``, ``top_probability``, optionally
+``next_question`` and ``next_gain_bits``, and ``status`` (``ok`` or why the row has no result).
+CSV files are read and written in chunks (constant memory); the output goes to a temporary
+file that is renamed only when the whole run succeeded.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from .errors import DataError, DistancingBNWarning
+from .evidence import Evidence
+from .mapping import ColumnMap, SurveyMapping, likelihood_table, load_mapping
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .model import Model
+
+__all__ = ["ScoreSummary", "score_csv", "score_frame"]
+
+ErrorMode = Literal["mark", "raise"]
+DEFAULT_CHUNK = 50_000
+_ENGINE_CHUNK = 32_768
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreSummary:
+    """What a file-to-file run did."""
+
+    rows: int
+    ok: int
+    marked: int
+    output: str
+
+    @property
+    def all_ok(self) -> bool:
+        """True when every row scored."""
+        return self.marked == 0
+
+
+def _resolve_mapping(model: Model, mapping: SurveyMapping | str | Path | None) -> SurveyMapping | None:
+    if mapping is None or isinstance(mapping, SurveyMapping):
+        return mapping
+    return load_mapping(mapping, model.network, model_id=model.id)
+
+
+class _Plan:
+    """Which columns inform which questions, which are ids; decided once per input header."""
+
+    def __init__(self, model: Model, columns: Sequence[str], mapping: SurveyMapping | None,
+                 id_columns: Sequence[str] | None, strict: bool) -> None:
+        questions = set(model.questions)
+        self.direct = [c for c in columns if c in questions]
+        self.mapped: list[ColumnMap] = []
+        if mapping is not None:
+            self.mapped = [cm for c in columns if (cm := mapping.for_column(c)) is not None and c not in questions]
+        used = set(self.direct) | {cm.column for cm in self.mapped}
+        ignored = set(mapping.ignore) if mapping is not None else set()
+        if id_columns is None:
+            self.ids = [c for c in columns if c not in used]
+            unknown = [c for c in columns if c not in used and c not in ignored]
+        else:
+            missing = [c for c in id_columns if c not in columns]
+            if missing:
+                raise DataError(f"id column(s) {missing} not in the input; columns: {list(columns)[:20]}")
+            self.ids = list(id_columns)
+            unknown = [c for c in columns if c not in used and c not in ignored and c not in id_columns]
+        if unknown:
+            hints = []
+            for c in unknown:
+                close = difflib.get_close_matches(str(c), list(model.questions), n=1, cutoff=0.75)
+                hints.append(f"'{c}' (did you mean '{close[0]}'?)" if close else f"'{c}'")
+            msg = (f"{len(unknown)} column(s) are not questions of model '{model.id}' and not mapped: "
+                   + ", ".join(hints[:15]) + (" ..." if len(hints) > 15 else ""))
+            if strict:
+                raise DataError(msg + "; remove them, map them, or pass id_columns / strict=False")
+            if id_columns is None:
+                warnings.warn(msg + "; they are kept as id columns", DistancingBNWarning, stacklevel=4)
+
+
+def _cell_text(value: Any) -> str:
+    return repr(str(value))[:40]
+
+
+def _evidence(model: Model, frame: pd.DataFrame, plan: _Plan, row_offset: int, errors: ErrorMode) -> tuple[Evidence, np.ndarray]:
+    """Build likelihoods for every question; return evidence and per-row status (object array)."""
+    import pandas as pd
+
+    net = model.network
+    n = len(frame)
+    status = np.full(n, "ok", dtype=object)
+    lik: dict[str, np.ndarray] = {}
+
+    def merge(q: str, arr: np.ndarray) -> None:
+        lik[q] = lik[q] * arr if q in lik else arr
+
+    def fail(col: str, bad_rows: np.ndarray, values: pd.Series, valid: str) -> None:
+        first = int(bad_rows[0])
+        if errors == "raise":
+            raise DataError(f"row {row_offset + first + 1}, column '{col}': {_cell_text(values.iloc[first])} is not "
+                            f"a valid answer; valid: {valid}", row=row_offset + first + 1, column=col)
+        for r in bad_rows:
+            if status[r] == "ok":
+                status[r] = f"invalid: column '{col}' has {_cell_text(values.iloc[r])}; valid: {valid}"
+
+    for col in plan.direct:
+        states = net.states[col]
+        keys, uniques = pd.factorize(frame[col], use_na_sentinel=True)
+        folded = {s.lower(): i for i, s in enumerate(states)}
+        table = np.ones((len(uniques) + 1, len(states)))
+        bad = np.zeros(len(uniques) + 1, dtype=bool)
+        for j, u in enumerate(uniques):
+            text = str(u).strip().lower()
+            if text in ("", "unsure", "nan"):
+                continue
+            if text in folded:
+                table[j] = 0.0
+                table[j, folded[text]] = 1.0
+            else:
+                bad[j] = True
+        keys = np.where(keys < 0, len(uniques), keys)
+        if bad[keys].any():
+            fail(col, np.flatnonzero(bad[keys]), frame[col], ", ".join((*states, "unsure", "(blank)")))
+        if (keys < len(uniques)).any() and not np.all(table[keys] == 1.0):
+            merge(col, table[keys])
+    for cm in plan.mapped:
+        card = net.card(cm.question)
+        keys, uniques = pd.factorize(frame[cm.column], use_na_sentinel=True)
+        table, bad = likelihood_table(cm, list(uniques), card)
+        table = np.vstack([table, np.ones((1, card))])
+        bad = np.append(bad, False)
+        keys = np.where(keys < 0, len(uniques), keys)
+        if bad[keys].any():
+            valid = ", ".join(sorted(cm.answers, key=lambda x: (len(x), x))) + ", missing: " + (", ".join(sorted(cm.missing)) or "(blank)")
+            fail(cm.column, np.flatnonzero(bad[keys]), frame[cm.column], valid)
+        merge(cm.question, table[keys])
+    invalid = status != "ok"
+    if invalid.any():
+        for q in lik:
+            lik[q] = np.where(invalid[:, None], 1.0, lik[q])
+    return Evidence(n, lik), status
+
+
+def score_frame(model: Model, frame: pd.DataFrame, *, mapping: SurveyMapping | str | Path | None = None,
+                id_columns: Sequence[str] | None = None, next_question: bool = True, errors: ErrorMode = "mark",
+                facets: bool = False, strict: bool = False, _plan: _Plan | None = None,
+                _row_offset: int = 0) -> pd.DataFrame:
+    """Score every row of ``frame``; see :meth:`distancing_bn.Model.score`."""
+    import pandas as pd
+
+    if errors not in ("mark", "raise"):
+        raise ValueError(f"errors must be 'mark' or 'raise', got {errors!r}")
+    resolved = _resolve_mapping(model, mapping)
+    plan = _plan or _Plan(model, [str(c) for c in frame.columns], resolved, id_columns, strict)
+    frame = frame.copy(deep=False)
+    frame.columns = [str(c) for c in frame.columns]
+    ev, status = _evidence(model, frame, plan, _row_offset, errors)
+    n = len(frame)
+    causes = list(model.causes)
+    names = causes + (list(model.facets) if facets else [])
+    probs = {v: np.full(n, np.nan) for v in names}
+    log_ev = np.full(n, np.nan)
+    for s in range(0, n, _ENGINE_CHUNK):
+        t = min(n, s + _ENGINE_CHUNK)
+        res = model.engine.query({q: a[s:t] for q, a in ev.likelihoods.items()}, t - s, marginals=names)
+        for v in names:
+            probs[v][s:t] = res.marginals[v][:, model._info[v].present]
+        log_ev[s:t] = res.log_evidence
+    impossible = ~np.isfinite(log_ev) & (status == "ok")
+    if impossible.any():
+        if errors == "raise":
+            r = int(np.flatnonzero(impossible)[0])
+            raise DataError(f"row {_row_offset + r + 1}: the answers together have probability zero under the model",
+                            row=_row_offset + r + 1)
+        status[impossible] = "impossible: these answers together have probability zero under the model"
+    bad = status != "ok"
+    out = pd.DataFrame({c: frame[c] for c in plan.ids}, index=frame.index)
+    for v in names:
+        col = probs[v]
+        col[bad] = np.nan
+        out[f"p_{v}"] = col
+    cause_mat = np.column_stack([probs[c] for c in causes]) if causes else np.zeros((n, 0))
+    top_idx = np.argmax(np.where(np.isnan(cause_mat), -1, cause_mat), axis=1) if causes else np.zeros(n, dtype=int)
+    top_cause = np.asarray(causes, dtype=object)[top_idx] if causes else np.full(n, None)
+    top_cause = np.where(bad, None, top_cause)
+    out["top_cause"] = top_cause
+    out["top_probability"] = np.where(bad, np.nan, cause_mat[np.arange(n), top_idx] if causes else np.nan)
+    out["notices"] = _notices(model, ev)
+    if next_question:
+        nq, gain = _next_questions(model, ev, bad)
+        out["next_question"] = nq
+        out["next_gain_bits"] = gain
+    out["status"] = status
+    return out
+
+
+def _notices(model: Model, ev: Evidence) -> np.ndarray:
+    """Per row, the ids of the notices its answers raise ('' if none; safety notices first)."""
+    n = ev.rows
+    raised: list[list[str]] = [[] for _ in range(n)]
+    if model.spec is None:
+        return np.full(n, "", dtype=object)
+    order = sorted(model.spec.notices, key=lambda x: x.kind != "safety")
+    for notice in order:
+        hit = np.zeros(n, dtype=bool)
+        for q in model.spec.questions:
+            triggers = dict(q.notices).get(notice.id)
+            if not triggers or q.id not in ev.likelihoods:
+                continue
+            lam = ev.likelihoods[q.id]
+            answered = ~np.all(lam == lam[:, :1], axis=1)
+            idx = [q.answers.index(a) for a in triggers]
+            hit |= answered & np.isin(lam.argmax(axis=1), idx)
+        for r in np.flatnonzero(hit):
+            raised[r].append(notice.id)
+    return np.array([" ".join(x) for x in raised], dtype=object)
+
+
+def _next_questions(model: Model, ev: Evidence, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from .simulate import batch_gains_from_evidence
+
+    n = ev.rows
+    gains = batch_gains_from_evidence(model, ev)
+    answered = np.zeros((n, len(model.questions)), dtype=bool)
+    for j, q in enumerate(model.questions):
+        if q in ev.likelihoods:
+            answered[:, j] = ~np.all(ev.likelihoods[q] == 1.0, axis=1)
+    costs = np.array([model.cost(q) for q in model.questions])
+    score = np.where(answered, -np.inf, gains / costs)
+    best = score.argmax(axis=1)
+    none_left = ~np.isfinite(score[np.arange(n), best])
+    qs = np.asarray(model.questions, dtype=object)[best]
+    qs = np.where(none_left | bad, None, qs)
+    gain = np.where(none_left | bad, np.nan, gains[np.arange(n), best])
+    return qs, gain
+
+
+# ---------------------------------------------------------------------------- CSV files
+def detect_separator(header: str) -> str:
+    """Return the most plausible delimiter of a CSV header line: ',', ';' or tab."""
+    counts = {sep: 0 for sep in (",", ";", "\t")}
+    quoted = False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+def _read_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[Iterator[pd.DataFrame], str, list[str]]:
+    import pandas as pd
+
+    stream: Any
+    if str(src) == "-":
+        data = sys.stdin.buffer.read()
+        stream = io.BytesIO(data)
+        first = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+        name = "<stdin>"
+    else:
+        p = Path(src)
+        if not p.is_file():
+            raise DataError(f"{p}: no such file", file=str(p))
+        with open(p, "rb") as fh:
+            first = fh.readline().decode("utf-8-sig", errors="replace")
+        stream = str(p)
+        name = str(p)
+    if not first.strip():
+        raise DataError(f"{name}: the file is empty (no header line)", file=name, line=1)
+    separator = sep or detect_separator(first)
+    try:
+        reader = pd.read_csv(stream, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
+                             encoding="utf-8-sig", chunksize=chunk_size, skip_blank_lines=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{name}: cannot read CSV: {exc}", file=name) from None
+    header = next(csv.reader([first], delimiter=separator))
+    return _guard(reader, name, chunk_size), separator, header
+
+
+def _guard(reader: Any, name: str, chunk_size: int) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+
+    done = 0
+    while True:
+        try:
+            chunk = next(reader)
+        except StopIteration:
+            return
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise DataError(f"{name}: cannot read CSV after row {done}: {exc}", file=name, row=done + 1) from None
+        done += len(chunk)
+        yield chunk
+
+
+def score_csv(src: str | Path, dst: str | Path | None, model: Model | None = None, *,
+              mapping: SurveyMapping | str | Path | None = None, id_columns: Sequence[str] | None = None,
+              next_question: bool = True, errors: ErrorMode = "mark", facets: bool = False, strict: bool = False,
+              chunk_size: int = DEFAULT_CHUNK, sep: str | None = None, progress: bool | None = None) -> ScoreSummary:
+    """Score a CSV file into another, chunk by chunk; ``'-'`` reads stdin / writes stdout.
+
+    The output is written to a temporary file beside ``dst`` and renamed only on success, so a
+    failed or interrupted run never leaves a partial file under the output name. Ids are read
+    and written as text, unchanged; rows keep their order; results do not depend on
+    ``chunk_size``. ``dst=None`` writes next to ``src`` as ``<name>.scored.csv``.
+
+    Raises
+    ------
+    DataError
+        The file cannot be read, a mapping is wrong, or (``errors='raise'``) a cell is invalid
+        (1-based row number and column named).
+    """
+    if model is None:
+        from .formats import load_model
+
+        model = load_model()
+    if chunk_size < 1:
+        raise DataError(f"chunk_size must be at least 1, got {chunk_size}")
+    resolved = _resolve_mapping(model, mapping)
+    chunks, separator, header = _read_chunks(src, sep, chunk_size)
+    plan = _Plan(model, header, resolved, id_columns, strict)
+    if dst is None:
+        dst = "-" if str(src) == "-" else str(Path(src).with_suffix("")) + ".scored.csv"
+    to_stdout = str(dst) == "-"
+    if to_stdout:
+        out_fh: Any = sys.stdout
+        tmp = None
+    else:
+        d = Path(dst)
+        fd, tmp = tempfile.mkstemp(dir=d.parent if str(d.parent) else ".", prefix=f".{d.name}.", suffix=".partial")
+        out_fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    bar = _progress_bar(progress, src)
+    rows = ok = 0
+    try:
+        wrote_header = False
+        for chunk in chunks:
+            scored = score_frame(model, chunk, mapping=resolved, id_columns=id_columns, next_question=next_question,
+                                 errors=errors, facets=facets, strict=strict, _plan=plan, _row_offset=rows)
+            scored.to_csv(out_fh, index=False, header=not wrote_header, float_format="%.6g", lineterminator="\n")
+            wrote_header = True
+            rows += len(scored)
+            ok += int((scored["status"] == "ok").sum())
+            if bar is not None:
+                bar.update(len(scored))
+        if not wrote_header:  # header-only input: write the output header alone
+            import pandas as pd
+
+            empty = pd.DataFrame({c: pd.Series(dtype=str) for c in header})
+            scored = score_frame(model, empty, mapping=resolved, id_columns=id_columns, next_question=next_question,
+                                 errors=errors, facets=facets, strict=strict, _plan=plan)
+            scored.to_csv(out_fh, index=False, lineterminator="\n")
+        if tmp is not None:
+            out_fh.close()
+            os.replace(tmp, dst)
+            tmp = None
+        else:
+            out_fh.flush()
+    finally:
+        if bar is not None:
+            bar.close()
+        if tmp is not None:
+            out_fh.close()
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return ScoreSummary(rows, ok, rows - ok, str(dst))
+
+
+def _progress_bar(progress: bool | None, src: str | Path) -> Any:
+    show = sys.stderr.isatty() if progress is None else progress
+    if not show:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm comes with pgmpy
+        return None
+    return tqdm(desc=f"scoring {Path(str(src)).name}", unit=" rows", file=sys.stderr, leave=False)
+
+
+def score_dask(model: Model, ddf: Any, **kwargs: Any) -> Any:
+    """Score a ``dask.dataframe.DataFrame`` partition by partition with :func:`score_frame`."""
+    import pandas as pd
+
+    meta_in = ddf._meta
+    meta = score_frame(model, meta_in, **kwargs)
+    meta = meta.astype({c: object for c in meta.columns if c in ("top_cause", "next_question", "status")})
+    resolved = _resolve_mapping(model, kwargs.pop("mapping", None))
+    plan = _Plan(model, [str(c) for c in meta_in.columns], resolved, kwargs.get("id_columns"), kwargs.get("strict", False))
+
+    def part(df: pd.DataFrame) -> pd.DataFrame:
+        out = score_frame(model, df, mapping=resolved, _plan=plan, **kwargs)
+        return out.astype({c: object for c in ("top_cause", "next_question", "status") if c in out.columns})
+
+    return ddf.map_partitions(part, meta=meta)
