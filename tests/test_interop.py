@@ -305,11 +305,6 @@ def test_read_network_file_raises_garbage(
     assert info.value.file == str(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pgmpy's BIFReader reads text with no BIF blocks as an empty network, "
-    "so the error is 'unknown target', not a syntax error",
-)
 @pytest.mark.parametrize("content", ["this is not a network\n", ""])
 def test_read_network_file_raises_garbage_bif_text(tmp_path: Path, content: str) -> None:
     path = tmp_path / "garbage.bif"

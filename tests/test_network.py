@@ -255,26 +255,17 @@ def test_network_create_reports_every_problem_at_once() -> None:
     assert [p.key_path for p in info.value.problems] == ["target", "observable", "b"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a root table not summing to 1 is accepted (0-d sums skip the check)"
-)
 def test_network_create_raises_root_row_sum() -> None:
     with pytest.raises(ModelValidationError, match=r"table of 'a' sums to 0\.9"):
         Network.create(**toy(cpts={"a": [0.3, 0.6], "b": [[0.9, 0.1], [0.2, 0.8]]}))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a ragged or non-numeric table raises numpy's ValueError, not a ModelError"
-)
 @pytest.mark.parametrize("table", [[[0.9, 0.1], [0.2]], [["x", "y"], [0.2, 0.8]]])
 def test_network_create_raises_ragged_table(table: list[Any]) -> None:
     with pytest.raises(ModelValidationError, match=r"table of 'b'"):
         Network.create(**toy(cpts={"a": [0.3, 0.7], "b": table}))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="parents/cpts given for a variable missing from 'states' are ignored"
-)
 def test_network_create_raises_parents_of_unknown_variable() -> None:
     with pytest.raises(ModelValidationError, match=r"'c'"):
         Network.create(**toy(parents={"b": ("a",), "c": ("a",)}))

@@ -116,6 +116,8 @@ def read_network_file(path: str | Path, *, targets: Sequence[str], observables: 
         except Exception as exc:  # pgmpy raises many kinds; report them as one of ours
             raise ModelSyntaxError(f"cannot read {suffix[1:].upper()} network: {type(exc).__name__}: {exc}",
                                    file=str(p)) from exc
+    if len(model.nodes()) == 0:
+        raise ModelSyntaxError(f"no variables found: not a {suffix[1:].upper()} network", file=str(p))
     return network_from_pgmpy(model, targets=targets, observables=observables, name=p.stem, reported=reported)
 
 

@@ -104,6 +104,10 @@ class Network:
             observables = [v for v in names if v not in set(targets)]
         unknown("observable", list(observables))
         unknown("reported variable", list(reported))
+        for kind, table in (("parents", parents), ("tables", cpts)):
+            for v in table:
+                if v not in known:
+                    problems.append(Problem(f"{kind} given for '{v}', which has no states", key_path=str(v)))
         for v in set(targets) & set(observables):
             problems.append(Problem(f"'{v}' is both a target and an observable", key_path="roles"))
         if not targets:
@@ -118,7 +122,11 @@ class Network:
             if v not in cpts:
                 problems.append(Problem(f"no table for '{v}'", key_path=v))
                 continue
-            arr = np.array(cpts[v], dtype=np.float64)
+            try:
+                arr = np.array(cpts[v], dtype=np.float64)
+            except (TypeError, ValueError):
+                problems.append(Problem(f"table of '{v}' is not a rectangular array of numbers", key_path=v))
+                continue
             if any(p not in known for p in ps):
                 continue
             want = tuple(len(states[p]) for p in ps) + (len(st),)
@@ -128,10 +136,10 @@ class Network:
             if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1 + _TOL):
                 problems.append(Problem(f"table of '{v}' has entries outside [0, 1]", key_path=v))
                 continue
-            sums = arr.sum(axis=-1)
-            bad = np.argwhere(np.abs(sums - 1) > tolerance)
+            sums = np.asarray(arr.sum(axis=-1))
+            bad = np.argwhere(np.atleast_1d(np.abs(sums - 1) > tolerance))
             if bad.size:
-                idx = tuple(int(i) for i in bad[0])
+                idx = tuple(int(i) for i in bad[0]) if ps else ()
                 conf = ", ".join(f"{p}={states[p][i]}" for p, i in zip(ps, idx, strict=True)) or "(no parents)"
                 problems.append(Problem(f"table of '{v}' sums to {sums[idx]:.12g} for parents {conf}; each row must sum to 1 (±{tolerance:g})", key_path=v))
                 continue

@@ -302,6 +302,8 @@ class _Reader:
     def text(self, m: Mapping[str, Any], key: str, path: str, default: str | None = None) -> str:
         value = m.get(key, default)
         if value is None:
+            if key in m and default is None:
+                self.doc.problem(_join(path, key), "text is empty")
             return ""  # missing: already reported by mapping()
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
@@ -350,7 +352,10 @@ class _Reader:
     def level_probs(self, value: Any, path: str, answers: Sequence[str], what: str) -> tuple[float, ...] | None:
         """Read a noisy-OR number (two answers) or a noisy-MAX mapping over non-first answers."""
         upper = answers[1:]
-        if len(answers) == 2 and not isinstance(value, dict):
+        if len(answers) == 2:
+            if isinstance(value, dict):
+                self.doc.problem(path, f"{what} of a question with two answers {_names(answers)} is a single number (the probability of '{answers[1]}'), got a mapping")
+                return None
             p = self.prob(value, path)
             return None if math.isnan(p) else (p,)
         if not isinstance(value, dict):
@@ -454,7 +459,7 @@ def parse_spec(text: str, *, file: str | None = None, sha256: str | None = None)
         id=r.ident(top, "id", "") if top else "",
         title=r.text(top, "title", "") if top else "",
         description=r.text(top, "description", "") if top else "",
-        version=str(top.get("version", "")) if top else "",
+        version=r.text(top, "version", "", default="") if top else "",
         disclaimer=r.text(top, "disclaimer", "", default="") if top else "",
         causes=causes,
         links=links,
@@ -586,6 +591,10 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
             r.doc.problem(_join(path, "links"), f"question '{qid}' has no links: link it to at least one cause or facet")
         if has_table:
             table = _table(r, m["table"], _join(path, "table"), answers)
+    else:  # the answers are wrong (already reported): keep the parents so they count as informed
+        for lk in m.get("links", []) if isinstance(m.get("links"), list) else []:
+            if isinstance(lk, dict) and (parent := lk.get("cause", lk.get("facet"))):
+                links.append(QuestionLink(str(parent), (), "", "facet" if "facet" in lk else "cause"))
     notices = []
     nmap = m.get("notices", {})
     if not isinstance(nmap, dict):
@@ -662,7 +671,13 @@ def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table |
         if norm not in configs:
             r.doc.problem(_join(_join(path, "rows"), key), f"'{key}' is not a configuration of the parents {_names(parents)}; write their states ('absent'/'present') in that order, e.g. '{configs[-1]}'")
             ok = False
-    normed = {" ".join(str(k).split()): (k, v) for k, v in rows.items()}
+    normed: dict[str, tuple[Any, Any]] = {}
+    for k, v in rows.items():
+        norm_key = " ".join(str(k).split())
+        if norm_key in normed:
+            r.doc.problem(_join(_join(path, "rows"), k), f"row '{norm_key}' is given twice")
+            ok = False
+        normed[norm_key] = (k, v)
     for conf in configs:
         if conf not in normed:
             r.doc.problem(_join(path, "rows"), f"missing row for parent states '{conf}' (parents {_names(parents)})")
@@ -820,6 +835,8 @@ def spec_to_data(spec: ModelSpec) -> dict[str, Any]:
             qd["unsure"] = False
         if q.cost != 1.0:
             qd["cost"] = q.cost
+        if q.leak_rationale and q.table is not None:
+            qd["leak_rationale"] = q.leak_rationale
         if q.table is not None:
             configs = [" ".join(c) for c in itertools.product(CAUSE_STATES, repeat=len(q.table.parents))]
             qd["table"] = {"parents": list(q.table.parents), "rows": {k: list(r) for k, r in zip(configs, q.table.rows, strict=True)},
