@@ -134,6 +134,9 @@ def parse_mapping(text: str, network: Network, *, file: str | None = None, model
         doc.problem("columns", "expected a mapping from column names to their descriptions")
         cols = {}
     questions = list(network.observables)
+    for name in cols:
+        if str(name) in {str(c) for c in ignore}:
+            doc.problem(f"columns.{name}", f"column '{name}' is both mapped and listed under 'ignore'")
     for name, spec in cols.items():
         path = f"columns.{name}"
         cm = _column(str(name), spec, path, doc, network, questions, global_missing)
@@ -158,6 +161,10 @@ def _codes(value: Any, path: str, doc: _Doc) -> frozenset[str]:
         return frozenset()
     if not isinstance(value, list):
         value = [value]
+    bad = [v for v in value if isinstance(v, (dict, list))]
+    if bad:
+        doc.problem(path, f"expected a list of codes (numbers or text), got {bad[0]!r}")
+        return frozenset()
     return frozenset(_code_text(v) for v in value)
 
 
@@ -195,9 +202,15 @@ def _column(name: str, spec: Any, path: str, doc: _Doc, network: Network, questi
     if not isinstance(answers, dict) or not answers:
         doc.problem(f"{path}.answers", "expected a mapping from codes to answers")
         return None
+    column_missing = _codes(spec.get("missing", []), f"{path}.missing", doc)
     for code, value in answers.items():
         ap = f"{path}.answers.{code}"
         key = _code_text(code)
+        if key in table:
+            doc.problem(ap, f"code {code!r} is the same code as one given before (codes are compared as numbers)")
+            continue
+        if key in column_missing or key in global_missing:
+            doc.problem(ap, f"code {code!r} is also listed as missing; a code is either an answer or missing")
         if lo_hi is not None:
             try:
                 x = float(key)
@@ -233,8 +246,11 @@ def _column(name: str, spec: Any, path: str, doc: _Doc, network: Network, questi
                 table[key] = tuple(lik)
         else:
             doc.problem(ap, f"expected an answer label or a soft answer mapping, got {value!r}")
-    missing = global_missing | _codes(spec.get("missing", []), f"{path}.missing", doc)
-    return ColumnMap(name, q, table, missing, lo_hi, reverse, str(spec.get("rationale", "")).strip(), doc.line(path))
+    rationale = spec.get("rationale", "")
+    if not isinstance(rationale, str):
+        doc.problem(f"{path}.rationale", f"expected text, got {rationale!r}")
+        rationale = ""
+    return ColumnMap(name, q, table, global_missing | column_missing, lo_hi, reverse, rationale.strip(), doc.line(path))
 
 
 def likelihood_table(cm: ColumnMap, uniques: Sequence[Any], card: int) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
