@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +41,7 @@ FloatArray = NDArray[np.float64]
 _LOG_ZERO = -1e250  # stands for log 0 inside W, so that 0 * log 0 stays 0 in E @ W
 _IMPOSSIBLE = -1e200
 _SCALE_FLOOR = 1e-150
+_FOLD_LIMIT = 1 << 18  # largest stacked table (rows × clique size) for the one-product collect step
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,8 @@ class _Clique:
     log_table: FloatArray | None = None  # W: (Σ hosted answers, size)
     table: FloatArray | None = None  # M: exp(W), for soft answers
     evidence: dict[int, _Projection] = field(default_factory=dict)  # non-leaf observables hosted here
+    fold: FloatArray | None = None  # [W_leaves; E_child…; log φ] for the one-product collect step
+    fold_rows: dict[Any, slice] | None = None  # which rows of `fold` belong to which leaf/child
 
 
 _DENSE_LIMIT = 1 << 16  # projections with more entries than this use reshape-and-sum instead
@@ -182,6 +186,8 @@ class Engine:
         self._joint = (_Projection(rc.configs, rc.cards, [rc.vars.index(i) for i in target_idx])
                        if self.has_joint else None)
         self.leaf_host = {v: k for k, c in enumerate(self.cliques) for v in c.leaves}
+        for c in self.cliques:
+            self._build_fold(c)
         self._root_marginal: dict[int, _Projection] = {}
 
     # ------------------------------------------------------------------ compile helpers
@@ -268,6 +274,30 @@ class Engine:
             with np.errstate(divide="ignore"):
                 c.log_table = np.where(c.table > 0, np.log(np.where(c.table > 0, c.table, 1.0)), _LOG_ZERO)
 
+    def _build_fold(self, c: _Clique) -> None:
+        """Stack the log tables, children's spreading matrices and log φ of a clique, if small."""
+        seps = [self.cliques[ch].parent_to_sep for ch in c.children]
+        height = (c.log_table.shape[0] if c.log_table is not None else 0) + sum(p.sub for p in seps) + 1  # type: ignore[union-attr]
+        if any(p is None or not p.dense for p in seps) or height * c.size > _FOLD_LIMIT:
+            return
+        blocks: list[FloatArray] = []
+        rows: dict[Any, slice] = {}
+        start = 0
+        if c.log_table is not None:
+            blocks.append(c.log_table)
+            for v, sl in c.leaf_cols.items():
+                rows[v] = sl
+            start = c.log_table.shape[0]
+        for ch, proj in zip(c.children, seps, strict=True):
+            blocks.append(proj.matrix.T)  # type: ignore[union-attr]
+            rows[("child", ch)] = slice(start, start + proj.sub)  # type: ignore[union-attr]
+            start += proj.sub  # type: ignore[union-attr]
+        with np.errstate(divide="ignore"):
+            blocks.append(np.maximum(np.log(c.potential), _LOG_ZERO)[None, :])
+        rows["bias"] = slice(start, start + 1)
+        c.fold = np.ascontiguousarray(np.vstack(blocks))
+        c.fold_rows = rows
+
     def _bfs(self) -> list[int]:
         out = [self.root]
         for k in out:
@@ -308,12 +338,15 @@ class Engine:
         scale = np.ones(rows)
         for k in reversed(self.order):
             c = self.cliques[k]
-            b = self._absorb_leaves(c, lam, hard, rows, log_scale)
+            if c.fold is not None:
+                b = self._absorb_folded(c, lam, hard, up, rows, log_scale)
+            else:
+                b = self._absorb_leaves(c, lam, hard, rows, log_scale)
+                for ch in c.children:
+                    self.cliques[ch].parent_to_sep.multiply_into(b, up[ch])  # type: ignore[union-attr]
             for v, proj in c.evidence.items():
                 if v in lam:
                     proj.multiply_into(b, lam[v])
-            for ch in c.children:
-                self.cliques[ch].parent_to_sep.multiply_into(b, up[ch])  # type: ignore[union-attr]
             belief[k] = b
             if k != self.root:
                 msg = c.to_sep.apply(b)  # type: ignore[union-attr]
@@ -354,6 +387,41 @@ class Engine:
                 else:
                     out[name] = _row_normalise(self._marginal[v].apply(full[self.home[v]]))
         return QueryResult(log_evidence, out, target_joint)
+
+    def _absorb_folded(self, c: _Clique, lam: Mapping[int, FloatArray], hard: Mapping[int, FloatArray | None],
+                       up: Mapping[int, FloatArray], rows: int, log_scale: FloatArray) -> FloatArray:
+        """Potential × answered leaves × children's messages as ONE product in log space, then exp.
+
+        ``log b = [onehot answers | log m_child … | 1] @ [W_leaves ; E_child … ; log φ]``, where
+        ``E_child`` spreads a separator over the clique (0/1). Soft answers are multiplied after.
+        """
+        assert c.fold is not None and c.fold_rows is not None
+        answered = [v for v in c.leaves if v in lam]
+        hard_leaves = [v for v in answered if hard[v] is not None]
+        parts: list[FloatArray] = [hard[v] for v in hard_leaves]  # type: ignore[misc]
+        sel = [c.fold_rows[v] for v in hard_leaves]
+        for ch in c.children:
+            with np.errstate(divide="ignore"):
+                parts.append(np.maximum(np.log(up[ch]), _LOG_ZERO))
+            sel.append(c.fold_rows[("child", ch)])
+        parts.append(np.ones((rows, 1)))
+        sel.append(c.fold_rows["bias"])
+        left = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        index = np.concatenate([np.arange(r.start, r.stop) for r in sel])
+        logb = left @ c.fold[index]
+        top = logb.max(axis=1)
+        impossible = top < _IMPOSSIBLE
+        top = np.where(impossible, 0.0, top)
+        logb -= top[:, None]
+        b = np.exp(logb, out=logb)
+        if impossible.any():
+            b[impossible] = 0.0
+        log_scale += top
+        for v in answered:
+            if hard[v] is None:
+                assert c.table is not None
+                b *= lam[v] @ c.table[c.leaf_cols[v]]
+        return b
 
     def _absorb_leaves(self, c: _Clique, lam: Mapping[int, FloatArray], hard: Mapping[int, FloatArray | None],
                        rows: int, log_scale: FloatArray) -> FloatArray:
