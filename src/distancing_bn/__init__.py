@@ -12,6 +12,7 @@ cause, the most informative next question, and why::
 
 from __future__ import annotations
 
+from .batch import score_csv
 from .errors import (
     DataError,
     DistancingBNError,
@@ -26,14 +27,13 @@ from .errors import (
     NumericalWarning,
     UnknownQuestionError,
 )
-from .batch import score_csv
 from .formats import default_model_path, from_pgmpy, load_model, load_network
 from .guidance import Guidance
 from .information import QuestionRanking, StopDecision, StopRule
-from .session import Session
 from .model import Model
 from .network import Network
 from .results import Explanation, Posterior
+from .session import Session
 from .spec import ModelSpec, load_spec
 
 __version__ = "0.1.0"

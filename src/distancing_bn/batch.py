@@ -394,7 +394,6 @@ def _progress_bar(progress: bool | None, src: str | Path) -> Any:
 
 def score_dask(model: Model, ddf: Any, **kwargs: Any) -> Any:
     """Score a ``dask.dataframe.DataFrame`` partition by partition with :func:`score_frame`."""
-    import pandas as pd
 
     meta_in = ddf._meta
     meta = score_frame(model, meta_in, **kwargs)

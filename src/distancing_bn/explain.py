@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .evidence import from_answers
 from .results import Explanation, Posterior
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .model import Model
 
 __all__ = ["explain", "explain_all", "leave_one_out"]
@@ -71,6 +72,8 @@ def explain(model: Model, posterior: Posterior, cause: str) -> Explanation:
 
 def explain_all(model: Model, posterior: Posterior) -> pd.DataFrame:
     """Return the bits of every answer (rows) for every cause and facet (columns)."""
+    import pandas as pd
+
     questions, without = leave_one_out(model, posterior)
     cols = {}
     for v in posterior.variables:

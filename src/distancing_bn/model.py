@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from .errors import DataError, ImpossibleEvidenceError
 from .evidence import Evidence, from_answers, from_codes, normalise_answers
@@ -23,6 +22,8 @@ from .results import DISCLAIMER, Posterior, VariableInfo
 from .spec import ModelSpec
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .information import QuestionRanking, StopDecision, StopRule
     from .session import Session
 
@@ -200,6 +201,8 @@ class Model:
 
         Returns the codes and, per question, a boolean mask of invalid cells.
         """
+        import pandas as pd
+
         codes: dict[str, np.ndarray] = {}
         invalid: dict[str, np.ndarray] = {}
         for q in self.questions:
@@ -239,6 +242,8 @@ class Model:
             A cell is not a valid answer (row is 1-based, as in a file; column and valid
             answers named).
         """
+        import pandas as pd
+
         codes, invalid = self.encode_frame(frame)
         for q, bad in invalid.items():
             if bad.any():
@@ -364,6 +369,8 @@ class Model:
                 f"{len(self.questions)} questions>")
 
     def _repr_html_(self) -> str:
+        import pandas as pd
+
         try:
             pri = self.prior.probabilities
             causes = pd.DataFrame({"cause": [self.label(c) for c in self.causes],

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = ["DISCLAIMER", "Explanation", "Posterior", "VariableInfo"]
@@ -36,6 +36,7 @@ class VariableInfo:
 
 
 def _html_table(frame: pd.DataFrame, caption: str, note: str) -> str:
+
     body = frame.to_html(escape=True, index=False, float_format=lambda x: f"{x:.3f}", border=0)
     return (f"<div class='distancing-bn'><p><b>{html.escape(caption)}</b></p>{body}"
             f"<p style='font-size:smaller'><i>{html.escape(note)}</i></p></div>")
@@ -77,9 +78,9 @@ class Posterior:
         for v in self.variables:
             if v.id == name:
                 return v
-        from .errors import UnknownVariableError
-
         import difflib
+
+        from .errors import UnknownVariableError
 
         close = difflib.get_close_matches(name, [v.id for v in self.variables], n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -87,26 +88,35 @@ class Posterior:
 
     def marginal(self, name: str) -> pd.Series:
         """Return P(name = state | answers) over the variable's states (sums to 1)."""
+        import pandas as pd
+
         info = self._info(name)
         return pd.Series(self.marginals[name], index=pd.Index(info.states, name="state"), name=name)
 
     @property
     def probabilities(self) -> pd.Series:
         """P(present | answers) of every cause and facet (index: ids, in model order)."""
+        import pandas as pd
+
         return pd.Series({v.id: float(self.marginals[v.id][v.present]) for v in self.variables}, name="p_present")
 
     @property
     def prior_probabilities(self) -> pd.Series:
         """P(present) before any answer."""
+        import pandas as pd
+
         return pd.Series({v.id: float(self.priors[v.id][v.present]) for v in self.variables}, name="p_prior")
 
     @property
     def prior_ratio(self) -> pd.Series:
         """How each cause moved: P(present | answers) / P(present)."""
+
         return (self.probabilities / self.prior_probabilities).rename("ratio")
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per cause/facet: ``id, kind, label, prior, posterior, ratio``."""
+        import pandas as pd
+
         return pd.DataFrame({
             "id": [v.id for v in self.variables],
             "kind": [v.kind for v in self.variables],
@@ -118,6 +128,7 @@ class Posterior:
 
     def top_causes(self, k: int = 3) -> pd.Series:
         """Return the ``k`` most probable targets (causes), highest first."""
+
         targets = [v.id for v in self.variables if v.kind in ("cause", "target")]
         return self.probabilities[targets].sort_values(ascending=False).head(k)
 
@@ -127,6 +138,8 @@ class Posterior:
         Columns: ``rank``, ``present`` (the causes present, ``'none'`` if none), one column per
         target with its state, and ``probability``.
         """
+        import pandas as pd
+
         if self.target_joint is None:
             from .errors import DistancingBNError
 
@@ -154,6 +167,7 @@ class Posterior:
 
     def explain_all(self) -> pd.DataFrame:
         """Return the contributions (bits) of every answer to every cause: answers × causes."""
+
         from .explain import explain_all
 
         return explain_all(self._model, self)
@@ -225,6 +239,8 @@ class Explanation:
 
     def to_frame(self) -> pd.DataFrame:
         """Return ``question, text, answer, bits, factor, p_without`` sorted by |bits|, largest first."""
+        import pandas as pd
+
         frame = pd.DataFrame({
             "question": list(self.questions),
             "text": list(self.texts),

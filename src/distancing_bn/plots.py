@@ -1,0 +1,674 @@
+"""Plots of the result objects: posteriors, question rankings, sessions, explanations, networks.
+
+Every function has the form ``plot_<thing>(obj, *, ax=None, **kwargs) -> Axes``: it draws on
+``ax`` (or on a new figure with constrained layout when ``ax`` is None), never calls
+``plt.show()`` and returns the Axes. The functions draw only; the numbers come from the result
+objects (``to_frame()``, ``trajectory()``, ``table``). The one exception is
+:func:`plot_calibration`, which bins predictions, and :func:`plot_network`, which lays the graph
+out in layers.
+
+matplotlib is imported inside the functions, so ``import distancing_bn`` does not load it.
+Layer L7: imports :mod:`errors` at run time and the result types only for type checking.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from .information import QuestionRanking
+    from .model import Model
+    from .results import Explanation, Posterior
+    from .session import Session
+    from .simulate import SimulationResult
+
+__all__ = [
+    "plot_batch",
+    "plot_calibration",
+    "plot_explanation",
+    "plot_network",
+    "plot_policy_curves",
+    "plot_posterior",
+    "plot_ranking",
+    "plot_top_causes",
+    "plot_trajectory",
+]
+
+# one colour per role, used by every plot
+CAUSE_COLOR = "#c44e52"
+FACET_COLOR = "#dd8452"
+QUESTION_COLOR = "#4c72b0"
+OTHER_COLOR = "#8c8c8c"
+UP_COLOR = "#c44e52"
+DOWN_COLOR = "#4c72b0"
+
+_DEFAULT_SIZE = (6.4, 4.8)
+
+
+# --------------------------------------------------------------------------- helpers
+def _new_axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
+    """Return ``ax``, or the Axes of a new constrained-layout figure."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, new = plt.subplots(figsize=figsize or _DEFAULT_SIZE, layout="constrained")
+    return new
+
+
+def _tall(n_rows: int, per_row: float = 0.28, base: float = 1.6) -> tuple[float, float]:
+    """A figure size tall enough for ``n_rows`` horizontal bars (never below the default)."""
+    return (_DEFAULT_SIZE[0], float(min(16.0, max(_DEFAULT_SIZE[1], base + per_row * n_rows))))
+
+
+def _shorten(text: str, width: int = 28, lines: int = 2) -> str:
+    """Wrap ``text`` to ``width`` characters per line, at most ``lines`` lines (ellipsis if cut)."""
+    text = " ".join(str(text).split())
+    if width < 2:
+        return ""
+    if "_" in text and " " not in text:  # ids wrap at underscores
+        parts = textwrap.wrap(text.replace("_", "_ "), width + 1, break_long_words=True)
+        parts = [p.replace("_ ", "_").rstrip() for p in parts]
+    else:
+        parts = textwrap.wrap(text, width, break_long_words=True) or [""]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        last = parts[-1]
+        parts[-1] = (last[: max(0, width - 1)].rstrip() + "…")
+    return "\n".join(parts)
+
+
+def _ax_size_points(ax: Axes) -> tuple[float, float]:
+    """The Axes' width and height in points (before or after drawing)."""
+    fig = ax.get_figure()
+    bbox = ax.get_position()
+    w_in, h_in = fig.get_size_inches()  # type: ignore[union-attr]
+    return float(bbox.width * w_in * 72), float(bbox.height * h_in * 72)
+
+
+def _label_of(obj: Any, name: str) -> str:
+    model = getattr(obj, "model", None) or getattr(obj, "_model", None)
+    if model is not None and hasattr(model, "label"):
+        try:
+            return str(model.label(name))
+        except Exception:  # a missing label is no reason to fail a plot
+            return name
+    return name
+
+
+# --------------------------------------------------------------------------- posterior
+def plot_posterior(posterior: Posterior, *, ax: Axes | None = None, facets: bool = False, sort: bool = True,
+                   labels: str = "label") -> Axes:
+    """Draw P(present | answers) of every cause as horizontal bars, with the prior marked.
+
+    Parameters
+    ----------
+    posterior
+        A :class:`~distancing_bn.Posterior`.
+    ax
+        The Axes to draw on (default: a new figure, taller when there are many bars).
+    facets
+        Also draw the facets (below the causes, in a second colour).
+    sort
+        Most probable first (within causes, and within facets); otherwise model order.
+    labels
+        ``'label'`` (the human labels, wrapped) or ``'id'``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    frame = posterior.to_frame()
+    is_cause = frame["kind"].isin(["cause", "target"])
+    if not facets:
+        frame = frame[is_cause]
+    frame = frame.assign(_cause=frame["kind"].isin(["cause", "target"]))
+    if sort:
+        frame = frame.sort_values(["_cause", "posterior"], ascending=[False, False], kind="stable")
+    else:
+        frame = frame.sort_values("_cause", ascending=False, kind="stable")
+    frame = frame.iloc[::-1]  # barh draws bottom-up: first row at the top
+    n = len(frame)
+    ax = _new_axes(ax, _tall(n) if n > 12 else None)
+    y = np.arange(n)
+    colors = np.where(frame["_cause"], CAUSE_COLOR, FACET_COLOR)
+    ax.barh(y, frame["posterior"], height=0.7, color=colors, zorder=2)
+    ax.vlines(frame["prior"], y - 0.42, y + 0.42, color="black", linewidth=2, zorder=3)
+    fs = 8 if n <= 15 else 7
+    for yi, p, pr in zip(y, frame["posterior"], frame["prior"], strict=True):
+        ax.text(max(p, pr) + 0.015, yi, f"{p:.0%}", va="center", fontsize=fs, zorder=4)
+    names = frame["label"] if labels == "label" else frame["id"]
+    ax.set_yticks(y, [_shorten(s, 30, 2) for s in names], fontsize=fs + 1 if n <= 15 else fs)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.set_xlim(0, 1.08)
+    ax.set_xlabel("P(present | answers)")
+    ax.grid(axis="x", alpha=0.3, zorder=0)
+    ax.spines[["top", "right"]].set_visible(False)
+
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    kinds = sorted(set(frame["kind"]), key=["cause", "target", "facet", "latent"].index)
+    handles = [Patch(color=CAUSE_COLOR if k in ("cause", "target") else FACET_COLOR,
+                     label=f"posterior ({k})" if len(kinds) > 1 else "posterior") for k in kinds]
+    handles.append(Line2D([], [], color="black", linewidth=2, label="prior"))
+    ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
+    n_ans = len(posterior.answers)
+    ax.set_title(f"How likely each {'cause' if not facets else 'cause and facet'} is after "
+                 f"{n_ans} answer{'s' if n_ans != 1 else ''}", fontsize=11)
+    return ax
+
+
+# --------------------------------------------------------------------------- ranking
+def plot_ranking(ranking: QuestionRanking, *, ax: Axes | None = None, top: int = 10, per_cost: bool = False,
+                 labels: str = "id") -> Axes:
+    """Draw the expected information gain (bits) of the ``top`` unanswered questions.
+
+    Parameters
+    ----------
+    ranking
+        A :class:`~distancing_bn.QuestionRanking` (its own order is kept: best at the top).
+    top
+        How many questions to draw.
+    per_cost
+        Also draw the gain per unit of cost, as a second bar per question.
+    labels
+        ``'id'`` (question ids) or ``'text'`` (the question texts, shortened).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    frame = ranking.to_frame()
+    frame = frame[~frame["answered"].astype(bool)].head(top).iloc[::-1]
+    n = len(frame)
+    ax = _new_axes(ax, _tall(n, 0.4 if labels == "text" else 0.28) if n > 12 or labels == "text" else None)
+    y = np.arange(n)
+    names = frame["text"] if labels == "text" else frame["question"]
+    width = 38 if labels == "text" else 28
+    if per_cost:
+        h = 0.38
+        ax.barh(y + h / 2, frame["expected_gain_bits"], height=h, color=QUESTION_COLOR, label="expected gain (bits)",
+                zorder=2)
+        ax.barh(y - h / 2, frame["gain_per_cost"], height=h, color=FACET_COLOR, label="gain per unit of cost",
+                zorder=2)
+        ax.legend(loc="lower right", fontsize=8)
+        xmax = float(np.nanmax(np.r_[frame["expected_gain_bits"], frame["gain_per_cost"], 1e-9]))
+        ax.set_xlabel("bits (per unit of cost for the second bar)")
+    else:
+        gains = frame["expected_gain_bits"].to_numpy(dtype=float)
+        ax.barh(y, gains, height=0.7, color=QUESTION_COLOR, zorder=2)
+        for yi, g in zip(y, gains, strict=True):
+            ax.text(g, yi, f" {g:.3f}", va="center", fontsize=8)
+        xmax = float(np.nanmax(np.r_[gains, 1e-9]))
+        ax.set_xlabel("expected information gain (bits)")
+    ax.set_xlim(0, xmax * 1.18)
+    ax.set_yticks(y, [_shorten(s, width, 2) for s in names], fontsize=8)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.grid(axis="x", alpha=0.3, zorder=0)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(f"Most informative next questions (uncertainty now {ranking.entropy_bits:.2f} bits)", fontsize=11)
+    return ax
+
+
+# --------------------------------------------------------------------------- session
+def plot_trajectory(session: Session, *, ax: Axes | None = None, labels: str = "label") -> Axes:
+    """Draw each cause's P(present) after each step of a session (one line per cause).
+
+    The x ticks are the question ids in the order asked; step 0 is before any answer.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    traj = session.trajectory()
+    ax = _new_axes(ax, (_DEFAULT_SIZE[0], _DEFAULT_SIZE[1] + 0.8))
+    x = np.arange(len(traj))
+    n = traj.shape[1]
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["tab10" if n <= 10 else "tab20"]
+    styles = ["-", "--", ":", "-."]
+    for j, cause in enumerate(traj.columns):
+        name = _label_of(session, cause) if labels == "label" else cause
+        ax.plot(x, traj[cause].to_numpy(dtype=float), marker="o", markersize=3, linewidth=1.6,
+                color=cmap(j % cmap.N), linestyle=styles[(j // cmap.N) % len(styles)], label=_shorten(name, 30, 1))
+    ax.set_xticks(x, [_shorten(s, 22, 1) for s in traj.index], rotation=40, ha="right", fontsize=8,
+                  rotation_mode="anchor")
+    ax.set_xlim(-0.3, max(len(x) - 0.7, 0.3))
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("P(present | answers so far)")
+    ax.set_xlabel("question answered")
+    ax.grid(alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2 if n > 3 else n, fontsize=7.5, frameon=False)
+    ax.set_title("How each cause moved, answer by answer", fontsize=11)
+    return ax
+
+
+# --------------------------------------------------------------------------- explanation
+def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: int = 10,
+                     labels: str = "id") -> Axes:
+    """Draw how much each answer moved one cause: diverging bars of bits of log-odds.
+
+    Positive bits (right) made the cause more likely, negative (left) less likely; one bit
+    doubles (or halves) the odds. ``labels='text'`` uses the question texts instead of ids.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    frame = explanation.to_frame().head(top).iloc[::-1]
+    n = len(frame)
+    ax = _new_axes(ax, _tall(n) if n > 12 else None)
+    y = np.arange(n)
+    bits = frame["bits"].to_numpy(dtype=float)
+    ax.barh(y, bits, height=0.7, color=np.where(bits >= 0, UP_COLOR, DOWN_COLOR), zorder=2)
+    ax.axvline(0, color="black", linewidth=0.8, zorder=3)
+    qs = frame["text"] if labels == "text" else frame["question"]
+    names = [f"{q} = {a}" for q, a in zip(qs, frame["answer"], strict=True)]
+    ax.set_yticks(y, [_shorten(s, 34, 2) for s in names], fontsize=8)
+    lim = float(np.max(np.abs(bits))) if n else 1.0
+    lim = max(lim, 0.25) * 1.25
+    ax.set_xlim(-lim, lim)
+    for yi, b in zip(y, bits, strict=True):
+        ax.text(b, yi, f" {b:+.2f} " if b >= 0 else f" {b:+.2f} ", va="center", ha="left" if b >= 0 else "right",
+                fontsize=7.5)
+    ax.set_ylim(-0.6, max(n, 1) - 0.4)
+    if n == 0:
+        ax.text(0, 0, "no answers given", ha="center", va="center")
+    ax.set_xlabel("bits of log-odds (+1 bit doubles the odds, −1 halves them)")
+    ax.grid(axis="x", alpha=0.3, zorder=0)
+    ax.spines[["top", "right"]].set_visible(False)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=UP_COLOR, label="made it more likely"),
+                       Patch(color=DOWN_COLOR, label="made it less likely")], loc="lower right", fontsize=8)
+    ax.set_title(_shorten(f"Why '{explanation.label}' is at {explanation.probability:.0%}", 60, 1), fontsize=11)
+    return ax
+
+
+# --------------------------------------------------------------------------- network
+def _layers_by_depth(variables: Sequence[str], parents: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    depth: dict[str, int] = {}
+    for v in variables:  # topological order: parents first
+        depth[v] = 1 + max((depth[p] for p in parents[v]), default=-1)
+    return depth
+
+
+def _order_layers(layers: list[list[str]], parents: Mapping[str, Sequence[str]], sweeps: int = 4) -> list[list[str]]:
+    """Reduce edge crossings: sort each layer by the mean position of its neighbours (barycentres)."""
+    children: dict[str, list[str]] = {v: [] for layer in layers for v in layer}
+    for layer in layers:
+        for v in layer:
+            for p in parents[v]:
+                if p in children:
+                    children[p].append(v)
+
+    def positions() -> dict[str, float]:
+        return {v: (i + 0.5) / len(layer) for layer in layers for i, v in enumerate(layer)}
+
+    for _ in range(sweeps):
+        for neighbours, seq in ((parents, range(1, len(layers))), (children, range(len(layers) - 2, -1, -1))):
+            for li in seq:
+                pos = positions()
+                keyed = []
+                for i, v in enumerate(layers[li]):
+                    near = [pos[u] for u in neighbours[v] if u in pos and u not in layers[li]]
+                    keyed.append((float(np.mean(near)) if near else (i + 0.5) / len(layers[li]), i, v))
+                layers[li] = [v for _, _, v in sorted(keyed)]
+    return layers
+
+
+def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150, layout: str = "auto",
+                 labels: str = "auto", fontsize: float | None = None) -> Axes:
+    """Draw the network in layers from left to right, edges pointing rightwards.
+
+    Parameters
+    ----------
+    model
+        A :class:`~distancing_bn.Model`.
+    ax
+        The Axes to draw on; by default a new figure sized to the network (taller for long
+        layers), since a 100-node network cannot be read at 6.4 × 4.8 inches.
+    max_labels
+        Above this many nodes no labels are drawn (only coloured dots).
+    layout
+        ``'roles'`` (causes, facets, questions: three columns; links between causes drawn as
+        arcs), ``'depth'`` (column = longest path from a root) or ``'auto'`` (roles for models
+        with facets or a model file, depth otherwise).
+    labels
+        ``'auto'`` (human labels for causes and facets, ids for questions), ``'id'`` or ``'none'``.
+        Labels are wrapped/abbreviated to the room available and left out of a column when even
+        the smallest font would not fit.
+    fontsize
+        Fix the label font size instead of fitting it.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    net = model.network
+    variables = list(net.variables)
+    parents = {v: tuple(net.parents[v]) for v in variables}
+    targets, reported, observables = set(net.targets), set(net.reported), set(net.observables)
+    use_roles = layout == "roles" or (layout == "auto" and (bool(reported) or model.spec is not None))
+    if use_roles:
+        role_layer = {v: 0 if v in targets else 1 if v in reported else 2 if v in observables else 1 for v in variables}
+        layers = [[v for v in variables if role_layer[v] == k] for k in range(3)]
+        layers = [layer for layer in layers if layer]
+    else:
+        depth = _layers_by_depth(variables, parents)
+        layers = [[v for v in variables if depth[v] == k] for k in range(max(depth.values()) + 1)]
+    layers = _order_layers(layers, parents)
+    n_layers = len(layers)
+    tallest = max(len(layer) for layer in layers)
+
+    if ax is None:
+        width = float(min(18.0, max(_DEFAULT_SIZE[0], 2.7 * n_layers + 0.6)))
+        height = float(min(16.0, max(_DEFAULT_SIZE[1], 0.19 * tallest + 1.2)))
+        ax = _new_axes(None, (width, height))
+        ax.get_figure().canvas.draw()  # type: ignore[union-attr]  # settle the layout to measure the Axes
+    w_pt, h_pt = _ax_size_points(ax)
+
+    pos: dict[str, tuple[float, float]] = {}
+    layer_of: dict[str, int] = {}
+    for li, layer in enumerate(layers):
+        for i, v in enumerate(layer):
+            pos[v] = (float(li), 1.0 - (i + 0.5) / len(layer))
+            layer_of[v] = li
+
+    def role(v: str) -> str:
+        return "cause" if v in targets else "facet" if v in reported else "question" if v in observables else "other"
+
+    colors = {"cause": CAUSE_COLOR, "facet": FACET_COLOR, "question": QUESTION_COLOR, "other": OTHER_COLOR}
+    names = {"cause": "cause" if model.spec is not None else "target", "facet": "facet",
+             "question": "question" if model.spec is not None else "observable", "other": "other"}
+
+    # edges: straight lines between layers, arcs within a layer
+    from matplotlib.collections import LineCollection
+    from matplotlib.patches import FancyArrowPatch
+
+    segs, arcs = [], []
+    for v in variables:
+        for p in parents[v]:
+            (segs if layer_of[p] != layer_of[v] else arcs).append((pos[p], pos[v]))
+    n_edges = len(segs) + len(arcs)
+    alpha = 0.55 if n_edges < 60 else 0.35 if n_edges < 200 else 0.22
+    ax.add_collection(LineCollection(segs, colors="#555555", linewidths=0.7, alpha=alpha, zorder=1))
+    for a, b in arcs:
+        ax.add_patch(FancyArrowPatch(a, b, connectionstyle="arc3,rad=-0.45", arrowstyle="-|>", mutation_scale=7,
+                                     color="#555555", alpha=min(1.0, alpha + 0.3), linewidth=0.8, zorder=1,
+                                     shrinkA=6, shrinkB=6))
+
+    # labels: fit the font to the tallest column, abbreviate to the column width
+    x_margin = 0.5
+    col_pt = w_pt / (n_layers - 1 + 2 * x_margin) if n_layers else w_pt
+    show_labels = labels != "none" and len(variables) <= max_labels
+    roles_present = []
+    for li, layer in enumerate(layers):
+        slot_pt = h_pt / max(len(layer), 1)
+        texts = []
+        for v in layer:
+            if labels == "auto" and role(v) in ("cause", "facet"):
+                texts.append(model.label(v))
+            else:
+                texts.append(v)
+        lines = 2 if any(" " in t for t in texts) and slot_pt > 18 else 1
+        fs = fontsize if fontsize is not None else float(min(8.5, slot_pt / (1.45 * lines + 0.5)))
+        fit = show_labels and fs >= 4.0
+        xs = [pos[v][0] for v in layer]
+        ys = [pos[v][1] for v in layer]
+        cs = [colors[role(v)] for v in layer]
+        for v in layer:
+            if role(v) not in roles_present:
+                roles_present.append(role(v))
+        if not fit:
+            ax.scatter(xs, ys, s=max(6.0, min(40.0, slot_pt ** 2 * 0.3)), c=cs, zorder=2, edgecolors="white",
+                       linewidths=0.4)
+            continue
+        chars = max(4, int(col_pt * 0.8 / (0.58 * fs)))
+        for v, t in zip(layer, texts, strict=True):
+            ax.text(*pos[v], _shorten(t, chars, lines), ha="center", va="center", fontsize=fs, zorder=3,
+                    linespacing=1.0,
+                    bbox={"boxstyle": "round,pad=0.22", "fc": "white", "ec": colors[role(v)], "lw": 0.9})
+    from matplotlib.lines import Line2D
+
+    order = ["cause", "facet", "question", "other"]
+    counts = {r: sum(role(v) == r for v in variables) for r in order}
+    handles = [Line2D([], [], marker="s", linestyle="", markersize=7, markerfacecolor="white",
+                      markeredgecolor=colors[r], markeredgewidth=1.5, label=f"{names[r]} ({counts[r]})")
+               for r in order if r in roles_present]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=8,
+              frameon=False)
+    ax.set_xlim(-x_margin, n_layers - 1 + x_margin)
+    ax.set_ylim(0, 1)
+    ax.set_axis_off()
+    how = "by role" if use_roles else "by depth from the roots"
+    ax.set_title(f"{model.title}: {len(variables)} variables, {n_edges} links (columns {how}; edges point right)",
+                 fontsize=10)
+    return ax
+
+
+# --------------------------------------------------------------------------- batch
+def _ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    if "status" in frame.columns:
+        return frame[frame["status"].astype(str) == "ok"]
+    return frame
+
+
+def plot_batch(scored_frame: pd.DataFrame, *, ax: Axes | None = None, causes: Sequence[str] | None = None,
+               labels: Mapping[str, str] | None = None) -> Axes:
+    """Draw the spread of each cause's probability over the scored rows (one box per cause).
+
+    Parameters
+    ----------
+    scored_frame
+        The output of :meth:`Model.score` (columns ``p_<cause>`` and ``status``); rows whose
+        status is not ``ok`` are left out.
+    causes
+        Which causes to draw (default: every ``p_`` column, in order).
+    labels
+        Optional id -> label (for example ``{c: model.label(c) for c in model.causes}``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ok = _ok_rows(scored_frame)
+    cols = [f"p_{c}" for c in causes] if causes is not None else [c for c in scored_frame.columns
+                                                                   if str(c).startswith("p_")]
+    missing = [c for c in cols if c not in scored_frame.columns]
+    if missing:
+        valid = ", ".join(str(c)[2:] for c in scored_frame.columns if str(c).startswith("p_"))
+        raise DataError(f"no column(s) {missing} in the scored frame; valid causes: {valid}")
+    n = len(cols)
+    ax = _new_axes(ax, _tall(n) if n > 12 else None)
+    data = [ok[c].to_numpy(dtype=float) for c in cols][::-1]
+    y = np.arange(1, n + 1)
+    ax.boxplot(data, positions=y, orientation="horizontal", widths=0.6, patch_artist=True,
+               boxprops={"facecolor": "#f2d0d1", "edgecolor": CAUSE_COLOR},
+               medianprops={"color": CAUSE_COLOR, "linewidth": 1.6},
+               flierprops={"marker": ".", "markersize": 2, "alpha": 0.3, "markeredgecolor": "#555555"})
+    means = [float(np.mean(d)) if len(d) else np.nan for d in data]
+    ax.scatter(means, y, marker="D", s=14, color="black", zorder=3, label="mean")
+    ids = [str(c)[2:] for c in cols][::-1]
+    names = [labels.get(i, i) if labels else i for i in ids]
+    ax.set_yticks(y, [_shorten(s, 30, 2) for s in names], fontsize=8 if n <= 15 else 7)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("P(present | the row's answers)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(facecolor="#f2d0d1", edgecolor=CAUSE_COLOR, label="middle half of the rows"),
+                       Line2D([], [], color=CAUSE_COLOR, linewidth=1.6, label="median"),
+                       Line2D([], [], marker="D", linestyle="", color="black", markersize=4, label="mean")],
+              loc="lower right", fontsize=7.5, framealpha=0.9)
+    ax.set_title(f"Each cause's probability across {len(ok):,} scored rows", fontsize=11)
+    return ax
+
+
+def plot_top_causes(scored_frame: pd.DataFrame, *, ax: Axes | None = None,
+                    labels: Mapping[str, str] | None = None) -> Axes:
+    """Draw how many rows (status ``ok``) have each cause as their most probable one.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ok = _ok_rows(scored_frame)
+    counts = ok["top_cause"].value_counts(sort=True).iloc[::-1]
+    n = len(counts)
+    ax = _new_axes(ax, _tall(n) if n > 12 else None)
+    y = np.arange(n)
+    ax.barh(y, counts.to_numpy(), height=0.7, color=CAUSE_COLOR, zorder=2)
+    total = max(int(counts.sum()), 1)
+    for yi, c in zip(y, counts.to_numpy(), strict=True):
+        ax.text(c, yi, f" {c:,} ({c / total:.0%})", va="center", fontsize=8)
+    names = [labels.get(str(i), str(i)) if labels else str(i) for i in counts.index]
+    ax.set_yticks(y, [_shorten(s, 30, 2) for s in names], fontsize=8)
+    ax.set_ylim(-0.6, max(n, 1) - 0.4)
+    ax.set_xlim(0, (float(counts.max()) if n else 1.0) * 1.3)
+    ax.set_xlabel("rows")
+    ax.grid(axis="x", alpha=0.3, zorder=0)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(f"Most likely cause per row ({len(ok):,} of {len(scored_frame):,} rows scored)", fontsize=11)
+    return ax
+
+
+# --------------------------------------------------------------------------- calibration
+def _pairs(obj: Any) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(obj, tuple | list) and len(obj) == 2:
+        p, y = obj
+    elif isinstance(obj, Mapping) and "p" in obj and "y" in obj:
+        p, y = obj["p"], obj["y"]
+    elif hasattr(obj, "p") and hasattr(obj, "y"):
+        p, y = obj.p, obj.y
+    elif hasattr(obj, "predicted") and hasattr(obj, "observed"):
+        p, y = obj.predicted, obj.observed
+    else:
+        raise DataError(f"plot_calibration needs predictions and outcomes; got {type(obj).__name__}. "
+                        "Pass (p, y): probabilities and 0/1 outcomes of the same shape, for example p from "
+                        "model.marginals_from_codes(...) and y from simulate.sample_cases(...)")
+    p = np.asarray(p, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if p.shape != y.shape:
+        raise DataError(f"plot_calibration: p has {p.size} values but y has {y.size}; they must match")
+    return p, y
+
+
+def plot_calibration(result_or_arrays: Any, *, ax: Axes | None = None, bins: int = 10) -> Axes:
+    """Draw a reliability diagram: mean predicted probability against observed frequency per bin.
+
+    Parameters
+    ----------
+    result_or_arrays
+        ``(p, y)`` (probabilities and 0/1 outcomes, any matching shapes, flattened), a mapping
+        with keys ``'p'`` and ``'y'``, or an object with attributes ``p``/``y`` or
+        ``predicted``/``observed``.
+    bins
+        Equal-width bins over [0, 1]; empty bins are not drawn. Marker area grows with the
+        number of predictions in the bin.
+
+    Raises
+    ------
+    DataError
+        Neither arrays nor an object carrying them, or shapes that differ.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    p, y = _pairs(result_or_arrays)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)
+    count = np.bincount(idx, minlength=bins)
+    has = count > 0
+    mean_p = np.bincount(idx, weights=p, minlength=bins)[has] / count[has]
+    mean_y = np.bincount(idx, weights=y, minlength=bins)[has] / count[has]
+    ax = _new_axes(ax, (5.6, 5.2))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="#777777", linewidth=1, label="perfect calibration")
+    size = 12 + 140 * np.sqrt(count[has] / max(int(count.max()), 1))
+    ax.plot(mean_p, mean_y, color=QUESTION_COLOR, linewidth=1.4, zorder=2)
+    ax.scatter(mean_p, mean_y, s=size, color=QUESTION_COLOR, edgecolors="white", zorder=3,
+               label="model (area ∝ predictions in bin)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("predicted probability (bin mean)")
+    ax.set_ylabel("observed frequency")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"Calibration over {p.size:,} predictions ({bins} bins)", fontsize=11)
+    return ax
+
+
+# --------------------------------------------------------------------------- simulation
+_METRIC_NAMES = {
+    "top1_accuracy": "top-1 accuracy (higher is better)",
+    "brier": "Brier score (lower is better)",
+    "log_loss": "log-loss, nats (lower is better)",
+}
+
+
+def plot_policy_curves(result: SimulationResult | pd.DataFrame, *, ax: Axes | None = None,
+                       metric: str = "top1_accuracy") -> Axes:
+    """Draw ``metric`` against the number of questions asked, one line per question policy.
+
+    When the simulation stopped early (``max_questions``), its final all-questions row is drawn
+    as a dotted reference line per policy instead of a jump along the x axis.
+
+    Raises
+    ------
+    DataError
+        ``metric`` is not a column of the result's table (valid ones listed).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    table = result.table if hasattr(result, "table") else result
+    valid = [c for c in table.columns if c not in ("policy", "questions")]
+    if metric not in valid:
+        raise DataError(f"unknown metric '{metric}'; valid: {', '.join(map(repr, valid))}")
+    ax = _new_axes(ax)
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["tab10"]
+    all_q = None
+    for j, (policy, grp) in enumerate(table.groupby("policy", sort=False)):
+        q = grp["questions"].to_numpy()
+        v = grp[metric].to_numpy(dtype=float)
+        color = cmap(j % 10)
+        if len(q) > 2 and q[-1] - q[-2] > 1:  # the all-questions point of a truncated run
+            all_q = int(q[-1])
+            ax.axhline(v[-1], color=color, linestyle=":", linewidth=1)
+            q, v = q[:-1], v[:-1]
+        ax.plot(q, v, marker="o", markersize=2.5, linewidth=1.6, color=color, label=str(policy))
+    if all_q is not None:
+        from matplotlib.lines import Line2D
+
+        handles, _ = ax.get_legend_handles_labels()
+        handles.append(Line2D([], [], color="#555555", linestyle=":", label=f"all {all_q} questions"))
+        ax.legend(handles=handles, title="policy", fontsize=8, title_fontsize=8)
+    else:
+        ax.legend(title="policy", fontsize=8, title_fontsize=8)
+    ax.set_xlabel("questions asked")
+    ax.set_ylabel(_METRIC_NAMES.get(metric, metric))
+    ax.grid(alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    n_cases = getattr(result, "n_cases", None)
+    where = f" on {n_cases:,} simulated cases" if n_cases else ""
+    ax.set_title(f"Question policies compared{where}", fontsize=11)
+    return ax
