@@ -1,0 +1,94 @@
+"""`distancing-bn validate | info | export` as subprocesses: exit codes, messages, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = REPO / "models" / "distancing.yaml"
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.run([sys.executable, "-m", "distancing_bn", *args], capture_output=True, text=True,
+                          input=stdin, env=env, timeout=180)
+
+
+def test_validate_default_model_exits_0() -> None:
+    out = run("validate")
+    assert out.returncode == 0, out.stderr
+    assert "ok (9 causes, 30 facets" in out.stdout
+
+
+def test_validate_broken_model_lists_every_problem_with_file_and_line(tmp_path: Path) -> None:
+    text = DEFAULT.read_text(encoding="utf-8")
+    bad = text.replace("prior: 0.15", "prior: 1.5", 1).replace("  - id: external_stressors", "  - id: fear_of_intimacy", 1)
+    path = tmp_path / "bad.yaml"
+    path.write_text(bad, encoding="utf-8")
+    out = run("validate", str(path))
+    assert out.returncode == 2
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith(str(path))]
+    assert any("probability 1.5 is outside (0, 1)" in ln for ln in lines)
+    assert any("duplicate id 'fear_of_intimacy'" in ln for ln in lines)
+    for ln in lines[:-1]:
+        assert ln.split(" ")[0].rsplit(":", 1)[1].isdigit(), ln  # file:line
+
+
+def test_validate_yaml_syntax_error_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "syntax.yaml"
+    path.write_text("format: distancing-bn/1\ncauses: [\n", encoding="utf-8")
+    out = run("validate", str(path))
+    assert out.returncode == 2
+    assert "error: ModelSyntaxError" in out.stderr and "syntax.yaml:" in out.stderr
+
+
+def test_info_json_has_the_documented_keys() -> None:
+    out = run("info", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    for key in ("causes", "facets", "questions", "links"):
+        assert isinstance(info[key], list) and all("id" in item for item in info[key])
+    assert len(info["causes"]) == 9 and len(info["facets"]) == 30 and len(info["questions"]) >= 40
+    q = info["questions"][0]
+    assert isinstance(q["text"], str) and q["text"] and isinstance(q["answers"], list) and len(q["answers"]) >= 2
+
+
+def test_info_text_lists_causes_and_disclaimer() -> None:
+    out = run("info")
+    assert out.returncode == 0
+    assert "Causes (9)" in out.stdout and "not a clinical" in out.stdout
+
+
+@pytest.mark.parametrize("suffix", [".bif", ".xmlbif", ".xdsl", ".yaml"])
+def test_export_round_trips(tmp_path: Path, suffix: str) -> None:
+    dst = tmp_path / f"model{suffix}"
+    out = run("export", "--to", str(dst))
+    assert out.returncode == 0, out.stderr
+    assert dst.is_file() and dst.stat().st_size > 1000
+    if suffix == ".yaml":
+        assert run("validate", str(dst)).returncode == 0
+    else:
+        info = run("info", str(dst), "--target", "fear_of_intimacy", "--json")
+        assert info.returncode == 0, info.stderr
+        assert len(json.loads(info.stdout)["questions"]) == 101  # every non-target is an observable
+
+
+def test_export_unknown_suffix_exits_2(tmp_path: Path) -> None:
+    out = run("export", "--to", str(tmp_path / "model.txt"))
+    assert out.returncode == 2 and "error: ModelError" in out.stderr and ".bif" in out.stderr
+
+
+def test_network_file_without_target_exits_2(external_dir: Path) -> None:
+    out = run("info", str(external_dir / "networks" / "asia.bif"))
+    assert out.returncode == 2 and "needs targets" in out.stderr
+
+
+def test_unknown_target_suggests_close_match(external_dir: Path) -> None:
+    out = run("info", str(external_dir / "networks" / "asia.bif"), "--target", "lungs")
+    assert out.returncode == 2 and "'lung'" in out.stderr
