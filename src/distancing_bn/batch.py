@@ -13,6 +13,7 @@ import csv
 import difflib
 import io
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -36,6 +37,8 @@ __all__ = ["ScoreSummary", "score_csv", "score_frame"]
 
 ErrorMode = Literal["mark", "raise"]
 DEFAULT_CHUNK = 50_000
+# columns named like identifiers are taken as id columns without a warning
+_ID_LIKE = re.compile(r"(^|[_\s-])(id|ids|key|case|row|respondent|participant|user|uuid)($|[_\s-])", re.IGNORECASE)
 _ENGINE_CHUNK = 32_768
 
 
@@ -74,7 +77,7 @@ class _Plan:
         ignored = set(mapping.ignore) if mapping is not None else set()
         if id_columns is None:
             self.ids = [c for c in columns if c not in used]
-            unknown = [c for c in columns if c not in used and c not in ignored]
+            unknown = [c for c in columns if c not in used and c not in ignored and not _ID_LIKE.search(c)]
         else:
             missing = [c for c in id_columns if c not in columns]
             if missing:

@@ -136,7 +136,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
             sys.stdout = old
         frame = pd.read_csv(io.StringIO(buf.getvalue()), dtype=str, keep_default_na=False)
         print(_readable(model, frame))
-        print(f"\n{summary.rows} rows: {summary.ok} ok, {summary.marked} marked. {model.disclaimer}")
+        print(f"\n{summary.rows} rows: {summary.ok} ok, {summary.marked} marked.")
+        if "notices" in frame.columns and frame["notices"].str.contains("safety").any():
+            print("Some rows raise a SAFETY notice (signs of control, threats or fear): for those, safety and "
+                  "outside support come before any relationship advice.")
+        print(model.disclaimer)
     else:
         summary = score_csv(args.src, args.output, model, progress=False if args.quiet else None, **kwargs)
         if args.output != "-" and not args.quiet:
@@ -169,6 +173,8 @@ def _readable(model: Any, frame: Any) -> str:
     out["then"] = seconds
     if "next_question" in frame.columns:
         out["ask next"] = frame["next_question"].replace("", "-")
+    if "notices" in frame.columns and (frame["notices"] != "").any():
+        out["notices"] = frame["notices"].replace("", "-")
     out["status"] = [s if len(s) <= 60 else s[:57] + "..." for s in frame["status"]]
     return out.to_string(index=False)
 

@@ -191,10 +191,10 @@ def plot_ranking(ranking: QuestionRanking, *, ax: Axes | None = None, top: int =
     frame = ranking.to_frame()
     frame = frame[~frame["answered"].astype(bool)].head(top).iloc[::-1]
     n = len(frame)
-    ax = _new_axes(ax, _tall(n, 0.4 if labels == "text" else 0.28) if n > 12 or labels == "text" else None)
+    ax = _new_axes(ax, _tall(n, 0.5 if labels == "text" else 0.28) if n > 12 or labels == "text" else None)
     y = np.arange(n)
     names = frame["text"] if labels == "text" else frame["question"]
-    width = 38 if labels == "text" else 28
+    width, n_lines = (34, 3) if labels == "text" else (28, 2)
     if per_cost:
         h = 0.38
         ax.barh(y + h / 2, frame["expected_gain_bits"], height=h, color=QUESTION_COLOR, label="expected gain (bits)",
@@ -203,20 +203,20 @@ def plot_ranking(ranking: QuestionRanking, *, ax: Axes | None = None, top: int =
                 zorder=2)
         ax.legend(loc="lower right", fontsize=8)
         xmax = float(np.nanmax(np.r_[frame["expected_gain_bits"], frame["gain_per_cost"], 1e-9]))
-        ax.set_xlabel("bits (per unit of cost for the second bar)")
+        ax.set_xlabel(f"bits, or bits per unit of cost (uncertainty now {ranking.entropy_bits:.2f} bits)")
     else:
         gains = frame["expected_gain_bits"].to_numpy(dtype=float)
         ax.barh(y, gains, height=0.7, color=QUESTION_COLOR, zorder=2)
         for yi, g in zip(y, gains, strict=True):
             ax.text(g, yi, f" {g:.3f}", va="center", fontsize=8)
         xmax = float(np.nanmax(np.r_[gains, 1e-9]))
-        ax.set_xlabel("expected information gain (bits)")
+        ax.set_xlabel(f"expected information gain, bits (uncertainty now {ranking.entropy_bits:.2f} bits)")
     ax.set_xlim(0, xmax * 1.18)
-    ax.set_yticks(y, [_shorten(s, width, 2) for s in names], fontsize=8)
+    ax.set_yticks(y, [_shorten(s, width, n_lines) for s in names], fontsize=8)
     ax.set_ylim(-0.6, n - 0.4)
     ax.grid(axis="x", alpha=0.3, zorder=0)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(f"Most informative next questions (uncertainty now {ranking.entropy_bits:.2f} bits)", fontsize=11)
+    ax.set_title(f"Most informative next questions ({ranking.criterion})", fontsize=11)
     return ax
 
 
@@ -241,7 +241,7 @@ def plot_trajectory(session: Session, *, ax: Axes | None = None, labels: str = "
     for j, cause in enumerate(traj.columns):
         name = _label_of(session, cause) if labels == "label" else cause
         ax.plot(x, traj[cause].to_numpy(dtype=float), marker="o", markersize=3, linewidth=1.6,
-                color=cmap(j % cmap.N), linestyle=styles[(j // cmap.N) % len(styles)], label=_shorten(name, 30, 1))
+                color=cmap(j % cmap.N), linestyle=styles[(j // cmap.N) % len(styles)], label=_shorten(name, 40, 1))
     ax.set_xticks(x, [_shorten(s, 22, 1) for s in traj.index], rotation=40, ha="right", fontsize=8,
                   rotation_mode="anchor")
     ax.set_xlim(-0.3, max(len(x) - 0.7, 0.3))
@@ -269,14 +269,17 @@ def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: i
     """
     frame = explanation.to_frame().head(top).iloc[::-1]
     n = len(frame)
-    ax = _new_axes(ax, _tall(n) if n > 12 else None)
+    ax = _new_axes(ax, _tall(n, 0.5 if labels == "text" else 0.28) if n > 12 or labels == "text" else None)
     y = np.arange(n)
     bits = frame["bits"].to_numpy(dtype=float)
     ax.barh(y, bits, height=0.7, color=np.where(bits >= 0, UP_COLOR, DOWN_COLOR), zorder=2)
     ax.axvline(0, color="black", linewidth=0.8, zorder=3)
-    qs = frame["text"] if labels == "text" else frame["question"]
-    names = [f"{q} = {a}" for q, a in zip(qs, frame["answer"], strict=True)]
-    ax.set_yticks(y, [_shorten(s, 34, 2) for s in names], fontsize=8)
+    if labels == "text":
+        names = [f"{_shorten(q, 36, 2)}\n= {_shorten(a, 34, 1)}" for q, a in zip(frame["text"], frame["answer"],
+                                                                               strict=True)]
+    else:
+        names = [_shorten(f"{q} = {a}", 38, 2) for q, a in zip(frame["question"], frame["answer"], strict=True)]
+    ax.set_yticks(y, names, fontsize=8)
     lim = float(np.max(np.abs(bits))) if n else 1.0
     lim = max(lim, 0.25) * 1.25
     ax.set_xlim(-lim, lim)
@@ -286,7 +289,7 @@ def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: i
     ax.set_ylim(-0.6, max(n, 1) - 0.4)
     if n == 0:
         ax.text(0, 0, "no answers given", ha="center", va="center")
-    ax.set_xlabel("bits of log-odds (+1 bit doubles the odds, −1 halves them)")
+    ax.set_xlabel("bits of log-odds (+1 doubles the odds, −1 halves them)")
     ax.grid(axis="x", alpha=0.3, zorder=0)
     ax.spines[["top", "right"]].set_visible(False)
     from matplotlib.patches import Patch
@@ -374,10 +377,12 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
     tallest = max(len(layer) for layer in layers)
 
     if ax is None:
-        width = float(min(18.0, max(_DEFAULT_SIZE[0], 2.7 * n_layers + 0.6)))
-        height = float(min(16.0, max(_DEFAULT_SIZE[1], 0.19 * tallest + 1.2)))
+        width = float(min(13.0, max(_DEFAULT_SIZE[0], 2.7 * n_layers + 0.6)))
+        height = float(min(16.0, max(_DEFAULT_SIZE[1], 1.2 + tallest * (0.3 if tallest <= 25 else 0.19))))
         ax = _new_axes(None, (width, height))
-        ax.get_figure().canvas.draw()  # type: ignore[union-attr]  # settle the layout to measure the Axes
+    fig = ax.get_figure()
+    if fig is not None and fig.get_layout_engine() is not None:  # type: ignore[union-attr]
+        fig.canvas.draw()  # type: ignore[union-attr]  # let the layout engine place the Axes, to measure them
     w_pt, h_pt = _ax_size_points(ax)
 
     pos: dict[str, tuple[float, float]] = {}
@@ -394,68 +399,84 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
     names = {"cause": "cause" if model.spec is not None else "target", "facet": "facet",
              "question": "question" if model.spec is not None else "observable", "other": "other"}
 
-    # edges: straight lines between layers, arcs within a layer
-    from matplotlib.collections import LineCollection
-    from matplotlib.patches import FancyArrowPatch
-
     segs, arcs = [], []
     for v in variables:
         for p in parents[v]:
-            (segs if layer_of[p] != layer_of[v] else arcs).append((pos[p], pos[v]))
+            (segs if layer_of[p] != layer_of[v] else arcs).append((p, v))
     n_edges = len(segs) + len(arcs)
-    alpha = 0.55 if n_edges < 60 else 0.35 if n_edges < 200 else 0.22
-    ax.add_collection(LineCollection(segs, colors="#555555", linewidths=0.7, alpha=alpha, zorder=1))
-    for a, b in arcs:
-        ax.add_patch(FancyArrowPatch(a, b, connectionstyle="arc3,rad=-0.45", arrowstyle="-|>", mutation_scale=7,
-                                     color="#555555", alpha=min(1.0, alpha + 0.3), linewidth=0.8, zorder=1,
-                                     shrinkA=6, shrinkB=6))
 
-    # labels: fit the font to the tallest column, abbreviate to the column width
-    x_margin = 0.5
-    col_pt = w_pt / (n_layers - 1 + 2 * x_margin) if n_layers else w_pt
+    # labels: fit the font to each column's height, abbreviate to the column width
+    x_left = 0.5 + (0.45 if arcs else 0.0)  # room for the arcs left of the first column
+    x_right = 0.5
+    col_pt = w_pt / max(n_layers - 1 + x_left + x_right, 1.0)
     show_labels = labels != "none" and len(variables) <= max_labels
-    roles_present = []
-    for li, layer in enumerate(layers):
+    text_of: dict[str, tuple[str, float]] = {}  # node -> (shown label, font size)
+    half_w: dict[str, float] = dict.fromkeys(variables, 0.0)  # half the box width, in x data units
+    dot_size: dict[str, float] = {}
+    for layer in layers:
         slot_pt = h_pt / max(len(layer), 1)
-        texts = []
-        for v in layer:
-            if labels == "auto" and role(v) in ("cause", "facet"):
-                texts.append(model.label(v))
-            else:
-                texts.append(v)
-        lines = 2 if any(" " in t for t in texts) and slot_pt > 18 else 1
-        fs = fontsize if fontsize is not None else float(min(8.5, slot_pt / (1.45 * lines + 0.5)))
-        fit = show_labels and fs >= 4.0
-        xs = [pos[v][0] for v in layer]
-        ys = [pos[v][1] for v in layer]
-        cs = [colors[role(v)] for v in layer]
-        for v in layer:
-            if role(v) not in roles_present:
-                roles_present.append(role(v))
-        if not fit:
-            ax.scatter(xs, ys, s=max(6.0, min(40.0, slot_pt ** 2 * 0.3)), c=cs, zorder=2, edgecolors="white",
-                       linewidths=0.4)
+        raw = [model.label(v) if labels == "auto" and role(v) in ("cause", "facet") else v for v in layer]
+        lines = 2 if any(" " in t for t in raw) and slot_pt > 18 else 1
+        longest = max(len(t) for t in raw) / lines + (3 if lines > 1 else 0)
+        fs_height = slot_pt / (1.45 * lines + 0.5)
+        fs_width = max(6.0, col_pt * 0.85 / (0.58 * longest))  # shrink to fit the words, not below 6 pt
+        fs = fontsize if fontsize is not None else float(min(8.5, fs_height, fs_width))
+        if not (show_labels and fs >= 4.0):
+            for v in layer:
+                dot_size[v] = max(6.0, min(40.0, slot_pt ** 2 * 0.3))
             continue
         chars = max(4, int(col_pt * 0.8 / (0.58 * fs)))
-        for v, t in zip(layer, texts, strict=True):
-            ax.text(*pos[v], _shorten(t, chars, lines), ha="center", va="center", fontsize=fs, zorder=3,
-                    linespacing=1.0,
+        for v, t in zip(layer, raw, strict=True):
+            shown = _shorten(t, chars, lines)
+            text_of[v] = (shown, fs)
+            widest = max(len(part) for part in shown.split("\n"))
+            half_w[v] = (0.54 * fs * widest / 2 + 0.25 * fs) / col_pt
+
+    # edges: straight lines between columns (hidden under the label boxes at their ends);
+    # links within a column as arrows that leave and enter the boxes on the left, bulging left
+    from matplotlib.collections import LineCollection
+    from matplotlib.patches import FancyArrowPatch
+
+    alpha = 0.55 if n_edges < 60 else 0.35 if n_edges < 200 else 0.22
+    ax.add_collection(LineCollection([(pos[p], pos[v]) for p, v in segs], colors="#555555", linewidths=0.7,
+                                     alpha=alpha, zorder=1))
+    for p, v in arcs:
+        a = (pos[p][0] - half_w[p], pos[p][1])
+        b = (pos[v][0] - half_w[v], pos[v][1])
+        dist_pt = max(abs(b[1] - a[1]) * h_pt, 1.0)
+        rad = -float(np.sign(b[1] - a[1]) or 1.0) * min(0.9, 110.0 / dist_pt)
+        ax.add_patch(FancyArrowPatch(a, b, connectionstyle=f"arc3,rad={rad:.3f}", arrowstyle="-|>", mutation_scale=8,
+                                     color="#444444", alpha=min(1.0, alpha + 0.35), linewidth=0.8, zorder=1,
+                                     shrinkA=1, shrinkB=1))
+
+    roles_present: list[str] = []
+    for v in variables:
+        if role(v) not in roles_present:
+            roles_present.append(role(v))
+        if v in text_of:
+            shown, fs = text_of[v]
+            ax.text(*pos[v], shown, ha="center", va="center", fontsize=fs, zorder=3, linespacing=1.0,
                     bbox={"boxstyle": "round,pad=0.22", "fc": "white", "ec": colors[role(v)], "lw": 0.9})
+        else:
+            ax.scatter(*pos[v], s=dot_size[v], c=colors[role(v)], zorder=2, edgecolors="white", linewidths=0.4)
     from matplotlib.lines import Line2D
 
     order = ["cause", "facet", "question", "other"]
     counts = {r: sum(role(v) == r for v in variables) for r in order}
+    boxed = {role(v) for v in text_of}
     handles = [Line2D([], [], marker="s", linestyle="", markersize=7, markerfacecolor="white",
                       markeredgecolor=colors[r], markeredgewidth=1.5, label=f"{names[r]} ({counts[r]})")
+               if r in boxed else
+               Line2D([], [], marker="o", linestyle="", markersize=5, color=colors[r], label=f"{names[r]} ({counts[r]})")
                for r in order if r in roles_present]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=8,
               frameon=False)
-    ax.set_xlim(-x_margin, n_layers - 1 + x_margin)
+    ax.set_xlim(-x_left, n_layers - 1 + x_right)
     ax.set_ylim(0, 1)
     ax.set_axis_off()
     how = "by role" if use_roles else "by depth from the roots"
-    ax.set_title(f"{model.title}: {len(variables)} variables, {n_edges} links (columns {how}; edges point right)",
-                 fontsize=10)
+    ax.set_title(f"{model.title.rstrip(':')} — {len(variables)} variables, {n_edges} links\n"
+                 f"(columns {how}; edges point right)", fontsize=10)
     return ax
 
 
@@ -495,7 +516,11 @@ def plot_batch(scored_frame: pd.DataFrame, *, ax: Axes | None = None, causes: Se
     ax = _new_axes(ax, _tall(n) if n > 12 else None)
     data = [ok[c].to_numpy(dtype=float) for c in cols][::-1]
     y = np.arange(1, n + 1)
-    ax.boxplot(data, positions=y, orientation="horizontal", widths=0.6, patch_artist=True,
+    import matplotlib as mpl
+
+    horizontal = ({"orientation": "horizontal"} if tuple(int(x) for x in mpl.__version__.split(".")[:2]) >= (3, 10)
+                  else {"vert": False})
+    ax.boxplot(data, positions=y, widths=0.6, patch_artist=True, **horizontal,
                boxprops={"facecolor": "#f2d0d1", "edgecolor": CAUSE_COLOR},
                medianprops={"color": CAUSE_COLOR, "linewidth": 1.6},
                flierprops={"marker": ".", "markersize": 2, "alpha": 0.3, "markeredgecolor": "#555555"})
@@ -514,7 +539,7 @@ def plot_batch(scored_frame: pd.DataFrame, *, ax: Axes | None = None, causes: Se
     ax.legend(handles=[Patch(facecolor="#f2d0d1", edgecolor=CAUSE_COLOR, label="middle half of the rows"),
                        Line2D([], [], color=CAUSE_COLOR, linewidth=1.6, label="median"),
                        Line2D([], [], marker="D", linestyle="", color="black", markersize=4, label="mean")],
-              loc="lower right", fontsize=7.5, framealpha=0.9)
+              loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=7.5, frameon=False)
     ax.set_title(f"Each cause's probability across {len(ok):,} scored rows", fontsize=11)
     return ax
 
@@ -541,6 +566,9 @@ def plot_top_causes(scored_frame: pd.DataFrame, *, ax: Axes | None = None,
     ax.set_ylim(-0.6, max(n, 1) - 0.4)
     ax.set_xlim(0, (float(counts.max()) if n else 1.0) * 1.3)
     ax.set_xlabel("rows")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="x", alpha=0.3, zorder=0)
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(f"Most likely cause per row ({len(ok):,} of {len(scored_frame):,} rows scored)", fontsize=11)
