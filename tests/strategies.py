@@ -317,8 +317,7 @@ def evidence_for(draw: st.DrawFn, network: Any, *, soft: bool = False) -> dict[s
     """Return random answers for a random subset (possibly empty) of ``network.observables``.
 
     Each value is a state label of that observable. With ``soft=True`` some values are instead a
-    mapping ``{state label: likelihood}`` with non-negative likelihoods, at least one positive
-    (states left out have likelihood 0).
+    mapping ``{state label: likelihood}`` over every label, non-negative, at least one positive.
     """
     chosen = (
         draw(st.lists(st.sampled_from(network.observables), unique=True))
@@ -334,7 +333,7 @@ def evidence_for(draw: st.DrawFn, network: Any, *, soft: bool = False) -> dict[s
             )
             if not any(w > 0 for w in weights):
                 weights[draw(st.integers(0, len(labels) - 1))] = 1.0
-            out[v] = {lab: w for lab, w in zip(labels, weights, strict=True) if w > 0}
+            out[v] = dict(zip(labels, weights, strict=True))  # every label, as the API requires
         else:
             out[v] = draw(st.sampled_from(labels))
     return out

@@ -106,6 +106,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
                             line=exc.lineno) from None
         if not isinstance(answers, dict):
             raise DataError(f"{args.answers}: expected a JSON object mapping question ids to answers")
+        model.posterior(answers)  # validate before printing anything
         print(f"{model.title}\n{model.disclaimer}", file=sys.stdout)
         report(model, answers, sys.stdout)
         return 0

@@ -336,6 +336,12 @@ class Engine:
         belief: dict[int, FloatArray] = {}
         log_scale = np.zeros(rows)
         scale = np.ones(rows)
+        for v, a in lam.items():  # soft likelihoods: only ratios matter; keep the scale in log P(e)
+            if hard.get(v) is None:
+                top = a.max(axis=1)
+                ok = top > 0
+                lam[v] = a / np.where(ok, top, 1.0)[:, None]
+                log_scale += np.log(np.where(ok, top, 1.0))
         for k in reversed(self.order):
             c = self.cliques[k]
             if c.fold is not None:
@@ -417,10 +423,7 @@ class Engine:
         if impossible.any():
             b[impossible] = 0.0
         log_scale += top
-        for v in answered:
-            if hard[v] is None:
-                assert c.table is not None
-                b *= lam[v] @ c.table[c.leaf_cols[v]]
+        _multiply_soft(c, answered, lam, hard, b, log_scale)
         return b
 
     def _absorb_leaves(self, c: _Clique, lam: Mapping[int, FloatArray], hard: Mapping[int, FloatArray | None],
@@ -443,10 +446,7 @@ class Engine:
             b *= c.potential
         else:
             b = np.repeat(c.potential[None, :], rows, axis=0)
-        for v in answered:
-            if hard[v] is None:
-                assert c.table is not None
-                b *= lam[v] @ c.table[c.leaf_cols[v]]
+        _multiply_soft(c, answered, lam, hard, b, log_scale)
         return b
 
     def _distribute(self, belief: dict[int, FloatArray], up: dict[int, FloatArray], rows: int) -> dict[int, FloatArray]:
@@ -477,6 +477,20 @@ class Engine:
         if v in lam:
             pred = pred * lam[v]
         return _row_normalise(pred)
+
+
+def _multiply_soft(c: _Clique, answered: Sequence[int], lam: Mapping[int, FloatArray],
+                   hard: Mapping[int, FloatArray | None], b: FloatArray, log_scale: FloatArray) -> None:
+    """Multiply the soft answers' messages into ``b``, rescaling rows so nothing underflows."""
+    soft = [v for v in answered if hard[v] is None]
+    for i, v in enumerate(soft, start=1):
+        assert c.table is not None
+        b *= lam[v] @ c.table[c.leaf_cols[v]]
+        if i % 8 == 0 or i == len(soft):
+            top = b.max(axis=1)
+            ok = top > 0
+            b /= np.where(ok, top, 1.0)[:, None]
+            log_scale += np.log(np.where(ok, top, 1.0))
 
 
 def _hard_answers(lam: FloatArray) -> FloatArray | None:

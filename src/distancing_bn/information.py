@@ -287,7 +287,11 @@ def rank_questions(model: Model, answers: Mapping[str, Any] | None = None, *, cr
             prob_all.append({s: float(x) for s, x in zip(states, probs[i], strict=True)})
         else:
             a = norm[q]
-            prob_all.append({s: float(s == a) for s in states} if isinstance(a, str) else {s: float("nan") for s in states})
+            if isinstance(a, str):
+                prob_all.append({s: float(s == a) for s in states})
+            else:  # a soft answer: the normalised likelihoods
+                tot = float(sum(a))
+                prob_all.append({s: float(x) / tot for s, x in zip(states, a, strict=True)})
     return QuestionRanking(
         questions=tuple(all_q),
         texts=tuple(model.question_text(q) for q in all_q),

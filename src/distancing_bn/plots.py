@@ -413,6 +413,7 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
     text_of: dict[str, tuple[str, float]] = {}  # node -> (shown label, font size)
     half_w: dict[str, float] = dict.fromkeys(variables, 0.0)  # half the box width, in x data units
     dot_size: dict[str, float] = {}
+    plan = []  # per column: (raw labels, lines per label, font size or None for dots, slot height)
     for layer in layers:
         slot_pt = h_pt / max(len(layer), 1)
         raw = [model.label(v) if labels == "auto" and role(v) in ("cause", "facet") else v for v in layer]
@@ -421,11 +422,16 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
         fs_height = slot_pt / (1.45 * lines + 0.5)
         fs_width = max(6.0, col_pt * 0.85 / (0.58 * longest))  # shrink to fit the words, not below 6 pt
         fs = fontsize if fontsize is not None else float(min(8.5, fs_height, fs_width))
-        if not (show_labels and fs >= 4.0):
+        plan.append((raw, lines, fs if show_labels and fs >= 4.0 else None, slot_pt))
+    if not use_roles and fontsize is None:  # plain networks: one font size for every labelled column
+        sizes = [fs for _, _, fs, _ in plan if fs is not None]
+        plan = [(raw, lines, fs if fs is None else min(sizes), slot) for raw, lines, fs, slot in plan]
+    for layer, (raw, lines, fs, slot_pt) in zip(layers, plan, strict=True):
+        if fs is None:
             for v in layer:
                 dot_size[v] = max(6.0, min(40.0, slot_pt ** 2 * 0.3))
             continue
-        chars = max(4, int(col_pt * 0.8 / (0.58 * fs)))
+        chars = max(4, int(col_pt * 0.85 / (0.58 * fs)))
         for v, t in zip(layer, raw, strict=True):
             shown = _shorten(t, chars, lines)
             text_of[v] = (shown, fs)
@@ -630,7 +636,7 @@ def plot_calibration(result_or_arrays: Any, *, ax: Axes | None = None, bins: int
     size = 12 + 140 * np.sqrt(count[has] / max(int(count.max()), 1))
     ax.plot(mean_p, mean_y, color=QUESTION_COLOR, linewidth=1.4, zorder=2)
     ax.scatter(mean_p, mean_y, s=size, color=QUESTION_COLOR, edgecolors="white", zorder=3,
-               label="model (area ∝ predictions in bin)")
+               label="model (bigger dot = more predictions)")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
@@ -674,24 +680,28 @@ def plot_policy_curves(result: SimulationResult | pd.DataFrame, *, ax: Axes | No
     import matplotlib as mpl
 
     cmap = mpl.colormaps["tab10"]
-    all_q = None
+    all_q, all_v = None, []
     for j, (policy, grp) in enumerate(table.groupby("policy", sort=False)):
         q = grp["questions"].to_numpy()
         v = grp[metric].to_numpy(dtype=float)
-        color = cmap(j % 10)
         if len(q) > 2 and q[-1] - q[-2] > 1:  # the all-questions point of a truncated run
             all_q = int(q[-1])
-            ax.axhline(v[-1], color=color, linestyle=":", linewidth=1)
+            all_v.append(float(v[-1]))
             q, v = q[:-1], v[:-1]
-        ax.plot(q, v, marker="o", markersize=2.5, linewidth=1.6, color=color, label=str(policy))
+        ax.plot(q, v, marker="o", markersize=2.5, linewidth=1.6, color=cmap(j % 10), label=str(policy))
     if all_q is not None:
         from matplotlib.lines import Line2D
 
+        for level in sorted(set(np.round(all_v, 12))):  # every policy ends at the same value
+            ax.axhline(level, color="#555555", linestyle=":", linewidth=1.2)
         handles, _ = ax.get_legend_handles_labels()
-        handles.append(Line2D([], [], color="#555555", linestyle=":", label=f"all {all_q} questions"))
+        handles.append(Line2D([], [], color="#555555", linestyle=":", label=f"all {all_q} questions asked"))
         ax.legend(handles=handles, title="policy", fontsize=8, title_fontsize=8)
     else:
         ax.legend(title="policy", fontsize=8, title_fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("questions asked")
     ax.set_ylabel(_METRIC_NAMES.get(metric, metric))
     ax.grid(alpha=0.3)

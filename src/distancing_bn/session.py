@@ -46,7 +46,7 @@ class Session:
     @property
     def answers(self) -> dict[str, Any]:
         """The answers given so far (unsure and skipped questions left out)."""
-        return {q: a for q, a in self._history if a != SKIPPED and not is_unanswered(a)}
+        return {q: a for q, a in self._history if not isinstance(a, str) or (a != SKIPPED and not is_unanswered(a))}
 
     @property
     def asked(self) -> tuple[str, ...]:
@@ -117,7 +117,9 @@ class Session:
         if question_id in self.asked:
             raise DistancingBNError(f"question '{question_id}' was already asked; undo() first to change it")
         norm = normalise_answers(self.model.network, {question_id: label})
-        value = norm.get(question_id, UNSURE)
+        value: Any = norm.get(question_id, UNSURE)
+        if isinstance(value, tuple):  # keep soft answers as label -> likelihood
+            value = dict(zip(self.model.answers_of(question_id), value, strict=True))
         self._history.append((question_id, value))
         self._cache.clear()
         return self
@@ -149,7 +151,7 @@ class Session:
 
         rows = []
         for i in range(len(self._history) + 1):
-            ans = {q: a for q, a in self._history[:i] if a != SKIPPED and not is_unanswered(a)}
+            ans = {q: a for q, a in self._history[:i] if not isinstance(a, str) or (a != SKIPPED and not is_unanswered(a))}
             p = self.model.posterior(ans).probabilities[list(self.model.causes)]
             rows.append(p.rename(self._history[i - 1][0] if i else "(start)"))
         return pd.DataFrame(rows)
@@ -164,7 +166,7 @@ class Session:
             "stop": asdict(self.stop_rule),
             "criterion": self.criterion,
             "costs": self.costs,
-            "history": [[q, a if isinstance(a, str) else list(a)] for q, a in self._history],
+            "history": [[q, a if isinstance(a, str) else dict(a)] for q, a in self._history],
         }
 
     @classmethod
@@ -180,8 +182,10 @@ class Session:
         for q, a in data.get("history", []):
             if a == SKIPPED:
                 s.skip(q)
-            elif isinstance(a, list):
+            elif isinstance(a, list):  # older files stored soft answers as a list in answer order
                 s.answer(q, dict(zip(model.answers_of(q), a, strict=True)))
+            elif isinstance(a, dict):
+                s.answer(q, a)
             else:
                 s.answer(q, a)
         return s

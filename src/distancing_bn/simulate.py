@@ -80,8 +80,11 @@ class SimulationResult:
         out: dict[str, int | None] = {}
         for policy, grp in t.groupby("policy", sort=False):
             full = float(grp["top1_accuracy"].iloc[-1])
+            ks = grp["questions"].to_numpy()
             ok = grp[grp["top1_accuracy"] >= full - tolerance]
-            out[str(policy)] = int(ok["questions"].iloc[0]) if len(ok) else None
+            first = int(ok["questions"].iloc[0]) if len(ok) else None
+            gap = len(ks) > 1 and ks[-1] - ks[-2] > 1  # the simulation stopped at a budget
+            out[str(policy)] = None if (first is None or (gap and first == ks[-1])) else first
         return out
 
     def to_frame(self) -> pd.DataFrame:
@@ -93,7 +96,9 @@ class SimulationResult:
         t = self.table
         wide = t.pivot(index="questions", columns="policy", values="top1_accuracy")
         brier = t.pivot(index="questions", columns="policy", values="brier")
-        keep = [k for k in wide.index if k % every == 0 or k == wide.index.max()]
+        simulated = [k for k in wide.index if k < wide.index.max()]
+        last = max(simulated) if simulated else None
+        keep = [k for k in wide.index if k % every == 0 or k == wide.index.max() or k == last]
         lines = [f"Simulated {self.n_cases} cases (seed {self.seed}, criterion {self.criterion}).",
                  "Top-1 accuracy (Brier) by number of questions asked:"]
         pols = list(wide.columns)
@@ -102,7 +107,7 @@ class SimulationResult:
             lines.append(f"{k:3d}  " + "".join(f"{wide.loc[k, p]:>12.3f} ({brier.loc[k, p]:.3f})" for p in pols))
         need = self.needed()
         lines.append("Questions needed to come within 1% of the all-questions accuracy: "
-                     + ", ".join(f"{p} {n}" for p, n in need.items()))
+                     + ", ".join(f"{p} {n if n is not None else 'more than simulated'}" for p, n in need.items()))
         return "\n".join(lines)
 
     def __str__(self) -> str:

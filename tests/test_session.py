@@ -1,0 +1,323 @@
+"""Tests of :class:`distancing_bn.session.Session` and the guidance it gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distancing_bn.errors import DistancingBNError, InvalidAnswerError, UnknownQuestionError
+from distancing_bn.formats import load_model
+from distancing_bn.guidance import Guidance
+from distancing_bn.information import StopRule
+from distancing_bn.model import Model
+from distancing_bn.results import Posterior
+from distancing_bn.session import SKIPPED, Session
+from distancing_bn.spec import parse_spec
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def example(example_path: Path) -> Model:
+    return load_model(example_path)
+
+
+def same_posterior(a: Posterior, b: Posterior) -> None:
+    """Bit-for-bit equality of two posteriors' numbers."""
+    assert dict(a.answers) == dict(b.answers)
+    assert a.marginals.keys() == b.marginals.keys()
+    for v in a.marginals:
+        np.testing.assert_array_equal(a.marginals[v], b.marginals[v], err_msg=v)
+    assert a.log_evidence == b.log_evidence
+    if a.target_joint is None:
+        assert b.target_joint is None
+    else:
+        np.testing.assert_array_equal(a.target_joint, b.target_joint)
+    pd.testing.assert_series_equal(a.probabilities, b.probabilities, check_exact=True)
+
+
+# ----------------------------------------------------------------------------- flow
+def test_answer_skip_undo_flow(model: Model) -> None:
+    s = model.session()
+    assert s.asked == () and s.answers == {} and s.history == []
+    q1 = s.next_question()
+    assert q1 == model.rank_questions({}).best
+    a1 = model.answers_of(q1)[-1]
+    assert s.answer(q1, a1) is s  # chainable
+    assert s.answers == {q1: a1}
+    q2 = s.next_question()
+    assert q2 is not None and q2 != q1
+    s.skip(q2)
+    assert s.asked == (q1, q2)
+    assert s.answers == {q1: a1}
+    q3 = s.next_question()
+    assert q3 not in (q1, q2)  # a skipped question is not asked again
+    assert s.history == [
+        {"question": q1, "answer": a1, "text": model.question_text(q1)},
+        {"question": q2, "answer": SKIPPED, "text": model.question_text(q2)},
+    ]
+    s.undo()
+    assert s.asked == (q1,)
+    assert s.next_question() == q2
+    s.undo()
+    assert s.asked == ()
+    assert s.next_question() == q1
+    with pytest.raises(DistancingBNError, match="nothing to undo"):
+        s.undo()
+
+
+def test_answer_labels_are_normalised(example: Model) -> None:
+    s = example.session()
+    s.answer("works_late", " YES ")
+    assert s.answers == {"works_late": "yes"}
+
+
+def test_undo_restores_previous_posterior_exactly(model: Model) -> None:
+    s = model.session()
+    s.answer("past_pattern", "more_than_once")
+    s.answer("low_mood", "some_days")
+    before = s.posterior
+    ranking_before = s.ranking().to_frame()
+    s.answer("less_connected", "very_much")
+    assert not np.array_equal(s.posterior.probabilities, before.probabilities)
+    s.undo()
+    after = s.posterior
+    assert after is not before  # recomputed, not a stale cache
+    same_posterior(before, after)
+    pd.testing.assert_frame_equal(s.ranking().to_frame(), ranking_before, check_exact=True)
+    # undoing a skip or an 'unsure' leaves the posterior as it was too
+    s.skip("bereavement").undo()
+    same_posterior(before, s.posterior)
+
+
+def test_answering_twice_raises(model: Model) -> None:
+    s = model.session()
+    s.answer("past_pattern", "no")
+    with pytest.raises(DistancingBNError, match="already asked"):
+        s.answer("past_pattern", "once")
+    with pytest.raises(DistancingBNError, match="already asked"):
+        s.skip("past_pattern")
+    s.skip("low_mood")
+    with pytest.raises(DistancingBNError, match="already asked"):
+        s.answer("low_mood", "no")
+    s.answer("grief_lingers", "unsure")
+    with pytest.raises(DistancingBNError, match="already asked"):
+        s.answer("grief_lingers", "yes")
+    assert s.asked == ("past_pattern", "low_mood", "grief_lingers")
+    # after undo the question can be answered again
+    s.undo().answer("grief_lingers", "yes")
+    assert s.answers["grief_lingers"] == "yes"
+
+
+def test_invalid_answers_raise_and_leave_no_trace(model: Model) -> None:
+    s = model.session()
+    with pytest.raises(InvalidAnswerError, match=r"valid: 'no', 'once', 'more_than_once', 'unsure'"):
+        s.answer("past_pattern", "twice")
+    with pytest.raises(UnknownQuestionError, match="did you mean 'past_pattern'"):
+        s.answer("past_patern", "no")
+    with pytest.raises(UnknownQuestionError):
+        s.skip("no_such_question")
+    assert s.asked == ()
+
+
+def test_unsure_counts_as_asked_without_evidence(model: Model) -> None:
+    s = model.session(stop=StopRule(max_questions=2))
+    q = s.next_question()
+    s.answer(q, "unsure")
+    assert s.asked == (q,)
+    assert s.answers == {}
+    assert s.history[0]["answer"] == "unsure"
+    same_posterior(s.posterior, model.posterior({}))
+    assert s.next_question() not in (None, q)
+    s.answer(s.next_question(), None)  # None is 'unsure' too
+    assert s.answers == {}
+    assert s.done
+    assert s.stop_reason == "question budget reached (2)"
+
+
+def test_soft_answer_is_kept(example: Model) -> None:
+    s = example.session()
+    s.answer("works_late", {"no": 0.2, "yes": 0.8})
+    data = s.to_dict()
+    assert data["history"] == [["works_late", {"no": 0.2, "yes": 0.8}]]
+    restored = Session.from_dict(json.loads(json.dumps(data)), example)
+    same_posterior(restored.posterior, s.posterior)
+
+
+def test_soft_answer_posterior_and_history(example: Model) -> None:
+    s = example.session()
+    s.answer("works_late", {"no": 0.2, "yes": 0.8})
+    expected = example.posterior({"works_late": {"no": 0.2, "yes": 0.8}})
+    same_posterior(s.posterior, expected)
+    assert s.history[0]["answer"] == {"no": 0.2, "yes": 0.8}
+    assert s.next_question() is not None
+
+
+# ----------------------------------------------------------------------------- persistence
+def test_to_dict_json_from_dict_round_trip(model: Model) -> None:
+    s = model.session(stop=StopRule(min_gain_bits=0.01, max_questions=10), criterion="marginal", costs=False)
+    s.answer("past_pattern", "once")
+    s.skip("low_mood")
+    s.answer("grief_lingers", "unsure")
+    s.answer("less_connected", "somewhat")
+    data = json.loads(json.dumps(s.to_dict()))
+    assert data["model"] == model.id
+    assert data["model_sha256"] == model.spec.sha256
+    assert data["history"] == [["past_pattern", "once"], ["low_mood", SKIPPED],
+                               ["grief_lingers", "unsure"], ["less_connected", "somewhat"]]
+    r = Session.from_dict(data, model)
+    assert r.history == s.history
+    assert r.asked == s.asked and r.answers == s.answers
+    assert r.stop_rule == s.stop_rule and r.criterion == "marginal" and r.costs is False
+    same_posterior(r.posterior, s.posterior)
+    assert r.next_question() == s.next_question()
+    assert r.next_question() is not None
+
+
+def test_from_dict_default_model_and_wrong_model(model: Model, example: Model) -> None:
+    s = model.session()
+    s.answer("past_pattern", "no")
+    r = Session.from_dict(json.loads(json.dumps(s.to_dict())))  # the bundled model by default
+    assert r.model.id == model.id
+    assert r.history == s.history
+    other = example.session().to_dict()
+    with pytest.raises(DistancingBNError, match="saved for model 'two_causes'"):
+        Session.from_dict(other, model)
+
+
+# ----------------------------------------------------------------------------- stop
+def test_done_and_stop_reason_with_max_questions(model: Model) -> None:
+    s = model.session(stop=StopRule(max_questions=3))
+    assert not s.done and s.stop_reason is None
+    for _ in range(3):
+        q = s.next_question()
+        assert q is not None
+        s.answer(q, model.answers_of(q)[0])
+    assert s.done
+    assert s.next_question() is None
+    assert s.stop_reason == "question budget reached (3)"
+    assert "done: question budget reached (3)" in repr(s)
+    s.undo()
+    assert not s.done and s.stop_reason is None
+
+
+def test_stops_when_every_question_was_asked(example: Model) -> None:
+    s = example.session(stop=StopRule(min_gain_bits=0.0, confident_probability=1.01))
+    for q in example.questions:
+        s.skip(q)
+    assert s.done
+    assert s.stop_reason == "every question has been asked"
+
+
+def test_stops_when_confident(example: Model) -> None:
+    s = example.session(stop=StopRule(confident_probability=0.5, margin=0.0, min_gain_bits=0.0))
+    s.answer("less_talk", "a_lot").answer("onset", "gradual")
+    assert s.done
+    assert s.stop_reason is not None and " is likely (" in s.stop_reason
+
+
+# ----------------------------------------------------------------------------- guidance
+@pytest.mark.parametrize(("question", "answer"), [("threatened_or_afraid", "yes"),
+                                                  ("controlling", "sometimes"),
+                                                  ("controlling", "often")])
+def test_safety_notice_replaces_tips(model: Model, question: str, answer: str) -> None:
+    s = model.session()
+    s.answer("past_pattern", "more_than_once")  # makes a cause likely enough to have tips
+    assert model.session().answer("past_pattern", "more_than_once").guidance().causes
+    s.answer(question, answer)
+    g = s.guidance()
+    assert isinstance(g, Guidance)
+    assert [n.id for n in g.safety] == ["safety_control"]
+    assert g.safety[0].kind == "safety"
+    assert g.causes == ()
+    assert g.tips_withheld
+    text = g.summary()
+    assert g.safety[0].title in text
+    assert "Relationship tips are not shown" in text
+    assert "not a clinical" in text
+    assert g.to_dict()["causes"] == []
+
+
+@pytest.mark.parametrize(("question", "answer"), [("threatened_or_afraid", "no"), ("controlling", "no")])
+def test_non_trigger_answers_raise_no_safety_notice(model: Model, question: str, answer: str) -> None:
+    g = model.session().answer(question, answer).guidance()
+    assert g.safety == () and not g.tips_withheld
+
+
+@pytest.mark.parametrize(("question", "answer"), [("low_mood", "most_days"), ("lost_interest", "most_days"),
+                                                  ("grief_lingers", "yes")])
+def test_professional_help_notice_shown_with_tips(model: Model, question: str, answer: str) -> None:
+    g = model.session().answer(question, answer).guidance()
+    assert [n.id for n in g.professional_help] == ["professional_help_mood"]
+    assert g.safety == () and not g.tips_withheld
+    assert g.causes, "tips are still given alongside the professional-help notice"
+    assert all(c.tips for c in g.causes)
+    text = g.summary()
+    assert g.professional_help[0].title in text
+    assert "Relationship tips are not shown" not in text
+    for c in g.causes:
+        assert c.tips[0] in text
+
+
+def test_low_mood_some_days_raises_no_notice(model: Model) -> None:
+    g = model.session().answer("low_mood", "some_days").guidance()
+    assert g.professional_help == () and g.safety == ()
+
+
+def test_safety_and_professional_help_together(model: Model) -> None:
+    g = model.session().answer("low_mood", "most_days").answer("threatened_or_afraid", "yes").guidance()
+    assert g.safety and g.professional_help
+    assert g.causes == ()
+    text = g.summary()
+    assert text.index(g.safety[0].title) < text.index(g.professional_help[0].title)
+
+
+# ----------------------------------------------------------------------------- trajectory and display
+def test_trajectory_shape(model: Model) -> None:
+    s = model.session()
+    s.answer("past_pattern", "more_than_once").skip("low_mood").answer("grief_lingers", "unsure")
+    s.answer("less_connected", "very_much")
+    t = s.trajectory()
+    assert t.shape == (5, len(model.causes))
+    assert list(t.columns) == list(model.causes)
+    assert list(t.index) == ["(start)", "past_pattern", "low_mood", "grief_lingers", "less_connected"]
+    np.testing.assert_allclose(t.iloc[0], model.prior.probabilities[list(model.causes)])
+    np.testing.assert_allclose(t.iloc[-1], s.posterior.probabilities[list(model.causes)])
+    # skipping or 'unsure' does not move anything
+    np.testing.assert_array_equal(t.iloc[1], t.iloc[2])
+    np.testing.assert_array_equal(t.iloc[2], t.iloc[3])
+    assert ((t >= 0) & (t <= 1)).all().all()
+
+
+def test_repr_html_escapes(example_path: Path) -> None:
+    text = example_path.read_text(encoding="utf-8").replace(
+        "text: Is your partner working longer hours than before?",
+        'text: "Is your partner <script>x()</script> & late?"',
+    )
+    m = Model.from_spec(parse_spec(text))
+    s = m.session()
+    s.answer("works_late", "yes")
+    out = s._repr_html_()
+    assert "<script>" not in out
+    assert "&lt;script&gt;x()&lt;/script&gt; &amp; late?" in out
+    assert "<ol>" in out and "<b>yes</b>" in out
+    assert out.startswith("<div>")
+    # the next question is escaped too
+    s2 = m.session(stop=StopRule(min_gain_bits=0.0, confident_probability=1.01))
+    for q in ("less_talk", "onset", "feels_afraid"):
+        s2.skip(q)
+    assert s2.next_question() == "works_late"
+    out2 = s2._repr_html_()
+    assert "<script>" not in out2 and "Next: Is your partner &lt;script&gt;" in out2
+
+
+def test_repr(model: Model) -> None:
+    s = model.session()
+    assert repr(s) == f"<Session {model.id} | 0 asked | next: {s.next_question()}>"
