@@ -184,9 +184,10 @@ class Model:
         norm = normalise_answers(self.network, answers)
         res = self._query(from_answers(self.network, norm), joint=self.engine.has_joint)
         if not np.isfinite(res.log_evidence[0]):
+            shown = [f"{q}={a if isinstance(a, str) else 'soft'}" for q, a in norm.items()]
+            more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
             raise ImpossibleEvidenceError(
-                "these answers together have probability zero under the model: "
-                + ", ".join(f"{q}={a if isinstance(a, str) else 'soft'}" for q, a in norm.items()),
+                "these answers together have probability zero under the model: " + ", ".join(shown[:10]) + more,
                 answers=tuple(norm),
             )
         return self._posterior(norm, res, self.prior)

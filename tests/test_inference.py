@@ -1,0 +1,429 @@
+"""Known answers and invariants of the inference layer (``Model.posterior``/``posterior_batch``).
+
+Hand computations by Bayes' rule on a two-cause toy network and on Monty Hall, brute-force
+enumeration of the joint for ``log P(e)`` and the targets' joint, batch/single agreement, and
+underflow safety. No pgmpy needed (the pgmpy oracle lives in ``tests/oracle``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from fractions import Fraction as F
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import distancing_bn
+from distancing_bn import Model, Network
+from distancing_bn.simulate import sample_cases
+
+AB = ("absent", "present")
+
+
+# ----------------------------------------------------------------------------- networks
+# A and B are independent causes; E (no/yes) depends on both, F (low/mid/high) on A only.
+PA, PB = F(3, 10), F(1, 5)
+P_E_YES = {(0, 0): F(1, 10), (0, 1): F(1, 2), (1, 0): F(7, 10), (1, 1): F(9, 10)}
+P_F = {0: (F(6, 10), F(3, 10), F(1, 10)), 1: (F(2, 10), F(3, 10), F(5, 10))}
+
+
+def toy_network() -> Network:
+    e = np.array(
+        [[[1 - float(P_E_YES[a, b]), float(P_E_YES[a, b])] for b in (0, 1)] for a in (0, 1)]
+    )
+    return Network.create(
+        "toy",
+        {"A": AB, "B": AB, "E": ("no", "yes"), "F": ("low", "mid", "high")},
+        {"A": (), "B": (), "E": ("A", "B"), "F": ("A",)},
+        {
+            "A": [1 - float(PA), float(PA)],
+            "B": [1 - float(PB), float(PB)],
+            "E": e,
+            "F": [[float(x) for x in P_F[0]], [float(x) for x in P_F[1]]],
+        },
+        targets=["A", "B"],
+    )
+
+
+@pytest.fixture(scope="module")
+def toy() -> Model:
+    return Model(toy_network())
+
+
+def monty_hall() -> Model:
+    doors = ("d1", "d2", "d3")
+    host = np.zeros((3, 3, 3))  # (prize, choice, opened)
+    for prize, choice in itertools.product(range(3), range(3)):
+        allowed = [d for d in range(3) if d not in (prize, choice)]
+        for d in allowed:
+            host[prize, choice, d] = 1 / len(allowed)
+    net = Network.create(
+        "monty",
+        {"prize": doors, "choice": doors, "opened": doors},
+        {"prize": (), "choice": (), "opened": ("prize", "choice")},
+        {"prize": np.full(3, 1 / 3), "choice": np.full(3, 1 / 3), "opened": host},
+        targets=["prize"],
+        observables=["choice", "opened"],
+    )
+    return Model(net)
+
+
+@pytest.fixture(scope="module")
+def default_model() -> Model:
+    return distancing_bn.load_model()
+
+
+def brute_force(
+    model: Model, answers: Mapping[str, Any]
+) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+    """Enumerate the full joint: return P(e), every target's marginal and the targets' joint."""
+    net = model.network
+    variables = list(net.variables)
+    cards = [net.card(v) for v in variables]
+    targets = list(net.targets)
+    p_e = 0.0
+    joint = np.zeros([net.card(t) for t in targets])
+    for config in itertools.product(*(range(c) for c in cards)):
+        x = dict(zip(variables, config, strict=True))
+        p = 1.0
+        for v in variables:
+            p *= float(net.cpts[v][(*(x[u] for u in net.parents[v]), x[v])])
+        for q, a in answers.items():
+            states = net.states[q]
+            p *= float(a[states[x[q]]]) if isinstance(a, Mapping) else float(states[x[q]] == a)
+        p_e += p
+        joint[tuple(x[t] for t in targets)] += p
+    margs = {
+        t: joint.sum(axis=tuple(j for j in range(len(targets)) if j != i)) / p_e
+        for i, t in enumerate(targets)
+    }
+    return p_e, margs, joint / p_e
+
+
+def sampled_answers(model: Model, n: int, seed: int, share: float = 0.3) -> list[dict[str, str]]:
+    rng = np.random.default_rng(seed)
+    cases = sample_cases(model, n, seed=seed)
+    out = []
+    for i in range(n):
+        out.append(
+            {
+                q: model.answers_of(q)[int(cases[q][i])]
+                for q in model.questions
+                if rng.random() < share
+            }
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- known answers
+def test_toy_posterior_by_hand(toy: Model) -> None:
+    # P(A, B, E=yes) summed by hand, then Bayes' rule
+    a1 = PA * (PB * P_E_YES[1, 1] + (1 - PB) * P_E_YES[1, 0])
+    a0 = (1 - PA) * (PB * P_E_YES[0, 1] + (1 - PB) * P_E_YES[0, 0])
+    b1 = PB * (PA * P_E_YES[1, 1] + (1 - PA) * P_E_YES[0, 1])
+    assert a1 + a0 == F(348, 1000)
+    post = toy.posterior({"E": "yes"})
+    assert post.marginal("A")["present"] == pytest.approx(float(a1 / (a1 + a0)), abs=1e-12)
+    assert post.marginal("B")["present"] == pytest.approx(float(b1 / (a1 + a0)), abs=1e-12)
+    assert post.log_evidence == pytest.approx(math.log(0.348), abs=1e-12)
+
+    # and with F = high as well (F depends on A only)
+    hi = 2
+    a1f, a0f = a1 * P_F[1][hi], a0 * P_F[0][hi]
+    b1f = PB * (PA * P_E_YES[1, 1] * P_F[1][hi] + (1 - PA) * P_E_YES[0, 1] * P_F[0][hi])
+    p_e = a1f + a0f
+    assert p_e == F(1236, 10000)
+    post = toy.posterior({"E": "yes", "F": "high"})
+    assert post.marginal("A")["present"] == pytest.approx(float(a1f / p_e), abs=1e-12)
+    assert post.marginal("B")["present"] == pytest.approx(float(b1f / p_e), abs=1e-12)
+    assert post.probabilities["A"] == pytest.approx(float(a1f / p_e), abs=1e-12)
+    assert post.log_evidence == pytest.approx(math.log(float(p_e)), abs=1e-12)
+
+
+def test_toy_prior_by_hand(toy: Model) -> None:
+    np.testing.assert_allclose(toy.prior.marginal("A").to_numpy(), [0.7, 0.3], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(toy.prior.marginal("B").to_numpy(), [0.8, 0.2], rtol=0, atol=1e-15)
+    assert toy.prior.log_evidence == pytest.approx(0.0, abs=1e-13)  # log 1, up to rounding
+
+
+@pytest.mark.parametrize("e", [None, "no", "yes", {"no": 0.2, "yes": 0.7}])
+@pytest.mark.parametrize("f", [None, "low", "mid", "high", {"low": 0.0, "mid": 1.0, "high": 0.5}])
+def test_toy_matches_enumeration(toy: Model, e: Any, f: Any) -> None:
+    answers = {k: v for k, v in (("E", e), ("F", f)) if v is not None}
+    p_e, margs, joint = brute_force(toy, answers)
+    post = toy.posterior(answers)
+    assert post.log_evidence == pytest.approx(math.log(p_e), rel=1e-13, abs=1e-13)
+    for t in ("A", "B"):
+        np.testing.assert_allclose(post.marginal(t).to_numpy(), margs[t], rtol=0, atol=1e-13)
+    assert post.target_order == ("A", "B")
+    np.testing.assert_allclose(post.target_joint, joint, rtol=0, atol=1e-13)
+
+
+def test_monty_hall() -> None:
+    model = monty_hall()
+    post = model.posterior({"choice": "d1", "opened": "d2"})
+    m = post.marginal("prize")
+    assert m["d3"] == pytest.approx(2 / 3, abs=1e-12)  # switch!
+    assert m["d1"] == pytest.approx(1 / 3, abs=1e-12)
+    assert m["d2"] == 0.0
+    # P(choice = d1, opened = d2) = 1/3 * (1/3 * 1/2 + 1/3 * 1) = 1/6
+    assert post.log_evidence == pytest.approx(math.log(1 / 6), abs=1e-12)
+    # every (choice, opened) pair with choice != opened: the remaining door has 2/3
+    for c, o in itertools.permutations(range(3), 2):
+        other = ({0, 1, 2} - {c, o}).pop()
+        p = model.posterior({"choice": f"d{c + 1}", "opened": f"d{o + 1}"}).marginal("prize")
+        assert p.iloc[other] == pytest.approx(2 / 3, abs=1e-12)
+        assert p.iloc[c] == pytest.approx(1 / 3, abs=1e-12)
+    # the choice alone tells nothing about the prize
+    np.testing.assert_allclose(
+        model.posterior({"choice": "d2"}).marginal("prize"), [1 / 3] * 3, atol=1e-15
+    )
+
+
+# ----------------------------------------------------------------------------- invariants
+def test_posterior_sums_to_one(default_model: Model) -> None:
+    for answers in sampled_answers(default_model, 15, seed=1, share=0.5):
+        post = default_model.posterior(answers)
+        for v in default_model.variables:
+            m = post.marginal(v.id).to_numpy()
+            assert np.all(m >= 0) and m.sum() == pytest.approx(1.0, abs=1e-12)
+        if post.target_joint is not None:
+            assert post.target_joint.sum() == pytest.approx(1.0, abs=1e-12)
+        assert np.all((post.probabilities >= 0) & (post.probabilities <= 1))
+
+
+def test_unsure_and_none_give_exactly_the_prior(default_model: Model) -> None:
+    blanks: list[Any] = [None, "unsure", "Unsure ", "UNSURE", "", float("nan")]
+    answers = {q: blanks[i % len(blanks)] for i, q in enumerate(default_model.questions)}
+    post = default_model.posterior(answers)
+    prior = default_model.prior
+    assert post.answers == {}
+    assert post.log_evidence == prior.log_evidence == pytest.approx(0.0, abs=1e-13)
+    for v in default_model.variables:
+        np.testing.assert_array_equal(
+            post.marginal(v.id).to_numpy(), prior.marginal(v.id).to_numpy()
+        )
+    np.testing.assert_array_equal(post.target_joint, prior.target_joint)
+    # 'unsure' next to real answers is the same as leaving the question out
+    real = {"job_insecurity": "yes"}
+    with_unsure = default_model.posterior(
+        real | {q: "unsure" for q in default_model.questions[:10] if q not in real}
+    )
+    pd.testing.assert_series_equal(
+        with_unsure.probabilities,
+        default_model.posterior(real).probabilities,
+        check_exact=False,
+        rtol=0,
+        atol=1e-15,
+    )
+    # and no answers at all is the prior
+    pd.testing.assert_series_equal(default_model.posterior().probabilities, prior.probabilities)
+    pd.testing.assert_series_equal(default_model.posterior({}).probabilities, prior.probabilities)
+
+
+def test_order_of_answers_does_not_matter(default_model: Model) -> None:
+    rng = np.random.default_rng(3)
+    for answers in sampled_answers(default_model, 5, seed=4, share=0.6):
+        items = list(answers.items())
+        if items:
+            q = items[0][0]
+            items[0] = (
+                q,
+                dict(
+                    zip(default_model.answers_of(q), rng.uniform(0.1, 1, 3).tolist(), strict=False)
+                ),
+            )
+        base = default_model.posterior(dict(items))
+        for _ in range(3):
+            perm = [items[i] for i in rng.permutation(len(items))]
+            other = default_model.posterior(dict(perm))
+            np.testing.assert_allclose(other.probabilities, base.probabilities, rtol=0, atol=1e-13)
+            assert other.log_evidence == pytest.approx(base.log_evidence, rel=1e-13, abs=1e-13)
+
+
+# ----------------------------------------------------------------------------- batches
+def _frame(model: Model, answers: list[dict[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(answers, columns=list(model.questions), dtype=object)
+
+
+def test_batch_equals_single_queries(default_model: Model, toy: Model) -> None:
+    for model, rows in (
+        (default_model, sampled_answers(default_model, 25, seed=8)),
+        (toy, [{}, {"E": "yes"}, {"F": "mid"}, {"E": "no", "F": "high"}]),
+    ):
+        frame = _frame(model, rows)
+        frame.index = pd.Index([f"r{i}" for i in range(len(rows))])
+        batch = model.posterior_batch(frame)
+        assert list(batch.index) == list(frame.index)
+        assert list(batch.columns) == [f"p_{v.id}" for v in model.variables] + ["log_evidence"]
+        for (label, row), answers in zip(batch.iterrows(), rows, strict=True):
+            post = model.posterior(answers)
+            for v in model.variables:
+                assert row[f"p_{v.id}"] == pytest.approx(post.probabilities[v.id], abs=1e-12), label
+            assert row["log_evidence"] == pytest.approx(post.log_evidence, rel=1e-12, abs=1e-12)
+        full = model.posterior_batch(frame, states="all")
+        for v in model.variables:
+            cols = [f"{v.id}[{s}]" for s in v.states]
+            np.testing.assert_allclose(full[cols].sum(axis=1), 1.0, atol=1e-12)
+            np.testing.assert_allclose(full[cols[v.present]], batch[f"p_{v.id}"], atol=1e-15)
+
+
+def test_batch_blank_cells_are_unanswered(toy: Model) -> None:
+    frame = pd.DataFrame(
+        {
+            "E": ["yes", None, "unsure", "", float("nan"), " YES "],
+            "F": [None, "high", float("nan"), "", "unsure", None],
+            "other": range(6),
+        }
+    )
+    batch = toy.posterior_batch(frame)
+    prior = toy.prior.probabilities
+    for i in (2, 3, 4):
+        assert batch.iloc[i]["p_A"] == pytest.approx(prior["A"], abs=1e-15)
+        assert batch.iloc[i]["log_evidence"] == pytest.approx(0.0, abs=1e-15)
+    assert batch.iloc[0]["p_A"] == pytest.approx(
+        toy.posterior({"E": "yes"}).probabilities["A"], abs=1e-12
+    )
+    assert batch.iloc[5]["p_A"] == pytest.approx(batch.iloc[0]["p_A"], abs=1e-15)
+    assert batch.iloc[1]["p_A"] == pytest.approx(
+        toy.posterior({"F": "high"}).probabilities["A"], abs=1e-12
+    )
+
+
+def test_batch_row_order_and_chunk_size_do_not_change_results(default_model: Model) -> None:
+    rows = sampled_answers(default_model, 40, seed=12)
+    frame = _frame(default_model, rows)
+    base = default_model.posterior_batch(frame)
+    # bit-identical is not promised (BLAS may round differently for other shapes): 1e-12
+    for chunk in (1, 7, 40, 1000):
+        other = default_model.posterior_batch(frame, chunk_size=chunk)
+        pd.testing.assert_frame_equal(other, base, check_exact=False, rtol=1e-12, atol=1e-12)
+    perm = np.random.default_rng(0).permutation(len(frame))
+    shuffled = default_model.posterior_batch(frame.iloc[perm])
+    assert list(shuffled.index) == list(frame.index[perm])
+    pd.testing.assert_frame_equal(
+        shuffled.loc[frame.index], base, check_exact=False, rtol=1e-12, atol=1e-12
+    )
+    shuffled7 = default_model.posterior_batch(frame.iloc[perm], chunk_size=7)
+    pd.testing.assert_frame_equal(
+        shuffled7.loc[frame.index], base, check_exact=False, rtol=1e-12, atol=1e-12
+    )
+
+
+def test_empty_batch(toy: Model) -> None:
+    out = toy.posterior_batch(pd.DataFrame({"E": pd.Series([], dtype=object)}))
+    assert len(out) == 0 and "p_A" in out.columns and "log_evidence" in out.columns
+
+
+# ----------------------------------------------------------------------------- joint of the targets
+def test_top_explanations_match_the_enumerated_joint(toy: Model) -> None:
+    answers = {"E": "yes", "F": "mid"}
+    _, _, joint = brute_force(toy, answers)
+    top = toy.posterior(answers).top_explanations(k=10)
+    assert len(top) == 4
+    assert list(top["rank"]) == [1, 2, 3, 4]
+    assert top["probability"].sum() == pytest.approx(1.0, abs=1e-12)
+    assert list(top["probability"]) == sorted(top["probability"], reverse=True)
+    a, b = np.unravel_index(np.argmax(joint), joint.shape)
+    assert (top.iloc[0]["A"], top.iloc[0]["B"]) == (AB[a], AB[b])
+    assert top.iloc[0]["probability"] == pytest.approx(joint.max(), abs=1e-13)
+    for row in top.itertuples():
+        assert row.probability == pytest.approx(joint[AB.index(row.A), AB.index(row.B)], abs=1e-13)
+        present = [t for t in ("A", "B") if getattr(row, t) == "present"]
+        assert row.present == (" + ".join(present) or "none")
+
+
+def test_top_explanations_on_default_model(default_model: Model) -> None:
+    for answers in sampled_answers(default_model, 4, seed=21, share=0.4):
+        post = default_model.posterior(answers)
+        top5 = post.top_explanations(5)
+        assert len(top5) == 5
+        assert top5["probability"].sum() <= 1 + 1e-12
+        everything = post.top_explanations(10_000)
+        assert len(everything) == 2 ** len(default_model.causes)
+        assert everything["probability"].sum() == pytest.approx(1.0, abs=1e-12)
+        joint = post.target_joint
+        idx = np.unravel_index(np.argmax(joint), joint.shape)
+        best = {
+            t: default_model.network.states[t][i]
+            for t, i in zip(post.target_order, idx, strict=True)
+        }
+        assert {t: top5.iloc[0][t] for t in post.target_order} == best
+        assert top5.iloc[0]["probability"] == pytest.approx(joint.max(), abs=1e-15)
+        # the joint's marginals are the posterior marginals
+        for i, t in enumerate(post.target_order):
+            m = joint.sum(axis=tuple(j for j in range(joint.ndim) if j != i))
+            np.testing.assert_allclose(m, post.marginal(t).to_numpy(), atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- underflow
+N_LEAVES = 400
+
+
+@pytest.fixture(scope="module")
+def many_leaves() -> Model:
+    states: dict[str, tuple[str, ...]] = {"c": AB}
+    parents: dict[str, tuple[str, ...]] = {"c": ()}
+    cpts: dict[str, Any] = {"c": [0.7, 0.3]}
+    for i in range(N_LEAVES):
+        states[f"q{i}"] = ("no", "yes")
+        parents[f"q{i}"] = ("c",)
+        cpts[f"q{i}"] = [[0.999, 0.001], [0.99, 0.01]]
+    return Model(Network.create("many", states, parents, cpts, targets=["c"]))
+
+
+def _expected(lik_absent: float, lik_present: float) -> tuple[float, float]:
+    """log P(e) and P(c = present | e) for N_LEAVES answers with these per-answer likelihoods."""
+    la = math.log(0.7) + N_LEAVES * math.log(lik_absent)
+    lp = math.log(0.3) + N_LEAVES * math.log(lik_present)
+    top = max(la, lp)
+    log_e = top + math.log(math.exp(la - top) + math.exp(lp - top))
+    return log_e, math.exp(lp - log_e)
+
+
+def test_many_small_hard_answers_do_not_underflow(many_leaves: Model) -> None:
+    post = many_leaves.posterior({f"q{i}": "yes" for i in range(N_LEAVES)})
+    log_e, p = _expected(0.001, 0.01)
+    assert math.isfinite(post.log_evidence) and post.log_evidence < -1000  # P(e) ~ 1e-800
+    assert post.log_evidence == pytest.approx(log_e, rel=1e-12)
+    assert post.marginal("c").sum() == pytest.approx(1.0, abs=1e-12)
+    assert post.marginal("c")["present"] == pytest.approx(p, abs=1e-12)
+    batch = many_leaves.posterior_batch(
+        pd.DataFrame([{f"q{i}": "yes" for i in range(N_LEAVES)}] * 3)
+    )
+    np.testing.assert_allclose(batch["log_evidence"], log_e, rtol=1e-12)
+    np.testing.assert_allclose(batch["p_c"], p, atol=1e-12)
+
+
+def test_many_small_soft_answers_do_not_underflow(many_leaves: Model) -> None:
+    soft = {"no": 1e-3, "yes": 2e-3}
+    post = many_leaves.posterior({f"q{i}": soft for i in range(N_LEAVES)})
+    # each answer multiplies P(e | c) by 0.001 * P(no | c) + 0.002 * P(yes | c)
+    log_e, p = _expected(1e-3 * 0.999 + 2e-3 * 0.001, 1e-3 * 0.99 + 2e-3 * 0.01)
+    assert math.isfinite(post.log_evidence)
+    assert post.log_evidence == pytest.approx(log_e, rel=1e-12)
+    assert post.marginal("c").sum() == pytest.approx(1.0, abs=1e-12)
+    assert post.marginal("c")["present"] == pytest.approx(p, abs=1e-12)
+
+
+def _check_scaled_soft_answer(model: Model, scale: float) -> None:
+    q = "job_insecurity"
+    base = model.posterior({q: {"no": 1.0, "yes": 2.0}})
+    post = model.posterior({q: {"no": 1.0 * scale, "yes": 2.0 * scale}})
+    np.testing.assert_allclose(post.probabilities, base.probabilities, rtol=0, atol=1e-12)
+    assert post.log_evidence == pytest.approx(base.log_evidence + math.log(scale), rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-5, 1e5, 1e300])
+def test_soft_answer_scale_does_not_change_the_posterior(
+    default_model: Model, scale: float
+) -> None:
+    _check_scaled_soft_answer(default_model, scale)
+
+
+def test_subnormal_soft_answer_does_not_change_the_posterior(default_model: Model) -> None:
+    _check_scaled_soft_answer(default_model, 5e-324)
