@@ -329,9 +329,20 @@ class Engine:
             Also return the targets' joint ``(rows, *cards)`` (needs ``has_joint``).
         """
         net = self.network
+        wanted = list(net.targets) + list(net.reported) if marginals is None else list(marginals)
+        lam, belief, up, log_scale = self._collect(likelihoods, rows)
+        root_b = belief[self.root]
+        total = root_b.sum(axis=1)
+        with np.errstate(divide="ignore"):
+            log_evidence = log_scale + np.log(total)
+        return self._finish(lam, belief, up, rows, root_b, total, log_evidence, wanted, joint)
+
+    def _collect(self, likelihoods: Mapping[str, FloatArray], rows: int) -> tuple[
+            dict[int, FloatArray], dict[int, FloatArray], dict[int, FloatArray], FloatArray]:
+        """Run the collect pass; return (likelihoods by var id, beliefs, messages up, log scale)."""
+        net = self.network
         lam = {net.index[v]: np.asarray(a, dtype=np.float64) for v, a in likelihoods.items()}
         hard = {v: _hard_answers(a) for v, a in lam.items() if v in self.leaf_host}
-        wanted = list(net.targets) + list(net.reported) if marginals is None else list(marginals)
         up: dict[int, FloatArray] = {}
         belief: dict[int, FloatArray] = {}
         log_scale = np.zeros(rows)
@@ -364,10 +375,12 @@ class Engine:
                     log_scale += np.log(scale)
                     scale[:] = 1.0
                 up[k] = msg
-        root_b = belief[self.root]
-        total = root_b.sum(axis=1)
-        with np.errstate(divide="ignore"):
-            log_evidence = log_scale + np.log(scale) + np.log(total)
+        return lam, belief, up, log_scale + np.log(scale)
+
+    def _finish(self, lam: dict[int, FloatArray], belief: dict[int, FloatArray], up: dict[int, FloatArray],
+                rows: int, root_b: FloatArray, total: FloatArray, log_evidence: FloatArray,
+                wanted: Sequence[str], joint: bool) -> QueryResult:
+        net = self.network
         target_joint = None
         if joint:
             if self._joint is None:
@@ -393,6 +406,122 @@ class Engine:
                 else:
                     out[name] = _row_normalise(self._marginal[v].apply(full[self.home[v]]))
         return QueryResult(log_evidence, out, target_joint)
+
+    # ------------------------------------------------------------------ information gain
+    @property
+    def fast_joint_gain(self) -> bool:
+        """True when :meth:`joint_gains` applies: the root clique holds exactly the targets."""
+        root_vars = set(self.cliques[self.root].vars)
+        return self.has_joint and root_vars == {self.network.index[t] for t in self.network.targets}
+
+    def joint_gains(self, likelihoods: Mapping[str, FloatArray], rows: int,
+                    candidates: Sequence[str]) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+        """Exact I(T; Q | e) in bits for every row and candidate leaf question Q (T = all targets).
+
+        Needs :attr:`fast_joint_gain`. One collect pass gives ``p(t) = P(T = t | e)``. Answering
+        ``Q = a`` multiplies ``p`` by a ratio ``r_a(s)`` that depends only on a separator ``s``
+        of the root (the parents of Q if the root hosts Q; else the separator of the root's
+        child branch holding Q, with ``r_a`` found by re-running only the path from Q's clique
+        up to that child). With ``B(s) = Σ_{t→s} p(t)`` and ``A(s) = Σ_{t→s} p(t) log p(t)``:
+
+            P(Q = a | e) = Σ_s r_a(s) B(s) = Z_a
+            H(T | e, a)  = log Z_a − Σ_s r_a(s) [A(s) + B(s) log r_a(s)] / Z_a     (nats)
+
+        so no 2^|T| work is done per candidate answer. Candidates must be unanswered leaves.
+
+        Returns
+        -------
+        gains : (rows, candidates) bits
+        entropy : (rows,) H(T | e) in bits
+        answer_probs : per candidate, (rows, answers) P(Q = a | e)
+        log_evidence : (rows,) natural log of P(e)
+        """
+        net = self.network
+        lam, belief, up, log_scale = self._collect(likelihoods, rows)
+        root = self.cliques[self.root]
+        b = belief[self.root]
+        tot = b.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore"):
+            log_evidence = log_scale + np.log(tot[:, 0])
+        p = np.divide(b, tot, out=np.zeros_like(b), where=tot > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+        h0 = -plogp.sum(axis=1)
+        cache: dict[Any, tuple[FloatArray, FloatArray]] = {}
+
+        def sums(key: Any, proj: _Projection) -> tuple[FloatArray, FloatArray]:
+            if key not in cache:
+                cache[key] = (proj.apply(p), proj.apply(plogp))
+            return cache[key]
+
+        # group the candidates: by host clique (or, at the root, by parent set), so each group
+        # is one stacked computation over all of its answers
+        groups: dict[Any, list[int]] = {}
+        for j, name in enumerate(candidates):
+            v = net.index[name]
+            k = self.leaf_host[v]
+            if k == self.root:
+                key: Any = ("leaf", tuple(sorted(root.vars.index(net.index[x]) for x in net.parents[name])))
+            else:
+                key = ("clique", k)
+            groups.setdefault(key, []).append(j)
+        sizes = [net.card(q) for q in candidates]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        z_all = np.zeros((rows, int(offsets[-1])))
+        h_all = np.zeros((rows, int(offsets[-1])))
+        for key, members in groups.items():
+            tables = []
+            for j in members:
+                v = net.index[candidates[j]]
+                c = self.cliques[self.leaf_host[v]]
+                assert c.table is not None
+                tables.append(c.table[c.leaf_cols[v]])
+            table = np.vstack(tables)  # (answers of the group, host clique size)
+            if key[0] == "leaf":  # hosted by the root: r_a(s) = P(Q = a | parents = s) for every row
+                proj = self._root_projection(key[1])
+                B, A = sums(key, proj)
+                first = np.empty(proj.sub, dtype=np.intp)
+                first[proj.index[::-1]] = np.arange(root.size)[::-1]
+                r = np.broadcast_to(table[:, first][None], (rows, table.shape[0], proj.sub))
+            else:  # re-run the path from the host clique up to the root's child, for every answer
+                node = key[1]
+                bq = belief[node][:, None, :] * table[None, :, :]
+                while True:
+                    cc = self.cliques[node]
+                    assert cc.to_sep is not None and cc.parent_to_sep is not None
+                    new = _apply3(cc.to_sep, bq)
+                    old = cc.to_sep.apply(belief[node])[:, None, :]
+                    r = np.divide(new, old, out=np.zeros_like(new), where=old > 0)
+                    if cc.parent == self.root:
+                        break
+                    bq = belief[cc.parent][:, None, :] * _spread3(cc.parent_to_sep, r)
+                    node = cc.parent
+                B, A = sums(("child", node), cc.parent_to_sep)
+            z = np.einsum("ras,rs->ra", r, B)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rlogr = np.where(r > 0, r * np.log(np.where(r > 0, r, 1.0)), 0.0)
+                inner = np.einsum("ras,rs->ra", r, A) + np.einsum("ras,rs->ra", rlogr, B)
+                safe = np.where(z > 0, z, 1.0)
+                h = np.where(z > 0, np.log(safe) - inner / safe, 0.0)
+            cols = np.concatenate([np.arange(offsets[j], offsets[j + 1]) for j in members])
+            z_all[:, cols] = z
+            h_all[:, cols] = h
+        expected = np.add.reduceat(z_all * h_all, offsets[:-1], axis=1) if len(candidates) else np.zeros((rows, 0))
+        gains = np.maximum(0.0, (h0[:, None] - expected) / np.log(2.0))
+        probs = []
+        for j in range(len(candidates)):
+            zj = z_all[:, offsets[j]:offsets[j + 1]]
+            probs.append(zj / np.maximum(zj.sum(axis=1, keepdims=True), 1e-300))
+        return gains, h0 / np.log(2.0), probs, log_evidence
+
+    def _root_projection(self, positions: tuple[int, ...]) -> _Projection:
+        proj = self._root_marginal.get(positions)  # type: ignore[call-overload]
+        if proj is None:
+            root = self.cliques[self.root]
+            proj = self._root_marginal[positions] = _Projection(root.configs, root.cards, positions)  # type: ignore[index]
+        if not proj.dense:
+            raise NotImplementedError("the root projection is too large for the fast gain")
+        return proj
 
     def _absorb_folded(self, c: _Clique, lam: Mapping[int, FloatArray], hard: Mapping[int, FloatArray | None],
                        up: Mapping[int, FloatArray], rows: int, log_scale: FloatArray) -> FloatArray:
@@ -477,6 +606,22 @@ class Engine:
         if v in lam:
             pred = pred * lam[v]
         return _row_normalise(pred)
+
+
+def _apply3(proj: _Projection, x: FloatArray) -> FloatArray:
+    """``proj.apply`` on a (rows, answers, size) array."""
+    rows, k, size = x.shape
+    return proj.apply(x.reshape(rows * k, size)).reshape(rows, k, -1)
+
+
+def _spread3(proj: _Projection, m: FloatArray) -> FloatArray:
+    """Spread a (rows, answers, sep) message over the projection's clique: (rows, answers, size)."""
+    if proj.dense:
+        return np.take(m, proj.index, axis=2)
+    rows, k, sep = m.shape
+    out = np.ones((rows * k, int(np.prod(proj.cards))))
+    proj.multiply_into(out, m.reshape(rows * k, sep))
+    return out.reshape(rows, k, -1)
 
 
 def _multiply_soft(c: _Clique, answered: Sequence[int], lam: Mapping[int, FloatArray],

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ImpossibleEvidenceError
-from .evidence import Evidence, normalise_answers
+from .evidence import Evidence, from_answers, normalise_answers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,6 +47,7 @@ __all__ = [
 Criterion = Literal["joint", "marginal"]
 _LOOKAHEAD_CHUNK = 8192
 _EXPANDED_CHUNK = 16_384
+_FAST_CHUNK = 4096
 
 
 def entropy_bits(p: NDArray[np.float64], axis: int | tuple[int, ...] = -1) -> NDArray[np.float64]:
@@ -177,6 +178,13 @@ class StopDecision:
         return self.question is None
 
 
+def _fast_joint(model: Model, criterion: str, target: str | None, candidates: Sequence[str]) -> bool:
+    """True when the separator-based exact gain applies (see ``Engine.joint_gains``)."""
+    eng = model.engine
+    return (criterion == "joint" and target is None and eng.fast_joint_gain
+            and all(model.network.index[q] in eng.leaf_host for q in candidates))
+
+
 def _candidate_rows(model: Model, norm: Mapping[str, Any], candidates: Sequence[str]) -> tuple[dict[str, np.ndarray], int, list[tuple[int, int]]]:
     """Return likelihoods for row 0 = e and one row per (candidate, answer); spans per candidate."""
     net = model.network
@@ -266,12 +274,22 @@ def rank_questions(model: Model, answers: Mapping[str, Any] | None = None, *, cr
         criterion = "marginal"
     norm = normalise_answers(net, answers)
     candidates = [q for q in model.questions if q not in norm]
-    lik, rows, spans = _candidate_rows(model, norm, candidates)
-    log_z, h = _uncertainty(model, lik, rows, criterion, target)
-    if not np.isfinite(log_z[0]):
-        raise ImpossibleEvidenceError("these answers together have probability zero under the model",
-                                      answers=tuple(norm))
-    gains, probs = _gains(log_z, h, spans)
+    fast = _fast_joint(model, criterion, target, candidates)
+    if fast and lookahead == 1:
+        ev = from_answers(net, norm)
+        g, h0, pr, log_e = model.engine.joint_gains(ev.likelihoods, 1, candidates)
+        if not np.isfinite(log_e[0]):
+            raise ImpossibleEvidenceError("these answers together have probability zero under the model",
+                                          answers=tuple(norm))
+        gains, probs = g[0], [x[0] for x in pr]
+        h = np.array([h0[0]])
+    else:
+        lik, rows, spans = _candidate_rows(model, norm, candidates)
+        log_z, h = _uncertainty(model, lik, rows, criterion, target)
+        if not np.isfinite(log_z[0]):
+            raise ImpossibleEvidenceError("these answers together have probability zero under the model",
+                                          answers=tuple(norm))
+        gains, probs = _gains(log_z, h, spans)
     if lookahead == 2 and candidates:
         gains = _lookahead_gains(model, norm, candidates, spans, log_z, h, probs, criterion, target, costs)
     all_q = model.questions
@@ -406,6 +424,13 @@ def batch_gains_from_evidence(model: Model, evidence: Evidence, *, criterion: st
     net = model.network
     qs = list(model.questions)
     n = evidence.rows
+    if _fast_joint(model, criterion, None, qs):
+        out = np.zeros((n, len(qs)))
+        for c0 in range(0, n, _FAST_CHUNK):
+            c1 = min(n, c0 + _FAST_CHUNK)
+            lik = {q: a[c0:c1] for q, a in evidence.likelihoods.items()}
+            out[c0:c1] = model.engine.joint_gains(lik, c1 - c0, qs)[0]
+        return out
     sizes = np.array([net.card(q) for q in qs])
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     block = 1 + int(offsets[-1])

@@ -102,11 +102,14 @@ class Model:
         self.network.check_variable(question, "question", self.questions)
         return self.network.states[question]
 
+    @cached_property
+    def _questions_by_id(self) -> dict[str, Any]:
+        return {q.id: q for q in self.spec.questions} if self.spec is not None else {}
+
     def question_text(self, question: str) -> str:
         """Return the text a person is asked (the id for networks without texts)."""
-        if self.spec is not None:
-            return self.spec.question(question).text
-        return question
+        q = self._questions_by_id.get(question)
+        return q.text if q is not None else question
 
     def label(self, name: str) -> str:
         """Return the human label of a cause or facet (the id for plain networks)."""
@@ -114,7 +117,8 @@ class Model:
 
     def cost(self, question: str) -> float:
         """Return the cost of asking a question (1 for plain networks)."""
-        return self.spec.question(question).cost if self.spec is not None else 1.0
+        q = self._questions_by_id.get(question)
+        return q.cost if q is not None else 1.0
 
     @cached_property
     def _info(self) -> dict[str, VariableInfo]:

@@ -163,7 +163,8 @@ def plot_posterior(posterior: Posterior, *, ax: Axes | None = None, facets: bool
     handles.append(Line2D([], [], color="black", linewidth=2, label="prior"))
     ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
     n_ans = len(posterior.answers)
-    ax.set_title(f"How likely each {'cause' if not facets else 'cause and facet'} is after "
+    noun = "target" if "target" in kinds else "cause"
+    ax.set_title(f"How likely each {noun if not facets else noun + ' and facet'} is after "
                  f"{n_ans} answer{'s' if n_ans != 1 else ''}", fontsize=11)
     return ax
 
