@@ -102,8 +102,9 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise DataError(f"{args.answers}: cannot read: {exc.strerror}", file=args.answers) from None
         except json.JSONDecodeError as exc:
-            raise DataError(f"{args.answers}:{exc.lineno}: not valid JSON: {exc.msg}", file=args.answers,
-                            line=exc.lineno) from None
+            raise DataError(
+                f"{args.answers}:{exc.lineno}: not valid JSON: {exc.msg}", file=args.answers, line=exc.lineno
+            ) from None
         if not isinstance(answers, dict):
             raise DataError(f"{args.answers}: expected a JSON object mapping question ids to answers")
         model.posterior(answers)  # validate before printing anything

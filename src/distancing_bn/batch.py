@@ -66,8 +66,14 @@ def _resolve_mapping(model: Model, mapping: SurveyMapping | str | Path | None) -
 class _Plan:
     """Which columns inform which questions, which are ids; decided once per input header."""
 
-    def __init__(self, model: Model, columns: Sequence[str], mapping: SurveyMapping | None,
-                 id_columns: Sequence[str] | None, strict: bool) -> None:
+    def __init__(
+        self,
+        model: Model,
+        columns: Sequence[str],
+        mapping: SurveyMapping | None,
+        id_columns: Sequence[str] | None,
+        strict: bool,
+    ) -> None:
         questions = set(model.questions)
         self.direct = [c for c in columns if c in questions]
         self.mapped: list[ColumnMap] = []
@@ -89,8 +95,11 @@ class _Plan:
             for c in unknown:
                 close = difflib.get_close_matches(str(c), list(model.questions), n=1, cutoff=0.75)
                 hints.append(f"'{c}' (did you mean '{close[0]}'?)" if close else f"'{c}'")
-            msg = (f"{len(unknown)} column(s) are not questions of model '{model.id}' and not mapped: "
-                   + ", ".join(hints[:15]) + (" ..." if len(hints) > 15 else ""))
+            msg = (
+                f"{len(unknown)} column(s) are not questions of model '{model.id}' and not mapped: "
+                + ", ".join(hints[:15])
+                + (" ..." if len(hints) > 15 else "")
+            )
             if strict:
                 raise DataError(msg + "; remove them, map them, or pass id_columns / strict=False")
             if id_columns is None:
@@ -101,7 +110,9 @@ def _cell_text(value: Any) -> str:
     return repr(str(value))[:40]
 
 
-def _evidence(model: Model, frame: pd.DataFrame, plan: _Plan, row_offset: int, errors: ErrorMode) -> tuple[Evidence, np.ndarray]:
+def _evidence(
+    model: Model, frame: pd.DataFrame, plan: _Plan, row_offset: int, errors: ErrorMode
+) -> tuple[Evidence, np.ndarray]:
     """Build likelihoods for every question; return evidence and per-row status (object array)."""
     import pandas as pd
 
@@ -116,8 +127,12 @@ def _evidence(model: Model, frame: pd.DataFrame, plan: _Plan, row_offset: int, e
     def fail(col: str, bad_rows: np.ndarray, values: pd.Series, valid: str) -> None:
         first = int(bad_rows[0])
         if errors == "raise":
-            raise DataError(f"row {row_offset + first + 1}, column '{col}': {_cell_text(values.iloc[first])} is not "
-                            f"a valid answer; valid: {valid}", row=row_offset + first + 1, column=col)
+            raise DataError(
+                f"row {row_offset + first + 1}, column '{col}': {_cell_text(values.iloc[first])} is not "
+                f"a valid answer; valid: {valid}",
+                row=row_offset + first + 1,
+                column=col,
+            )
         for r in bad_rows:
             if status[r] == "ok":
                 status[r] = f"invalid: column '{col}' has {_cell_text(values.iloc[r])}; valid: {valid}"
@@ -150,7 +165,11 @@ def _evidence(model: Model, frame: pd.DataFrame, plan: _Plan, row_offset: int, e
         bad = np.append(bad, False)
         keys = np.where(keys < 0, len(uniques), keys)
         if bad[keys].any():
-            valid = ", ".join(sorted(cm.answers, key=lambda x: (len(x), x))) + ", missing: " + (", ".join(sorted(cm.missing)) or "(blank)")
+            valid = (
+                ", ".join(sorted(cm.answers, key=lambda x: (len(x), x)))
+                + ", missing: "
+                + (", ".join(sorted(cm.missing)) or "(blank)")
+            )
             fail(cm.column, np.flatnonzero(bad[keys]), frame[cm.column], valid)
         merge(cm.question, table[keys])
     invalid = status != "ok"
@@ -160,10 +179,19 @@ def _evidence(model: Model, frame: pd.DataFrame, plan: _Plan, row_offset: int, e
     return Evidence(n, lik), status
 
 
-def score_frame(model: Model, frame: pd.DataFrame, *, mapping: SurveyMapping | str | Path | None = None,
-                id_columns: Sequence[str] | None = None, next_question: bool = True, errors: ErrorMode = "mark",
-                facets: bool = False, strict: bool = False, _plan: _Plan | None = None,
-                _row_offset: int = 0) -> pd.DataFrame:
+def score_frame(
+    model: Model,
+    frame: pd.DataFrame,
+    *,
+    mapping: SurveyMapping | str | Path | None = None,
+    id_columns: Sequence[str] | None = None,
+    next_question: bool = True,
+    errors: ErrorMode = "mark",
+    facets: bool = False,
+    strict: bool = False,
+    _plan: _Plan | None = None,
+    _row_offset: int = 0,
+) -> pd.DataFrame:
     """Score every row of ``frame``; see :meth:`distancing_bn.Model.score`."""
     import pandas as pd
 
@@ -189,8 +217,10 @@ def score_frame(model: Model, frame: pd.DataFrame, *, mapping: SurveyMapping | s
     if impossible.any():
         if errors == "raise":
             r = int(np.flatnonzero(impossible)[0])
-            raise DataError(f"row {_row_offset + r + 1}: the answers together have probability zero under the model",
-                            row=_row_offset + r + 1)
+            raise DataError(
+                f"row {_row_offset + r + 1}: the answers together have probability zero under the model",
+                row=_row_offset + r + 1,
+            )
         status[impossible] = "impossible: these answers together have probability zero under the model"
     bad = status != "ok"
     out = pd.DataFrame({c: frame[c] for c in plan.ids}, index=frame.index)
@@ -289,8 +319,16 @@ def _read_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[Ite
         raise DataError(f"{name}: the file is empty (no header line)", file=name, line=1)
     separator = sep or detect_separator(first)
     try:
-        reader = pd.read_csv(stream, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
-                             encoding="utf-8-sig", chunksize=chunk_size, skip_blank_lines=True)
+        reader = pd.read_csv(
+            stream,
+            sep=separator,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8-sig",
+            chunksize=chunk_size,
+            skip_blank_lines=True,
+        )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{name}: cannot read CSV: {exc}", file=name) from None
     header = next(csv.reader([first], delimiter=separator))
@@ -312,10 +350,21 @@ def _guard(reader: Any, name: str, chunk_size: int) -> Iterator[pd.DataFrame]:
         yield chunk
 
 
-def score_csv(src: str | Path, dst: str | Path | None, model: Model | None = None, *,
-              mapping: SurveyMapping | str | Path | None = None, id_columns: Sequence[str] | None = None,
-              next_question: bool = True, errors: ErrorMode = "mark", facets: bool = False, strict: bool = False,
-              chunk_size: int = DEFAULT_CHUNK, sep: str | None = None, progress: bool | None = None) -> ScoreSummary:
+def score_csv(
+    src: str | Path,
+    dst: str | Path | None,
+    model: Model | None = None,
+    *,
+    mapping: SurveyMapping | str | Path | None = None,
+    id_columns: Sequence[str] | None = None,
+    next_question: bool = True,
+    errors: ErrorMode = "mark",
+    facets: bool = False,
+    strict: bool = False,
+    chunk_size: int = DEFAULT_CHUNK,
+    sep: str | None = None,
+    progress: bool | None = None,
+) -> ScoreSummary:
     """Score a CSV file into another, chunk by chunk; ``'-'`` reads stdin / writes stdout.
 
     The output is written to a temporary file beside ``dst`` and renamed only on success, so a
@@ -336,7 +385,7 @@ def score_csv(src: str | Path, dst: str | Path | None, model: Model | None = Non
     if chunk_size < 1:
         raise DataError(f"chunk_size must be at least 1, got {chunk_size}")
     resolved = _resolve_mapping(model, mapping)
-    chunks, separator, header = _read_chunks(src, sep, chunk_size)
+    chunks, _separator, header = _read_chunks(src, sep, chunk_size)
     plan = _Plan(model, header, resolved, id_columns, strict)
     if dst is None:
         dst = "-" if str(src) == "-" else str(Path(src).with_suffix("")) + ".scored.csv"
@@ -353,8 +402,18 @@ def score_csv(src: str | Path, dst: str | Path | None, model: Model | None = Non
     try:
         wrote_header = False
         for chunk in chunks:
-            scored = score_frame(model, chunk, mapping=resolved, id_columns=id_columns, next_question=next_question,
-                                 errors=errors, facets=facets, strict=strict, _plan=plan, _row_offset=rows)
+            scored = score_frame(
+                model,
+                chunk,
+                mapping=resolved,
+                id_columns=id_columns,
+                next_question=next_question,
+                errors=errors,
+                facets=facets,
+                strict=strict,
+                _plan=plan,
+                _row_offset=rows,
+            )
             scored.to_csv(out_fh, index=False, header=not wrote_header, float_format="%.6g", lineterminator="\n")
             wrote_header = True
             rows += len(scored)
@@ -365,8 +424,17 @@ def score_csv(src: str | Path, dst: str | Path | None, model: Model | None = Non
             import pandas as pd
 
             empty = pd.DataFrame({c: pd.Series(dtype=str) for c in header})
-            scored = score_frame(model, empty, mapping=resolved, id_columns=id_columns, next_question=next_question,
-                                 errors=errors, facets=facets, strict=strict, _plan=plan)
+            scored = score_frame(
+                model,
+                empty,
+                mapping=resolved,
+                id_columns=id_columns,
+                next_question=next_question,
+                errors=errors,
+                facets=facets,
+                strict=strict,
+                _plan=plan,
+            )
             scored.to_csv(out_fh, index=False, lineterminator="\n")
         if tmp is not None:
             out_fh.close()
@@ -402,7 +470,9 @@ def score_dask(model: Model, ddf: Any, **kwargs: Any) -> Any:
     meta = score_frame(model, meta_in, **kwargs)
     meta = meta.astype({c: object for c in meta.columns if c in ("top_cause", "next_question", "status")})
     resolved = _resolve_mapping(model, kwargs.pop("mapping", None))
-    plan = _Plan(model, [str(c) for c in meta_in.columns], resolved, kwargs.get("id_columns"), kwargs.get("strict", False))
+    plan = _Plan(
+        model, [str(c) for c in meta_in.columns], resolved, kwargs.get("id_columns"), kwargs.get("strict", False)
+    )
 
     def part(df: pd.DataFrame) -> pd.DataFrame:
         out = score_frame(model, df, mapping=resolved, _plan=plan, **kwargs)

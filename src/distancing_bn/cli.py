@@ -20,10 +20,20 @@ EXIT_OK, EXIT_MARKED, EXIT_ERROR = 0, 1, 2
 
 
 def _model_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", nargs="?", default=None, metavar="MODEL",
-                   help="a .yaml model or .bif/.xmlbif/.xdsl network (default: the bundled model)")
-    p.add_argument("--target", action="append", dest="targets", metavar="NAME",
-                   help="target variable of a network file (repeat for several)")
+    p.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        metavar="MODEL",
+        help="a .yaml model or .bif/.xmlbif/.xdsl network (default: the bundled model)",
+    )
+    p.add_argument(
+        "--target",
+        action="append",
+        dest="targets",
+        metavar="NAME",
+        help="target variable of a network file (repeat for several)",
+    )
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -85,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="distancing-bn",
         description="Explainable Bayesian diagnosis of why a partner pulls away. "
-                    "A reflective aid, not a clinical assessment.",
+        "A reflective aid, not a clinical assessment.",
     )
     from . import __version__
 
@@ -120,9 +130,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
         fmt = "table" if args.output == "-" and sys.stdout.isatty() else "csv"
     if fmt == "table" and args.output != "-":
         raise SystemExit("error: --format table writes to the terminal; drop -o or use --format csv")
-    kwargs = {"mapping": args.mapping, "id_columns": args.id_cols, "next_question": not args.no_next_question,
-              "errors": args.errors, "facets": args.facets, "strict": args.strict, "chunk_size": args.chunk_size,
-              "sep": _sep(args.sep)}
+    kwargs = {
+        "mapping": args.mapping,
+        "id_columns": args.id_cols,
+        "next_question": not args.no_next_question,
+        "errors": args.errors,
+        "facets": args.facets,
+        "strict": args.strict,
+        "chunk_size": args.chunk_size,
+        "sep": _sep(args.sep),
+    }
     if fmt == "table":
         import io
 
@@ -138,14 +155,18 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(_readable(model, frame))
         print(f"\n{summary.rows} rows: {summary.ok} ok, {summary.marked} marked.")
         if "notices" in frame.columns and frame["notices"].str.contains("safety").any():
-            print("Some rows raise a SAFETY notice (signs of control, threats or fear): for those, safety and "
-                  "outside support come before any relationship advice.")
+            print(
+                "Some rows raise a SAFETY notice (signs of control, threats or fear): for those, safety and "
+                "outside support come before any relationship advice."
+            )
         print(model.disclaimer)
     else:
         summary = score_csv(args.src, args.output, model, progress=False if args.quiet else None, **kwargs)
         if args.output != "-" and not args.quiet:
-            print(f"scored {summary.rows} rows ({summary.ok} ok, {summary.marked} marked) -> {summary.output}",
-                  file=sys.stderr)
+            print(
+                f"scored {summary.rows} rows ({summary.ok} ok, {summary.marked} marked) -> {summary.output}",
+                file=sys.stderr,
+            )
     return EXIT_OK if summary.all_ok else EXIT_MARKED
 
 
@@ -157,8 +178,12 @@ def _readable(model: Any, frame: Any) -> str:
     """Render scored rows as an aligned table: id, the two likeliest causes, next question, status."""
     import pandas as pd
 
-    ids = [c for c in frame.columns if not c.startswith("p_") and c not in
-           ("top_cause", "top_probability", "next_question", "next_gain_bits", "status")]
+    ids = [
+        c
+        for c in frame.columns
+        if not c.startswith("p_")
+        and c not in ("top_cause", "top_probability", "next_question", "next_gain_bits", "status")
+    ]
     out = pd.DataFrame({"row": frame[ids[0]] if ids else range(1, len(frame) + 1)})
     firsts, seconds = [], []
     for _, row in frame.iterrows():
@@ -182,8 +207,7 @@ def _readable(model: Any, frame: Any) -> str:
 def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
     p.add_argument("src", metavar="SRC", help="CSV file of answers ('-' for stdin)")
     if output:
-        p.add_argument("-o", "--output", metavar="DST", default="-",
-                       help="output CSV ('-' for stdout, the default)")
+        p.add_argument("-o", "--output", metavar="DST", default="-", help="output CSV ('-' for stdout, the default)")
     p.add_argument("--model", dest="model", default=None, metavar="PATH", help="model file (default: bundled)")
     p.add_argument("--target", action="append", dest="targets", metavar="NAME", help="target of a network file")
     p.add_argument("--mapping", metavar="PATH", help="survey mapping YAML (see docs/mapping-format.md)")
@@ -195,8 +219,12 @@ def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
     p.add_argument("--chunk-size", type=int, default=50_000, metavar="N", help="rows per chunk (default 50000)")
     p.add_argument("--sep", metavar="S", help="delimiter (default: detected among , ; tab)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
-    p.add_argument("--format", choices=("auto", "csv", "table"), default="auto",
-                   help="stdout format: a readable table on a terminal, CSV otherwise (default: auto)")
+    p.add_argument(
+        "--format",
+        choices=("auto", "csv", "table"),
+        default="auto",
+        help="stdout format: a readable table on a terminal, CSV otherwise (default: auto)",
+    )
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

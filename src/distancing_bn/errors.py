@@ -71,8 +71,9 @@ class ModelError(DistancingBNError, ValueError):
 class ModelSyntaxError(ModelError):
     """The model file cannot be parsed."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 column: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None, column: int | None = None
+    ) -> None:
         self.file, self.line, self.column = file, line, column
         where = file or "<model>"
         if line is not None:
@@ -114,8 +115,7 @@ UnknownVariableError = UnknownQuestionError
 class InvalidAnswerError(EvidenceError):
     """An answer label (or soft answer) is not valid for its question."""
 
-    def __init__(self, message: str, *, question_id: str, got: object = None,
-                 valid: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, *, question_id: str, got: object = None, valid: Sequence[str] = ()) -> None:
         self.question_id = question_id
         self.got = got
         self.valid = tuple(valid)
@@ -133,8 +133,15 @@ class ImpossibleEvidenceError(EvidenceError):
 class DataError(DistancingBNError, ValueError):
     """A CSV file, DataFrame or survey mapping is wrong."""
 
-    def __init__(self, message: str, *, row: int | None = None, column: str | None = None,
-                 file: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
         self.row, self.column, self.file, self.line = row, column, file, line
         super().__init__(message)
 

@@ -58,7 +58,9 @@ def _label(network: Network, question: str, value: Any) -> str:
     shown = repr(value)[:40]
     raise InvalidAnswerError(
         f"answer {shown} is not valid for question '{question}'; valid: {valid}{hint}",
-        question_id=question, got=value, valid=states,
+        question_id=question,
+        got=value,
+        valid=states,
     )
 
 
@@ -68,10 +70,16 @@ def _soft(network: Network, question: str, value: Mapping[Any, Any]) -> tuple[fl
     missing = [s for s in states if s not in {str(k) for k in value}]
     valid = ", ".join(f"'{s}'" for s in states)
     if unknown or missing:
-        what = f"unknown labels {', '.join(map(repr, unknown))}" if unknown else f"missing labels {', '.join(map(repr, missing))}"
+        what = (
+            f"unknown labels {', '.join(map(repr, unknown))}"
+            if unknown
+            else f"missing labels {', '.join(map(repr, missing))}"
+        )
         raise InvalidAnswerError(
             f"soft answer for question '{question}' has {what}; give a likelihood for each of: {valid}",
-            question_id=question, got=dict(value), valid=states,
+            question_id=question,
+            got=dict(value),
+            valid=states,
         )
     lik = []
     for s in states:
@@ -82,14 +90,19 @@ def _soft(network: Network, question: str, value: Mapping[Any, Any]) -> tuple[fl
             xf = math.nan
         if not math.isfinite(xf) or xf < 0:
             raise InvalidAnswerError(
-                f"soft answer for question '{question}': likelihood of '{s}' is {x!r}; likelihoods must be finite and >= 0",
-                question_id=question, got=dict(value), valid=states,
+                f"soft answer for question '{question}': likelihood of '{s}' is {x!r}; "
+                "likelihoods must be finite and >= 0",
+                question_id=question,
+                got=dict(value),
+                valid=states,
             )
         lik.append(xf)
     if sum(lik) <= 0:
         raise InvalidAnswerError(
             f"soft answer for question '{question}': likelihoods sum to 0; at least one must be positive",
-            question_id=question, got=dict(value), valid=states,
+            question_id=question,
+            got=dict(value),
+            valid=states,
         )
     return tuple(lik)
 
@@ -110,7 +123,8 @@ def normalise_answers(network: Network, answers: Mapping[str, Any] | None) -> di
     if not isinstance(answers, Mapping):
         raise InvalidAnswerError(
             f"answers must be a mapping from question id to answer, got {type(answers).__name__}",
-            question_id="", got=answers,
+            question_id="",
+            got=answers,
         )
     observables = set(network.observables)
     for question, value in answers.items():

@@ -40,8 +40,9 @@ def default_model_path() -> Path:
     return models_dir() / DEFAULT_MODEL
 
 
-def load_model(path: str | Path | None = None, *, targets: Sequence[str] | None = None,
-               observables: Sequence[str] | None = None) -> Model:
+def load_model(
+    path: str | Path | None = None, *, targets: Sequence[str] | None = None, observables: Sequence[str] | None = None
+) -> Model:
     """Load a model: the bundled default (``path=None``), a YAML model or a network file.
 
     Parameters
@@ -69,8 +70,9 @@ def load_model(path: str | Path | None = None, *, targets: Sequence[str] | None 
     return Model.from_spec(load_spec(p))
 
 
-def load_network(path: str | Path, *, targets: Sequence[str], observables: Sequence[str] | None = None,
-                 reported: Sequence[str] = ()) -> Model:
+def load_network(
+    path: str | Path, *, targets: Sequence[str], observables: Sequence[str] | None = None, reported: Sequence[str] = ()
+) -> Model:
     """Load a BIF, XMLBIF or XDSL network (via pgmpy's readers) as a :class:`Model`.
 
     ``observables`` defaults to every variable that is not a target; ``reported`` lists
@@ -81,13 +83,18 @@ def load_network(path: str | Path, *, targets: Sequence[str], observables: Seque
     return Model(read_network_file(path, targets=targets, observables=observables, reported=reported))
 
 
-def from_pgmpy(network: Any, *, targets: Sequence[str], observables: Sequence[str] | None = None,
-               reported: Sequence[str] = (), name: str = "network") -> Model:
+def from_pgmpy(
+    network: Any,
+    *,
+    targets: Sequence[str],
+    observables: Sequence[str] | None = None,
+    reported: Sequence[str] = (),
+    name: str = "network",
+) -> Model:
     """Wrap a pgmpy ``DiscreteBayesianNetwork`` as a :class:`Model`."""
     from .interop import network_from_pgmpy
 
-    return Model(network_from_pgmpy(network, targets=targets, observables=observables, reported=reported,
-                                    name=name))
+    return Model(network_from_pgmpy(network, targets=targets, observables=observables, reported=reported, name=name))
 
 
 def save_model(model: Model, path: str | Path) -> None:
@@ -100,8 +107,9 @@ def save_model(model: Model, path: str | Path) -> None:
         write_network_file(model.network, p)
         return
     if suffix not in YAML_SUFFIXES:
-        raise ModelError(f"{p}: cannot write '{suffix or '(no suffix)'}'; valid: "
-                         + ", ".join((*YAML_SUFFIXES, *NETWORK_SUFFIXES)))
+        raise ModelError(
+            f"{p}: cannot write '{suffix or '(no suffix)'}'; valid: " + ", ".join((*YAML_SUFFIXES, *NETWORK_SUFFIXES))
+        )
     if model.spec is None:
         raise ModelError(f"{p}: only models loaded from YAML can be written as YAML; use .bif, .xmlbif or .xdsl")
     text = dump_spec(model.spec)
@@ -122,36 +130,76 @@ def model_info(model: Model) -> dict[str, Any]:
     net = model.network
     causes = []
     for c in model.causes:
-        item: dict[str, Any] = {"id": c, "label": model.label(c), "prior": float(prior[c]),
-                                "states": list(net.states[c])}
+        item: dict[str, Any] = {
+            "id": c,
+            "label": model.label(c),
+            "prior": float(prior[c]),
+            "states": list(net.states[c]),
+        }
         if spec is not None:
             sc = spec.cause(c)
-            item |= {"description": sc.description, "leak_prior": sc.prior, "rationale": sc.rationale,
-                     "facets": [f.id for f in sc.facets]}
+            item |= {
+                "description": sc.description,
+                "leak_prior": sc.prior,
+                "rationale": sc.rationale,
+                "facets": [f.id for f in sc.facets],
+            }
         causes.append(item)
     facets = []
     for f in model.facets:
         item = {"id": f, "label": model.label(f), "prior": float(prior[f]), "parents": list(net.parents[f])}
         if spec is not None:
             sf = next(x for x in spec.facets if x.id == f)
-            item |= {"cause": sf.cause, "description": sf.description, "p_present": sf.p_present,
-                     "p_absent": sf.p_absent}
+            item |= {
+                "cause": sf.cause,
+                "description": sf.description,
+                "p_present": sf.p_present,
+                "p_absent": sf.p_absent,
+            }
         facets.append(item)
     questions = []
     for q in model.questions:
-        item = {"id": q, "text": model.question_text(q), "answers": list(net.states[q]),
-                "parents": list(net.parents[q]), "cost": model.cost(q)}
+        item = {
+            "id": q,
+            "text": model.question_text(q),
+            "answers": list(net.states[q]),
+            "parents": list(net.parents[q]),
+            "cost": model.cost(q),
+        }
         if spec is not None:
             sq = spec.question(q)
-            item |= {"unsure": sq.unsure, "kind": "table" if sq.table else ("noisy-or" if len(sq.answers) == 2 else "noisy-max"),
-                     "notices": {n: list(a) for n, a in sq.notices}}
+            item |= {
+                "unsure": sq.unsure,
+                "kind": "table" if sq.table else ("noisy-or" if len(sq.answers) == 2 else "noisy-max"),
+                "notices": {n: list(a) for n, a in sq.notices},
+            }
         questions.append(item)
     if spec is not None:
-        links = [{"id": f"{lk.source}->{lk.target}", "from": lk.source, "to": lk.target, "strength": lk.strength,
-                  "rationale": lk.rationale} for lk in spec.links]
+        links = [
+            {
+                "id": f"{lk.source}->{lk.target}",
+                "from": lk.source,
+                "to": lk.target,
+                "strength": lk.strength,
+                "rationale": lk.rationale,
+            }
+            for lk in spec.links
+        ]
     else:
         targets = set(net.targets)
-        links = [{"id": f"{p}->{v}", "from": p, "to": v} for v in net.variables if v in targets
-                 for p in net.parents[v] if p in targets]
-    return {"id": model.id, "title": model.title, "causes": causes, "facets": facets, "questions": questions,
-            "links": links, "disclaimer": model.disclaimer}
+        links = [
+            {"id": f"{p}->{v}", "from": p, "to": v}
+            for v in net.variables
+            if v in targets
+            for p in net.parents[v]
+            if p in targets
+        ]
+    return {
+        "id": model.id,
+        "title": model.title,
+        "causes": causes,
+        "facets": facets,
+        "questions": questions,
+        "links": links,
+        "disclaimer": model.disclaimer,
+    }

@@ -67,8 +67,10 @@ class Guidance:
     def _repr_html_(self) -> str:
         parts = []
         for n in self.safety:
-            parts.append(f"<div style='border:2px solid #b00;padding:6px'><b>{html.escape(n.title)}</b>"
-                         f"<p>{html.escape(n.text)}</p></div>")
+            parts.append(
+                f"<div style='border:2px solid #b00;padding:6px'><b>{html.escape(n.title)}</b>"
+                f"<p>{html.escape(n.text)}</p></div>"
+            )
         for n in self.professional_help:
             parts.append(f"<p><b>{html.escape(n.title)}</b> {html.escape(n.text)}</p>")
         for c in self.causes:
@@ -82,8 +84,10 @@ class Guidance:
         return {
             "safety": [{"id": n.id, "title": n.title, "text": n.text} for n in self.safety],
             "professional_help": [{"id": n.id, "title": n.title, "text": n.text} for n in self.professional_help],
-            "causes": [{"cause": c.cause, "label": c.label, "probability": c.probability, "tips": list(c.tips)}
-                       for c in self.causes],
+            "causes": [
+                {"cause": c.cause, "label": c.label, "probability": c.probability, "tips": list(c.tips)}
+                for c in self.causes
+            ],
             "disclaimer": self.disclaimer,
         }
 

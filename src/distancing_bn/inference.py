@@ -183,8 +183,9 @@ class Engine:
             for v, k in self.home.items()
         }
         rc = self.cliques[root]
-        self._joint = (_Projection(rc.configs, rc.cards, [rc.vars.index(i) for i in target_idx])
-                       if self.has_joint else None)
+        self._joint = (
+            _Projection(rc.configs, rc.cards, [rc.vars.index(i) for i in target_idx]) if self.has_joint else None
+        )
         self.leaf_host = {v: k for k, c in enumerate(self.cliques) for v in c.leaves}
         for c in self.cliques:
             self._build_fold(c)
@@ -194,8 +195,10 @@ class Engine:
     def _build_tree(self) -> None:
         n = len(self.cliques)
         edges = sorted(
-            ((len(set(a.vars) & set(b.vars)), i, j)
-             for (i, a), (j, b) in itertools.combinations(enumerate(self.cliques), 2)),
+            (
+                (len(set(a.vars) & set(b.vars)), i, j)
+                for (i, a), (j, b) in itertools.combinations(enumerate(self.cliques), 2)
+            ),
             key=lambda e: -e[0],
         )
         group = list(range(n))
@@ -337,8 +340,9 @@ class Engine:
             log_evidence = log_scale + np.log(total)
         return self._finish(lam, belief, up, rows, root_b, total, log_evidence, wanted, joint)
 
-    def _collect(self, likelihoods: Mapping[str, FloatArray], rows: int) -> tuple[
-            dict[int, FloatArray], dict[int, FloatArray], dict[int, FloatArray], FloatArray]:
+    def _collect(
+        self, likelihoods: Mapping[str, FloatArray], rows: int
+    ) -> tuple[dict[int, FloatArray], dict[int, FloatArray], dict[int, FloatArray], FloatArray]:
         """Run the collect pass; return (likelihoods by var id, beliefs, messages up, log scale)."""
         net = self.network
         lam = {net.index[v]: np.asarray(a, dtype=np.float64) for v, a in likelihoods.items()}
@@ -377,9 +381,18 @@ class Engine:
                 up[k] = msg
         return lam, belief, up, log_scale + np.log(scale)
 
-    def _finish(self, lam: dict[int, FloatArray], belief: dict[int, FloatArray], up: dict[int, FloatArray],
-                rows: int, root_b: FloatArray, total: FloatArray, log_evidence: FloatArray,
-                wanted: Sequence[str], joint: bool) -> QueryResult:
+    def _finish(
+        self,
+        lam: dict[int, FloatArray],
+        belief: dict[int, FloatArray],
+        up: dict[int, FloatArray],
+        rows: int,
+        root_b: FloatArray,
+        total: FloatArray,
+        log_evidence: FloatArray,
+        wanted: Sequence[str],
+        joint: bool,
+    ) -> QueryResult:
         net = self.network
         target_joint = None
         if joint:
@@ -414,8 +427,9 @@ class Engine:
         root_vars = set(self.cliques[self.root].vars)
         return self.has_joint and root_vars == {self.network.index[t] for t in self.network.targets}
 
-    def joint_gains(self, likelihoods: Mapping[str, FloatArray], rows: int,
-                    candidates: Sequence[str]) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+    def joint_gains(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, candidates: Sequence[str]
+    ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
         """Exact I(T; Q | e) in bits for every row and candidate leaf question Q (T = all targets).
 
         Needs :attr:`fast_joint_gain`. One collect pass gives ``p(t) = P(T = t | e)``. Answering
@@ -437,7 +451,7 @@ class Engine:
         log_evidence : (rows,) natural log of P(e)
         """
         net = self.network
-        lam, belief, up, log_scale = self._collect(likelihoods, rows)
+        _lam, belief, _up, log_scale = self._collect(likelihoods, rows)
         root = self.cliques[self.root]
         b = belief[self.root]
         tot = b.sum(axis=1, keepdims=True)
@@ -510,7 +524,7 @@ class Engine:
         gains = np.maximum(0.0, (h0[:, None] - expected) / np.log(2.0))
         probs = []
         for j in range(len(candidates)):
-            zj = z_all[:, offsets[j]:offsets[j + 1]]
+            zj = z_all[:, offsets[j] : offsets[j + 1]]
             probs.append(zj / np.maximum(zj.sum(axis=1, keepdims=True), 1e-300))
         return gains, h0 / np.log(2.0), probs, log_evidence
 
@@ -523,8 +537,15 @@ class Engine:
             raise NotImplementedError("the root projection is too large for the fast gain")
         return proj
 
-    def _absorb_folded(self, c: _Clique, lam: Mapping[int, FloatArray], hard: Mapping[int, FloatArray | None],
-                       up: Mapping[int, FloatArray], rows: int, log_scale: FloatArray) -> FloatArray:
+    def _absorb_folded(
+        self,
+        c: _Clique,
+        lam: Mapping[int, FloatArray],
+        hard: Mapping[int, FloatArray | None],
+        up: Mapping[int, FloatArray],
+        rows: int,
+        log_scale: FloatArray,
+    ) -> FloatArray:
         """Potential × answered leaves × children's messages as ONE product in log space, then exp.
 
         ``log b = [onehot answers | log m_child … | 1] @ [W_leaves ; E_child … ; log φ]``, where
@@ -555,8 +576,14 @@ class Engine:
         _multiply_soft(c, answered, lam, hard, b, log_scale)
         return b
 
-    def _absorb_leaves(self, c: _Clique, lam: Mapping[int, FloatArray], hard: Mapping[int, FloatArray | None],
-                       rows: int, log_scale: FloatArray) -> FloatArray:
+    def _absorb_leaves(
+        self,
+        c: _Clique,
+        lam: Mapping[int, FloatArray],
+        hard: Mapping[int, FloatArray | None],
+        rows: int,
+        log_scale: FloatArray,
+    ) -> FloatArray:
         """Return the clique's potential times the messages of its answered leaves, (rows, size)."""
         answered = [v for v in c.leaves if v in lam]
         hard_leaves = [v for v in answered if hard[v] is not None]
@@ -590,7 +617,9 @@ class Engine:
                 full[ch] = child
         return full
 
-    def _leaf_marginal(self, v: int, full: dict[int, FloatArray], lam: Mapping[int, FloatArray], rows: int) -> FloatArray:
+    def _leaf_marginal(
+        self, v: int, full: dict[int, FloatArray], lam: Mapping[int, FloatArray], rows: int
+    ) -> FloatArray:
         """Return P(leaf | e): its predictive distribution if unanswered, else with its evidence.
 
         For an answered leaf the clique belief includes the leaf's own message; it is divided
@@ -624,8 +653,14 @@ def _spread3(proj: _Projection, m: FloatArray) -> FloatArray:
     return out.reshape(rows, k, -1)
 
 
-def _multiply_soft(c: _Clique, answered: Sequence[int], lam: Mapping[int, FloatArray],
-                   hard: Mapping[int, FloatArray | None], b: FloatArray, log_scale: FloatArray) -> None:
+def _multiply_soft(
+    c: _Clique,
+    answered: Sequence[int],
+    lam: Mapping[int, FloatArray],
+    hard: Mapping[int, FloatArray | None],
+    b: FloatArray,
+    log_scale: FloatArray,
+) -> None:
     """Multiply the soft answers' messages into ``b``, rescaling rows so nothing underflows."""
     soft = [v for v in answered if hard[v] is None]
     for i, v in enumerate(soft, start=1):
@@ -664,6 +699,7 @@ def _triangulate(adj: dict[int, set[int]], cards: Sequence[int]) -> list[tuple[i
     g = {v: set(n) for v, n in adj.items()}
     cliques: list[set[int]] = []
     while g:
+
         def cost(v: int) -> tuple[int, float]:
             nb = list(g[v])
             fill = sum(1 for a, b in itertools.combinations(nb, 2) if b not in g[a])

@@ -89,15 +89,17 @@ class QuestionRanking:
         import pandas as pd
 
         o = self._order()
-        return pd.DataFrame({
-            "question": np.asarray(self.questions, dtype=object)[o],
-            "text": np.asarray(self.texts, dtype=object)[o],
-            "expected_gain_bits": self.gain_bits[o],
-            "cost": self.costs[o],
-            "gain_per_cost": self.gain_per_cost[o],
-            "answered": np.asarray(self.answered)[o],
-            "answer_probabilities": [self.answer_probabilities[i] for i in o],
-        })
+        return pd.DataFrame(
+            {
+                "question": np.asarray(self.questions, dtype=object)[o],
+                "text": np.asarray(self.texts, dtype=object)[o],
+                "expected_gain_bits": self.gain_bits[o],
+                "cost": self.costs[o],
+                "gain_per_cost": self.gain_per_cost[o],
+                "answered": np.asarray(self.answered)[o],
+                "answer_probabilities": [self.answer_probabilities[i] for i in o],
+            }
+        )
 
     @property
     def best(self) -> str | None:
@@ -113,8 +115,10 @@ class QuestionRanking:
 
     def summary(self, k: int = 5) -> str:
         """Return the top ``k`` questions as text."""
-        lines = [f"Current uncertainty {self.entropy_bits:.3f} bits; top questions ({self.criterion}"
-                 f"{', per cost' if self.by_cost else ''}):"]
+        lines = [
+            f"Current uncertainty {self.entropy_bits:.3f} bits; top questions ({self.criterion}"
+            f"{', per cost' if self.by_cost else ''}):"
+        ]
         for row in self.to_frame().head(k).itertuples():
             lines.append(f"  {row.expected_gain_bits:6.3f} bits  cost {row.cost:g}  {row.question}: {row.text}")
         if self.disclaimer:
@@ -131,16 +135,22 @@ class QuestionRanking:
         try:
             frame = self.to_frame().drop(columns=["answer_probabilities"]).head(15)
             body = frame.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", border=0)
-            return (f"<div><b>Next questions</b> (uncertainty {self.entropy_bits:.3f} bits)"
-                    f"{body}<p><i>{html.escape(self.disclaimer)}</i></p></div>")
+            return (
+                f"<div><b>Next questions</b> (uncertainty {self.entropy_bits:.3f} bits)"
+                f"{body}<p><i>{html.escape(self.disclaimer)}</i></p></div>"
+            )
         except Exception:
             return f"<pre>{html.escape(repr(self))}</pre>"
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict."""
         frame = self.to_frame()
-        return {"criterion": self.criterion, "entropy_bits": self.entropy_bits, "best": self.best,
-                "questions": frame.to_dict(orient="records")}
+        return {
+            "criterion": self.criterion,
+            "entropy_bits": self.entropy_bits,
+            "best": self.best,
+            "questions": frame.to_dict(orient="records"),
+        }
 
     def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Draw the expected gain of the top questions; return the Axes."""
@@ -181,11 +191,17 @@ class StopDecision:
 def _fast_joint(model: Model, criterion: str, target: str | None, candidates: Sequence[str]) -> bool:
     """True when the separator-based exact gain applies (see ``Engine.joint_gains``)."""
     eng = model.engine
-    return (criterion == "joint" and target is None and eng.fast_joint_gain
-            and all(model.network.index[q] in eng.leaf_host for q in candidates))
+    return (
+        criterion == "joint"
+        and target is None
+        and eng.fast_joint_gain
+        and all(model.network.index[q] in eng.leaf_host for q in candidates)
+    )
 
 
-def _candidate_rows(model: Model, norm: Mapping[str, Any], candidates: Sequence[str]) -> tuple[dict[str, np.ndarray], int, list[tuple[int, int]]]:
+def _candidate_rows(
+    model: Model, norm: Mapping[str, Any], candidates: Sequence[str]
+) -> tuple[dict[str, np.ndarray], int, list[tuple[int, int]]]:
     """Return likelihoods for row 0 = e and one row per (candidate, answer); spans per candidate."""
     net = model.network
     sizes = [net.card(q) for q in candidates]
@@ -203,15 +219,16 @@ def _candidate_rows(model: Model, norm: Mapping[str, Any], candidates: Sequence[
     start = 1
     for q, k in zip(candidates, sizes, strict=True):
         arr = np.ones((rows, k))
-        arr[start:start + k] = np.eye(k)
+        arr[start : start + k] = np.eye(k)
         lik[q] = arr
         spans.append((start, start + k))
         start += k
     return lik, rows, spans
 
 
-def _uncertainty(model: Model, lik: Mapping[str, np.ndarray], rows: int, criterion: str,
-                 target: str | None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _uncertainty(
+    model: Model, lik: Mapping[str, np.ndarray], rows: int, criterion: str, target: str | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Return (log P(e_row), uncertainty in bits per row) for the chosen criterion."""
     eng = model.engine
     if target is not None:
@@ -225,8 +242,9 @@ def _uncertainty(model: Model, lik: Mapping[str, np.ndarray], rows: int, criteri
     return res.log_evidence, sum(entropy_bits(res.marginals[c]) for c in model.causes)
 
 
-def _gains(log_z: NDArray[np.float64], h: NDArray[np.float64], spans: Sequence[tuple[int, int]],
-           base: int = 0) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
+def _gains(
+    log_z: NDArray[np.float64], h: NDArray[np.float64], spans: Sequence[tuple[int, int]], base: int = 0
+) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
     """Expected gains per candidate from per-row log P(e, a) and entropies; row ``base`` is e."""
     gains = np.empty(len(spans))
     probs = []
@@ -241,8 +259,15 @@ def _gains(log_z: NDArray[np.float64], h: NDArray[np.float64], spans: Sequence[t
     return gains, probs
 
 
-def rank_questions(model: Model, answers: Mapping[str, Any] | None = None, *, criterion: Criterion = "joint",
-                   target: str | None = None, costs: bool = True, lookahead: int = 1) -> QuestionRanking:
+def rank_questions(
+    model: Model,
+    answers: Mapping[str, Any] | None = None,
+    *,
+    criterion: Criterion = "joint",
+    target: str | None = None,
+    costs: bool = True,
+    lookahead: int = 1,
+) -> QuestionRanking:
     """Rank every question by expected information gain about the causes (bits).
 
     Parameters
@@ -269,7 +294,11 @@ def rank_questions(model: Model, answers: Mapping[str, Any] | None = None, *, cr
         raise ValueError(f"criterion must be 'joint' or 'marginal', got {criterion!r}")
     net = model.network
     if target is not None:
-        net.check_variable(target, "target variable", [*net.targets, *net.reported, *(v for v in net.variables if v not in net.observables)])
+        net.check_variable(
+            target,
+            "target variable",
+            [*net.targets, *net.reported, *(v for v in net.variables if v not in net.observables)],
+        )
     if criterion == "joint" and not model.engine.has_joint:
         criterion = "marginal"
     norm = normalise_answers(net, answers)
@@ -279,16 +308,18 @@ def rank_questions(model: Model, answers: Mapping[str, Any] | None = None, *, cr
         ev = from_answers(net, norm)
         g, h0, pr, log_e = model.engine.joint_gains(ev.likelihoods, 1, candidates)
         if not np.isfinite(log_e[0]):
-            raise ImpossibleEvidenceError("these answers together have probability zero under the model",
-                                          answers=tuple(norm))
+            raise ImpossibleEvidenceError(
+                "these answers together have probability zero under the model", answers=tuple(norm)
+            )
         gains, probs = g[0], [x[0] for x in pr]
         h = np.array([h0[0]])
     else:
         lik, rows, spans = _candidate_rows(model, norm, candidates)
         log_z, h = _uncertainty(model, lik, rows, criterion, target)
         if not np.isfinite(log_z[0]):
-            raise ImpossibleEvidenceError("these answers together have probability zero under the model",
-                                          answers=tuple(norm))
+            raise ImpossibleEvidenceError(
+                "these answers together have probability zero under the model", answers=tuple(norm)
+            )
         gains, probs = _gains(log_z, h, spans)
     if lookahead == 2 and candidates:
         gains = _lookahead_gains(model, norm, candidates, spans, log_z, h, probs, criterion, target, costs)
@@ -325,9 +356,18 @@ def rank_questions(model: Model, answers: Mapping[str, Any] | None = None, *, cr
     )
 
 
-def _lookahead_gains(model: Model, norm: Mapping[str, Any], candidates: Sequence[str], spans: Sequence[tuple[int, int]],
-                     log_z: NDArray[np.float64], h: NDArray[np.float64], probs: Sequence[NDArray[np.float64]],
-                     criterion: str, target: str | None, costs: bool) -> NDArray[np.float64]:
+def _lookahead_gains(
+    model: Model,
+    norm: Mapping[str, Any],
+    candidates: Sequence[str],
+    spans: Sequence[tuple[int, int]],
+    log_z: NDArray[np.float64],
+    h: NDArray[np.float64],
+    probs: Sequence[NDArray[np.float64]],
+    criterion: str,
+    target: str | None,
+    costs: bool,
+) -> NDArray[np.float64]:
     """Expected information of the best adaptive two-question sequence starting with each candidate.
 
     ``value(Q1) = I(T; Q1 | e) + Σ_a P(Q1 = a | e) · I(T; Q2*(a) | e, Q1 = a)`` where ``Q2*(a)`` is
@@ -356,11 +396,11 @@ def _lookahead_gains(model: Model, norm: Mapping[str, Any], candidates: Sequence
         for b, (i, k) in enumerate(blocks):
             o = starts[b]
             if i == j:
-                arr[o:o + block_len[b], :] = 0.0
-                arr[o:o + block_len[b], k] = 1.0
+                arr[o : o + block_len[b], :] = 0.0
+                arr[o : o + block_len[b], k] = 1.0
             else:
                 pos = o + 1 + offsets[j] - (sizes[i] if j > i else 0)
-                arr[pos:pos + sizes[j]] = np.eye(sizes[j])
+                arr[pos : pos + sizes[j]] = np.eye(sizes[j])
         lik[q] = arr
     lz = np.empty(rows)
     hh = np.empty(rows)
@@ -381,13 +421,20 @@ def _lookahead_gains(model: Model, norm: Mapping[str, Any], candidates: Sequence
         g2, _ = _gains(lz, hh, sub_spans, base=int(o))
         pick = int(np.argmax(g2 / cost[rest])) if costs else int(np.argmax(g2))
         second[i] += probs[i][k] * g2[pick]
-    first = np.array([max(0.0, float(h[0] - probs[i] @ np.where(probs[i] > 0, h[s:t], 0.0)))
-                      for i, (s, t) in enumerate(spans)])
+    first = np.array(
+        [max(0.0, float(h[0] - probs[i] @ np.where(probs[i] > 0, h[s:t], 0.0))) for i, (s, t) in enumerate(spans)]
+    )
     return first + second
 
 
-def next_question(model: Model, answers: Mapping[str, Any] | None = None, *, stop: StopRule | None = None,
-                  asked: int | None = None, **kwargs: Any) -> StopDecision:
+def next_question(
+    model: Model,
+    answers: Mapping[str, Any] | None = None,
+    *,
+    stop: StopRule | None = None,
+    asked: int | None = None,
+    **kwargs: Any,
+) -> StopDecision:
     """Return the best next question, or ``question=None`` with the reason the stop rule fired.
 
     ``asked`` is the number of questions asked so far (default: the number of answers).
@@ -403,13 +450,18 @@ def next_question(model: Model, answers: Mapping[str, Any] | None = None, *, sto
         p1 = float(top.iloc[0])
         p2 = float(top.iloc[1]) if len(top) > 1 else 0.0
         if p1 >= rule.confident_probability and p1 - p2 >= rule.margin:
-            return StopDecision(None, f"'{top.index[0]}' is likely ({p1:.0%}) and ahead of the runner-up by {p1 - p2:.0%}")
+            return StopDecision(
+                None, f"'{top.index[0]}' is likely ({p1:.0%}) and ahead of the runner-up by {p1 - p2:.0%}"
+            )
     ranking = rank_questions(model, norm, **kwargs)
     if ranking.best is None:
         return StopDecision(None, "every question has been answered", ranking)
     if ranking.best_gain_bits < rule.min_gain_bits:
-        return StopDecision(None, f"no question is expected to gain {rule.min_gain_bits:g} bits or more "
-                                  f"(best: {ranking.best_gain_bits:.3f})", ranking)
+        return StopDecision(
+            None,
+            f"no question is expected to gain {rule.min_gain_bits:g} bits or more (best: {ranking.best_gain_bits:.3f})",
+            ranking,
+        )
     return StopDecision(ranking.best, None, ranking)
 
 

@@ -40,15 +40,29 @@ def to_pgmpy(network: Network) -> Any:
         card = network.card(v)
         values = np.moveaxis(arr, -1, 0).reshape(card, -1)
         state_names = {v: list(network.states[v])} | {p: list(network.states[p]) for p in ps}
-        cpds.append(TabularCPD(v, card, values, evidence=ps or None,
-                               evidence_card=[network.card(p) for p in ps] or None, state_names=state_names))
+        cpds.append(
+            TabularCPD(
+                v,
+                card,
+                values,
+                evidence=ps or None,
+                evidence_card=[network.card(p) for p in ps] or None,
+                state_names=state_names,
+            )
+        )
     model.add_cpds(*cpds)
     return model
 
 
-def network_from_pgmpy(model: Any, *, targets: Sequence[str], observables: Sequence[str] | None = None,
-                       name: str = "network", reported: Sequence[str] = (),
-                       tolerance: float = FILE_TOLERANCE) -> Network:
+def network_from_pgmpy(
+    model: Any,
+    *,
+    targets: Sequence[str],
+    observables: Sequence[str] | None = None,
+    name: str = "network",
+    reported: Sequence[str] = (),
+    tolerance: float = FILE_TOLERANCE,
+) -> Network:
     """Wrap a pgmpy discrete Bayesian network as a :class:`Network`.
 
     Raises
@@ -69,18 +83,20 @@ def network_from_pgmpy(model: Any, *, targets: Sequence[str], observables: Seque
         states[child] = tuple(str(s) for s in cpd.state_names[cpd.variables[0]])
         parents[child] = ps
         values = np.asarray(cpd.get_values(), dtype=np.float64)  # (card, prod parent cards)
-        shape = tuple(len(cpd.state_names[p]) for p in cpd.variables[1:]) + (len(states[child]),)
+        shape = (*tuple(len(cpd.state_names[p]) for p in cpd.variables[1:]), len(states[child]))
         cpts[child] = values.T.reshape(shape)
     for v, ps in parents.items():  # pgmpy may list parent states as ints: use the parents' own labels
         for p in ps:
             if p not in states:
                 raise ModelError(f"parent '{p}' of '{v}' has no CPD in the pgmpy model")
-    return Network.create(name, states, parents, cpts, targets=targets, observables=observables, reported=reported,
-                          tolerance=tolerance)
+    return Network.create(
+        name, states, parents, cpts, targets=targets, observables=observables, reported=reported, tolerance=tolerance
+    )
 
 
-def read_network_file(path: str | Path, *, targets: Sequence[str], observables: Sequence[str] | None = None,
-                      reported: Sequence[str] = ()) -> Network:
+def read_network_file(
+    path: str | Path, *, targets: Sequence[str], observables: Sequence[str] | None = None, reported: Sequence[str] = ()
+) -> Network:
     """Read a BIF, XMLBIF or XDSL file with pgmpy's readers and return a :class:`Network`.
 
     Raises
@@ -114,8 +130,9 @@ def read_network_file(path: str | Path, *, targets: Sequence[str], observables: 
 
                 model = XDSLReader(str(p)).get_model()
         except Exception as exc:  # pgmpy raises many kinds; report them as one of ours
-            raise ModelSyntaxError(f"cannot read {suffix[1:].upper()} network: {type(exc).__name__}: {exc}",
-                                   file=str(p)) from exc
+            raise ModelSyntaxError(
+                f"cannot read {suffix[1:].upper()} network: {type(exc).__name__}: {exc}", file=str(p)
+            ) from exc
     if len(model.nodes()) == 0:
         raise ModelSyntaxError(f"no variables found: not a {suffix[1:].upper()} network", file=str(p))
     return network_from_pgmpy(model, targets=targets, observables=observables, name=p.stem, reported=reported)

@@ -104,7 +104,9 @@ def load_mapping(path: str | Path, network: Network, *, model_id: str | None = N
     return parse_mapping(text, network, file=str(p), model_id=model_id)
 
 
-def parse_mapping(text: str, network: Network, *, file: str | None = None, model_id: str | None = None) -> SurveyMapping:
+def parse_mapping(
+    text: str, network: Network, *, file: str | None = None, model_id: str | None = None
+) -> SurveyMapping:
     """Validate the text of a mapping file; see :func:`load_mapping`."""
     try:
         data, doc = _parse_yaml(text, file)
@@ -144,8 +146,14 @@ def parse_mapping(text: str, network: Network, *, file: str | None = None, model
             columns.append(cm)
     if doc.problems:
         raise _data_error(doc.problems)
-    return SurveyMapping(str(top["id"]), str(top["model"]), str(top.get("description", "")).strip(), tuple(columns),
-                         frozenset(str(c) for c in ignore), file)
+    return SurveyMapping(
+        str(top["id"]),
+        str(top["model"]),
+        str(top.get("description", "")).strip(),
+        tuple(columns),
+        frozenset(str(c) for c in ignore),
+        file,
+    )
 
 
 def _data_error(problems: Sequence[Problem]) -> DataError:
@@ -168,8 +176,15 @@ def _codes(value: Any, path: str, doc: _Doc) -> frozenset[str]:
     return frozenset(_code_text(v) for v in value)
 
 
-def _column(name: str, spec: Any, path: str, doc: _Doc, network: Network, questions: Sequence[str],
-            global_missing: frozenset[str]) -> ColumnMap | None:
+def _column(
+    name: str,
+    spec: Any,
+    path: str,
+    doc: _Doc,
+    network: Network,
+    questions: Sequence[str],
+    global_missing: frozenset[str],
+) -> ColumnMap | None:
     if not isinstance(spec, dict):
         doc.problem(path, "expected a mapping with 'question' and 'answers'")
         return None
@@ -190,8 +205,12 @@ def _column(name: str, spec: Any, path: str, doc: _Doc, network: Network, questi
         reverse = False
     lo_hi: tuple[float, float] | None = None
     if scale is not None:
-        if (not isinstance(scale, list) or len(scale) != 2
-                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in scale) or scale[0] >= scale[1]):
+        if (
+            not isinstance(scale, list)
+            or len(scale) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in scale)
+            or scale[0] >= scale[1]
+        ):
             doc.problem(f"{path}.scale", f"expected [min, max] with min < max, got {scale!r}")
         else:
             lo_hi = (float(scale[0]), float(scale[1]))

@@ -80,7 +80,7 @@ class Model:
     @property
     def disclaimer(self) -> str:
         """The line shown with every result."""
-        return (self.spec.disclaimer if self.spec and self.spec.disclaimer else DISCLAIMER)
+        return self.spec.disclaimer if self.spec and self.spec.disclaimer else DISCLAIMER
 
     @property
     def causes(self) -> tuple[str, ...]:
@@ -128,7 +128,11 @@ class Model:
         if self.spec is not None:
             labels = {c.id: c.label for c in self.spec.causes} | {f.id: f.label for f in self.spec.facets}
         for v in (*net.targets, *net.reported):
-            kind = ("cause" if v in net.targets else "facet") if self.spec else ("target" if v in net.targets else "latent")
+            kind = (
+                ("cause" if v in net.targets else "facet")
+                if self.spec
+                else ("target" if v in net.targets else "latent")
+            )
             out[v] = VariableInfo(v, kind, labels.get(v, v), net.states[v], _present_index(net.states[v]))
         return out
 
@@ -233,7 +237,9 @@ class Model:
             invalid[q] = bad[keys]
         return codes, invalid
 
-    def posterior_batch(self, frame: pd.DataFrame, *, states: str = "present", chunk_size: int = BATCH_CHUNK) -> pd.DataFrame:
+    def posterior_batch(
+        self, frame: pd.DataFrame, *, states: str = "present", chunk_size: int = BATCH_CHUNK
+    ) -> pd.DataFrame:
         """Return the posterior of every cause and facet for every row of ``frame``.
 
         ``frame`` has one column per answered question (labels; blank/NaN/'unsure' =
@@ -254,8 +260,11 @@ class Model:
             if bad.any():
                 i = int(np.argmax(bad))
                 valid = ", ".join(f"'{s}'" for s in (*self.network.states[q], "unsure"))
-                raise DataError(f"row {i + 1}, column '{q}': {str(frame[q].iloc[i])[:40]!r} is not a valid answer; valid: {valid}",
-                                row=i + 1, column=q)
+                raise DataError(
+                    f"row {i + 1}, column '{q}': {str(frame[q].iloc[i])[:40]!r} is not a valid answer; valid: {valid}",
+                    row=i + 1,
+                    column=q,
+                )
         n = len(frame)
         out = self.marginals_from_codes(codes, n, chunk_size=chunk_size)
         result = {}
@@ -269,8 +278,9 @@ class Model:
         result["log_evidence"] = out["__log_evidence__"][:, 0]
         return pd.DataFrame(result, index=frame.index)
 
-    def marginals_from_codes(self, codes: Mapping[str, np.ndarray], n: int, *,
-                             chunk_size: int = BATCH_CHUNK) -> dict[str, np.ndarray]:
+    def marginals_from_codes(
+        self, codes: Mapping[str, np.ndarray], n: int, *, chunk_size: int = BATCH_CHUNK
+    ) -> dict[str, np.ndarray]:
         """Return marginals ``(n, card)`` per reported variable and ``__log_evidence__``, in chunks."""
         names = [v.id for v in self.variables]
         out = {v: np.empty((n, self.network.card(v))) for v in names}
@@ -291,8 +301,9 @@ class Model:
 
         return rank_questions(self, answers, **kwargs)
 
-    def next_question(self, answers: Mapping[str, Any] | None = None, *, stop: StopRule | None = None,
-                      **kwargs: Any) -> StopDecision:
+    def next_question(
+        self, answers: Mapping[str, Any] | None = None, *, stop: StopRule | None = None, **kwargs: Any
+    ) -> StopDecision:
         """Return the best next question, or none with the reason the stop rule fired."""
         from .information import next_question
 
@@ -304,9 +315,17 @@ class Model:
 
         return Session(self, **kwargs)
 
-    def score(self, frame: Any, mapping: Any = None, id_columns: Sequence[str] | None = None,
-              next_question: bool = True, errors: str = "mark", *, facets: bool = False,
-              strict: bool = False) -> Any:
+    def score(
+        self,
+        frame: Any,
+        mapping: Any = None,
+        id_columns: Sequence[str] | None = None,
+        next_question: bool = True,
+        errors: str = "mark",
+        *,
+        facets: bool = False,
+        strict: bool = False,
+    ) -> Any:
         """Score every row of a table of answers; return a new table in the same row order.
 
         Parameters
@@ -337,8 +356,14 @@ class Model:
         """
         from . import batch
 
-        kwargs = {"mapping": mapping, "id_columns": id_columns, "next_question": next_question,
-                  "errors": errors, "facets": facets, "strict": strict}
+        kwargs = {
+            "mapping": mapping,
+            "id_columns": id_columns,
+            "next_question": next_question,
+            "errors": errors,
+            "facets": facets,
+            "strict": strict,
+        }
         if type(frame).__module__.startswith("dask"):
             return batch.score_dask(self, frame, **kwargs)
         return batch.score_frame(self, frame, **kwargs)  # type: ignore[arg-type]
@@ -370,24 +395,33 @@ class Model:
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
-        return (f"<Model {self.id} | {len(self.causes)} causes, {len(self.facets)} facets, "
-                f"{len(self.questions)} questions>")
+        return (
+            f"<Model {self.id} | {len(self.causes)} causes, {len(self.facets)} facets, {len(self.questions)} questions>"
+        )
 
     def _repr_html_(self) -> str:
         import pandas as pd
 
         try:
             pri = self.prior.probabilities
-            causes = pd.DataFrame({"cause": [self.label(c) for c in self.causes],
-                                   "prior": [pri[c] for c in self.causes]})
-            qs = pd.DataFrame({"question": list(self.questions),
-                               "text": [self.question_text(q) for q in self.questions],
-                               "answers": [", ".join(self.network.states[q]) for q in self.questions]})
-            return (f"<div><b>{html.escape(self.title)}</b> ({len(self.causes)} causes, "
-                    f"{len(self.facets)} facets, {len(self.questions)} questions)"
-                    + causes.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", border=0)
-                    + "<details><summary>questions</summary>"
-                    + qs.to_html(index=False, escape=True, border=0) + "</details>"
-                    + f"<p><i>{html.escape(self.disclaimer)}</i></p></div>")
+            causes = pd.DataFrame(
+                {"cause": [self.label(c) for c in self.causes], "prior": [pri[c] for c in self.causes]}
+            )
+            qs = pd.DataFrame(
+                {
+                    "question": list(self.questions),
+                    "text": [self.question_text(q) for q in self.questions],
+                    "answers": [", ".join(self.network.states[q]) for q in self.questions],
+                }
+            )
+            return (
+                f"<div><b>{html.escape(self.title)}</b> ({len(self.causes)} causes, "
+                f"{len(self.facets)} facets, {len(self.questions)} questions)"
+                + causes.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", border=0)
+                + "<details><summary>questions</summary>"
+                + qs.to_html(index=False, escape=True, border=0)
+                + "</details>"
+                + f"<p><i>{html.escape(self.disclaimer)}</i></p></div>"
+            )
         except Exception:
             return f"<pre>{html.escape(repr(self))}</pre>"

@@ -129,9 +129,14 @@ class Network:
                 continue
             if any(p not in known for p in ps):
                 continue
-            want = tuple(len(states[p]) for p in ps) + (len(st),)
+            want = (*tuple(len(states[p]) for p in ps), len(st))
             if arr.shape != want:
-                problems.append(Problem(f"table of '{v}' has shape {arr.shape}; expected {want} (parents {ps}, then its states)", key_path=v))
+                problems.append(
+                    Problem(
+                        f"table of '{v}' has shape {arr.shape}; expected {want} (parents {ps}, then its states)",
+                        key_path=v,
+                    )
+                )
                 continue
             if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1 + _TOL):
                 problems.append(Problem(f"table of '{v}' has entries outside [0, 1]", key_path=v))
@@ -141,7 +146,13 @@ class Network:
             if bad.size:
                 idx = tuple(int(i) for i in bad[0]) if ps else ()
                 conf = ", ".join(f"{p}={states[p][i]}" for p, i in zip(ps, idx, strict=True)) or "(no parents)"
-                problems.append(Problem(f"table of '{v}' sums to {sums[idx]:.12g} for parents {conf}; each row must sum to 1 (±{tolerance:g})", key_path=v))
+                problems.append(
+                    Problem(
+                        f"table of '{v}' sums to {sums[idx]:.12g} for parents {conf}; "
+                        f"each row must sum to 1 (±{tolerance:g})",
+                        key_path=v,
+                    )
+                )
                 continue
             arr = arr / sums[..., None]  # rows within tolerance: make them sum to 1 exactly
             arr.setflags(write=False)

@@ -285,7 +285,7 @@ def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: i
     lim = max(lim, 0.25) * 1.25
     ax.set_xlim(-lim, lim)
     for yi, b in zip(y, bits, strict=True):
-        ax.text(b, yi, f" {b:+.2f} " if b >= 0 else f" {b:+.2f} ", va="center", ha="left" if b >= 0 else "right",
+        ax.text(b, yi, f" {b:+.2f} ", va="center", ha="left" if b >= 0 else "right",
                 fontsize=7.5)
     ax.set_ylim(-0.6, max(n, 1) - 0.4)
     if n == 0:
@@ -474,7 +474,8 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
     handles = [Line2D([], [], marker="s", linestyle="", markersize=7, markerfacecolor="white",
                       markeredgecolor=colors[r], markeredgewidth=1.5, label=f"{names[r]} ({counts[r]})")
                if r in boxed else
-               Line2D([], [], marker="o", linestyle="", markersize=5, color=colors[r], label=f"{names[r]} ({counts[r]})")
+               Line2D([], [], marker="o", linestyle="", markersize=5, color=colors[r],
+                      label=f"{names[r]} ({counts[r]})")
                for r in order if r in roles_present]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=8,
               frameon=False)
@@ -693,8 +694,12 @@ def plot_policy_curves(result: SimulationResult | pd.DataFrame, *, ax: Axes | No
     if all_q is not None:
         from matplotlib.lines import Line2D
 
-        for level in sorted(set(np.round(all_v, 12))):  # every policy ends at the same value
+        levels = sorted(set(np.round(all_v, 12)))  # every policy ends at the same value
+        for level in levels:
             ax.axhline(level, color="#555555", linestyle=":", linewidth=1.2)
+        lo, hi = ax.get_ylim()
+        pad = 0.04 * (max(hi, *levels) - min(lo, *levels))
+        ax.set_ylim(min(lo, min(levels) - pad), max(hi, max(levels) + pad))  # keep the reference in view
         handles, _ = ax.get_legend_handles_labels()
         handles.append(Line2D([], [], color="#555555", linestyle=":", label=f"all {all_q} questions asked"))
         ax.legend(handles=handles, title="policy", fontsize=8, title_fontsize=8)

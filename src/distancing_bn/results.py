@@ -38,8 +38,10 @@ class VariableInfo:
 def _html_table(frame: pd.DataFrame, caption: str, note: str) -> str:
 
     body = frame.to_html(escape=True, index=False, float_format=lambda x: f"{x:.3f}", border=0)
-    return (f"<div class='distancing-bn'><p><b>{html.escape(caption)}</b></p>{body}"
-            f"<p style='font-size:smaller'><i>{html.escape(note)}</i></p></div>")
+    return (
+        f"<div class='distancing-bn'><p><b>{html.escape(caption)}</b></p>{body}"
+        f"<p style='font-size:smaller'><i>{html.escape(note)}</i></p></div>"
+    )
 
 
 def _safe_html(obj: Any, render: Any) -> str:
@@ -117,14 +119,16 @@ class Posterior:
         """Return one row per cause/facet: ``id, kind, label, prior, posterior, ratio``."""
         import pandas as pd
 
-        return pd.DataFrame({
-            "id": [v.id for v in self.variables],
-            "kind": [v.kind for v in self.variables],
-            "label": [v.label for v in self.variables],
-            "prior": self.prior_probabilities.to_numpy(),
-            "posterior": self.probabilities.to_numpy(),
-            "ratio": self.prior_ratio.to_numpy(),
-        })
+        return pd.DataFrame(
+            {
+                "id": [v.id for v in self.variables],
+                "kind": [v.kind for v in self.variables],
+                "label": [v.label for v in self.variables],
+                "prior": self.prior_probabilities.to_numpy(),
+                "posterior": self.probabilities.to_numpy(),
+                "ratio": self.prior_ratio.to_numpy(),
+            }
+        )
 
     def top_causes(self, k: int = 3) -> pd.Series:
         """Return the ``k`` most probable targets (causes), highest first."""
@@ -154,8 +158,9 @@ class Posterior:
         for r, flat_i in enumerate(top):
             states = {info.id: info.states[int(idx[j][r])] for j, info in enumerate(infos)}
             present = [info.id for j, info in enumerate(infos) if int(idx[j][r]) == info.present]
-            rows.append({"rank": r + 1, "present": " + ".join(present) or "none", **states,
-                         "probability": float(flat[flat_i])})
+            rows.append(
+                {"rank": r + 1, "present": " + ".join(present) or "none", **states, "probability": float(flat[flat_i])}
+            )
         return pd.DataFrame(rows)
 
     # ---------------------------------------------------------------- explanations
@@ -241,14 +246,16 @@ class Explanation:
         """Return ``question, text, answer, bits, factor, p_without`` sorted by |bits|, largest first."""
         import pandas as pd
 
-        frame = pd.DataFrame({
-            "question": list(self.questions),
-            "text": list(self.texts),
-            "answer": list(self.answers),
-            "bits": self.bits,
-            "factor": np.exp2(self.bits),
-            "p_without": self.p_without,
-        })
+        frame = pd.DataFrame(
+            {
+                "question": list(self.questions),
+                "text": list(self.texts),
+                "answer": list(self.answers),
+                "bits": self.bits,
+                "factor": np.exp2(self.bits),
+                "p_without": self.p_without,
+            }
+        )
         order = np.argsort(-np.abs(self.bits), kind="stable")
         return frame.iloc[order].reset_index(drop=True)
 
@@ -277,13 +284,17 @@ class Explanation:
         return f"<Explanation {self.cause} {self.probability:.2f} | {len(self.questions)} answers>"
 
     def _repr_html_(self) -> str:
-        return _safe_html(self, lambda: _html_table(self.to_frame(), f"Why {self.label}: {self.probability:.1%}",
-                                                    self.disclaimer))
+        return _safe_html(
+            self, lambda: _html_table(self.to_frame(), f"Why {self.label}: {self.probability:.1%}", self.disclaimer)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict."""
-        return {"cause": self.cause, "probability": self.probability,
-                "contributions": self.to_frame().to_dict(orient="records")}
+        return {
+            "cause": self.cause,
+            "probability": self.probability,
+            "contributions": self.to_frame().to_dict(orient="records"),
+        }
 
     def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Draw the contributions as a diverging bar chart; return the Axes."""

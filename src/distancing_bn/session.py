@@ -33,8 +33,9 @@ class Session:
     True
     """
 
-    def __init__(self, model: Model, *, stop: StopRule | None = None, criterion: str = "joint",
-                 costs: bool = True) -> None:
+    def __init__(
+        self, model: Model, *, stop: StopRule | None = None, criterion: str = "joint", costs: bool = True
+    ) -> None:
         self.model = model
         self.stop_rule = stop or StopRule()
         self.criterion = criterion
@@ -56,8 +57,10 @@ class Session:
     @property
     def history(self) -> list[dict[str, Any]]:
         """One record per step: question, answer (or 'unsure' / '(skipped)'), text."""
-        return [{"question": q, "answer": a if isinstance(a, str) else dict(a), "text": self.model.question_text(q)}
-                for q, a in self._history]
+        return [
+            {"question": q, "answer": a if isinstance(a, str) else dict(a), "text": self.model.question_text(q)}
+            for q, a in self._history
+        ]
 
     @property
     def posterior(self) -> Posterior:
@@ -69,8 +72,12 @@ class Session:
     def ranking(self) -> QuestionRanking:
         """The current ranking of the questions."""
         if "ranking" not in self._cache:
-            self._cache["ranking"] = rank_questions(self.model, self.answers, criterion=self.criterion,  # type: ignore[arg-type]
-                                                    costs=self.costs)
+            self._cache["ranking"] = rank_questions(
+                self.model,
+                self.answers,
+                criterion=self.criterion,  # type: ignore[arg-type]
+                costs=self.costs,
+            )
         return self._cache["ranking"]
 
     def _decide(self) -> tuple[str | None, str | None]:
@@ -151,7 +158,9 @@ class Session:
 
         rows = []
         for i in range(len(self._history) + 1):
-            ans = {q: a for q, a in self._history[:i] if not isinstance(a, str) or (a != SKIPPED and not is_unanswered(a))}
+            ans = {
+                q: a for q, a in self._history[:i] if not isinstance(a, str) or (a != SKIPPED and not is_unanswered(a))
+            }
             p = self.model.posterior(ans).probabilities[list(self.model.causes)]
             rows.append(p.rename(self._history[i - 1][0] if i else "(start)"))
         return pd.DataFrame(rows)
@@ -177,8 +186,12 @@ class Session:
         model = model or load_model()
         if data.get("model") != model.id:
             raise DistancingBNError(f"this session was saved for model '{data.get('model')}', not '{model.id}'")
-        s = cls(model, stop=StopRule(**data.get("stop", {})), criterion=data.get("criterion", "joint"),
-                costs=bool(data.get("costs", True)))
+        s = cls(
+            model,
+            stop=StopRule(**data.get("stop", {})),
+            criterion=data.get("criterion", "joint"),
+            costs=bool(data.get("costs", True)),
+        )
         for q, a in data.get("history", []):
             if a == SKIPPED:
                 s.skip(q)
@@ -197,10 +210,14 @@ class Session:
 
     def _repr_html_(self) -> str:
         try:
-            steps = "".join(f"<li>{html.escape(h['text'])} — <b>{html.escape(str(h['answer']))}</b></li>"
-                            for h in self.history)
-            nxt = (f"<p>Stopped: {html.escape(self.stop_reason or '')}</p>" if self.done
-                   else f"<p>Next: {html.escape(self.model.question_text(self.next_question() or ''))}</p>")
+            steps = "".join(
+                f"<li>{html.escape(h['text'])} — <b>{html.escape(str(h['answer']))}</b></li>" for h in self.history
+            )
+            nxt = (
+                f"<p>Stopped: {html.escape(self.stop_reason or '')}</p>"
+                if self.done
+                else f"<p>Next: {html.escape(self.model.question_text(self.next_question() or ''))}</p>"
+            )
             return f"<div><ol>{steps}</ol>{nxt}{self.posterior._repr_html_()}</div>"
         except Exception:
             return f"<pre>{html.escape(repr(self))}</pre>"

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SimulationResult", "batch_gains", "batch_gains_from_evidence", "sample_cases", "simulate"]
 
+
 def sample_cases(model: Model, n: int, *, seed: int | None = 0) -> dict[str, NDArray[np.int64]]:
     """Draw ``n`` joint samples (forward sampling); return variable -> state index per case."""
     rng = np.random.default_rng(seed)
@@ -43,17 +44,16 @@ def sample_cases(model: Model, n: int, *, seed: int | None = 0) -> dict[str, NDA
         cpt = net.cpts[v]
         card = net.card(v)
         flat = cpt.reshape(-1, card)
-        if ps:
-            idx = np.ravel_multi_index(tuple(out[p] for p in ps), cpt.shape[:-1])
-        else:
-            idx = np.zeros(n, dtype=np.int64)
+        idx = np.ravel_multi_index(tuple(out[p] for p in ps), cpt.shape[:-1]) if ps else np.zeros(n, dtype=np.int64)
         cum = np.cumsum(flat[idx], axis=1)
         u = rng.random(n)[:, None] * cum[:, -1:]
         out[v] = np.minimum((u >= cum).sum(axis=1), card - 1).astype(np.int64)
     return out
 
 
-def batch_gains(model: Model, codes: Mapping[str, NDArray[np.int64]], n: int, *, criterion: str = "joint") -> NDArray[np.float64]:
+def batch_gains(
+    model: Model, codes: Mapping[str, NDArray[np.int64]], n: int, *, criterion: str = "joint"
+) -> NDArray[np.float64]:
     """Expected gain (bits) of every question for every row of answer codes (-1 = unanswered).
 
     Answered questions gain 0.
@@ -99,15 +99,19 @@ class SimulationResult:
         simulated = [k for k in wide.index if k < wide.index.max()]
         last = max(simulated) if simulated else None
         keep = [k for k in wide.index if k % every == 0 or k == wide.index.max() or k == last]
-        lines = [f"Simulated {self.n_cases} cases (seed {self.seed}, criterion {self.criterion}).",
-                 "Top-1 accuracy (Brier) by number of questions asked:"]
+        lines = [
+            f"Simulated {self.n_cases} cases (seed {self.seed}, criterion {self.criterion}).",
+            "Top-1 accuracy (Brier) by number of questions asked:",
+        ]
         pols = list(wide.columns)
         lines.append("  n  " + "".join(f"{p:>20}" for p in pols))
         for k in keep:
             lines.append(f"{k:3d}  " + "".join(f"{wide.loc[k, p]:>12.3f} ({brier.loc[k, p]:.3f})" for p in pols))
         need = self.needed()
-        lines.append("Questions needed to come within 1% of the all-questions accuracy: "
-                     + ", ".join(f"{p} {n if n is not None else 'more than simulated'}" for p, n in need.items()))
+        lines.append(
+            "Questions needed to come within 1% of the all-questions accuracy: "
+            + ", ".join(f"{p} {n if n is not None else 'more than simulated'}" for p, n in need.items())
+        )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -120,8 +124,9 @@ class SimulationResult:
         return plot_policy_curves(self, ax=ax, metric=metric, **kwargs)
 
 
-def _metrics(model: Model, truth: Mapping[str, NDArray[np.int64]], codes: Mapping[str, NDArray[np.int64]],
-             n: int) -> tuple[float, float, float, NDArray[np.float64]]:
+def _metrics(
+    model: Model, truth: Mapping[str, NDArray[np.int64]], codes: Mapping[str, NDArray[np.int64]], n: int
+) -> tuple[float, float, float, NDArray[np.float64]]:
     out = model.marginals_from_codes(codes, n)
     causes = list(model.causes)
     present = [model._info[c].present for c in causes]
@@ -136,8 +141,15 @@ def _metrics(model: Model, truth: Mapping[str, NDArray[np.int64]], codes: Mappin
     return acc, brier, log_loss, p
 
 
-def simulate(model: Model, n_cases: int = 2000, *, seed: int | None = 0, policies: Sequence[str] = ("eig", "random", "fixed"),
-             max_questions: int | None = None, criterion: str = "joint") -> SimulationResult:
+def simulate(
+    model: Model,
+    n_cases: int = 2000,
+    *,
+    seed: int | None = 0,
+    policies: Sequence[str] = ("eig", "random", "fixed"),
+    max_questions: int | None = None,
+    criterion: str = "joint",
+) -> SimulationResult:
     """Compare question policies on ``n_cases`` cases sampled from the model; see the module doc."""
     import pandas as pd
 
@@ -176,6 +188,13 @@ def simulate(model: Model, n_cases: int = 2000, *, seed: int | None = 0, policie
             asked[np.arange(n_cases), pick] = True
     if k_max < len(qs):
         for policy in policies:
-            rows.append({"policy": policy, "questions": len(qs), "top1_accuracy": acc_all[0], "brier": acc_all[1],
-                         "log_loss": acc_all[2]})
+            rows.append(
+                {
+                    "policy": policy,
+                    "questions": len(qs),
+                    "top1_accuracy": acc_all[0],
+                    "brier": acc_all[1],
+                    "log_loss": acc_all[2],
+                }
+            )
     return SimulationResult(pd.DataFrame(rows), n_cases, seed, criterion)

@@ -317,7 +317,10 @@ class _Reader:
     def ident(self, m: Mapping[str, Any], key: str, path: str) -> str:
         value = self.text(m, key, path)
         if value and not _ID.match(value):
-            self.doc.problem(_join(path, key), f"id '{value}' is not valid; use lowercase letters, digits and '_', starting with a letter")
+            self.doc.problem(
+                _join(path, key),
+                f"id '{value}' is not valid; use lowercase letters, digits and '_', starting with a letter",
+            )
         return value
 
     def prob(self, value: Any, path: str, *, open_interval: bool = False) -> float:
@@ -354,28 +357,46 @@ class _Reader:
         upper = answers[1:]
         if len(answers) == 2:
             if isinstance(value, dict):
-                self.doc.problem(path, f"{what} of a question with two answers {_names(answers)} is a single number (the probability of '{answers[1]}'), got a mapping")
+                self.doc.problem(
+                    path,
+                    f"{what} of a question with two answers {_names(answers)} is a single number "
+                    f"(the probability of '{answers[1]}'), got a mapping",
+                )
                 return None
             p = self.prob(value, path)
             return None if math.isnan(p) else (p,)
         if not isinstance(value, dict):
-            self.doc.problem(path, f"{what} of a question with answers {_names(answers)} must be a mapping from {_names(upper)} to probabilities, got {_kind(value)}")
+            self.doc.problem(
+                path,
+                f"{what} of a question with answers {_names(answers)} must be a mapping "
+                f"from {_names(upper)} to probabilities, got {_kind(value)}",
+            )
             return None
         out = []
         for key in value:
             if key not in upper:
                 valid = f"valid: {_names(upper)}"
                 if key == answers[0]:
-                    self.doc.problem(_join(path, key), f"'{key}' is the first (baseline) answer: it takes the remaining probability; {valid}")
+                    self.doc.problem(
+                        _join(path, key),
+                        f"'{key}' is the first (baseline) answer: it takes the remaining probability; {valid}",
+                    )
                 else:
-                    self.doc.problem(_join(path, key), f"'{key}' is not an answer of this question; {valid}{_did_you_mean(key, upper)}")
+                    self.doc.problem(
+                        _join(path, key),
+                        f"'{key}' is not an answer of this question; {valid}{_did_you_mean(key, upper)}",
+                    )
         ok = True
         for label in upper:
             p = self.prob(value.get(label, 0.0), _join(path, label))
             ok &= not math.isnan(p)
             out.append(p)
         if ok and sum(out) > 1 + _SUM_TOL:
-            self.doc.problem(path, f"{what} probabilities sum to {sum(out):.6g}; they must sum to at most 1 (the first answer '{answers[0]}' takes the rest)")
+            self.doc.problem(
+                path,
+                f"{what} probabilities sum to {sum(out):.6g}; "
+                f"they must sum to at most 1 (the first answer '{answers[0]}' takes the rest)",
+            )
             return None
         return tuple(out) if ok else None
 
@@ -406,7 +427,19 @@ _TOP_KEYS = ("format", "id", "title", "description", "version", "disclaimer", "n
 _CAUSE_KEYS = ("id", "label", "description", "prior", "rationale", "guidance", "facets")
 _FACET_KEYS = ("id", "label", "description", "p_present", "p_absent", "rationale")
 _LINK_KEYS = ("from", "to", "strength", "rationale")
-_QUESTION_KEYS = ("id", "text", "answers", "answer_labels", "unsure", "cost", "leak", "leak_rationale", "links", "table", "notices")
+_QUESTION_KEYS = (
+    "id",
+    "text",
+    "answers",
+    "answer_labels",
+    "unsure",
+    "cost",
+    "leak",
+    "leak_rationale",
+    "links",
+    "table",
+    "notices",
+)
 _QLINK_KEYS = ("cause", "facet", "strength", "rationale")
 _TABLE_KEYS = ("parents", "rows", "rationale")
 _NOTICE_KEYS = ("id", "kind", "title", "text")
@@ -450,7 +483,9 @@ def parse_spec(text: str, *, file: str | None = None, sha256: str | None = None)
     notices = tuple(n for i, item in enumerate(r.seq(top, "notices", "")) if (n := _notice(r, item, f"notices[{i}]")))
     causes = tuple(c for i, item in enumerate(r.seq(top, "causes", "")) if (c := _cause(r, item, f"causes[{i}]")))
     links = tuple(lk for i, item in enumerate(r.seq(top, "links", "")) if (lk := _cause_link(r, item, f"links[{i}]")))
-    questions = tuple(q for i, item in enumerate(r.seq(top, "questions", "")) if (q := _question(r, item, f"questions[{i}]")))
+    questions = tuple(
+        q for i, item in enumerate(r.seq(top, "questions", "")) if (q := _question(r, item, f"questions[{i}]"))
+    )
     if "causes" in top and not causes and not doc.problems:
         doc.problem("causes", "the model needs at least one cause")
     if "questions" in top and not questions and not doc.problems:
@@ -508,16 +543,18 @@ def _cause(r: _Reader, item: Any, path: str) -> Cause | None:
         fm = r.mapping(f, fp, _FACET_KEYS, ("id", "label", "description", "p_present", "rationale"))
         if not fm:
             continue
-        facets.append(Facet(
-            id=r.ident(fm, "id", fp),
-            cause=cid,
-            label=r.text(fm, "label", fp),
-            description=r.text(fm, "description", fp),
-            p_present=r.prob(fm.get("p_present"), _join(fp, "p_present")) if "p_present" in fm else math.nan,
-            p_absent=r.prob(fm.get("p_absent", 0.0), _join(fp, "p_absent")),
-            rationale=r.text(fm, "rationale", fp),
-            location=r.doc.location(fp),
-        ))
+        facets.append(
+            Facet(
+                id=r.ident(fm, "id", fp),
+                cause=cid,
+                label=r.text(fm, "label", fp),
+                description=r.text(fm, "description", fp),
+                p_present=r.prob(fm.get("p_present"), _join(fp, "p_present")) if "p_present" in fm else math.nan,
+                p_absent=r.prob(fm.get("p_absent", 0.0), _join(fp, "p_absent")),
+                rationale=r.text(fm, "rationale", fp),
+                location=r.doc.location(fp),
+            )
+        )
     return Cause(
         id=cid,
         label=r.text(m, "label", path),
@@ -551,11 +588,16 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
     answers = _answers(r, m, path)
     labels = m.get("answer_labels", {})
     if not isinstance(labels, dict):
-        r.doc.problem(_join(path, "answer_labels"), f"expected a mapping from answers to display text, got {_kind(labels)}")
+        r.doc.problem(
+            _join(path, "answer_labels"), f"expected a mapping from answers to display text, got {_kind(labels)}"
+        )
         labels = {}
     for key, text in labels.items():
         if key not in answers:
-            r.doc.problem(_join(_join(path, "answer_labels"), key), f"'{key}' is not an answer of this question; valid: {_names(answers)}")
+            r.doc.problem(
+                _join(_join(path, "answer_labels"), key),
+                f"'{key}' is not an answer of this question; valid: {_names(answers)}",
+            )
         elif not isinstance(text, str) or not text.strip():
             r.doc.problem(_join(_join(path, "answer_labels"), key), "display text must be non-empty text")
     unsure = m.get("unsure", True)
@@ -568,7 +610,10 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
     if not has_table and "links" not in m:
         r.doc.problem(path, f"question '{qid}' has no links: link it to at least one cause or facet (or give a table)")
     if not has_table and "links" in m and "leak" not in m:
-        r.doc.problem(path, "missing required key 'leak' (the probabilities of the answers when no linked cause or facet is present)")
+        r.doc.problem(
+            path,
+            "missing required key 'leak' (the probabilities of the answers when no linked cause or facet is present)",
+        )
     leak = None
     links: list[QuestionLink] = []
     table = None
@@ -584,11 +629,20 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
             if len(kinds) != 1:
                 r.doc.problem(lp, "give exactly one of 'cause' or 'facet'")
                 continue
-            strength = r.level_probs(lm.get("strength"), _join(lp, "strength"), answers, "strength") if "strength" in lm else None
-            links.append(QuestionLink(r.text(lm, kinds[0], lp), strength or (), r.text(lm, "rationale", lp),
-                                      kinds[0], r.doc.location(lp)))
+            strength = (
+                r.level_probs(lm.get("strength"), _join(lp, "strength"), answers, "strength")
+                if "strength" in lm
+                else None
+            )
+            links.append(
+                QuestionLink(
+                    r.text(lm, kinds[0], lp), strength or (), r.text(lm, "rationale", lp), kinds[0], r.doc.location(lp)
+                )
+            )
         if "links" in m and not links and isinstance(m["links"], list):
-            r.doc.problem(_join(path, "links"), f"question '{qid}' has no links: link it to at least one cause or facet")
+            r.doc.problem(
+                _join(path, "links"), f"question '{qid}' has no links: link it to at least one cause or facet"
+            )
         if has_table:
             table = _table(r, m["table"], _join(path, "table"), answers)
     else:  # the answers are wrong (already reported): keep the parents so they count as informed
@@ -598,7 +652,9 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
     notices = []
     nmap = m.get("notices", {})
     if not isinstance(nmap, dict):
-        r.doc.problem(_join(path, "notices"), f"expected a mapping from notice ids to lists of answers, got {_kind(nmap)}")
+        r.doc.problem(
+            _join(path, "notices"), f"expected a mapping from notice ids to lists of answers, got {_kind(nmap)}"
+        )
         nmap = {}
     for nid, trig in nmap.items():
         np_ = _join(_join(path, "notices"), nid)
@@ -608,7 +664,11 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
             continue
         for a in trig:
             if a not in answers:
-                r.doc.problem(np_, f"'{a}' is not an answer of this question; valid: {_names(answers)}{_did_you_mean(str(a), answers)}")
+                r.doc.problem(
+                    np_,
+                    f"'{a}' is not an answer of this question; "
+                    f"valid: {_names(answers)}{_did_you_mean(str(a), answers)}",
+                )
         notices.append((str(nid), tuple(str(a) for a in trig)))
     return Question(
         id=qid,
@@ -640,7 +700,9 @@ def _answers(r: _Reader, m: Mapping[str, Any], path: str) -> tuple[str, ...]:
         if not isinstance(a, str) or not _ID.match(a):
             r.doc.problem(_join(ap, i), f"answer label {a!r} is not valid; use lowercase letters, digits and '_'")
         elif a == UNSURE:
-            r.doc.problem(_join(ap, i), "'unsure' is reserved (it always means no evidence) and is offered by 'unsure: true'")
+            r.doc.problem(
+                _join(ap, i), "'unsure' is reserved (it always means no evidence) and is offered by 'unsure: true'"
+            )
         elif a in out:
             r.doc.problem(_join(ap, i), f"duplicate answer '{a}'")
         else:
@@ -661,7 +723,10 @@ def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table |
         return None
     rows = m.get("rows")
     if not isinstance(rows, dict):
-        r.doc.problem(_join(path, "rows"), f"expected a mapping from parent states (e.g. 'absent present') to probability lists, got {_kind(rows)}")
+        r.doc.problem(
+            _join(path, "rows"),
+            f"expected a mapping from parent states (e.g. 'absent present') to probability lists, got {_kind(rows)}",
+        )
         return None
     configs = [" ".join(c) for c in itertools.product(CAUSE_STATES, repeat=len(parents))]
     out: list[tuple[float, ...]] = []
@@ -669,7 +734,11 @@ def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table |
     for key in rows:
         norm = " ".join(str(key).split())
         if norm not in configs:
-            r.doc.problem(_join(_join(path, "rows"), key), f"'{key}' is not a configuration of the parents {_names(parents)}; write their states ('absent'/'present') in that order, e.g. '{configs[-1]}'")
+            r.doc.problem(
+                _join(_join(path, "rows"), key),
+                f"'{key}' is not a configuration of the parents {_names(parents)}; "
+                f"write their states ('absent'/'present') in that order, e.g. '{configs[-1]}'",
+            )
             ok = False
     normed: dict[str, tuple[Any, Any]] = {}
     for k, v in rows.items():
@@ -686,7 +755,9 @@ def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table |
         key, row = normed[conf]
         rp = _join(_join(path, "rows"), key)
         if not isinstance(row, list) or len(row) != len(answers):
-            r.doc.problem(rp, f"expected {len(answers)} probabilities, one per answer {_names(answers)}, got {_kind(row)}")
+            r.doc.problem(
+                rp, f"expected {len(answers)} probabilities, one per answer {_names(answers)}, got {_kind(row)}"
+            )
             ok = False
             continue
         probs = [r.prob(x, rp) for x in row]
@@ -694,7 +765,9 @@ def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table |
             ok = False
             continue
         if abs(sum(probs) - 1) > _SUM_TOL:
-            r.doc.problem(rp, f"row for parent states '{conf}' sums to {sum(probs):.12g}; each row must sum to 1 (±1e-9)")
+            r.doc.problem(
+                rp, f"row for parent states '{conf}' sums to {sum(probs):.12g}; each row must sum to 1 (±1e-9)"
+            )
             ok = False
         out.append(tuple(probs))
     return Table(tuple(parents), tuple(out), r.text(m, "rationale", path), r.doc.location(path)) if ok else None
@@ -713,7 +786,14 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
             if not obj.id:
                 continue
             if obj.id in seen:
-                doc.problems.append(Problem(f"duplicate id '{obj.id}' (already used by a {seen[obj.id]})", obj.location.file, obj.location.line, obj.location.key_path + ".id"))
+                doc.problems.append(
+                    Problem(
+                        f"duplicate id '{obj.id}' (already used by a {seen[obj.id]})",
+                        obj.location.file,
+                        obj.location.line,
+                        obj.location.key_path + ".id",
+                    )
+                )
             else:
                 seen[obj.id] = kind
     cause_ids = [c.id for c in spec.causes]
@@ -726,18 +806,43 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
         for end, key in ((lk.source, "from"), (lk.target, "to")):
             if end and end not in cause_ids:
                 what = " (a facet; links join causes)" if end in facet_ids else ""
-                doc.problems.append(Problem(f"unknown cause '{end}'{what}; valid: {_names(cause_ids)}{_did_you_mean(end, cause_ids)}", lk.location.file, doc.line(f"{lk.location.key_path}.{key}"), f"{lk.location.key_path}.{key}"))
+                doc.problems.append(
+                    Problem(
+                        f"unknown cause '{end}'{what}; valid: {_names(cause_ids)}{_did_you_mean(end, cause_ids)}",
+                        lk.location.file,
+                        doc.line(f"{lk.location.key_path}.{key}"),
+                        f"{lk.location.key_path}.{key}",
+                    )
+                )
         if lk.source in cause_ids and lk.target in cause_ids:
             if lk.source == lk.target:
-                doc.problems.append(Problem(f"cause '{lk.source}' links to itself", lk.location.file, lk.location.line, lk.location.key_path))
+                doc.problems.append(
+                    Problem(
+                        f"cause '{lk.source}' links to itself", lk.location.file, lk.location.line, lk.location.key_path
+                    )
+                )
             elif lk.source in parents[lk.target]:
-                doc.problems.append(Problem(f"duplicate link {lk.source} -> {lk.target}", lk.location.file, lk.location.line, lk.location.key_path))
+                doc.problems.append(
+                    Problem(
+                        f"duplicate link {lk.source} -> {lk.target}",
+                        lk.location.file,
+                        lk.location.line,
+                        lk.location.key_path,
+                    )
+                )
             else:
                 parents[lk.target].append(lk.source)
     cycle = _find_cycle(parents)
     if cycle:
         first = next(lk for lk in spec.links if lk.source == cycle[0] and lk.target == cycle[1])
-        doc.problems.append(Problem(f"the links between causes form a cycle: {' -> '.join(cycle)}; links must form a DAG", first.location.file, first.location.line, "links"))
+        doc.problems.append(
+            Problem(
+                f"the links between causes form a cycle: {' -> '.join(cycle)}; links must form a DAG",
+                first.location.file,
+                first.location.line,
+                "links",
+            )
+        )
     # questions
     informed: dict[str, int] = dict.fromkeys(latent, 0)
     for q in spec.questions:
@@ -745,25 +850,58 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
         for i, p in enumerate(names):
             kp = f"{q.location.key_path}.table.parents[{i}]" if q.table else f"{q.links[i].location.key_path}"
             if p not in informed:
-                doc.problems.append(Problem(f"unknown cause or facet '{p}'{_did_you_mean(p, latent)}", q.location.file, doc.line(kp), kp))
+                doc.problems.append(
+                    Problem(
+                        f"unknown cause or facet '{p}'{_did_you_mean(p, latent)}", q.location.file, doc.line(kp), kp
+                    )
+                )
             else:
                 informed[p] += 1
         if len(set(names)) != len(names):
-            doc.problems.append(Problem(f"question '{q.id}' links to the same parent twice", q.location.file, q.location.line, q.location.key_path))
+            doc.problems.append(
+                Problem(
+                    f"question '{q.id}' links to the same parent twice",
+                    q.location.file,
+                    q.location.line,
+                    q.location.key_path,
+                )
+            )
         for lk in q.links:
             if (lk.kind == "cause" and lk.parent in facet_ids) or (lk.kind == "facet" and lk.parent in cause_ids):
                 other = "facet" if lk.kind == "cause" else "cause"
                 kp = f"{lk.location.key_path}.{lk.kind}"
-                doc.problems.append(Problem(f"'{lk.parent}' is a {other}, not a {lk.kind}; write '{other}: {lk.parent}'", q.location.file, doc.line(kp), kp))
+                doc.problems.append(
+                    Problem(
+                        f"'{lk.parent}' is a {other}, not a {lk.kind}; write '{other}: {lk.parent}'",
+                        q.location.file,
+                        doc.line(kp),
+                        kp,
+                    )
+                )
         for nid, _ in q.notices:
             if nid not in notice_ids:
                 kp = f"{q.location.key_path}.notices.{nid}"
-                doc.problems.append(Problem(f"unknown notice '{nid}'; valid: {_names(notice_ids) or '(none declared)'}{_did_you_mean(nid, notice_ids)}", q.location.file, doc.line(kp), kp))
+                doc.problems.append(
+                    Problem(
+                        f"unknown notice '{nid}'; "
+                        f"valid: {_names(notice_ids) or '(none declared)'}{_did_you_mean(nid, notice_ids)}",
+                        q.location.file,
+                        doc.line(kp),
+                        kp,
+                    )
+                )
     for c in spec.causes:
         for obj in (c, *c.facets):
             if obj.id and informed.get(obj.id, 0) == 0 and not _has_informed_descendant(obj.id, spec, informed):
                 kind = "cause" if obj is c else "facet"
-                doc.problems.append(Problem(f"{kind} '{obj.id}' is informed by no question; link at least one question to it", obj.location.file, obj.location.line, obj.location.key_path))
+                doc.problems.append(
+                    Problem(
+                        f"{kind} '{obj.id}' is informed by no question; link at least one question to it",
+                        obj.location.file,
+                        obj.location.line,
+                        obj.location.key_path,
+                    )
+                )
 
 
 def _has_informed_descendant(node: str, spec: ModelSpec, informed: Mapping[str, int]) -> bool:
@@ -787,7 +925,7 @@ def _find_cycle(parents: Mapping[str, Sequence[str]]) -> list[str] | None:
         stack.append(n)
         for ch in children[n]:
             if state.get(ch) == 1:
-                return [*stack[stack.index(ch):], ch]
+                return [*stack[stack.index(ch) :], ch]
             if ch not in state and (found := visit(ch)):
                 return found
         stack.pop()
@@ -818,14 +956,32 @@ def spec_to_data(spec: ModelSpec) -> dict[str, Any]:
         data["notices"] = [{"id": n.id, "kind": n.kind, "title": n.title, "text": n.text} for n in spec.notices]
     data["causes"] = []
     for c in spec.causes:
-        cd: dict[str, Any] = {"id": c.id, "label": c.label, "description": c.description, "prior": c.prior,
-                              "rationale": c.rationale, "guidance": list(c.guidance)}
+        cd: dict[str, Any] = {
+            "id": c.id,
+            "label": c.label,
+            "description": c.description,
+            "prior": c.prior,
+            "rationale": c.rationale,
+            "guidance": list(c.guidance),
+        }
         if c.facets:
-            cd["facets"] = [{"id": f.id, "label": f.label, "description": f.description, "p_present": f.p_present,
-                             "p_absent": f.p_absent, "rationale": f.rationale} for f in c.facets]
+            cd["facets"] = [
+                {
+                    "id": f.id,
+                    "label": f.label,
+                    "description": f.description,
+                    "p_present": f.p_present,
+                    "p_absent": f.p_absent,
+                    "rationale": f.rationale,
+                }
+                for f in c.facets
+            ]
         data["causes"].append(cd)
     if spec.links:
-        data["links"] = [{"from": lk.source, "to": lk.target, "strength": lk.strength, "rationale": lk.rationale} for lk in spec.links]
+        data["links"] = [
+            {"from": lk.source, "to": lk.target, "strength": lk.strength, "rationale": lk.rationale}
+            for lk in spec.links
+        ]
     data["questions"] = []
     for q in spec.questions:
         qd: dict[str, Any] = {"id": q.id, "text": q.text, "answers": list(q.answers)}
@@ -839,14 +995,19 @@ def spec_to_data(spec: ModelSpec) -> dict[str, Any]:
             qd["leak_rationale"] = q.leak_rationale
         if q.table is not None:
             configs = [" ".join(c) for c in itertools.product(CAUSE_STATES, repeat=len(q.table.parents))]
-            qd["table"] = {"parents": list(q.table.parents), "rows": {k: list(r) for k, r in zip(configs, q.table.rows, strict=True)},
-                           "rationale": q.table.rationale}
+            qd["table"] = {
+                "parents": list(q.table.parents),
+                "rows": {k: list(r) for k, r in zip(configs, q.table.rows, strict=True)},
+                "rationale": q.table.rationale,
+            }
         else:
             qd["leak"] = _level_value(q.leak or (), q.answers)
             if q.leak_rationale:
                 qd["leak_rationale"] = q.leak_rationale
-            qd["links"] = [{lk.kind: lk.parent,
-                            "strength": _level_value(lk.strength, q.answers), "rationale": lk.rationale} for lk in q.links]
+            qd["links"] = [
+                {lk.kind: lk.parent, "strength": _level_value(lk.strength, q.answers), "rationale": lk.rationale}
+                for lk in q.links
+            ]
         if q.notices:
             qd["notices"] = {nid: list(ans) for nid, ans in q.notices}
         data["questions"].append(qd)
