@@ -129,7 +129,8 @@ class QuestionRanking:
         return self.summary()
 
     def __repr__(self) -> str:
-        return f"<QuestionRanking {sum(not a for a in self.answered)} candidates | best: {self.best} {self.best_gain_bits:.3f} bits>"
+        n_open = sum(not a for a in self.answered)
+        return f"<QuestionRanking {n_open} candidates | best: {self.best} {self.best_gain_bits:.3f} bits>"
 
     def _repr_html_(self) -> str:
         try:
