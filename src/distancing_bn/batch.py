@@ -37,6 +37,8 @@ __all__ = ["ScoreSummary", "score_csv", "score_frame"]
 
 ErrorMode = Literal["mark", "raise"]
 DEFAULT_CHUNK = 50_000
+OUTPUT_COLUMNS = ("top_cause", "top_probability", "notices", "next_question", "next_gain_bits", "status")
+_TIE = 1e-12  # probabilities this close to the row's best count as tied: the first in model order wins
 # columns named like identifiers are taken as id columns without a warning
 _ID_LIKE = re.compile(r"(^|[_\s-])(id|ids|key|case|row|respondent|participant|user|uuid)($|[_\s-])", re.IGNORECASE)
 _ENGINE_CHUNK = 32_768
@@ -89,7 +91,18 @@ class _Plan:
             if missing:
                 raise DataError(f"id column(s) {missing} not in the input; columns: {list(columns)[:20]}")
             self.ids = list(id_columns)
-            unknown = [c for c in columns if c not in used and c not in ignored and c not in id_columns]
+            unknown = [
+                c for c in columns if c not in used and c not in ignored and c not in id_columns and not _ID_LIKE.search(c)
+            ]
+        repeated = sorted({c for c in columns if list(columns).count(c) > 1})
+        if repeated:
+            raise DataError(f"the input has repeated column names {repeated}; each column needs its own name")
+        reserved = {f"p_{v}" for v in (*model.causes, *model.facets)} | set(OUTPUT_COLUMNS)
+        clash = [c for c in self.ids if c in reserved]
+        if clash:
+            raise DataError(
+                f"input column(s) {clash} have the names of output columns; rename them or leave them out with id_columns"
+            )
         if unknown:
             hints = []
             for c in unknown:
@@ -102,8 +115,8 @@ class _Plan:
             )
             if strict:
                 raise DataError(msg + "; remove them, map them, or pass id_columns / strict=False")
-            if id_columns is None:
-                warnings.warn(msg + "; they are kept as id columns", DistancingBNWarning, stacklevel=4)
+            kept = "; they are kept as id columns" if id_columns is None else "; they are left out of the output"
+            warnings.warn(msg + kept, DistancingBNWarning, stacklevel=4)
 
 
 def _cell_text(value: Any) -> str:
@@ -112,8 +125,8 @@ def _cell_text(value: Any) -> str:
 
 def _evidence(
     model: Model, frame: pd.DataFrame, plan: _Plan, row_offset: int, errors: ErrorMode
-) -> tuple[Evidence, np.ndarray]:
-    """Build likelihoods for every question; return evidence and per-row status (object array)."""
+) -> tuple[Evidence, np.ndarray, np.ndarray]:
+    """Build likelihoods for every question; return evidence, per-row status and notices."""
     import pandas as pd
 
     net = model.network
@@ -172,11 +185,12 @@ def _evidence(
             )
             fail(cm.column, np.flatnonzero(bad[keys]), frame[cm.column], valid)
         merge(cm.question, table[keys])
+    notices = _notices(model, Evidence(n, lik))  # from every valid cell, even in a marked row
     invalid = status != "ok"
     if invalid.any():
         for q in lik:
             lik[q] = np.where(invalid[:, None], 1.0, lik[q])
-    return Evidence(n, lik), status
+    return Evidence(n, lik), status, notices
 
 
 def score_frame(
@@ -201,7 +215,7 @@ def score_frame(
     plan = _plan or _Plan(model, [str(c) for c in frame.columns], resolved, id_columns, strict)
     frame = frame.copy(deep=False)
     frame.columns = [str(c) for c in frame.columns]
-    ev, status = _evidence(model, frame, plan, _row_offset, errors)
+    ev, status, notices = _evidence(model, frame, plan, _row_offset, errors)
     n = len(frame)
     causes = list(model.causes)
     names = causes + (list(model.facets) if facets else [])
@@ -229,18 +243,24 @@ def score_frame(
         col[bad] = np.nan
         out[f"p_{v}"] = col
     cause_mat = np.column_stack([probs[c] for c in causes]) if causes else np.zeros((n, 0))
-    top_idx = np.argmax(np.where(np.isnan(cause_mat), -1, cause_mat), axis=1) if causes else np.zeros(n, dtype=int)
+    top_idx = _first_best(np.where(np.isnan(cause_mat), -1.0, cause_mat)) if causes else np.zeros(n, dtype=int)
     top_cause = np.asarray(causes, dtype=object)[top_idx] if causes else np.full(n, None)
     top_cause = np.where(bad, None, top_cause)
     out["top_cause"] = top_cause
     out["top_probability"] = np.where(bad, np.nan, cause_mat[np.arange(n), top_idx] if causes else np.nan)
-    out["notices"] = _notices(model, ev)
+    out["notices"] = notices
     if next_question:
         nq, gain = _next_questions(model, ev, bad)
         out["next_question"] = nq
         out["next_gain_bits"] = gain
     out["status"] = status
     return out
+
+
+def _first_best(score: np.ndarray) -> np.ndarray:
+    """Per row, the first column within ``_TIE`` of the row's maximum (rounding cannot flip ties)."""
+    best = score.max(axis=1, keepdims=True)
+    return np.argmax(score >= best - _TIE, axis=1)
 
 
 def _notices(model: Model, ev: Evidence) -> np.ndarray:
@@ -276,7 +296,7 @@ def _next_questions(model: Model, ev: Evidence, bad: np.ndarray) -> tuple[np.nda
             answered[:, j] = ~np.all(ev.likelihoods[q] == 1.0, axis=1)
     costs = np.array([model.cost(q) for q in model.questions])
     score = np.where(answered, -np.inf, gains / costs)
-    best = score.argmax(axis=1)
+    best = _first_best(np.where(np.isfinite(score), score, -np.inf)) if score.shape[1] else np.zeros(n, dtype=int)
     none_left = ~np.isfinite(score[np.arange(n), best])
     qs = np.asarray(model.questions, dtype=object)[best]
     qs = np.where(none_left | bad, None, qs)
@@ -305,14 +325,18 @@ def _read_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[Ite
     if str(src) == "-":
         data = sys.stdin.buffer.read()
         stream = io.BytesIO(data)
-        first = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+        first = next((ln for ln in data.decode("utf-8-sig", errors="replace").splitlines() if ln.strip()), "")
         name = "<stdin>"
     else:
         p = Path(src)
         if not p.is_file():
             raise DataError(f"{p}: no such file", file=str(p))
+        first = ""
         with open(p, "rb") as fh:
-            first = fh.readline().decode("utf-8-sig", errors="replace")
+            for raw in fh:  # the header is the first non-blank line
+                first = raw.decode("utf-8-sig", errors="replace")
+                if first.strip():
+                    break
         stream = str(p)
         name = str(p)
     if not first.strip():
@@ -328,6 +352,7 @@ def _read_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[Ite
             encoding="utf-8-sig",
             chunksize=chunk_size,
             skip_blank_lines=True,
+            index_col=False,
         )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{name}: cannot read CSV: {exc}", file=name) from None
@@ -395,7 +420,13 @@ def score_csv(
         tmp = None
     else:
         d = Path(dst)
-        fd, tmp = tempfile.mkstemp(dir=d.parent if str(d.parent) else ".", prefix=f".{d.name}.", suffix=".partial")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=d.parent if str(d.parent) else ".", prefix=f".{d.name}.", suffix=".partial")
+        except OSError as exc:
+            raise DataError(f"{d}: cannot write the output: {exc.strerror}", file=str(d)) from None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         out_fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
     bar = _progress_bar(progress, src)
     rows = ok = 0

@@ -129,7 +129,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if fmt == "auto":
         fmt = "table" if args.output == "-" and sys.stdout.isatty() else "csv"
     if fmt == "table" and args.output != "-":
-        raise SystemExit("error: --format table writes to the terminal; drop -o or use --format csv")
+        print("error: --format table writes to the terminal; drop -o or use --format csv", file=sys.stderr)
+        return EXIT_ERROR
     kwargs = {
         "mapping": args.mapping,
         "id_columns": args.id_cols,

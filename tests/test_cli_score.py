@@ -1,0 +1,200 @@
+"""``distancing-bn score`` run as a subprocess (issue 5): exit codes, stdout/stderr, files.
+
+Exit codes: 0 every row scored, 1 some rows marked, 2 usage, file, model or data errors.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_ANSWERS = REPO / "examples" / "answers.csv"
+EXAMPLE_IDS = [f"c{i:03d}" for i in range(1, 15)]
+BAD_ROW = 12  # c012 has less_affection=somewhat_maybe
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), *filter(None, [e.get("PYTHONPATH")])])
+    e.pop("CI", None)
+    return e
+
+
+def cli(*args: str, stdin: bytes | None = None, cwd: Path = REPO, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "distancing_bn", "score", *args], input=stdin, capture_output=True,
+                          cwd=cwd, env=env(), timeout=timeout, check=False)
+
+
+def parse(text: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.decode("utf-8"), newline="")))
+
+
+@pytest.fixture(scope="module")
+def default_run() -> subprocess.CompletedProcess:
+    return cli(str(EXAMPLE_ANSWERS))
+
+
+def clean_answers(tmp_path: Path) -> Path:
+    """The example without its bad row: every row scores."""
+    lines = EXAMPLE_ANSWERS.read_text(encoding="utf-8").splitlines(keepends=True)
+    path = tmp_path / "clean.csv"
+    path.write_text("".join(line for line in lines if not line.startswith("c012,")), encoding="utf-8")
+    return path
+
+
+def test_example_to_stdout_exits_1_with_one_marked_row(default_run: subprocess.CompletedProcess) -> None:
+    assert default_run.returncode == 1, default_run.stderr.decode()
+    rows = parse(default_run.stdout)
+    assert [r["case_id"] for r in rows] == EXAMPLE_IDS
+    assert [i + 1 for i, r in enumerate(rows) if r["status"] != "ok"] == [BAD_ROW]
+    assert "less_affection" in rows[BAD_ROW - 1]["status"]
+    assert {"p_fear_of_intimacy", "top_cause", "notices", "next_question", "next_gain_bits"} <= set(rows[0])
+    assert b"Traceback" not in default_run.stderr
+
+
+def test_output_file_and_summary_on_stderr(tmp_path: Path, default_run: subprocess.CompletedProcess) -> None:
+    dst = tmp_path / "out.csv"
+    res = cli(str(EXAMPLE_ANSWERS), "-o", str(dst))
+    assert res.returncode == 1
+    assert res.stdout == b""
+    assert dst.read_bytes() == default_run.stdout
+    err = res.stderr.decode()
+    assert "14 rows" in err and "13 ok" in err and "1 marked" in err and str(dst) in err
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_format_table_is_readable_and_shows_the_disclaimer() -> None:
+    res = cli(str(EXAMPLE_ANSWERS), "--format", "table")
+    assert res.returncode == 1
+    out = res.stdout.decode()
+    assert "not a clinical" in out  # the model's disclaimer
+    assert "14 rows: 13 ok, 1 marked" in out
+    for case in EXAMPLE_IDS:
+        assert case in out
+    assert "Outside pressures" in out  # cause labels, not ids
+    assert "p_fear_of_intimacy" not in out  # not the CSV columns
+    assert "safety" in out.lower()  # c009 answered threatened_or_afraid=yes
+
+
+def test_stdin_input(default_run: subprocess.CompletedProcess) -> None:
+    res = cli("-", stdin=EXAMPLE_ANSWERS.read_bytes())
+    assert res.returncode == 1
+    assert res.stdout == default_run.stdout
+
+
+def test_no_next_question_drops_the_columns() -> None:
+    res = cli(str(EXAMPLE_ANSWERS), "--no-next-question", "--chunk-size", "5")
+    assert res.returncode == 1
+    rows = parse(res.stdout)
+    assert [r["case_id"] for r in rows] == EXAMPLE_IDS
+    assert "next_question" not in rows[0] and "next_gain_bits" not in rows[0]
+    assert "status" in rows[0]
+
+
+def test_errors_raise_exits_2_naming_row_and_column(tmp_path: Path) -> None:
+    dst = tmp_path / "out.csv"
+    res = cli(str(EXAMPLE_ANSWERS), "--errors", "raise", "-o", str(dst))
+    assert res.returncode == 2
+    err = res.stderr.decode()
+    assert "error: DataError" in err
+    assert f"row {BAD_ROW}" in err and "less_affection" in err and "somewhat_maybe" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_input_file_exits_2(tmp_path: Path) -> None:
+    res = cli(str(tmp_path / "nope.csv"), "-o", str(tmp_path / "out.csv"))
+    assert res.returncode == 2
+    err = res.stderr.decode()
+    assert err.startswith("error:") and "nope.csv" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_options_exit_2(tmp_path: Path) -> None:
+    res = cli(str(EXAMPLE_ANSWERS), "--chunk-size", "0")
+    assert res.returncode == 2 and b"chunk_size" in res.stderr
+    res = cli(str(EXAMPLE_ANSWERS), "--id-col", "no_such_column")
+    assert res.returncode == 2 and b"no_such_column" in res.stderr
+    res = cli(str(EXAMPLE_ANSWERS), "--errors", "ignore")  # argparse usage error
+    assert res.returncode == 2
+    mapping = tmp_path / "bad.yaml"
+    mapping.write_text("format: distancing-bn-mapping/1\nid: x\nmodel: distancing\ncolumns:\n"
+                       "  Q1: {question: less_contakt, answers: {1: no}}\n", encoding="utf-8")
+    res = cli(str(EXAMPLE_ANSWERS), "--mapping", str(mapping))
+    assert res.returncode == 2
+    assert f"{mapping}:5" in res.stderr.decode() and "less_contakt" in res.stderr.decode()
+
+
+def test_quiet_success_prints_nothing_on_stderr(tmp_path: Path) -> None:
+    src = clean_answers(tmp_path)
+    dst = tmp_path / "out.csv"
+    res = cli(str(src), "-o", str(dst), "--quiet", "--sep", ",", "--id-col", "case_id")
+    assert res.returncode == 0, res.stderr.decode()
+    assert res.stderr == b"" and res.stdout == b""
+    rows = parse(dst.read_bytes())
+    assert len(rows) == 13 and all(r["status"] == "ok" for r in rows)
+    res = cli(str(src), "--quiet", "--no-next-question")
+    assert res.returncode == 0
+    assert res.stderr == b""
+    assert len(parse(res.stdout)) == 13
+
+
+def test_sep_tab_alias(tmp_path: Path) -> None:
+    src = tmp_path / "tabs.csv"
+    src.write_text(EXAMPLE_ANSWERS.read_text(encoding="utf-8").replace(",", "\t"), encoding="utf-8")
+    res = cli(str(src), "--sep", "tab", "--no-next-question")
+    assert res.returncode == 1
+    assert [r["case_id"] for r in parse(res.stdout)] == EXAMPLE_IDS
+
+
+def test_interrupted_run_leaves_no_output(tmp_path: Path) -> None:
+    lines = EXAMPLE_ANSWERS.read_text(encoding="utf-8").splitlines(keepends=True)
+    header, body = lines[0], "".join(lines[1:])
+    src = tmp_path / "big.csv"
+    with open(src, "w", encoding="utf-8") as fh:
+        fh.write(header)
+        fh.write(body * 14_300)  # ~200k rows
+    dst = tmp_path / "out.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "distancing_bn", "score", str(src), "-o", str(dst)],
+                            cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):  # the run has begun writing
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no .partial file appeared"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert b"interrupted" in err
+    assert not dst.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
+
+
+def test_format_table_with_output_file_is_a_usage_error(tmp_path: Path) -> None:
+    res = cli(str(EXAMPLE_ANSWERS), "--format", "table", "-o", str(tmp_path / "out.csv"))
+    assert res.returncode == 2
+    assert b"error:" in res.stderr
+
+
+def test_output_in_a_missing_directory_exits_2(tmp_path: Path) -> None:
+    res = cli(str(EXAMPLE_ANSWERS), "-o", str(tmp_path / "nowhere" / "out.csv"))
+    assert res.returncode == 2
+    assert b"Traceback" not in res.stderr
+    assert b"error:" in res.stderr

@@ -1,0 +1,445 @@
+"""Scoring CSV files (issue 5): :func:`distancing_bn.batch.score_csv`, and Dask DataFrames.
+
+Ids come back as the same text, the output does not depend on the chunk size, delimiters,
+BOM, CRLF and quoted fields are read right (csv-spectrum edge cases), empty and header-only
+files behave, the output appears atomically (never partial), the real ECR and Divorce files
+score with their mappings, and a Dask DataFrame scores like the pandas one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distancing_bn import load_model
+from distancing_bn.batch import ScoreSummary, detect_separator, score_csv
+from distancing_bn.errors import DataError, DistancingBNWarning
+from distancing_bn.simulate import sample_cases
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_ANSWERS = REPO / "examples" / "answers.csv"
+MAPPINGS = REPO / "models" / "mappings"
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    return load_model()
+
+
+def run(model: Any, src: Path | str, dst: Path | str, **kwargs: Any) -> ScoreSummary:
+    """``score_csv`` with the unknown-column warning silenced."""
+    kwargs.setdefault("progress", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DistancingBNWarning)
+        return score_csv(src, dst, model, **kwargs)
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], *, sep: str = ",", newline: str = "\n",
+              bom: bool = False) -> Path:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=sep, lineterminator=newline)
+    w.writerow(header)
+    w.writerows(rows)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode("utf-8"))
+    return path
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".partial"))
+
+
+def generated_rows(model: Any, n: int, seed: int = 7) -> tuple[list[str], list[list[str]]]:
+    """``n`` rows: an id, 12 questions (a third answered, blanks, 'unsure', a few invalid cells)."""
+    rng = np.random.default_rng(seed)
+    cases = sample_cases(model, n, seed=seed)
+    qs = list(model.questions[::5])[:12]
+    rows = []
+    for i in range(n):
+        row = [f"{i:05d}"]
+        for q in qs:
+            u = rng.random()
+            if u < 0.35:
+                row.append(model.answers_of(q)[cases[q][i]])
+            elif u < 0.40:
+                row.append("unsure")
+            elif u < 0.41:
+                row.append("not an answer")
+            else:
+                row.append("")
+        rows.append(row)
+    if n > 3:
+        rows[3][3] = "threatened?"  # at least one marked row
+    return ["respondent_id", *qs], rows
+
+
+# ---------------------------------------------------------------------------- ids are text
+def test_ids_round_trip_as_text(model: Any, tmp_path: Path) -> None:
+    ids = ["007", "1e5", "12345678901234567890", "", "1.50", "-0", "0x1F", "NaN", "NA", "null", "TRUE",
+           " padded ", "1,000", 'say "hi"', "é", "", "00"]
+    ints = ["1", "", "3", "", "5", "6", "", "8", "9", "10", "11", "12", "", "14", "15", "16", "17"]
+    answers = ["a_lot", "", "no", "unsure", "a_little"] * 3 + ["no", "no"]
+    src = write_csv(tmp_path / "ids.csv", ["case_id", "num", "less_contact"],
+                    [[a, b, c] for a, b, c in zip(ids, ints, answers, strict=True)])
+    dst = tmp_path / "out.csv"
+    summary = run(model, src, dst, next_question=False)
+    assert summary == ScoreSummary(len(ids), len(ids), 0, str(dst))
+    rows = read_rows(dst)
+    assert [r["case_id"] for r in rows] == ids
+    assert [r["num"] for r in rows] == ints
+    # byte for byte: every line starts with the id text exactly as it was written
+    for line, i, n in zip(dst.read_text(encoding="utf-8").splitlines()[1:], ids, ints, strict=True):
+        if not any(ch in i for ch in ',"\n'):
+            assert line.startswith(f"{i},{n},"), (line, i, n)
+
+
+# ---------------------------------------------------------------------------- chunk size
+@pytest.mark.parametrize("facets", [False, True])
+def test_chunk_size_does_not_change_the_output_on_the_example(model: Any, tmp_path: Path, facets: bool) -> None:
+    outputs = []
+    for cs in (1, 3, 50_000):
+        dst = tmp_path / f"out{cs}.csv"
+        run(model, EXAMPLE_ANSWERS, dst, chunk_size=cs, facets=facets)
+        outputs.append(dst.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert len(read_rows(tmp_path / "out1.csv")) == 14
+
+
+def same_apart_from_tied_top_causes(model: Any, a: Path, b: Path) -> None:
+    """Equal text everywhere, except ``top_cause`` where two causes share the top probability."""
+    ra, rb = read_rows(a), read_rows(b)
+    assert len(ra) == len(rb)
+    assert list(ra[0]) == list(rb[0])
+    for x, y in zip(ra, rb, strict=True):
+        probs = [x[f"p_{c}"] for c in model.causes]
+        tied = x["status"] == "ok" and sorted((float(v) for v in probs), reverse=True)[:2].count(
+            max(float(v) for v in probs)) > 1
+        assert {k: v for k, v in x.items() if k != "top_cause" or not tied} == \
+               {k: v for k, v in y.items() if k != "top_cause" or not tied}
+
+
+def test_chunk_size_does_not_change_the_output_on_200_rows(model: Any, tmp_path: Path) -> None:
+    header, rows = generated_rows(model, 200)
+    src = write_csv(tmp_path / "gen.csv", header, rows)
+    for cs in (1, 3, 50_000):
+        summary = run(model, src, tmp_path / f"out{cs}.csv", chunk_size=cs, next_question=False)
+        assert summary.rows == 200
+    # byte identity is test_tied_top_causes_do_not_depend_on_the_chunk_size (xfail)
+    same_apart_from_tied_top_causes(model, tmp_path / "out1.csv", tmp_path / "out50000.csv")
+    same_apart_from_tied_top_causes(model, tmp_path / "out3.csv", tmp_path / "out50000.csv")
+    out = read_rows(tmp_path / "out1.csv")
+    assert [r["respondent_id"] for r in out] == [r[0] for r in rows]
+    assert 0 < sum(r["status"] != "ok" for r in out) < 200
+    # with the next-question columns too (fewer chunk sizes: those columns cost more)
+    for cs in (64, 50_000):
+        run(model, src, tmp_path / f"nq{cs}.csv", chunk_size=cs)
+    same_apart_from_tied_top_causes(model, tmp_path / "nq64.csv", tmp_path / "nq50000.csv")
+
+
+def test_tied_top_causes_do_not_depend_on_the_chunk_size(model: Any, tmp_path: Path) -> None:
+    free = ["new_studies", "fitness_regime", "free_time_on_goal", "declines_help", "past_pattern", "hurt_before",
+            "fears_being_hurt", "feels_trapped", "expects_rejection", "idealises_ex", "tenses_at_touch",
+            "says_im_fine", "hard_to_name_feelings", "vague_about_future", "pulls_back_after_closeness"]
+    base = model.prior.probabilities
+    assert base["external_stressors"] == pytest.approx(base["communication_breakdown"], abs=1e-12)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(300):
+        row = [str(i)]
+        for q in free:  # mostly the lowest answer: other causes fall below the tied two
+            u = rng.random()
+            row.append(model.answers_of(q)[0] if u < 0.6 else model.answers_of(q)[1] if u < 0.7 else "")
+        rows.append(row)
+    src = write_csv(tmp_path / "ties.csv", ["respondent_id", *free], rows)
+    run(model, src, tmp_path / "one.csv", chunk_size=1, next_question=False)
+    run(model, src, tmp_path / "all.csv", next_question=False)
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "all.csv").read_bytes()
+
+
+def test_chunk_size_must_be_positive(model: Any, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="chunk_size"):
+        run(model, EXAMPLE_ANSWERS, tmp_path / "out.csv", chunk_size=0)
+    assert not (tmp_path / "out.csv").exists()
+
+
+# ---------------------------------------------------------------------------- delimiters, BOM, CRLF, quoting
+def test_detect_separator() -> None:
+    assert detect_separator("a,b,c\n") == ","
+    assert detect_separator("a;b;c\r\n") == ";"
+    assert detect_separator("a\tb\tc") == "\t"
+    assert detect_separator('"x;y;z",b') == ","  # separators inside quotes do not count
+    assert detect_separator("single") == ","
+
+
+@pytest.fixture()
+def example_table() -> tuple[list[str], list[list[str]]]:
+    with open(EXAMPLE_ANSWERS, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+@pytest.mark.parametrize(("sep", "newline", "bom"), [
+    (";", "\n", False), ("\t", "\n", False), (",", "\r\n", False), (",", "\n", True), (";", "\r\n", True),
+])
+def test_delimiter_bom_and_crlf_are_read_like_plain_csv(model: Any, tmp_path: Path, example_table: Any,
+                                                        sep: str, newline: str, bom: bool) -> None:
+    header, rows = example_table
+    plain = tmp_path / "plain.out.csv"
+    run(model, EXAMPLE_ANSWERS, plain, next_question=False)
+    src = write_csv(tmp_path / "variant.csv", header, rows, sep=sep, newline=newline, bom=bom)
+    dst = tmp_path / "variant.out.csv"
+    run(model, src, dst, next_question=False)
+    assert dst.read_bytes() == plain.read_bytes()
+
+
+def test_sep_forces_the_delimiter(model: Any, tmp_path: Path) -> None:
+    src = tmp_path / "odd.csv"
+    src.write_text("a;b;c,less_contact\n1;2;3,a_lot\n", encoding="utf-8")
+    assert detect_separator("a;b;c,less_contact") == ";"
+    dst = tmp_path / "out.csv"
+    run(model, src, dst, sep=",", next_question=False)
+    rows = read_rows(dst)
+    assert rows[0]["a;b;c"] == "1;2;3"
+    assert rows[0]["status"] == "ok"
+    expected = model.posterior({"less_contact": "a_lot"}).probabilities
+    assert abs(float(rows[0]["p_fear_of_intimacy"]) - expected["fear_of_intimacy"]) < 1e-6
+    # detected: ';' splits the header into a, b, 'c,less_contact' -- no question column at all
+    run(model, src, tmp_path / "detected.csv", next_question=False)
+    assert list(read_rows(tmp_path / "detected.csv")[0])[:3] == ["a", "b", "c,less_contact"]
+
+
+SPECTRUM = ["comma_in_quotes", "newlines", "newlines_crlf", "quotes_and_newlines", "utf8", "simple", "simple_crlf",
+            "empty", "empty_crlf", "escaped_quotes", "json"]
+
+
+@pytest.mark.parametrize("name", SPECTRUM)
+def test_csv_spectrum_values_come_back_exactly(model: Any, tmp_path: Path, external_dir: Path, name: str) -> None:
+    src = external_dir / "csv-spectrum" / "csvs" / f"{name}.csv"
+    expected = json.loads((external_dir / "csv-spectrum" / "json" / f"{name}.json").read_text(encoding="utf-8"))
+    dst = tmp_path / "out.csv"
+    for cs in (1, 50_000):
+        summary = run(model, src, dst, chunk_size=cs)
+        assert summary.rows == len(expected)
+        rows = read_rows(dst)
+        assert len(rows) == len(expected)
+        for got, want in zip(rows, expected, strict=True):
+            assert {k: got[k] for k in want} == want
+            assert got["status"] == "ok"
+
+
+# ---------------------------------------------------------------------------- empty and header-only files
+def test_empty_file_is_a_data_error(model: Any, tmp_path: Path) -> None:
+    src = tmp_path / "empty.csv"
+    src.write_bytes(b"")
+    dst = tmp_path / "out.csv"
+    with pytest.raises(DataError, match="empty"):
+        run(model, src, dst)
+    assert not dst.exists()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("text", ["case_id,less_contact,onset\n", "case_id,less_contact,onset",
+                                  "\ufeffcase_id;less_contact;onset\r\n"])
+def test_header_only_file_gives_a_header_only_output(model: Any, tmp_path: Path, text: str) -> None:
+    src = tmp_path / "header.csv"
+    src.write_text(text, encoding="utf-8")
+    dst = tmp_path / "out.csv"
+    summary = run(model, src, dst)
+    assert (summary.rows, summary.ok, summary.marked) == (0, 0, 0)
+    assert summary.all_ok
+    lines = dst.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    one = tmp_path / "one.csv"
+    one.write_text("case_id,less_contact,onset\nx,no,sudden\n", encoding="utf-8")
+    run(model, one, tmp_path / "one.out.csv")
+    assert lines[0] == (tmp_path / "one.out.csv").read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_missing_input_file(model: Any, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        run(model, tmp_path / "nope.csv", tmp_path / "out.csv")
+
+
+def test_default_output_name(model: Any, tmp_path: Path) -> None:
+    src = tmp_path / "answers.csv"
+    src.write_bytes(EXAMPLE_ANSWERS.read_bytes())
+    summary = run(model, src, None, next_question=False)
+    assert summary.output == str(tmp_path / "answers.scored.csv")
+    assert len(read_rows(tmp_path / "answers.scored.csv")) == 14
+
+
+# ---------------------------------------------------------------------------- atomic output
+def test_failure_mid_way_leaves_no_output_and_no_partial_file(model: Any, tmp_path: Path) -> None:
+    header, rows = generated_rows(model, 200)
+    for r in rows:  # only valid cells, except one in row 150
+        r[1:] = ["" if c in ("not an answer", "threatened?") else c for c in r[1:]]
+    rows[149][2] = "definitely not"
+    src = write_csv(tmp_path / "in.csv", header, rows)
+    dst = tmp_path / "out.csv"
+    with pytest.raises(DataError) as exc:
+        run(model, src, dst, errors="raise", chunk_size=50, next_question=False)
+    assert exc.value.row == 150
+    assert exc.value.column == header[2]
+    assert "row 150" in str(exc.value)
+    assert not dst.exists()
+    assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    # a previous output is left untouched
+    dst.write_bytes(b"previous result\n")
+    with pytest.raises(DataError):
+        run(model, src, dst, errors="raise", chunk_size=50, next_question=False)
+    assert dst.read_bytes() == b"previous result\n"
+    assert leftovers(tmp_path) == []
+    # with errors='mark' the same file succeeds and replaces it
+    summary = run(model, src, dst, chunk_size=50, next_question=False)
+    assert (summary.rows, summary.marked) == (200, 1)
+    assert read_rows(dst)[149]["status"].startswith("invalid")
+
+
+def test_unreadable_row_mid_way_leaves_no_output(model: Any, tmp_path: Path) -> None:
+    lines = ["case_id,less_contact"] + [f"c{i},no" for i in range(200)]
+    lines[151] = "c150,no,extra,fields"
+    src = tmp_path / "ragged.csv"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    dst = tmp_path / "out.csv"
+    with pytest.raises(DataError, match=r"ragged\.csv"):
+        run(model, src, dst, chunk_size=50, next_question=False)
+    assert not dst.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_output_file_mode_follows_the_umask(model: Any, tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        dst = tmp_path / "out.csv"
+        run(model, EXAMPLE_ANSWERS, dst, next_question=False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(dst.stat().st_mode) == 0o644
+
+
+def test_output_in_a_missing_directory_is_a_data_error(model: Any, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="nowhere"):
+        run(model, EXAMPLE_ANSWERS, tmp_path / "nowhere" / "out.csv", next_question=False)
+
+
+# ---------------------------------------------------------------------------- malformed headers (bugs)
+def test_trailing_delimiter_on_data_rows_does_not_shift_columns(model: Any, tmp_path: Path) -> None:
+    src = tmp_path / "trailing.csv"
+    src.write_text("case_id,less_contact\nc1,a_lot,\nc2,no,\n", encoding="utf-8")
+    dst = tmp_path / "out.csv"
+    try:
+        run(model, src, dst, next_question=False)
+    except DataError:
+        return  # refusing the file is acceptable too
+    rows = read_rows(dst)
+    assert [r["case_id"] for r in rows] == ["c1", "c2"]
+    expected = model.posterior({"less_contact": "a_lot"}).probabilities
+    assert abs(float(rows[0]["p_fear_of_intimacy"]) - expected["fear_of_intimacy"]) < 1e-6
+
+
+def test_repeated_column_names_are_not_silently_merged(model: Any, tmp_path: Path) -> None:
+    src = tmp_path / "dup.csv"
+    src.write_text("case_id,case_id,less_contact\n1,2,a_lot\n", encoding="utf-8")
+    dst = tmp_path / "out.csv"
+    try:
+        run(model, src, dst, next_question=False)
+    except DataError as exc:
+        assert "case_id" in str(exc)
+        return
+    with open(dst, newline="", encoding="utf-8") as fh:
+        data = list(csv.reader(fh))
+    assert "2" in data[1]  # the second id's value is somewhere in the output
+
+
+def test_blank_line_before_the_header(model: Any, tmp_path: Path) -> None:
+    src = tmp_path / "blank_first.csv"
+    src.write_text("\ncase_id,less_contact\nc1,no\n", encoding="utf-8")
+    dst = tmp_path / "out.csv"
+    run(model, src, dst, next_question=False)
+    assert [r["case_id"] for r in read_rows(dst)] == ["c1"]
+
+
+# ---------------------------------------------------------------------------- real questionnaires
+def mapping_or_skip(name: str) -> Path:
+    path = MAPPINGS / f"{name}.yaml"
+    if not path.is_file():
+        pytest.skip(f"mapping {path} not written yet")
+    return path
+
+
+def test_divorce_predictors_file_scores_with_its_mapping(model: Any, tmp_path: Path, external_dir: Path) -> None:
+    mapping = mapping_or_skip("divorce")
+    src = external_dir / "divorce" / "divorce.csv"
+    raw = src.read_bytes()
+    assert b";" in raw.split(b"\n", 1)[0] and b"\r\n" in raw  # ';' separated, CRLF: detected, not told
+    dst = tmp_path / "divorce.scored.csv"
+    summary = run(model, src, dst, mapping=mapping)
+    src_rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    out = read_rows(dst)
+    assert summary.rows == len(out) == len(src_rows) == 170
+    bad = [r["status"] for r in out if r["status"] != "ok"]
+    assert not bad, bad[:3]
+    assert summary.all_ok
+    # the outcome column is ignored as evidence but comes back unchanged, in order
+    assert [r["Class"] for r in out] == [r["Class"] for r in src_rows]
+    for r in out:
+        p = np.array([float(r[f"p_{c}"]) for c in model.causes])
+        assert np.all((p >= 0) & (p <= 1))
+        assert r["next_question"] in model.questions
+
+
+def test_ecr_file_scores_with_its_mapping(model: Any, tmp_path: Path, external_dir: Path) -> None:
+    mapping = mapping_or_skip("ecr")
+    with open(external_dir / "ecr" / "data.csv", newline="", encoding="utf-8") as fh:
+        head = [next(fh) for _ in range(2001)]
+    src = tmp_path / "ecr2000.csv"
+    src.write_text("".join(head), encoding="utf-8")
+    dst = tmp_path / "ecr.scored.csv"
+    summary = run(model, src, dst, mapping=mapping, next_question=False, chunk_size=700)
+    out = read_rows(dst)
+    src_rows = list(csv.DictReader(io.StringIO("".join(head))))
+    assert summary.rows == len(out) == 2000
+    bad = [r["status"] for r in out if r["status"] != "ok"]
+    assert not bad, bad[:3]
+    # ignored demographic columns come back in order, unchanged
+    assert [(r["age"], r["country"]) for r in out] == [(r["age"], r["country"]) for r in src_rows]
+    # the answers move the causes away from the prior for most respondents
+    prior = model.prior.probabilities["avoidant_attachment"]
+    moved = sum(abs(float(r["p_avoidant_attachment"]) - prior) > 1e-3 for r in out)
+    assert moved > 1000
+
+
+# ---------------------------------------------------------------------------- Dask
+def test_dask_dataframe_on_a_local_cluster_equals_pandas(model: Any) -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("distributed")
+    frame = pd.read_csv(EXAMPLE_ANSWERS, dtype=str, keep_default_na=False)
+    frame = pd.concat([frame, frame.iloc[::-1]], ignore_index=True)
+    frame["case_id"] = [f"{c}-{i}" for i, c in enumerate(frame["case_id"])]
+    expected = model.score(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster):
+            lazy = model.score(dd.from_pandas(frame, npartitions=3))
+            got = lazy.compute()
+    assert list(got.columns) == list(expected.columns)
+    assert list(got.index) == list(expected.index)
+    pd.testing.assert_frame_equal(got.astype({"case_id": object, "notices": object}),
+                                  expected.astype({"case_id": object, "notices": object}),
+                                  check_dtype=False, rtol=0, atol=1e-12)
