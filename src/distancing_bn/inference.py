@@ -41,6 +41,7 @@ FloatArray = NDArray[np.float64]
 _LOG_ZERO = -1e250  # stands for log 0 inside W, so that 0 * log 0 stays 0 in E @ W
 _IMPOSSIBLE = -1e200
 _SCALE_FLOOR = 1e-150
+_FOLD_SEP = 32  # children with larger separators are multiplied in by a gather instead
 _FOLD_LIMIT = 1 << 18  # largest stacked table (rows × clique size) for the one-product collect step
 
 
@@ -76,6 +77,7 @@ class _Clique:
     evidence: dict[int, _Projection] = field(default_factory=dict)  # non-leaf observables hosted here
     fold: FloatArray | None = None  # [W_leaves; E_child…; log φ] for the one-product collect step
     fold_rows: dict[Any, slice] | None = None  # which rows of `fold` belong to which leaf/child
+    folded_children: list[int] = field(default_factory=list)  # children absorbed through `fold`
 
 
 _DENSE_LIMIT = 1 << 16  # projections with more entries than this use reshape-and-sum instead
@@ -190,6 +192,7 @@ class Engine:
         for c in self.cliques:
             self._build_fold(c)
         self._root_marginal: dict[int, _Projection] = {}
+        self._stacked: dict[Any, tuple[FloatArray, list[tuple[int, int]]]] = {}
 
     # ------------------------------------------------------------------ compile helpers
     def _build_tree(self) -> None:
@@ -279,10 +282,15 @@ class Engine:
 
     def _build_fold(self, c: _Clique) -> None:
         """Stack the log tables, children's spreading matrices and log φ of a clique, if small."""
-        seps = [self.cliques[ch].parent_to_sep for ch in c.children]
+        # a child is folded in when its separator is small: a product row costs 2·sep·size flops,
+        # a gather-and-multiply about two passes over the clique
+        folded = [ch for ch in c.children if self.cliques[ch].parent_to_sep.dense  # type: ignore[union-attr]
+                  and self.cliques[ch].parent_to_sep.sub <= _FOLD_SEP]  # type: ignore[union-attr]
+        seps = [self.cliques[ch].parent_to_sep for ch in folded]
         height = (c.log_table.shape[0] if c.log_table is not None else 0) + sum(p.sub for p in seps) + 1  # type: ignore[union-attr]
-        if any(p is None or not p.dense for p in seps) or height * c.size > _FOLD_LIMIT:
+        if height * c.size > _FOLD_LIMIT:
             return
+        c.folded_children = folded
         blocks: list[FloatArray] = []
         rows: dict[Any, slice] = {}
         start = 0
@@ -291,7 +299,7 @@ class Engine:
             for v, sl in c.leaf_cols.items():
                 rows[v] = sl
             start = c.log_table.shape[0]
-        for ch, proj in zip(c.children, seps, strict=True):
+        for ch, proj in zip(folded, seps, strict=True):
             blocks.append(proj.matrix.T)  # type: ignore[union-attr]
             rows[("child", ch)] = slice(start, start + proj.sub)  # type: ignore[union-attr]
             start += proj.sub  # type: ignore[union-attr]
@@ -361,6 +369,9 @@ class Engine:
             c = self.cliques[k]
             if c.fold is not None:
                 b = self._absorb_folded(c, lam, hard, up, rows, log_scale)
+                for ch in c.children:
+                    if ch not in c.folded_children:
+                        self.cliques[ch].parent_to_sep.multiply_into(b, up[ch])  # type: ignore[union-attr]
             else:
                 b = self._absorb_leaves(c, lam, hard, rows, log_scale)
                 for ch in c.children:
@@ -403,13 +414,10 @@ class Engine:
         out: dict[str, FloatArray] = {}
         in_root = set(self.cliques[self.root].vars)
         if wanted and all(net.index[w] in in_root for w in wanted):  # no distribute pass needed
-            for name in wanted:
-                v = net.index[name]
-                proj = self._root_marginal.get(v)
-                if proj is None:
-                    rc = self.cliques[self.root]
-                    proj = self._root_marginal[v] = _Projection(rc.configs, rc.cards, [rc.vars.index(v)])
-                out[name] = _row_normalise(proj.apply(root_b))
+            stacked, bounds = self._stacked_root_marginals(tuple(net.index[w] for w in wanted))
+            flat = root_b @ stacked  # every wanted marginal in one read of the root belief
+            for name, (lo, hi) in zip(wanted, bounds, strict=True):
+                out[name] = _row_normalise(flat[:, lo:hi])
         elif wanted:
             full = self._distribute(belief, up, rows)
             for name in wanted:
@@ -528,6 +536,21 @@ class Engine:
             probs.append(zj / np.maximum(zj.sum(axis=1, keepdims=True), 1e-300))
         return gains, h0 / np.log(2.0), probs, log_evidence
 
+    def _stacked_root_marginals(self, variables: tuple[int, ...]) -> tuple[FloatArray, list[tuple[int, int]]]:
+        """0/1 matrix (root size × Σ cards) giving the marginals of ``variables`` side by side."""
+        key = ("stacked", variables)
+        if key not in self._stacked:
+            rc = self.cliques[self.root]
+            blocks, bounds, start = [], [], 0
+            for v in variables:
+                m = np.zeros((rc.size, self.cards[v]))
+                m[np.arange(rc.size), rc.configs[:, rc.vars.index(v)]] = 1.0
+                blocks.append(m)
+                bounds.append((start, start + self.cards[v]))
+                start += self.cards[v]
+            self._stacked[key] = (np.ascontiguousarray(np.hstack(blocks)), bounds)
+        return self._stacked[key]
+
     def _root_projection(self, positions: tuple[int, ...]) -> _Projection:
         proj = self._root_marginal.get(positions)  # type: ignore[call-overload]
         if proj is None:
@@ -556,7 +579,7 @@ class Engine:
         hard_leaves = [v for v in answered if hard[v] is not None]
         parts: list[FloatArray] = [hard[v] for v in hard_leaves]  # type: ignore[misc]
         sel = [c.fold_rows[v] for v in hard_leaves]
-        for ch in c.children:
+        for ch in c.folded_children:
             with np.errstate(divide="ignore"):
                 parts.append(np.maximum(np.log(up[ch]), _LOG_ZERO))
             sel.append(c.fold_rows[("child", ch)])
