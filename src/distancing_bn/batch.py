@@ -92,7 +92,9 @@ class _Plan:
                 raise DataError(f"id column(s) {missing} not in the input; columns: {list(columns)[:20]}")
             self.ids = list(id_columns)
             unknown = [
-                c for c in columns if c not in used and c not in ignored and c not in id_columns and not _ID_LIKE.search(c)
+                c
+                for c in columns
+                if c not in used and c not in ignored and c not in id_columns and not _ID_LIKE.search(c)
             ]
         repeated = sorted({c for c in columns if list(columns).count(c) > 1})
         if repeated:
@@ -101,7 +103,8 @@ class _Plan:
         clash = [c for c in self.ids if c in reserved]
         if clash:
             raise DataError(
-                f"input column(s) {clash} have the names of output columns; rename them or leave them out with id_columns"
+                f"input column(s) {clash} have the names of output columns; "
+                "rename them or leave them out with id_columns"
             )
         if unknown:
             hints = []
@@ -429,22 +432,26 @@ def score_csv(
         os.chmod(tmp, 0o666 & ~umask)
         out_fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
     bar = _progress_bar(progress, src)
+
+    def run(frame: pd.DataFrame, offset: int) -> pd.DataFrame:
+        return score_frame(
+            model,
+            frame,
+            mapping=resolved,
+            id_columns=id_columns,
+            next_question=next_question,
+            errors=errors,
+            facets=facets,
+            strict=strict,
+            _plan=plan,
+            _row_offset=offset,
+        )
+
     rows = ok = 0
     try:
         wrote_header = False
         for chunk in chunks:
-            scored = score_frame(
-                model,
-                chunk,
-                mapping=resolved,
-                id_columns=id_columns,
-                next_question=next_question,
-                errors=errors,
-                facets=facets,
-                strict=strict,
-                _plan=plan,
-                _row_offset=rows,
-            )
+            scored = run(chunk, rows)
             scored.to_csv(out_fh, index=False, header=not wrote_header, float_format="%.6g", lineterminator="\n")
             wrote_header = True
             rows += len(scored)
@@ -455,17 +462,7 @@ def score_csv(
             import pandas as pd
 
             empty = pd.DataFrame({c: pd.Series(dtype=str) for c in header})
-            scored = score_frame(
-                model,
-                empty,
-                mapping=resolved,
-                id_columns=id_columns,
-                next_question=next_question,
-                errors=errors,
-                facets=facets,
-                strict=strict,
-                _plan=plan,
-            )
+            scored = run(empty, 0)
             scored.to_csv(out_fh, index=False, lineterminator="\n")
         if tmp is not None:
             out_fh.close()

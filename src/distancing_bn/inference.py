@@ -284,8 +284,12 @@ class Engine:
         """Stack the log tables, children's spreading matrices and log φ of a clique, if small."""
         # a child is folded in when its separator is small: a product row costs 2·sep·size flops,
         # a gather-and-multiply about two passes over the clique
-        folded = [ch for ch in c.children if self.cliques[ch].parent_to_sep.dense  # type: ignore[union-attr]
-                  and self.cliques[ch].parent_to_sep.sub <= _FOLD_SEP]  # type: ignore[union-attr]
+        folded = [
+            ch
+            for ch in c.children
+            if self.cliques[ch].parent_to_sep.dense  # type: ignore[union-attr]
+            and self.cliques[ch].parent_to_sep.sub <= _FOLD_SEP
+        ]  # type: ignore[union-attr]
         seps = [self.cliques[ch].parent_to_sep for ch in folded]
         height = (c.log_table.shape[0] if c.log_table is not None else 0) + sum(p.sub for p in seps) + 1  # type: ignore[union-attr]
         if height * c.size > _FOLD_LIMIT:
@@ -587,15 +591,7 @@ class Engine:
         sel.append(c.fold_rows["bias"])
         left = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
         index = np.concatenate([np.arange(r.start, r.stop) for r in sel])
-        logb = left @ c.fold[index]
-        top = logb.max(axis=1)
-        impossible = top < _IMPOSSIBLE
-        top = np.where(impossible, 0.0, top)
-        logb -= top[:, None]
-        b = np.exp(logb, out=logb)
-        if impossible.any():
-            b[impossible] = 0.0
-        log_scale += top
+        b = _exp_rows(left @ c.fold[index], log_scale)
         _multiply_soft(c, answered, lam, hard, b, log_scale)
         return b
 
@@ -614,14 +610,7 @@ class Engine:
             assert c.log_table is not None
             cols = np.concatenate([np.arange(c.leaf_cols[v].start, c.leaf_cols[v].stop) for v in hard_leaves])
             onehot = np.concatenate([hard[v] for v in hard_leaves], axis=1)  # type: ignore[misc]
-            logb = onehot @ c.log_table[cols]
-            top = logb.max(axis=1)
-            impossible = top < _IMPOSSIBLE
-            top = np.where(impossible, 0.0, top)
-            logb -= top[:, None]
-            b = np.exp(logb, out=logb)
-            b[impossible] = 0.0
-            log_scale += top
+            b = _exp_rows(onehot @ c.log_table[cols], log_scale)
             b *= c.potential
         else:
             b = np.repeat(c.potential[None, :], rows, axis=0)
@@ -658,6 +647,22 @@ class Engine:
         if v in lam:
             pred = pred * lam[v]
         return _row_normalise(pred)
+
+
+def _exp_rows(logb: FloatArray, log_scale: FloatArray) -> FloatArray:
+    """Exponentiate log-beliefs in place after subtracting each row's maximum (kept in ``log_scale``).
+
+    Rows whose maximum is about log 0 (every configuration ruled out) become exact zeros.
+    """
+    top = logb.max(axis=1)
+    impossible = top < _IMPOSSIBLE
+    top = np.where(impossible, 0.0, top)
+    logb -= top[:, None]
+    b = np.exp(logb, out=logb)
+    if impossible.any():
+        b[impossible] = 0.0
+    log_scale += top
+    return b
 
 
 def _apply3(proj: _Projection, x: FloatArray) -> FloatArray:

@@ -207,15 +207,7 @@ def _candidate_rows(
     net = model.network
     sizes = [net.card(q) for q in candidates]
     rows = 1 + sum(sizes)
-    lik: dict[str, np.ndarray] = {}
-    for q, a in norm.items():
-        states = net.states[q]
-        vec = np.zeros(len(states))
-        if isinstance(a, str):
-            vec[states.index(a)] = 1.0
-        else:
-            vec[:] = a
-        lik[q] = np.broadcast_to(vec, (rows, len(states)))
+    lik: dict[str, np.ndarray] = dict(from_answers(net, norm, rows).likelihoods)
     spans = []
     start = 1
     for q, k in zip(candidates, sizes, strict=True):
@@ -383,15 +375,7 @@ def _lookahead_gains(
     block_len = [1 + total - sizes[i] for i, _ in blocks]
     starts = np.concatenate([[0], np.cumsum(block_len)]).astype(int)
     rows = int(starts[-1])
-    lik: dict[str, np.ndarray] = {}
-    for q, a in norm.items():
-        states = net.states[q]
-        vec = np.zeros(len(states))
-        if isinstance(a, str):
-            vec[states.index(a)] = 1.0
-        else:
-            vec[:] = a
-        lik[q] = np.broadcast_to(vec, (rows, len(states)))
+    lik: dict[str, np.ndarray] = dict(from_answers(net, norm, rows).likelihoods)
     for j, q in enumerate(candidates):
         arr = np.ones((rows, sizes[j]))
         for b, (i, k) in enumerate(blocks):
