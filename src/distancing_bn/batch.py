@@ -41,7 +41,7 @@ OUTPUT_COLUMNS = ("top_cause", "top_probability", "notices", "next_question", "n
 _TIE = 1e-12  # probabilities this close to the row's best count as tied: the first in model order wins
 # columns named like identifiers are taken as id columns without a warning
 _ID_LIKE = re.compile(r"(^|[_\s-])(id|ids|key|case|row|respondent|participant|user|uuid)($|[_\s-])", re.IGNORECASE)
-_ENGINE_CHUNK = 32_768
+_ENGINE_CHUNK = 8192  # rows per engine call: large enough for BLAS, small enough for the caches
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Model"]
 
 _PRESENT_NAMES = ("present", "yes", "true", "abnormal", "positive")
-BATCH_CHUNK = 32_768
+BATCH_CHUNK = 8192
 
 
 def _present_index(states: Sequence[str]) -> int:
