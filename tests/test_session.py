@@ -321,3 +321,14 @@ def test_repr_html_escapes(example_path: Path) -> None:
 def test_repr(model: Model) -> None:
     s = model.session()
     assert repr(s) == f"<Session {model.id} | 0 asked | next: {s.next_question()}>"
+
+
+def test_model_guidance_matches_the_session_and_puts_safety_first(model: Model) -> None:
+    answers = {"less_contact": "a_lot", "onset": "sudden", "longer_hours": "yes"}
+    s = model.session()
+    for q, a in answers.items():
+        s.answer(q, a)
+    assert model.guidance(answers).to_dict() == s.guidance().to_dict()
+    assert [c.cause for c in model.guidance(answers).causes][0] == "external_stressors"
+    unsafe = model.guidance({**answers, "threatened_or_afraid": "yes"})
+    assert unsafe.tips_withheld and not unsafe.causes

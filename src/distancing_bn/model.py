@@ -200,6 +200,15 @@ class Model:
             )
         return self._posterior(norm, res, self.prior)
 
+    def guidance(self, answers: Mapping[str, Any] | None = None) -> Any:
+        """Return guidance for the likely causes, or the safety notice that replaces it.
+
+        See :func:`distancing_bn.guidance.guidance_for`.
+        """
+        from .guidance import guidance_for
+
+        return guidance_for(self, self.posterior(answers))
+
     def explain(self, answers: Mapping[str, Any], cause: str) -> Any:
         """Shortcut for ``model.posterior(answers).explain(cause)``."""
         return self.posterior(answers).explain(cause)
