@@ -480,6 +480,14 @@ class Engine:
                 cache[key] = (proj.apply(p), proj.apply(plogp))
             return cache[key]
 
+        old_sums: dict[int, FloatArray] = {}
+
+        def separator_sums(node: int) -> FloatArray:
+            """The clique's belief summed onto the separator with its parent (its raw message up)."""
+            if node not in old_sums:
+                old_sums[node] = self.cliques[node].to_sep.apply(belief[node])  # type: ignore[union-attr]
+            return old_sums[node]
+
         # group the candidates: by host clique (or, at the root, by parent set), so each group
         # is one stacked computation over all of its answers
         groups: dict[Any, list[int]] = {}
@@ -509,24 +517,41 @@ class Engine:
                 first = np.empty(proj.sub, dtype=np.intp)
                 first[proj.index[::-1]] = np.arange(root.size)[::-1]
                 r = np.broadcast_to(table[:, first][None], (rows, table.shape[0], proj.sub))
-            else:  # re-run the path from the host clique up to the root's child, for every answer
+            elif self._path_is_dense(key[1]):  # re-run the path to the root's child with products only
+                node = key[1]
+                cc = self.cliques[node]
+                n_ans = table.shape[0]
+                names = tuple(candidates[j] for j in members)
+                new = (belief[node] @ self._answer_projection((key, names), table, cc)).reshape(rows, n_ans, -1)
+                old = separator_sums(node)[:, None, :]
+                r = np.divide(new, old, out=np.zeros_like(new), where=old > 0)
+                while cc.parent != self.root:
+                    parent = self.cliques[cc.parent]
+                    pair = (belief[cc.parent] @ self._pair_projection(node)).reshape(rows, -1, parent.to_sep.sub)  # type: ignore[union-attr]
+                    new = np.matmul(r, pair)
+                    old = separator_sums(cc.parent)[:, None, :]
+                    r = np.divide(new, old, out=np.zeros_like(new), where=old > 0)
+                    node, cc = cc.parent, parent
+                B, A = sums(("child", node), cc.parent_to_sep)
+            else:  # large cliques on the path: spread and sum explicitly
                 node = key[1]
                 bq = belief[node][:, None, :] * table[None, :, :]
                 while True:
                     cc = self.cliques[node]
                     assert cc.to_sep is not None and cc.parent_to_sep is not None
                     new = _apply3(cc.to_sep, bq)
-                    old = cc.to_sep.apply(belief[node])[:, None, :]
+                    old = separator_sums(node)[:, None, :]
                     r = np.divide(new, old, out=np.zeros_like(new), where=old > 0)
                     if cc.parent == self.root:
                         break
                     bq = belief[cc.parent][:, None, :] * _spread3(cc.parent_to_sep, r)
                     node = cc.parent
                 B, A = sums(("child", node), cc.parent_to_sep)
-            z = np.einsum("ras,rs->ra", r, B)
+            za = np.matmul(r, np.stack([B, A], axis=2))  # (rows, answers, 2): Σ r·B and Σ r·A
+            z = za[..., 0]
             with np.errstate(divide="ignore", invalid="ignore"):
                 rlogr = np.where(r > 0, r * np.log(np.where(r > 0, r, 1.0)), 0.0)
-                inner = np.einsum("ras,rs->ra", r, A) + np.einsum("ras,rs->ra", rlogr, B)
+                inner = za[..., 1] + np.matmul(rlogr, B[:, :, None])[..., 0]
                 safe = np.where(z > 0, z, 1.0)
                 h = np.where(z > 0, np.log(safe) - inner / safe, 0.0)
             cols = np.concatenate([np.arange(offsets[j], offsets[j + 1]) for j in members])
@@ -554,6 +579,39 @@ class Engine:
                 start += self.cards[v]
             self._stacked[key] = (np.ascontiguousarray(np.hstack(blocks)), bounds)
         return self._stacked[key]
+
+    def _path_is_dense(self, node: int) -> bool:
+        """True when every projection from ``node`` up to the root's child is a small 0/1 matrix."""
+        while node != self.root:
+            c = self.cliques[node]
+            if not (c.to_sep and c.to_sep.dense and c.parent_to_sep and c.parent_to_sep.dense):
+                return False
+            node = c.parent
+        return True
+
+    def _answer_projection(self, key: Any, table: FloatArray, c: _Clique) -> FloatArray:
+        """(clique size, answers × separator): P(answer | x) placed at each configuration's separator entry."""
+        cache_key = ("answers", key)
+        if cache_key not in self._stacked:
+            sep = c.to_sep
+            assert sep is not None and sep.dense
+            m = np.zeros((c.size, table.shape[0], sep.sub))
+            m[np.arange(c.size), :, sep.index] = table.T
+            self._stacked[cache_key] = (np.ascontiguousarray(m.reshape(c.size, -1)), [])
+        return self._stacked[cache_key][0]
+
+    def _pair_projection(self, child: int) -> FloatArray:
+        """(parent size, child separator × parent's own separator) 0/1 matrix, for path re-runs."""
+        cache_key = ("pair", child)
+        if cache_key not in self._stacked:
+            cc = self.cliques[child]
+            parent = self.cliques[cc.parent]
+            a, b = cc.parent_to_sep, parent.to_sep
+            assert a is not None and b is not None and a.dense and b.dense
+            m = np.zeros((parent.size, a.sub * b.sub))
+            m[np.arange(parent.size), a.index * b.sub + b.index] = 1.0
+            self._stacked[cache_key] = (m, [])
+        return self._stacked[cache_key][0]
 
     def _root_projection(self, positions: tuple[int, ...]) -> _Projection:
         proj = self._root_marginal.get(positions)  # type: ignore[call-overload]
