@@ -367,13 +367,24 @@ def _guard(reader: Any, name: str, chunk_size: int) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
     done = 0
+    warned = False
     while True:
         try:
-            chunk = next(reader)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                chunk = next(reader)
         except StopIteration:
             return
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             raise DataError(f"{name}: cannot read CSV after row {done}: {exc}", file=name, row=done + 1) from None
+        if not warned and any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            warnings.warn(
+                f"{name}: some rows after row {done} have more fields than the header (often a trailing "
+                "delimiter); the fields beyond the header were not read",
+                DistancingBNWarning,
+                stacklevel=2,
+            )
+            warned = True
         done += len(chunk)
         yield chunk
 
