@@ -11,7 +11,7 @@ import hashlib
 import itertools
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -1029,10 +1029,3 @@ _Dumper.add_representer(str, _str_representer)
 def dump_spec(spec: ModelSpec) -> str:
     """Return the YAML text of a spec; ``parse_spec(dump_spec(s)) == s``."""
     return yaml.dump(spec_to_data(spec), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-
-
-def iter_latent(spec: ModelSpec) -> Iterator[Cause | Facet]:
-    """Yield every cause followed by its facets."""
-    for c in spec.causes:
-        yield c
-        yield from c.facets
