@@ -189,8 +189,8 @@ class Engine:
             _Projection(rc.configs, rc.cards, [rc.vars.index(i) for i in target_idx]) if self.has_joint else None
         )
         self.leaf_host = {v: k for k, c in enumerate(self.cliques) for v in c.leaves}
-        for c in self.cliques:
-            self._build_fold(c)
+        for clique in self.cliques:
+            self._build_fold(clique)
         self._root_marginal: dict[int, _Projection] = {}
         self._stacked: dict[Any, tuple[FloatArray, list[tuple[int, int]]]] = {}
 

@@ -465,8 +465,8 @@ def batch_gains_from_evidence(model: Model, evidence: Evidence, *, criterion: st
         out = np.zeros((n, len(qs)))
         for c0 in range(0, n, _FAST_CHUNK):
             c1 = min(n, c0 + _FAST_CHUNK)
-            lik = {q: a[c0:c1] for q, a in evidence.likelihoods.items()}
-            out[c0:c1] = model.engine.joint_gains(lik, c1 - c0, qs)[0]
+            chunk = {q: a[c0:c1] for q, a in evidence.likelihoods.items()}
+            out[c0:c1] = model.engine.joint_gains(chunk, c1 - c0, qs)[0]
         return out
     sizes = np.array([net.card(q) for q in qs])
     offsets = np.concatenate([[0], np.cumsum(sizes)])

@@ -50,6 +50,8 @@ class Model:
     """
 
     __slots__ = ("__dict__", "_frozen", "network", "spec")
+    network: Network
+    spec: ModelSpec | None
 
     def __init__(self, network: Network, spec: ModelSpec | None = None) -> None:
         object.__setattr__(self, "network", network)

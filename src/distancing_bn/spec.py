@@ -866,13 +866,15 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
                     q.location.key_path,
                 )
             )
-        for lk in q.links:
-            if (lk.kind == "cause" and lk.parent in facet_ids) or (lk.kind == "facet" and lk.parent in cause_ids):
-                other = "facet" if lk.kind == "cause" else "cause"
-                kp = f"{lk.location.key_path}.{lk.kind}"
+        for qlink in q.links:
+            if (qlink.kind == "cause" and qlink.parent in facet_ids) or (
+                qlink.kind == "facet" and qlink.parent in cause_ids
+            ):
+                other = "facet" if qlink.kind == "cause" else "cause"
+                kp = f"{qlink.location.key_path}.{qlink.kind}"
                 doc.problems.append(
                     Problem(
-                        f"'{lk.parent}' is a {other}, not a {lk.kind}; write '{other}: {lk.parent}'",
+                        f"'{qlink.parent}' is a {other}, not a {qlink.kind}; write '{other}: {qlink.parent}'",
                         q.location.file,
                         doc.line(kp),
                         kp,
