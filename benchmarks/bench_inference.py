@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
+from synthetic import make_diagnostic_network, sample_evidence  # noqa: E402
 
 from distancing_bn.inference import Engine  # noqa: E402
 from distancing_bn.network import Network  # noqa: E402
-from synthetic import make_diagnostic_network, sample_evidence  # noqa: E402
 
 warnings.simplefilter("ignore")
 
@@ -51,13 +51,33 @@ NETWORK_DIR = Path("/work/shared/data/external/networks")
 PUBLISHED: dict[str, list[str]] = {
     "asia": ["lung", "tub", "bronc"],
     # alarm: the root "fault" nodes (FIO2 and MINVOLSET are settings, not faults)
-    "alarm": ["HYPOVOLEMIA", "LVFAILURE", "ANAPHYLAXIS", "PULMEMBOLUS", "INTUBATION", "KINKEDTUBE",
-              "DISCONNECT", "INSUFFANESTH", "ERRLOWOUTPUT", "ERRCAUTER"],
+    "alarm": [
+        "HYPOVOLEMIA",
+        "LVFAILURE",
+        "ANAPHYLAXIS",
+        "PULMEMBOLUS",
+        "INTUBATION",
+        "KINKEDTUBE",
+        "DISCONNECT",
+        "INSUFFANESTH",
+        "ERRLOWOUTPUT",
+        "ERRCAUTER",
+    ],
     "child": ["Disease"],
     "insurance": ["Accident", "ThisCarDam"],
     # hepar2: the disorders (its roots are mostly risk factors: age, sex, alcoholism, ...)
-    "hepar2": ["THepatitis", "ChHepatitis", "PBC", "fibrosis", "Steatosis", "Cirrhosis",
-               "Hyperbilirubinemia", "RHepatitis", "carcinoma", "gallstones"],
+    "hepar2": [
+        "THepatitis",
+        "ChHepatitis",
+        "PBC",
+        "fibrosis",
+        "Steatosis",
+        "Cirrhosis",
+        "Hyperbilirubinemia",
+        "RHepatitis",
+        "carcinoma",
+        "gallstones",
+    ],
     "win95pts": None,  # type: ignore[dict-item]  # every root node (all are faults/settings to diagnose)
 }
 CHUNKS = (4096, 16384, 65536)
@@ -112,8 +132,9 @@ def load_default() -> tuple[Network, str]:
         return compile_spec(load_spec(path)), "models/distancing.yaml"
     except Exception as exc:  # being written concurrently
         log(f"default model does not load ({type(exc).__name__}: {str(exc)[:200]}); using the example")
-        return compile_spec(load_spec(ROOT / "models" / "examples" / "two_causes.yaml")), \
-            "models/examples/two_causes.yaml (models/distancing.yaml did not load)"
+        return compile_spec(
+            load_spec(ROOT / "models" / "examples" / "two_causes.yaml")
+        ), "models/examples/two_causes.yaml (models/distancing.yaml did not load)"
 
 
 def load_published(name: str) -> Network:
@@ -148,7 +169,7 @@ def one_hot_single(net: Network, ev: Mapping[str, int]) -> dict[str, np.ndarray]
 
 
 # ---------------------------------------------------------------------------- competitors
-def to_pyagrum(net: Network):  # noqa: ANN201
+def to_pyagrum(net: Network):
     """Build a pyAgrum BayesNet with exactly the Network's tables."""
     import pyagrum as gum
 
@@ -197,8 +218,9 @@ class PgmpyRunner:
     in pgmpy 1.1, which does not fit in memory for the default model.)"""
 
     def __init__(self, net: Network, wanted: Sequence[str]) -> None:
-        from distancing_bn.interop import to_pgmpy
         from pgmpy.inference import VariableElimination
+
+        from distancing_bn.interop import to_pgmpy
 
         self.net = net
         self.ve = VariableElimination(to_pgmpy(net))
@@ -223,7 +245,7 @@ class PgmpyRunner:
             out[w] = self._values(self.ve.query([w], evidence=e, show_progress=False), w)
         return out
 
-    def _values(self, f, v: str) -> np.ndarray:  # noqa: ANN001
+    def _values(self, f, v: str) -> np.ndarray:
         names = list(f.state_names[v])
         vals = np.asarray(f.values, dtype=float)
         return np.array([vals[names.index(s)] for s in self.net.states[v]])
@@ -252,8 +274,9 @@ def max_diff(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> float:
 
 
 # ---------------------------------------------------------------------------- batch
-def run_batch(engine: Engine, lik: Mapping[str, np.ndarray], rows: int, chunk: int | None,
-              wanted: Sequence[str]) -> dict[str, np.ndarray]:
+def run_batch(
+    engine: Engine, lik: Mapping[str, np.ndarray], rows: int, chunk: int | None, wanted: Sequence[str]
+) -> dict[str, np.ndarray]:
     """Query ``rows`` rows, in chunks of ``chunk`` rows (None: all at once); concatenate."""
     if chunk is None or chunk >= rows:
         r = engine.query(lik, rows, marginals=wanted)
@@ -268,8 +291,16 @@ def run_batch(engine: Engine, lik: Mapping[str, np.ndarray], rows: int, chunk: i
     return out
 
 
-def batch_section(net: Network, engine: Engine, sizes: Sequence[int], repeats: int, agrum_rows: int,
-                  pgmpy_rows: int, seed: int, chunks: Sequence[int] = CHUNKS) -> dict:
+def batch_section(
+    net: Network,
+    engine: Engine,
+    sizes: Sequence[int],
+    repeats: int,
+    agrum_rows: int,
+    pgmpy_rows: int,
+    seed: int,
+    chunks: Sequence[int] = CHUNKS,
+) -> dict:
     wanted = wanted_of(net)
     nmax = max(sizes)
     lik, _, _ = sample_evidence(net, nmax, 0.25, seed=seed)
@@ -292,8 +323,12 @@ def batch_section(net: Network, engine: Engine, sizes: Sequence[int], repeats: i
                 if times[0] < 4.0:
                     times += measure(lambda: run_batch(engine, sub, n, chunk, wanted), 2, warmup=0)
             med, iqr = stats(times)
-            per["all" if chunk is None else str(chunk)] = {"median": med, "iqr": iqr, "rate": n / med,
-                                                           "rate_iqr": n / med * iqr / med}
+            per["all" if chunk is None else str(chunk)] = {
+                "median": med,
+                "iqr": iqr,
+                "rate": n / med,
+                "rate_iqr": n / med * iqr / med,
+            }
             log(f"  ours rows={n} chunk={chunk}: {fmt_t(med)}  {n / med:,.0f} rows/s")
         res["ours"][n] = per
     # pyAgrum per row
@@ -321,15 +356,30 @@ def batch_section(net: Network, engine: Engine, sizes: Sequence[int], repeats: i
         pg.query(ev)
         per_row.append(time.perf_counter() - t1)
     med, iqr = stats(per_row)
-    res["pgmpy"] = {"per_row": med, "iqr": iqr, "rate": 1 / med, "rows": len(pg_evs), "strategy": pg.strategy,
-                    "maxdiff": pg_diff}
+    res["pgmpy"] = {
+        "per_row": med,
+        "iqr": iqr,
+        "rate": 1 / med,
+        "rows": len(pg_evs),
+        "strategy": pg.strategy,
+        "maxdiff": pg_diff,
+    }
     log(f"  pgmpy per row {fmt_t(med)}  {1 / med:,.0f} rows/s ({pg.strategy}; max diff vs ours {pg_diff:.1e})")
     return res
 
 
 # ---------------------------------------------------------------------------- single query
-def single_section(net: Network, engine: Engine, n_ev: int, repeats: int, pg_ev: int, pg_repeats: int,
-                   seed: int, frac_over: Sequence[str] | None = None, check_tol: float | None = None) -> dict:
+def single_section(
+    net: Network,
+    engine: Engine,
+    n_ev: int,
+    repeats: int,
+    pg_ev: int,
+    pg_repeats: int,
+    seed: int,
+    frac_over: Sequence[str] | None = None,
+    check_tol: float | None = None,
+) -> dict:
     wanted = wanted_of(net)
     lik, _, _ = sample_evidence(net, max(n_ev, pg_ev), 0.25, seed=seed, among=frac_over)
     evs = [row_evidence(net, lik, r) for r in range(max(n_ev, pg_ev))]
@@ -342,9 +392,15 @@ def single_section(net: Network, engine: Engine, n_ev: int, repeats: int, pg_ev:
         o = ours_single(engine, net, ev, wanted)
         d_pg = max(d_pg, max_diff(o, pg.query(ev)))
         d_pa = max(d_pa, max_diff(o, pa.query(ev)))
-    res = {"wanted": len(wanted), "answered": len(evs[0]), "maxdiff_pgmpy": d_pg, "maxdiff_pyagrum": d_pa,
-           "pgmpy_strategy": pg.strategy, "pgmpy_calibration": calib,
-           "ok": bool(d_pg <= (check_tol or 1e-9))}
+    res = {
+        "wanted": len(wanted),
+        "answered": len(evs[0]),
+        "maxdiff_pgmpy": d_pg,
+        "maxdiff_pyagrum": d_pa,
+        "pgmpy_strategy": pg.strategy,
+        "pgmpy_calibration": calib,
+        "ok": bool(d_pg <= (check_tol or 1e-9)),
+    }
 
     def per_query(fn: Callable, evl: Sequence, reps: int) -> tuple[float, float]:
         times = []
@@ -359,8 +415,10 @@ def single_section(net: Network, engine: Engine, n_ev: int, repeats: int, pg_ev:
     res["ours"] = per_query(lambda ev: ours_single(engine, net, ev, wanted), evs[:n_ev], repeats)
     res["pyagrum"] = per_query(pa.query, evs[:n_ev], repeats)
     res["pgmpy"] = per_query(pg.query, evs[:pg_ev], pg_repeats)
-    log(f"  ours {fmt_t(res['ours'][0])}  pyAgrum {fmt_t(res['pyagrum'][0])}  pgmpy {fmt_t(res['pgmpy'][0])}"
-        f"  (diff pgmpy {d_pg:.1e}, pyAgrum {d_pa:.1e})")
+    log(
+        f"  ours {fmt_t(res['ours'][0])}  pyAgrum {fmt_t(res['pyagrum'][0])}  pgmpy {fmt_t(res['pgmpy'][0])}"
+        f"  (diff pgmpy {d_pg:.1e}, pyAgrum {d_pa:.1e})"
+    )
     return res
 
 
@@ -399,8 +457,20 @@ def memory_child(model: str, rows: int, chunk: int) -> None:
             tm[t][s:e] = r.marginals[t]
     total = time.perf_counter() - t0
     peak = peak_rss_kib()
-    print(json.dumps({"rows": rows, "chunk": chunk, "base_kib": base, "peak_kib": peak, "out_bytes": out_bytes,
-                      "engine_s": t_engine, "total_s": total, "finite": bool(np.isfinite(logz).all())}))
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "chunk": chunk,
+                "base_kib": base,
+                "peak_kib": peak,
+                "out_bytes": out_bytes,
+                "engine_s": t_engine,
+                "total_s": total,
+                "finite": bool(np.isfinite(logz).all()),
+            }
+        )
+    )
 
 
 def memory_section(runs: Sequence[tuple[int, int]]) -> list[dict]:
@@ -409,7 +479,9 @@ def memory_section(runs: Sequence[tuple[int, int]]) -> list[dict]:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--_memory-child", str(rows), str(chunk)]
         p = subprocess.run(cmd, capture_output=True, text=True, check=True)
         d = json.loads(p.stdout.strip().splitlines()[-1])
-        log(f"  memory rows={rows} chunk={chunk}: peak {d['peak_kib'] / 1024:.0f} MiB (base {d['base_kib'] / 1024:.0f})")
+        log(
+            f"  memory rows={rows} chunk={chunk}: peak {d['peak_kib'] / 1024:.0f} MiB (base {d['base_kib'] / 1024:.0f})"
+        )
         out.append(d)
     return out
 
@@ -431,8 +503,9 @@ def machine_info() -> list[str]:
 
     src = ROOT / "src" / "distancing_bn" / "inference.py"
     try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         head = "?"
     lines = [
@@ -451,8 +524,10 @@ def machine_info() -> list[str]:
         from threadpoolctl import threadpool_info
 
         for d in threadpool_info():
-            lines.append(f"- BLAS: {d.get('internal_api')} {d.get('version')} ({d.get('architecture')}), "
-                         f"{d.get('num_threads')} threads, {Path(d.get('filepath', '')).name}")
+            lines.append(
+                f"- BLAS: {d.get('internal_api')} {d.get('version')} ({d.get('architecture')}), "
+                f"{d.get('num_threads')} threads, {Path(d.get('filepath', '')).name}"
+            )
     except ImportError:
         cfg = np.show_config(mode="dicts")  # type: ignore[call-arg]
         blas = cfg.get("Build Dependencies", {}).get("blas", {})
@@ -461,8 +536,9 @@ def machine_info() -> list[str]:
 
 
 # ---------------------------------------------------------------------------- report
-def write_report(path: Path, cmd: str, info: list[str], model_label: str, res: dict, quick: bool,
-                 elapsed: float) -> None:
+def write_report(
+    path: Path, cmd: str, info: list[str], model_label: str, res: dict, quick: bool, elapsed: float
+) -> None:
     L: list[str] = []
     L.append("# Inference benchmark results")
     L.append("")
@@ -471,29 +547,37 @@ def write_report(path: Path, cmd: str, info: list[str], model_label: str, res: d
     L += info
     L.append(f"- wall time of the whole run: {elapsed:.0f} s")
     L.append("")
-    L.append("Times are medians over repeats (`time.perf_counter`), IQR in brackets. Evidence: forward samples "
-             "of the network with a quarter of the observables answered (one-hot) per row, so P(e) > 0. "
-             "\"ours\" is `Engine.query` from src/distancing_bn/inference.py; pyAgrum is one reused "
-             "`LazyPropagation` (targets set to the wanted variables, `setEvidence`, `makeInference`, "
-             "`posterior`); pgmpy is `VariableElimination.query` with the faster of one query per variable "
-             "or one `joint=False` query over the targets plus one query per other variable "
-             "(`joint=False` over all wanted variables builds their full joint in pgmpy 1.1 and does not fit "
-             "in memory for the default model).")
+    L.append(
+        "Times are medians over repeats (`time.perf_counter`), IQR in brackets. Evidence: forward samples "
+        "of the network with a quarter of the observables answered (one-hot) per row, so P(e) > 0. "
+        '"ours" is `Engine.query` from src/distancing_bn/inference.py; pyAgrum is one reused '
+        "`LazyPropagation` (targets set to the wanted variables, `setEvidence`, `makeInference`, "
+        "`posterior`); pgmpy is `VariableElimination.query` with the faster of one query per variable "
+        "or one `joint=False` query over the targets plus one query per other variable "
+        "(`joint=False` over all wanted variables builds their full joint in pgmpy 1.1 and does not fit "
+        "in memory for the default model)."
+    )
     L.append("")
     # a
     a = res["a"]
-    L.append(f"## (a) Default model, one posterior of all targets and reported variables")
+    L.append("## (a) Default model, one posterior of all targets and reported variables")
     L.append("")
-    L.append(f"Model: {model_label}; {a['wanted']} variables read per query, {a['answered']} questions answered. "
-             f"Max |ours − pgmpy| = {a['maxdiff_pgmpy']:.1e}, max |ours − pyAgrum| = {a['maxdiff_pyagrum']:.1e}. "
-             f"pgmpy strategy: {a['pgmpy_strategy']}.")
+    L.append(
+        f"Model: {model_label}; {a['wanted']} variables read per query, {a['answered']} questions answered. "
+        f"Max |ours − pgmpy| = {a['maxdiff_pgmpy']:.1e}, max |ours − pyAgrum| = {a['maxdiff_pyagrum']:.1e}. "
+        f"pgmpy strategy: {a['pgmpy_strategy']}."
+    )
     L.append("")
     L.append("| engine | per query (median) | IQR | ours is faster by |")
     L.append("|---|---:|---:|---:|")
     o = a["ours"][0]
     L.append(f"| ours (Engine.query, rows=1) | {fmt_t(o)} | {fmt_t(a['ours'][1])} | 1x |")
-    L.append(f"| pyAgrum LazyPropagation | {fmt_t(a['pyagrum'][0])} | {fmt_t(a['pyagrum'][1])} | {a['pyagrum'][0] / o:.1f}x |")
-    L.append(f"| pgmpy VariableElimination | {fmt_t(a['pgmpy'][0])} | {fmt_t(a['pgmpy'][1])} | {a['pgmpy'][0] / o:.1f}x |")
+    L.append(
+        f"| pyAgrum LazyPropagation | {fmt_t(a['pyagrum'][0])} | {fmt_t(a['pyagrum'][1])} | {a['pyagrum'][0] / o:.1f}x |"
+    )
+    L.append(
+        f"| pgmpy VariableElimination | {fmt_t(a['pgmpy'][0])} | {fmt_t(a['pgmpy'][1])} | {a['pgmpy'][0] / o:.1f}x |"
+    )
     L.append("")
     L.append(f"- target ≥100x faster than pgmpy VE: {a['pgmpy'][0] / o:.1f}x → {met(a['pgmpy'][0] / o >= 100)}")
     L.append(f"- target faster than pyAgrum: {a['pyagrum'][0] / o:.2f}x → {met(a['pyagrum'][0] / o > 1)}")
@@ -502,13 +586,16 @@ def write_report(path: Path, cmd: str, info: list[str], model_label: str, res: d
     def batch_table(b: dict, title: str, target_rate: float, need_agrum_ratio: float | None) -> None:
         L.append(title)
         L.append("")
-        L.append(f"{b['wanted']} marginals per row over {b['observables']} observables. "
-                 f"Batch vs one-row queries max diff {b['batch_vs_single_maxdiff']:.1e}; "
-                 f"pyAgrum vs ours {b['pyagrum']['maxdiff']:.1e}; pgmpy vs ours {b['pgmpy']['maxdiff']:.1e}.")
+        L.append(
+            f"{b['wanted']} marginals per row over {b['observables']} observables. "
+            f"Batch vs one-row queries max diff {b['batch_vs_single_maxdiff']:.1e}; "
+            f"pyAgrum vs ours {b['pyagrum']['maxdiff']:.1e}; pgmpy vs ours {b['pgmpy']['maxdiff']:.1e}."
+        )
         L.append("")
         chunk_names = sorted({c for per in b["ours"].values() for c in per}, key=lambda c: -1 if c == "all" else int(c))
-        L.append("| rows | " + " | ".join("one call" if c == "all" else f"chunks of {c}" for c in chunk_names)
-                 + " | best |")
+        L.append(
+            "| rows | " + " | ".join("one call" if c == "all" else f"chunks of {c}" for c in chunk_names) + " | best |"
+        )
         L.append("|---:|" + "---:|" * (len(chunk_names) + 1))
         best_rate = 0.0
         for n, per in b["ours"].items():
@@ -520,7 +607,11 @@ def write_report(path: Path, cmd: str, info: list[str], model_label: str, res: d
                     cells.append("–")
             bc = max(per, key=lambda c: per[c]["rate"])
             best_rate = max(best_rate, per[bc]["rate"])
-            L.append(f"| {n:,} | " + " | ".join(cells) + f" | {fmt_rate(per[bc]['rate'])} ({'one call' if bc == 'all' else bc}) |")
+            L.append(
+                f"| {n:,} | "
+                + " | ".join(cells)
+                + f" | {fmt_rate(per[bc]['rate'])} ({'one call' if bc == 'all' else bc}) |"
+            )
         L.append("")
         L.append("(rows/s, median; ± half the IQR.)")
         L.append("")
@@ -531,8 +622,12 @@ def write_report(path: Path, cmd: str, info: list[str], model_label: str, res: d
         L.append("| engine | rows/s | per row | ours (best, largest batch) is faster by |")
         L.append("|---|---:|---:|---:|")
         L.append(f"| ours, {nbig:,} rows, best chunking | {fmt_rate(big_best)} | {fmt_t(1 / big_best)} | 1x |")
-        L.append(f"| pyAgrum per-row loop ({pa['rows']:,} rows) | {fmt_rate(pa['rate'])} | {fmt_t(pa['per_row'])} | {big_best / pa['rate']:,.0f}x |")
-        L.append(f"| pgmpy per-row loop ({pg['rows']} rows, {pg['strategy']}) | {pg['rate']:,.1f} | {fmt_t(pg['per_row'])} | {big_best / pg['rate']:,.0f}x |")
+        L.append(
+            f"| pyAgrum per-row loop ({pa['rows']:,} rows) | {fmt_rate(pa['rate'])} | {fmt_t(pa['per_row'])} | {big_best / pa['rate']:,.0f}x |"
+        )
+        L.append(
+            f"| pgmpy per-row loop ({pg['rows']} rows, {pg['strategy']}) | {pg['rate']:,.1f} | {fmt_t(pg['per_row'])} | {big_best / pg['rate']:,.0f}x |"
+        )
         L.append("")
         L.append(f"- target ≥{target_rate:,.0f} rows/s: best {fmt_rate(big_best)} → {met(big_best >= target_rate)}")
         if need_agrum_ratio:
@@ -545,34 +640,48 @@ def write_report(path: Path, cmd: str, info: list[str], model_label: str, res: d
     # d
     L.append("## (d) Published networks, one query (all target marginals), a quarter of the non-targets observed")
     L.append("")
-    L.append("| network | vars | targets | observed | max \\|ours − pgmpy\\| | max \\|ours − pyAgrum\\| | ours | pyAgrum | pgmpy VE | vs pyAgrum | vs pgmpy |")
+    L.append(
+        "| network | vars | targets | observed | max \\|ours − pgmpy\\| | max \\|ours − pyAgrum\\| | ours | pyAgrum | pgmpy VE | vs pyAgrum | vs pgmpy |"
+    )
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, d in res["d"].items():
         if "error" in d:
             L.append(f"| {name} | – | – | – | error: {d['error']} | | | | | | |")
             continue
         o = d["ours"][0]
-        L.append(f"| {name} | {d['vars']} | {d['wanted']} | {d['answered']} | {d['maxdiff_pgmpy']:.1e}"
-                 f"{'' if d['ok'] else ' (FAIL)'} | {d['maxdiff_pyagrum']:.1e} | {fmt_t(o)} [{fmt_t(d['ours'][1])}] | "
-                 f"{fmt_t(d['pyagrum'][0])} | {fmt_t(d['pgmpy'][0])} ({d['pgmpy_strategy']}) | "
-                 f"{d['pyagrum'][0] / o:.2f}x | {d['pgmpy'][0] / o:.1f}x |")
+        L.append(
+            f"| {name} | {d['vars']} | {d['wanted']} | {d['answered']} | {d['maxdiff_pgmpy']:.1e}"
+            f"{'' if d['ok'] else ' (FAIL)'} | {d['maxdiff_pyagrum']:.1e} | {fmt_t(o)} [{fmt_t(d['ours'][1])}] | "
+            f"{fmt_t(d['pyagrum'][0])} | {fmt_t(d['pgmpy'][0])} ({d['pgmpy_strategy']}) | "
+            f"{d['pyagrum'][0] / o:.2f}x | {d['pgmpy'][0] / o:.1f}x |"
+        )
     L.append("")
-    L.append("\"vs X\" = X's time / ours (>1: ours is faster). pgmpy VE prunes barren nodes and d-separated "
-             "evidence per query; pyAgrum LazyPropagation also uses relevance reasoning.")
+    L.append(
+        '"vs X" = X\'s time / ours (>1: ours is faster). pgmpy VE prunes barren nodes and d-separated '
+        "evidence per query; pyAgrum LazyPropagation also uses relevance reasoning."
+    )
     L.append("")
     # e
-    L.append(f"## (e) Peak memory, {res['e'][0]['rows']:,} rows in chunks (default model; other chunk sizes on fewer rows)")
+    L.append(
+        f"## (e) Peak memory, {res['e'][0]['rows']:,} rows in chunks (default model; other chunk sizes on fewer rows)"
+    )
     L.append("")
-    L.append("Child process per chunk size; evidence sampled chunk by chunk (never all 1M rows at once); "
-             "kept per row: log P(e) and the targets' marginals. Peak = VmHWM of the child (`/proc/self/status`); baseline = after "
-             "imports and compiling, before any query. The peak includes sampling one chunk of evidence.")
+    L.append(
+        "Child process per chunk size; evidence sampled chunk by chunk (never all 1M rows at once); "
+        "kept per row: log P(e) and the targets' marginals. Peak = VmHWM of the child (`/proc/self/status`); baseline = after "
+        "imports and compiling, before any query. The peak includes sampling one chunk of evidence."
+    )
     L.append("")
-    L.append("| rows | chunk | peak RSS | baseline RSS | peak − baseline | kept outputs | engine time | engine rows/s |")
+    L.append(
+        "| rows | chunk | peak RSS | baseline RSS | peak − baseline | kept outputs | engine time | engine rows/s |"
+    )
     L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for d in res["e"]:
-        L.append(f"| {d['rows']:,} | {d['chunk']:,} | {d['peak_kib'] / 1024:.0f} MiB | {d['base_kib'] / 1024:.0f} MiB | "
-                 f"{(d['peak_kib'] - d['base_kib']) / 1024:.0f} MiB | {d['out_bytes'] / 2**20:.0f} MiB | "
-                 f"{d['engine_s']:.2f} s | {fmt_rate(d['rows'] / d['engine_s'])} |")
+        L.append(
+            f"| {d['rows']:,} | {d['chunk']:,} | {d['peak_kib'] / 1024:.0f} MiB | {d['base_kib'] / 1024:.0f} MiB | "
+            f"{(d['peak_kib'] - d['base_kib']) / 1024:.0f} MiB | {d['out_bytes'] / 2**20:.0f} MiB | "
+            f"{d['engine_s']:.2f} s | {fmt_rate(d['rows'] / d['engine_s'])} |"
+        )
     L.append("")
     # summary
     L.append("## Targets")
@@ -606,8 +715,11 @@ def main() -> None:
     if args._memory_child:
         memory_child("default", *args._memory_child)
         return
-    cmd = "python benchmarks/bench_inference.py" + (" --quick" if args.quick else "") + \
-        (f" --out {args.out}" if args.out != str(HERE / "RESULTS.md") else "")
+    cmd = (
+        "python benchmarks/bench_inference.py"
+        + (" --quick" if args.quick else "")
+        + (f" --out {args.out}" if args.out != str(HERE / "RESULTS.md") else "")
+    )
     t_start = time.perf_counter()
     info = machine_info()
     q = args.quick
@@ -615,28 +727,59 @@ def main() -> None:
     net, label = load_default()
     engine = Engine(net)
     log(f"(a) single query, {label}")
-    res["a"] = single_section(net, engine, n_ev=20 if q else 50, repeats=5 if q else 15, pg_ev=3 if q else 10,
-                              pg_repeats=2 if q else 3, seed=1)
+    res["a"] = single_section(
+        net,
+        engine,
+        n_ev=20 if q else 50,
+        repeats=5 if q else 15,
+        pg_ev=3 if q else 10,
+        pg_repeats=2 if q else 3,
+        seed=1,
+    )
     log("(b) batch, default model")
-    res["b"] = batch_section(net, engine, sizes=(1000, 10_000) if q else (1000, 10_000, 100_000),
-                             repeats=2 if q else 5, agrum_rows=300 if q else 2000, pgmpy_rows=10 if q else 50, seed=2,
-                             chunks=(4096,) if q else CHUNKS)
+    res["b"] = batch_section(
+        net,
+        engine,
+        sizes=(1000, 10_000) if q else (1000, 10_000, 100_000),
+        repeats=2 if q else 5,
+        agrum_rows=300 if q else 2000,
+        pgmpy_rows=10 if q else 50,
+        seed=2,
+        chunks=(4096,) if q else CHUNKS,
+    )
     log("(c) batch, synthetic 9x40")
     syn = make_diagnostic_network()
-    res["c"] = batch_section(syn, Engine(syn), sizes=(1000, 10_000) if q else (1000, 10_000, 100_000),
-                             repeats=2 if q else 5, agrum_rows=300 if q else 2000, pgmpy_rows=10 if q else 50, seed=3,
-                             chunks=(4096,) if q else CHUNKS)
+    res["c"] = batch_section(
+        syn,
+        Engine(syn),
+        sizes=(1000, 10_000) if q else (1000, 10_000, 100_000),
+        repeats=2 if q else 5,
+        agrum_rows=300 if q else 2000,
+        pgmpy_rows=10 if q else 50,
+        seed=3,
+        chunks=(4096,) if q else CHUNKS,
+    )
     log("(d) published networks")
     res["d"] = {}
     for name in PUBLISHED:
         try:
             pn = load_published(name)
             pe = Engine(pn)
-            log(f"  {name}: {len(pn.variables)} vars, {len(pn.targets)} targets, "
-                f"largest clique {max(int(np.prod(c.cards)) for c in pe.cliques)} states")
+            log(
+                f"  {name}: {len(pn.variables)} vars, {len(pn.targets)} targets, "
+                f"largest clique {max(int(np.prod(c.cards)) for c in pe.cliques)} states"
+            )
             non_targets = [v for v in pn.variables if v not in set(pn.targets)]
-            d = single_section(pn, pe, n_ev=10 if q else 30, repeats=3 if q else 9, pg_ev=2 if q else 5,
-                               pg_repeats=1 if q else 3, seed=4, frac_over=non_targets)
+            d = single_section(
+                pn,
+                pe,
+                n_ev=10 if q else 30,
+                repeats=3 if q else 9,
+                pg_ev=2 if q else 5,
+                pg_repeats=1 if q else 3,
+                seed=4,
+                frac_over=non_targets,
+            )
             d["vars"] = len(pn.variables)
             res["d"][name] = d
         except Exception as exc:  # report, keep going

@@ -53,7 +53,7 @@ def entropy_bits(p: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def evidence_sets(model, n_sets: int, seed: int) -> list[dict[str, str]]:  # noqa: ANN001
+def evidence_sets(model, n_sets: int, seed: int) -> list[dict[str, str]]:
     """``n_sets`` answer dicts: a quarter of the questions (random subset), labels sampled."""
     from distancing_bn.simulate import sample_cases
 
@@ -71,7 +71,7 @@ def evidence_sets(model, n_sets: int, seed: int) -> list[dict[str, str]]:  # noq
 class BruteForce:
     """Information gain of every unanswered question by pgmpy variable elimination."""
 
-    def __init__(self, model) -> None:  # noqa: ANN001
+    def __init__(self, model) -> None:
         from pgmpy.inference import VariableElimination
 
         self.model = model
@@ -114,12 +114,20 @@ def run(quick: bool) -> dict:
     repeats = 20 if quick else 100
     n_brute = 1 if quick else 3
     evs = evidence_sets(m, n_sets, seed=11)
-    res: dict = {"model": "models/distancing.yaml", "questions": len(m.questions), "causes": len(m.causes),
-                 "joint_states": int(np.prod([m.network.card(t) for t in m.network.targets])),
-                 "answered": len(evs[0]), "evidence_sets": n_sets, "repeats": repeats,
-                 "load_start": os.getloadavg()}
-    log(f"bench_questions: {len(m.questions)} questions, {len(evs[0])} answered, {res['joint_states']} joint states;"
-        f" load {os.getloadavg()[0]:.2f}")
+    res: dict = {
+        "model": "models/distancing.yaml",
+        "questions": len(m.questions),
+        "causes": len(m.causes),
+        "joint_states": int(np.prod([m.network.card(t) for t in m.network.targets])),
+        "answered": len(evs[0]),
+        "evidence_sets": n_sets,
+        "repeats": repeats,
+        "load_start": os.getloadavg(),
+    }
+    log(
+        f"bench_questions: {len(m.questions)} questions, {len(evs[0])} answered, {res['joint_states']} joint states;"
+        f" load {os.getloadavg()[0]:.2f}"
+    )
     # ---- correctness first (brute force on the evidence sets we will time it on)
     bf = BruteForce(m)
     brute_times = []
@@ -134,9 +142,15 @@ def run(quick: bool) -> dict:
         ours = dict(zip(r.questions, r.gain_bits, strict=True))
         diff = max(abs(ours[q] - g) for q, g in g_bf.items())
         maxdiff = max(maxdiff, diff)
-        log(f"  brute force set {i}: {brute_times[-1]:.1f} s, {bf.queries} pgmpy queries, max |ours - pgmpy| = {diff:.1e}")
-    res["brute"] = {"sets": n_brute, "times": brute_times, "median": float(np.median(brute_times)),
-                    "queries_per_set": bf.queries}
+        log(
+            f"  brute force set {i}: {brute_times[-1]:.1f} s, {bf.queries} pgmpy queries, max |ours - pgmpy| = {diff:.1e}"
+        )
+    res["brute"] = {
+        "sets": n_brute,
+        "times": brute_times,
+        "median": float(np.median(brute_times)),
+        "queries_per_set": bf.queries,
+    }
     res["maxdiff_bits"] = maxdiff
     res["agree"] = bool(maxdiff <= 1e-9)
     if not res["agree"]:
@@ -155,14 +169,21 @@ def run(quick: bool) -> dict:
         per_set.append(float(np.median(ts)))
         all_times += ts
     q1, med, q3 = np.percentile(all_times, [25, 50, 75])
-    res["ours"] = {"median": float(med), "iqr": float(q3 - q1), "per_set_medians": per_set,
-                   "min": float(np.min(all_times)), "p90": float(np.percentile(all_times, 90))}
+    res["ours"] = {
+        "median": float(med),
+        "iqr": float(q3 - q1),
+        "per_set_medians": per_set,
+        "min": float(np.min(all_times)),
+        "p90": float(np.percentile(all_times, 90)),
+    }
     # same-run ratio on the brute-forced sets only (like for like), and overall
     ours_on_brute = float(np.median(per_set[:n_brute]))
     res["ratio"] = res["brute"]["median"] / ours_on_brute
     res["ours_on_brute_sets"] = ours_on_brute
-    log(f"  ours rank_questions: median {med * 1e3:.2f} ms (IQR {(q3 - q1) * 1e3:.2f} ms) over {len(all_times)} calls;"
-        f" brute force {res['brute']['median']:.1f} s → {res['ratio']:,.0f}x")
+    log(
+        f"  ours rank_questions: median {med * 1e3:.2f} ms (IQR {(q3 - q1) * 1e3:.2f} ms) over {len(all_times)} calls;"
+        f" brute force {res['brute']['median']:.1f} s → {res['ratio']:,.0f}x"
+    )
     # ---- what the fast path costs inside: engine.joint_gains alone
     from distancing_bn.evidence import from_answers, normalise_answers
 
@@ -179,9 +200,14 @@ def run(quick: bool) -> dict:
     # ---- lookahead 2, once
     t0 = time.perf_counter()
     r2 = m.rank_questions(evs[0], lookahead=2)
-    res["lookahead2"] = {"time": time.perf_counter() - t0, "best": r2.best,
-                         "best_myopic": m.rank_questions(evs[0]).best}
-    log(f"  lookahead=2: {res['lookahead2']['time']:.2f} s (best {r2.best}; myopic best {res['lookahead2']['best_myopic']})")
+    res["lookahead2"] = {
+        "time": time.perf_counter() - t0,
+        "best": r2.best,
+        "best_myopic": m.rank_questions(evs[0]).best,
+    }
+    log(
+        f"  lookahead=2: {res['lookahead2']['time']:.2f} s (best {r2.best}; myopic best {res['lookahead2']['best_myopic']})"
+    )
     res["load_end"] = os.getloadavg()
     return res
 

@@ -30,6 +30,7 @@ Writes JSON (default benchmarks/.results_score.json) for benchmarks/run_all.py.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -91,7 +92,9 @@ def generate(path: Path, rows: int, seed: int = 0, chunk: int = 250_000) -> floa
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     schema = pa.schema([("id", pa.string())] + [(q, pa.string()) for q in qs])
-    with pacsv.CSVWriter(str(tmp), schema, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed")) as w:
+    with pacsv.CSVWriter(
+        str(tmp), schema, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed")
+    ) as w:
         for i, s in enumerate(range(0, rows, chunk)):
             n = min(rows, s + chunk) - s
             cases = sample_cases(m, n, seed=seed * 1_000_003 + i)
@@ -133,16 +136,23 @@ def run_child(cmd: list[str], label: str) -> dict:
     p.returncode = os.waitstatus_to_exitcode(status)
     out.seek(0)
     text = out.read().decode(errors="replace")
-    res = {"label": label, "cmd": cmd, "wall": wall, "vmhwm_kib": hwm, "ru_maxrss_kib": ru.ru_maxrss,
-           "rc": p.returncode, "load": os.getloadavg()[0]}
+    res = {
+        "label": label,
+        "cmd": cmd,
+        "wall": wall,
+        "vmhwm_kib": hwm,
+        "ru_maxrss_kib": ru.ru_maxrss,
+        "rc": p.returncode,
+        "load": os.getloadavg()[0],
+    }
     if p.returncode not in (0, 1):  # 1 = some rows marked (not a failure)
         raise RuntimeError(f"{label}: exit {p.returncode}\n{text[-2000:]}")
-    try:
+    with contextlib.suppress(ValueError, IndexError):
         res["child"] = json.loads(text.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        pass
-    log(f"  {label}: {wall:.2f} s, peak RSS {max(hwm, 0) / 1024:.0f} MiB (ru_maxrss {ru.ru_maxrss / 1024:.0f} MiB), "
-        f"rc {p.returncode}, load {res['load']:.2f}")
+    log(
+        f"  {label}: {wall:.2f} s, peak RSS {max(hwm, 0) / 1024:.0f} MiB (ru_maxrss {ru.ru_maxrss / 1024:.0f} MiB), "
+        f"rc {p.returncode}, load {res['load']:.2f}"
+    )
     return res
 
 
@@ -223,7 +233,7 @@ def run(quick: bool, with_5m: bool) -> dict:
     for n, f in files.items():
         s = generate(f, n)
         res["generate_s"][n] = s
-        log(f"  data {f}: {'generated in %.1f s' % s if s else 'reused'}, {f.stat().st_size / 2**20:.0f} MiB")
+        log(f"  data {f}: {f'generated in {s:.1f} s' if s else 'reused'}, {f.stat().st_size / 2**20:.0f} MiB")
     res["file_mib"] = {str(n): f.stat().st_size / 2**20 for n, f in files.items()}
     tmpdir = Path(tempfile.mkdtemp(prefix="dbn_score_"))
     out = tmpdir / "out.csv"
@@ -236,14 +246,14 @@ def run(quick: bool, with_5m: bool) -> dict:
         res["startup"] = run_child(score_cmd(tiny, out, True), "startup (10 rows)")
         # (i)-(iii) on the small file, interleaved repeats
         sm: dict[str, list] = {"floor": [], "no_nq": [], "nq": []}
-        for r in range(reps):
+        for _r in range(reps):
             sm["floor"].append(run_child(floor_cmd(files[small], out), f"floor {small:,}"))
             sm["no_nq"].append(run_child(score_cmd(files[small], out, False), f"score --no-next-question {small:,}"))
         sm["nq"].append(run_child(score_cmd(files[small], out, True), f"score (next question) {small:,}"))
         res["small"] = {"rows": small, **sm}
         # big file: floor, without next question (also gives the 1M peak RSS)
         bg: dict[str, list] = {"floor": [], "no_nq": [], "nq": []}
-        for r in range(1):
+        for _r in range(1):
             bg["floor"].append(run_child(floor_cmd(files[big], out), f"floor {big:,}"))
         bg["no_nq"].append(run_child(score_cmd(files[big], out, False), f"score --no-next-question {big:,}"))
         nq_est = sm["nq"][0]["wall"] * big / small
@@ -252,21 +262,25 @@ def run(quick: bool, with_5m: bool) -> dict:
             bg["nq"].append(run_child(score_cmd(files[big], out, True), f"score (next question) {big:,}"))
             res["nq_big_extrapolated"] = False
         else:
-            log(f"  score with next question on {big:,} rows would take ~{nq_est / 60:.0f} min: extrapolated from {small:,}")
+            log(
+                f"  score with next question on {big:,} rows would take ~{nq_est / 60:.0f} min: extrapolated from {small:,}"
+            )
             res["nq_big_extrapolated"] = True
         res["big"] = {"rows": big, **bg}
         # (iv) ECR with its mapping
         ecr_rows = sum(1 for _ in open(ECR)) - 1
         ecr = {"rows": ecr_rows, "no_nq": [], "nq": [], "floor": []}
-        for r in range(reps):
+        for _r in range(reps):
             ecr["floor"].append(run_child(floor_cmd(ECR, out), "floor ECR"))
             ecr["no_nq"].append(run_child(score_cmd(ECR, out, False, ECR_MAP), "ECR --no-next-question"))
         ecr["nq"].append(run_child(score_cmd(ECR, out, True, ECR_MAP), "ECR (next question)"))
         res["ecr"] = ecr
         # (v) 5M rows, memory (without next question)
         if with_5m:
-            res["huge"] = {"rows": 5_000_000,
-                           "no_nq": [run_child(score_cmd(files[5_000_000], out, False), "score --no-next-question 5,000,000")]}
+            res["huge"] = {
+                "rows": 5_000_000,
+                "no_nq": [run_child(score_cmd(files[5_000_000], out, False), "score --no-next-question 5,000,000")],
+            }
         # (vi) profile
         log("  profiling one 50,000-row chunk")
         try:
@@ -309,8 +323,10 @@ def report_md(res: dict) -> list[str]:
     def row(n: int, name: str, xs: list, floor: float | None) -> None:
         w = med(xs)
         ratio = f"{w / floor:.2f}x" if floor else "1x"
-        L.append(f"| {n:,} | {name} | {len(xs)} | {fmt_s(w)} | {n / w:,.0f} | {ratio} | "
-                 f"{max(x['vmhwm_kib'] for x in xs) / 1024:,.0f} MiB |")
+        L.append(
+            f"| {n:,} | {name} | {len(xs)} | {fmt_s(w)} | {n / w:,.0f} | {ratio} | "
+            f"{max(x['vmhwm_kib'] for x in xs) / 1024:,.0f} MiB |"
+        )
 
     f_s, f_b = med(sm["floor"]), med(bg["floor"])
     row(ns, "I/O floor (read_csv + to_csv)", sm["floor"], None)
@@ -323,72 +339,103 @@ def report_md(res: dict) -> list[str]:
         nq_big = med(bg["nq"])
     else:
         nq_big = res["nq_big_estimate"]
-        L.append(f"| {nb:,} | score (with next question), **extrapolated** ×{nb // ns} from the {ns:,}-row run | – | "
-                 f"≈{fmt_s(nq_big)} | ≈{nb / nq_big:,.0f} | ≈{nq_big / f_b:.1f}x | (not run) |")
+        L.append(
+            f"| {nb:,} | score (with next question), **extrapolated** ×{nb // ns} from the {ns:,}-row run | – | "
+            f"≈{fmt_s(nq_big)} | ≈{nb / nq_big:,.0f} | ≈{nq_big / f_b:.1f}x | (not run) |"
+        )
     L.append("")
     if res.get("nq_big_extrapolated"):
-        L.append(f"The full {nb:,}-row run with next question would have taken ≈{nq_big / 60:.0f} min (> 8 min), so "
-                 f"it was measured on {ns:,} rows and extrapolated linearly (scoring is chunked, 50,000 rows per "
-                 f"chunk, so time is linear in rows).")
+        L.append(
+            f"The full {nb:,}-row run with next question would have taken ≈{nq_big / 60:.0f} min (> 8 min), so "
+            f"it was measured on {ns:,} rows and extrapolated linearly (scoring is chunked, 50,000 rows per "
+            f"chunk, so time is linear in rows)."
+        )
         L.append("")
     r_nq_b, r_nq_s = nq_big / f_b, med(sm["nq"]) / f_s
     r_no_b, r_no_s = med(bg["no_nq"]) / f_b, med(sm["no_nq"]) / f_s
-    L.append(f"- target ≤{TARGET_NQ:g}x the floor with next question: {r_nq_b:.1f}x at {nb:,} rows"
-             f"{' (extrapolated)' if not bg['nq'] else ''}, {r_nq_s:.1f}x at {ns:,} rows → {met(r_nq_b <= TARGET_NQ)}"
-             + ("" if r_nq_b <= TARGET_NQ else f" ({r_nq_b / TARGET_NQ:.1f}x over the target)"))
-    L.append(f"- target ≤{TARGET_NO_NQ:g}x the floor without next question: {r_no_b:.2f}x at {nb:,} rows, "
-             f"{r_no_s:.2f}x at {ns:,} rows → {met(r_no_b <= TARGET_NO_NQ)}"
-             + ("" if r_no_b <= TARGET_NO_NQ else f" ({r_no_b / TARGET_NO_NQ:.1f}x over the target)"))
+    L.append(
+        f"- target ≤{TARGET_NQ:g}x the floor with next question: {r_nq_b:.1f}x at {nb:,} rows"
+        f"{' (extrapolated)' if not bg['nq'] else ''}, {r_nq_s:.1f}x at {ns:,} rows → {met(r_nq_b <= TARGET_NQ)}"
+        + ("" if r_nq_b <= TARGET_NQ else f" ({r_nq_b / TARGET_NQ:.1f}x over the target)")
+    )
+    L.append(
+        f"- target ≤{TARGET_NO_NQ:g}x the floor without next question: {r_no_b:.2f}x at {nb:,} rows, "
+        f"{r_no_s:.2f}x at {ns:,} rows → {met(r_no_b <= TARGET_NO_NQ)}"
+        + ("" if r_no_b <= TARGET_NO_NQ else f" ({r_no_b / TARGET_NO_NQ:.1f}x over the target)")
+    )
     # floor breakdown
     fb = bg["floor"][0].get("child")
     if fb:
-        L.append(f"- floor breakdown at {nb:,} rows (first run, in the child): pandas import {fb['import']:.1f} s, "
-                 f"read_csv {fb['read']:.1f} s, to_csv {fb['write']:.1f} s")
+        L.append(
+            f"- floor breakdown at {nb:,} rows (first run, in the child): pandas import {fb['import']:.1f} s, "
+            f"read_csv {fb['read']:.1f} s, to_csv {fb['write']:.1f} s"
+        )
     L.append("")
     # ECR
     e = res["ecr"]
-    L.append(f"### ECR survey file with its mapping")
+    L.append("### ECR survey file with its mapping")
     L.append("")
-    L.append(f"`python -m distancing_bn score /work/shared/data/external/ecr/data.csv -o DST --mapping "
-             f"models/mappings/ecr.yaml --quiet [--no-next-question]`: {e['rows']:,} rows, 36 items → soft evidence "
-             f"on the mapped questions.")
+    L.append(
+        f"`python -m distancing_bn score /work/shared/data/external/ecr/data.csv -o DST --mapping "
+        f"models/mappings/ecr.yaml --quiet [--no-next-question]`: {e['rows']:,} rows, 36 items → soft evidence "
+        f"on the mapped questions."
+    )
     L.append("")
     L.append("| command | runs | wall (median) | rows/s | ratio to floor | peak RSS |")
     L.append("|---|---:|---:|---:|---:|---:|")
     fe = med(e["floor"])
-    for name, key in (("I/O floor", "floor"), ("score --no-next-question", "no_nq"), ("score (with next question)", "nq")):
+    for name, key in (
+        ("I/O floor", "floor"),
+        ("score --no-next-question", "no_nq"),
+        ("score (with next question)", "nq"),
+    ):
         w = med(e[key])
-        L.append(f"| {name} | {len(e[key])} | {fmt_s(w)} | {e['rows'] / w:,.0f} | "
-                 f"{'1x' if key == 'floor' else f'{w / fe:.2f}x'} | {max(x['vmhwm_kib'] for x in e[key]) / 1024:,.0f} MiB |")
+        L.append(
+            f"| {name} | {len(e[key])} | {fmt_s(w)} | {e['rows'] / w:,.0f} | "
+            f"{'1x' if key == 'floor' else f'{w / fe:.2f}x'} | {max(x['vmhwm_kib'] for x in e[key]) / 1024:,.0f} MiB |"
+        )
     L.append("")
     # memory
     L.append("### Peak memory without next question (VmHWM of the `score` child)")
     L.append("")
-    L.append("VmHWM is read from /proc/<pid>/status of the child every 20 ms (monotone, so the last read is the "
-             "peak up to ≤20 ms before exit). `os.wait4`'s ru_maxrss is kept in RESULTS.json but not shown: on Linux it "
-             "carries over the forking parent's peak (this script's, after generating data), so it is only an upper bound.")
+    L.append(
+        "VmHWM is read from /proc/<pid>/status of the child every 20 ms (monotone, so the last read is the "
+        "peak up to ≤20 ms before exit). `os.wait4`'s ru_maxrss is kept in RESULTS.json but not shown: on Linux it "
+        "carries over the forking parent's peak (this script's, after generating data), so it is only an upper bound."
+    )
     L.append("")
     L.append("| rows | file | peak RSS (VmHWM) | wall | rows/s |")
     L.append("|---:|---:|---:|---:|---:|")
-    mems = [(ns, sm["no_nq"]), (nb, bg["no_nq"])] + ([(res["huge"]["rows"], res["huge"]["no_nq"])] if "huge" in res else [])
+    mems = [(ns, sm["no_nq"]), (nb, bg["no_nq"])] + (
+        [(res["huge"]["rows"], res["huge"]["no_nq"])] if "huge" in res else []
+    )
     for n, xs in mems:
-        L.append(f"| {n:,} | {res['file_mib'].get(str(n), 0):.0f} MiB | "
-                 f"{max(x['vmhwm_kib'] for x in xs) / 1024:,.0f} MiB | {fmt_s(med(xs))} | {n / med(xs):,.0f} |")
+        L.append(
+            f"| {n:,} | {res['file_mib'].get(str(n), 0):.0f} MiB | "
+            f"{max(x['vmhwm_kib'] for x in xs) / 1024:,.0f} MiB | {fmt_s(med(xs))} | {n / med(xs):,.0f} |"
+        )
     L.append("")
     mems = [(n, xs) for n, xs in mems if n >= 100_000] or mems  # below one 50k chunk is not comparable
     peaks = [max(x["vmhwm_kib"] for x in xs) for _, xs in mems]
     flat = len(peaks) >= 2 and max(peaks) <= 1.25 * min(peaks)
-    L.append(f"- memory flat as the file grows ({', '.join(f'{n:,}' for n, _ in mems)} rows; peaks within 25%): "
-             f"{met(flat)} ({max(peaks) / min(peaks):.2f}x from the smallest to the largest file)")
+    L.append(
+        f"- memory flat as the file grows ({', '.join(f'{n:,}' for n, _ in mems)} rows; peaks within 25%): "
+        f"{met(flat)} ({max(peaks) / min(peaks):.2f}x from the smallest to the largest file)"
+    )
     if "huge" not in res:
-        L.append("- the 5,000,000-row run was not made in this run (it takes ≈5× the 1M-row run without next "
-                 "question; pass `--with-5m`, or `--add-5m` to add it to an existing result); flatness is shown "
-                 "between 100k and 1M rows.")
+        L.append(
+            "- the 5,000,000-row run was not made in this run (it takes ≈5× the 1M-row run without next "
+            "question; pass `--with-5m`, or `--add-5m` to add it to an existing result); flatness is shown "
+            "between 100k and 1M rows."
+        )
     else:
-        L.append(f"- the 5,000,000-row file ({res['file_mib'].get('5000000', 0):.0f} MiB) was generated and scored "
-                 f"{'in the same run' if not res['huge'].get('added') else 'in a separate run just before the others (`bench_score.py --add-5m`, kept in benchmarks/.results_score_5m.json)'}"
-                 f"; load average then {res['huge']['no_nq'][0]['load']:.2f}"
-                 + (f"; code at its end: {res['huge']['code']}" if res["huge"].get("code") else "") + ".")
+        L.append(
+            f"- the 5,000,000-row file ({res['file_mib'].get('5000000', 0):.0f} MiB) was generated and scored "
+            f"{'in the same run' if not res['huge'].get('added') else 'in a separate run just before the others (`bench_score.py --add-5m`, kept in benchmarks/.results_score_5m.json)'}"
+            f"; load average then {res['huge']['no_nq'][0]['load']:.2f}"
+            + (f"; code at its end: {res['huge']['code']}" if res["huge"].get("code") else "")
+            + "."
+        )
     L.append("")
     # profile
     p = res["profile"]
@@ -400,17 +447,23 @@ def report_md(res: dict) -> list[str]:
     tot = sum(p[s] for s in stages)
     L.append(f"### Where the time goes: one {int(p['_rows']):,}-row chunk, in process")
     L.append("")
-    L.append("Same functions as `score_csv` (`batch._read_chunks`, `_evidence`, `Engine.query` over the causes in "
-             "sub-chunks of `_ENGINE_CHUNK`, `_notices`, `_next_questions`, output frame, `to_csv`).")
+    L.append(
+        "Same functions as `score_csv` (`batch._read_chunks`, `_evidence`, `Engine.query` over the causes in "
+        "sub-chunks of `_ENGINE_CHUNK`, `_notices`, `_next_questions`, output frame, `to_csv`)."
+    )
     L.append("")
     L.append("| stage | time | share (with next question) | share (without) | rows/s of the stage |")
     L.append("|---|---:|---:|---:|---:|")
     tot_no = tot - p["next_question"]
     for s in stages:
-        L.append(f"| {s.replace('_', ' ')} | {fmt_s(p[s])} | {p[s] / tot:.0%} | "
-                 f"{'–' if s == 'next_question' else f'{p[s] / tot_no:.0%}'} | {(p['_rows'] / p[s]) if p[s] > 0 else float('inf'):,.0f} |")
-    L.append(f"| total | {fmt_s(tot)} | 100% | 100% | {p['_rows'] / tot:,.0f} (without next question: "
-             f"{p['_rows'] / tot_no:,.0f}) |")
+        L.append(
+            f"| {s.replace('_', ' ')} | {fmt_s(p[s])} | {p[s] / tot:.0%} | "
+            f"{'–' if s == 'next_question' else f'{p[s] / tot_no:.0%}'} | {(p['_rows'] / p[s]) if p[s] > 0 else float('inf'):,.0f} |"
+        )
+    L.append(
+        f"| total | {fmt_s(tot)} | 100% | 100% | {p['_rows'] / tot:,.0f} (without next question: "
+        f"{p['_rows'] / tot_no:,.0f}) |"
+    )
     L.append("")
     return L
 
@@ -420,14 +473,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="20k/100k rows")
     ap.add_argument("--with-5m", action="store_true", help="also generate and score a 5,000,000-row file (memory)")
     ap.add_argument("--json", default=str(HERE / ".results_score.json"))
-    ap.add_argument("--add-5m", action="store_true",
-                    help="only run the 5M-row memory run and add it to the existing --json result")
+    ap.add_argument(
+        "--add-5m", action="store_true", help="only run the 5M-row memory run and add it to the existing --json result"
+    )
     args = ap.parse_args()
     if args.add_5m:
         res = json.loads(Path(args.json).read_text())
         f = DATA / "answers_5000000.csv"
         g = generate(f, 5_000_000)
-        log(f"  data {f}: {'generated in %.1f s' % g if g else 'reused'}, {f.stat().st_size / 2**20:.0f} MiB")
+        log(f"  data {f}: {f'generated in {g:.1f} s' if g else 'reused'}, {f.stat().st_size / 2**20:.0f} MiB")
         res["generate_s"]["5000000"] = g
         res["file_mib"]["5000000"] = f.stat().st_size / 2**20
         tmpdir = Path(tempfile.mkdtemp(prefix="dbn_score_"))
@@ -444,8 +498,11 @@ def main() -> None:
         print("\n".join(report_md(res)))
         return
     res = run(args.quick, args.with_5m)
-    res["command"] = "PYTHONPATH=src python benchmarks/bench_score.py" + (" --quick" if args.quick else "") + \
-        (" --with-5m" if args.with_5m else "")
+    res["command"] = (
+        "PYTHONPATH=src python benchmarks/bench_score.py"
+        + (" --quick" if args.quick else "")
+        + (" --with-5m" if args.with_5m else "")
+    )
     Path(args.json).write_text(json.dumps(res, indent=1, default=float))
     print("\n".join(report_md(json.loads(json.dumps(res, default=float)))))
 

@@ -41,8 +41,9 @@ def _code_version() -> str:
     """git HEAD + a hash of the working tree of src/ (others commit while benchmarks run)."""
     import hashlib
 
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     h = hashlib.sha256()
     for f in sorted((ROOT / "src").rglob("*.py")):
         h.update(f.read_bytes())
@@ -63,8 +64,12 @@ def run_scripts(quick: bool) -> dict:
         head = _code_version()
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-        timing[name] = {"wall": time.perf_counter() - t0, "load_after": os.getloadavg(), "code_at_start": head,
-                        "code_at_end": _code_version()}
+        timing[name] = {
+            "wall": time.perf_counter() - t0,
+            "load_after": os.getloadavg(),
+            "code_at_start": head,
+            "code_at_end": _code_version(),
+        }
     (HERE / ".results_runs.json").write_text(json.dumps(timing, indent=1))
     return timing
 
@@ -102,8 +107,12 @@ def _question_targets(q: dict) -> list[tuple[str, str, str]]:
     return [
         ("4", "full ranking (rank_questions, joint) ≤5 ms", f"{med:.2f} ms", _not_met_by(med, 5.0, False)),
         ("4", "≥500x brute-force pgmpy (same run)", f"{q['ratio']:,.0f}x", _not_met_by(q["ratio"], 500, True)),
-        ("4", "gains agree with brute force to 1e-9 bits", f"{q['maxdiff_bits']:.1e}",
-         "**met**" if q["agree"] else "**not met**"),
+        (
+            "4",
+            "gains agree with brute force to 1e-9 bits",
+            f"{q['maxdiff_bits']:.1e}",
+            "**met**" if q["agree"] else "**not met**",
+        ),
     ]
 
 
@@ -120,22 +129,38 @@ def _score_targets(s: dict) -> list[tuple[str, str, str]]:
     r_no = med(bg["no_nq"]) / f_b
     mems = [xs for n, xs in [(sm["rows"], sm["no_nq"]), (bg["rows"], bg["no_nq"])] if n >= 100_000]
     mems += [s["huge"]["no_nq"]] if "huge" in s else []
-    for n, xs in [(sm["rows"], sm["no_nq"]), (bg["rows"], bg["no_nq"])] + ([(5_000_000, s["huge"]["no_nq"])] if "huge" in s else []):
+    for n, xs in [(sm["rows"], sm["no_nq"]), (bg["rows"], bg["no_nq"])] + (
+        [(5_000_000, s["huge"]["no_nq"])] if "huge" in s else []
+    ):
         for x in xs:
             x["rows_hint"] = n
     peaks = [max(x["vmhwm_kib"] for x in xs) for xs in mems]
     grow = max(peaks) / min(peaks)
     n = f"{bg['rows']:,}"
     return [
-        ("5", f"score with next question ≤3x the I/O floor ({n} rows)",
-         f"{r_nq:.1f}x{' (extrapolated from ' + format(sm['rows'], ',') + ' rows)' if not bg['nq'] else ''}",
-         _not_met_by(r_nq, 3.0, False)),
-        ("5", f"score without next question ≤2x the I/O floor ({n} rows)", f"{r_no:.2f}x", _not_met_by(r_no, 2.0, False)),
-        ("5", "peak memory flat as the file grows (without next question)",
-         f"{min(peaks) / 1024:,.0f} → {max(peaks) / 1024:,.0f} MiB ({grow:.2f}x, "
-         f"{' / '.join(format(xs[0]['rows_hint'], ',') for xs in mems)} rows)",
-         "not measured (fewer than two file sizes of ≥100k rows)" if len(mems) < 2
-         else "**met**" if grow <= 1.25 else f"**not met** (grows {grow:.2f}x)"),
+        (
+            "5",
+            f"score with next question ≤3x the I/O floor ({n} rows)",
+            f"{r_nq:.1f}x{' (extrapolated from ' + format(sm['rows'], ',') + ' rows)' if not bg['nq'] else ''}",
+            _not_met_by(r_nq, 3.0, False),
+        ),
+        (
+            "5",
+            f"score without next question ≤2x the I/O floor ({n} rows)",
+            f"{r_no:.2f}x",
+            _not_met_by(r_no, 2.0, False),
+        ),
+        (
+            "5",
+            "peak memory flat as the file grows (without next question)",
+            f"{min(peaks) / 1024:,.0f} → {max(peaks) / 1024:,.0f} MiB ({grow:.2f}x, "
+            f"{' / '.join(format(xs[0]['rows_hint'], ',') for xs in mems)} rows)",
+            "not measured (fewer than two file sizes of ≥100k rows)"
+            if len(mems) < 2
+            else "**met**"
+            if grow <= 1.25
+            else f"**not met** (grows {grow:.2f}x)",
+        ),
     ]
 
 
@@ -171,33 +196,46 @@ def assemble() -> None:
     inf = json.loads((HERE / ".results_inference.json").read_text())
     runs = json.loads((HERE / ".results_runs.json").read_text()) if (HERE / ".results_runs.json").exists() else {}
     L: list[str] = ["# Benchmark results", ""]
-    L.append("Produced by `PYTHONPATH=src python benchmarks/run_all.py` (from the repository root), which runs the "
-             "three scripts below one after the other (never concurrently), each in its own process, and writes this "
-             "file and RESULTS.json. Each script can also be run alone:")
+    L.append(
+        "Produced by `PYTHONPATH=src python benchmarks/run_all.py` (from the repository root), which runs the "
+        "three scripts below one after the other (never concurrently), each in its own process, and writes this "
+        "file and RESULTS.json. Each script can also be run alone:"
+    )
     L.append("")
-    L.append(f"- Issue 3, inference: `{inf_md.splitlines()[2].split('`')[1] if '`' in inf_md.splitlines()[2] else 'python benchmarks/bench_inference.py'}` "
-             "(its own writer, embedded below; run alone without `--out` it overwrites RESULTS.md with its own report)")
+    L.append(
+        f"- Issue 3, inference: `{inf_md.splitlines()[2].split('`')[1] if '`' in inf_md.splitlines()[2] else 'python benchmarks/bench_inference.py'}` "
+        "(its own writer, embedded below; run alone without `--out` it overwrites RESULTS.md with its own report)"
+    )
     L.append(f"- Issue 4, next question: `{q['command']}`")
     L.append(f"- Issue 5, batch scoring: `{s['command']}`")
-    L.append("- Question-policy simulation: `python -m distancing_bn simulate --cases 2000 --seed 0` (output copied "
-             "verbatim from /tmp/sim2000.txt when present)")
+    L.append(
+        "- Question-policy simulation: `python -m distancing_bn simulate --cases 2000 --seed 0` (output copied "
+        "verbatim from /tmp/sim2000.txt when present)"
+    )
     L.append("")
     L.append(f"- report assembled: {_dt.datetime.now().astimezone().isoformat(timespec='seconds')}")
     L += _header_lines(inf_md)
-    L.append(f"- load average (1 min) per script, start → end: next question {q['load_start'][0]:.2f} → "
-             f"{q['load_end'][0]:.2f}; batch scoring {s['load_start'][0]:.2f} → {s['load_end'][0]:.2f}; inference: "
-             f"see its start value above"
-             + (f", {runs['inference']['load_after'][0]:.2f} at its end" if "inference" in runs else "")
-             + ". The machine is shared (2 cores, other engineers running tests), so every comparison is made "
-             "against its reference in the same run; ratios are more stable than absolute times.")
+    L.append(
+        f"- load average (1 min) per script, start → end: next question {q['load_start'][0]:.2f} → "
+        f"{q['load_end'][0]:.2f}; batch scoring {s['load_start'][0]:.2f} → {s['load_end'][0]:.2f}; inference: "
+        f"see its start value above"
+        + (f", {runs['inference']['load_after'][0]:.2f} at its end" if "inference" in runs else "")
+        + ". The machine is shared (2 cores, other engineers running tests), so every comparison is made "
+        "against its reference in the same run; ratios are more stable than absolute times."
+    )
     if runs:
         L.append("- wall time per script: " + ", ".join(f"{k} {v['wall']:.0f} s" for k, v in runs.items()))
         if all("code_at_start" in v for v in runs.values()):
             versions = {v["code_at_start"] for v in runs.values()} | {v["code_at_end"] for v in runs.values()}
-            L.append("- code measured (git HEAD + hash of the src/ working tree, at the start and end of each script): "
-                     + ("; ".join(f"{k} {v['code_at_start']} → {v['code_at_end']}" for k, v in runs.items()))
-                     + (" — unchanged during the run" if len(versions) == 1 else
-                        " — **src/ changed during the run** (others commit concurrently)"))
+            L.append(
+                "- code measured (git HEAD + hash of the src/ working tree, at the start and end of each script): "
+                + ("; ".join(f"{k} {v['code_at_start']} → {v['code_at_end']}" for k, v in runs.items()))
+                + (
+                    " — unchanged during the run"
+                    if len(versions) == 1
+                    else " — **src/ changed during the run** (others commit concurrently)"
+                )
+            )
     L.append("")
     L.append("## Targets")
     L.append("")
@@ -229,14 +267,19 @@ def assemble() -> None:
         L.append("```")
         if "real" in sim and "user" in sim:
             L.append("")
-            L.append("(The last lines, real/user/sys, are the shell's `time` of that command, as captured in the file.)")
+            L.append(
+                "(The last lines, real/user/sys, are the shell's `time` of that command, as captured in the file.)"
+            )
     else:
-        L.append(f"Not included: {SIM} {'is empty' if SIM.exists() else 'does not exist'} at assembly time "
-                 "(no simulation table to copy).")
+        L.append(
+            f"Not included: {SIM} {'is empty' if SIM.exists() else 'does not exist'} at assembly time "
+            "(no simulation table to copy)."
+        )
     L.append("")
     (HERE / "RESULTS.md").write_text("\n".join(L) + "\n")
-    (HERE / "RESULTS.json").write_text(json.dumps({"inference": inf, "questions": q, "score": s, "runs": runs},
-                                                  indent=1, default=float))
+    (HERE / "RESULTS.json").write_text(
+        json.dumps({"inference": inf, "questions": q, "score": s, "runs": runs}, indent=1, default=float)
+    )
     log(f"wrote {HERE / 'RESULTS.md'}")
 
 

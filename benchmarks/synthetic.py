@@ -71,12 +71,14 @@ def make_diagnostic_network(n_causes: int = 9, n_questions: int = 40, seed: int 
                 s = s / s.sum()
                 strengths.append([float(s[1]), float(s[2])])
             cpts[name] = noisy_max([float(x) for x in leak], strengths)
-    return Network.create(f"synthetic_{n_causes}x{n_questions}_s{seed}", states, parents, cpts,
-                          targets=causes, observables=questions)
+    return Network.create(
+        f"synthetic_{n_causes}x{n_questions}_s{seed}", states, parents, cpts, targets=causes, observables=questions
+    )
 
 
-def sample_evidence(network: Network, rows: int, frac: float = 0.25, seed: int = 0,
-                    among: list[str] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+def sample_evidence(
+    network: Network, rows: int, frac: float = 0.25, seed: int = 0, among: list[str] | None = None
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
     """Forward-sample ``rows`` full assignments; return one-hot evidence on a random subset.
 
     For each row, ``round(frac * len(among))`` of the ``among`` variables (default: the
@@ -97,7 +99,7 @@ def sample_evidence(network: Network, rows: int, frac: float = 0.25, seed: int =
         cdf = np.cumsum(probs, axis=1)
         vals[:, idx[v]] = np.minimum((u > cdf).sum(axis=1), cpt.shape[-1] - 1)
     names = list(network.observables if among is None else among)
-    n_ans = int(round(frac * len(names)))
+    n_ans = round(frac * len(names))
     # a random subset of n_ans answered variables per row
     keys = rng.random((rows, len(names)))
     answered = np.argsort(keys, axis=1)[:, :n_ans]

@@ -195,9 +195,7 @@ def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
     data["causes"] = causes
 
     pairs = list(itertools.combinations(range(n_causes), 2))
-    chosen = (
-        draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs))) if pairs else []
-    )
+    chosen = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs))) if pairs else []
     if chosen:
         data["links"] = [
             {
@@ -218,13 +216,9 @@ def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
         parents_of[draw(st.sampled_from(noisy))].append(node)
     for i in range(n_questions):
         if is_table[i]:
-            parents_of[i] = draw(
-                st.lists(st.sampled_from(latent), min_size=1, max_size=3, unique=True)
-            )
+            parents_of[i] = draw(st.lists(st.sampled_from(latent), min_size=1, max_size=3, unique=True))
         elif not parents_of[i]:
-            parents_of[i] = draw(
-                st.lists(st.sampled_from(latent), min_size=1, max_size=2, unique=True)
-            )
+            parents_of[i] = draw(st.lists(st.sampled_from(latent), min_size=1, max_size=2, unique=True))
 
     questions = []
     for qid, table, parents in zip(question_ids, is_table, parents_of, strict=True):
@@ -237,9 +231,7 @@ def small_spec_data(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.integers(0, 3)) == 0:
             q["cost"] = draw(st.sampled_from([0.5, 1.0, 2, 3.5]))
         if table:
-            configs = [
-                " ".join(c) for c in itertools.product(("absent", "present"), repeat=len(parents))
-            ]
+            configs = [" ".join(c) for c in itertools.product(("absent", "present"), repeat=len(parents))]
             q["table"] = {
                 "parents": [p for _, p in parents],
                 "rows": {conf: draw(distributions(len(answers))) for conf in configs},
@@ -285,11 +277,7 @@ def random_networks(draw: st.DrawFn, max_nodes: int = 10, max_parents: int = 3) 
     states = {v: tuple(f"{v}_s{k}" for k in range(c)) for v, c in zip(names, cards, strict=True)}
     parents: dict[str, tuple[str, ...]] = {}
     for i, v in enumerate(names):
-        ps = (
-            draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=min(i, max_parents)))
-            if i
-            else []
-        )
+        ps = draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=min(i, max_parents))) if i else []
         parents[v] = tuple(ps)
     seed = draw(st.integers(0, 2**32 - 1))
     alpha = draw(st.sampled_from([0.5, 1.0, 5.0]))
@@ -319,18 +307,12 @@ def evidence_for(draw: st.DrawFn, network: Any, *, soft: bool = False) -> dict[s
     Each value is a state label of that observable. With ``soft=True`` some values are instead a
     mapping ``{state label: likelihood}`` over every label, non-negative, at least one positive.
     """
-    chosen = (
-        draw(st.lists(st.sampled_from(network.observables), unique=True))
-        if network.observables
-        else []
-    )
+    chosen = draw(st.lists(st.sampled_from(network.observables), unique=True)) if network.observables else []
     out: dict[str, Any] = {}
     for v in chosen:
         labels = list(network.states[v])
         if soft and draw(st.booleans()):
-            weights = draw(
-                st.lists(st.floats(0.0, 1.0), min_size=len(labels), max_size=len(labels))
-            )
+            weights = draw(st.lists(st.floats(0.0, 1.0), min_size=len(labels), max_size=len(labels)))
             if not any(w > 0 for w in weights):
                 weights[draw(st.integers(0, len(labels) - 1))] = 1.0
             out[v] = dict(zip(labels, weights, strict=True))  # every label, as the API requires

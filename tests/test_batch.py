@@ -68,8 +68,9 @@ def test_output_has_every_row_in_order_with_index_and_ids(model: Any) -> None:
 
 
 def test_duplicate_and_unsorted_index_is_kept(model: Any) -> None:
-    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "less_contact": ["no", "a_lot", "bogus", ""]},
-                         index=["x", "x", "a", "b"])
+    frame = pd.DataFrame(
+        {"id": ["a", "b", "c", "d"], "less_contact": ["no", "a_lot", "bogus", ""]}, index=["x", "x", "a", "b"]
+    )
     out = score(model, frame, next_question=False)
     assert list(out.index) == ["x", "x", "a", "b"]
     assert list(out["id"]) == ["a", "b", "c", "d"]
@@ -169,14 +170,16 @@ def test_score_of_a_row_does_not_depend_on_the_other_rows(model: Any) -> None:
     whole = score(model, frame, next_question=False)
     for i in (0, 5, 11):
         alone = score(model, frame.iloc[[i]], next_question=False)
-        np.testing.assert_allclose(alone[p_cols(model)].to_numpy(), whole.iloc[[i]][p_cols(model)].to_numpy(),
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            alone[p_cols(model)].to_numpy(), whole.iloc[[i]][p_cols(model)].to_numpy(), rtol=0, atol=1e-12
+        )
 
 
 # ---------------------------------------------------------------------------- invalid cells
 def test_invalid_cell_marks_only_its_row(model: Any) -> None:
-    frame = pd.DataFrame({"id": ["a", "b", "c"], "less_contact": ["a_lot", "a_bit", "no"],
-                          "onset": ["sudden", "", "gradual"]})
+    frame = pd.DataFrame(
+        {"id": ["a", "b", "c"], "less_contact": ["a_lot", "a_bit", "no"], "onset": ["sudden", "", "gradual"]}
+    )
     out = score(model, frame)
     assert list(out["status"][[0, 2]]) == ["ok", "ok"]
     status = out["status"].iloc[1]
@@ -195,8 +198,14 @@ def test_invalid_cell_marks_only_its_row(model: Any) -> None:
 
 
 def test_errors_raise_names_row_and_column(model: Any) -> None:
-    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "onset": ["sudden", "", "gradual", "sudden"],
-                          "less_contact": ["a_lot", "no", "", "loads"]}, index=[9, 8, 7, 6])
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d"],
+            "onset": ["sudden", "", "gradual", "sudden"],
+            "less_contact": ["a_lot", "no", "", "loads"],
+        },
+        index=[9, 8, 7, 6],
+    )
     with pytest.raises(DataError) as exc:
         score(model, frame, errors="raise")
     assert exc.value.row == 4  # 1-based position, not the index label
@@ -236,8 +245,9 @@ columns:
 def test_disagreeing_hard_answers_mark_the_row_impossible(model: Any, tmp_path: Path) -> None:
     path = tmp_path / "two.yaml"
     path.write_text(IMPOSSIBLE_MAPPING, encoding="utf-8")
-    frame = pd.DataFrame({"id": ["same", "differ", "one"], "self_report": ["3", "1", "2"],
-                          "friend_report": ["3", "3", ""]})
+    frame = pd.DataFrame(
+        {"id": ["same", "differ", "one"], "self_report": ["3", "1", "2"], "friend_report": ["3", "3", ""]}
+    )
     out = score(model, frame, mapping=path)
     assert list(out["id"]) == ["same", "differ", "one"]
     assert out["status"].iloc[1].startswith("impossible")
@@ -303,11 +313,13 @@ def test_unknown_column_warns_even_with_id_columns(model: Any) -> None:
 
 # ---------------------------------------------------------------------------- notices
 def test_notices_column(model: Any) -> None:
-    frame = pd.DataFrame({
-        "id": ["afraid", "not", "mood", "both", "blank"],
-        "threatened_or_afraid": ["yes", "no", "", "yes", ""],
-        "low_mood": ["no", "no", "most_days", "most_days", "unsure"],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": ["afraid", "not", "mood", "both", "blank"],
+            "threatened_or_afraid": ["yes", "no", "", "yes", ""],
+            "low_mood": ["no", "no", "most_days", "most_days", "unsure"],
+        }
+    )
     out = score(model, frame, next_question=False)
     assert (out["status"] == "ok").all()
     notices = [n.split() for n in out["notices"]]
@@ -327,8 +339,16 @@ def test_safety_notice_survives_an_invalid_cell_elsewhere(model: Any) -> None:
 
 # ---------------------------------------------------------------------------- property: any cells, any shape
 JUNK = st.one_of(
-    st.just(""), st.just("unsure"), st.just(" UNSURE "), st.just(None), st.just(float("nan")), st.just("nan"),
-    st.text(max_size=8), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+    st.just(""),
+    st.just("unsure"),
+    st.just(" UNSURE "),
+    st.just(None),
+    st.just(float("nan")),
+    st.just("nan"),
+    st.text(max_size=8),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
 )
 
 
@@ -344,14 +364,17 @@ def expected_invalid(value: Any, labels: tuple[str, ...]) -> bool:
 def test_any_frame_keeps_every_row_and_marks_exactly_the_invalid_rows(model: Any, data: st.DataObject) -> None:
     qs = data.draw(st.lists(st.sampled_from(model.questions), unique=True, max_size=8), label="questions")
     n = data.draw(st.integers(0, 30), label="rows")
-    columns: dict[str, list[Any]] = {"id": data.draw(st.lists(st.one_of(st.text(max_size=5), st.integers(), st.none()),
-                                                             min_size=n, max_size=n), label="ids")}
+    columns: dict[str, list[Any]] = {
+        "id": data.draw(
+            st.lists(st.one_of(st.text(max_size=5), st.integers(), st.none()), min_size=n, max_size=n), label="ids"
+        )
+    }
     for q in qs:
         labels = model.answers_of(q)
         cell = st.one_of(st.sampled_from(labels), st.sampled_from(labels).map(str.upper), JUNK)
         columns[q] = data.draw(st.lists(cell, min_size=n, max_size=n), label=q)
     order = data.draw(st.permutations(list(columns)), label="column order")
-    index = data.draw(st.lists(st.integers(-10**6, 10**6), min_size=n, max_size=n, unique=True), label="index")
+    index = data.draw(st.lists(st.integers(-(10**6), 10**6), min_size=n, max_size=n, unique=True), label="index")
     frame = pd.DataFrame({c: pd.Series(columns[c], dtype=object) for c in order})
     frame.index = index
     nq = data.draw(st.booleans(), label="next_question") if n <= 12 else False
@@ -420,8 +443,9 @@ def p_of(model: Any, answers: dict[str, Any]) -> np.ndarray:
 def test_mapping_hard_soft_reverse_and_missing_codes(model: Any, mapping_path: Path) -> None:
     cells = ["2", "1", 4, "3", "5.0", "99", "0", "", "4"]
     onset = ["", "", "", "", "", "", "", "late", "early"]
-    frame = pd.DataFrame({"id": list("abcdefghi"), "Q7": pd.Series(cells, dtype=object), "Q8": onset,
-                          "stamp": ["t"] * len(cells)})
+    frame = pd.DataFrame(
+        {"id": list("abcdefghi"), "Q7": pd.Series(cells, dtype=object), "Q8": onset, "stamp": ["t"] * len(cells)}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", DistancingBNWarning)  # Q7, Q8 mapped, stamp ignored, 'id' an id
         out = model.score(frame, mapping=mapping_path, next_question=False)
@@ -480,14 +504,22 @@ def test_ignored_column_is_not_warned_about(model: Any, mapping_path: Path) -> N
 
 BAD_MAPPINGS = {
     # name: (replace this, with this, line containing the marker, what the message must say)
-    "unknown question": ("question: less_contact", "question: less_contakt", "less_contakt",
-                         ["less_contakt", "did you mean", "'less_contact'"]),
+    "unknown question": (
+        "question: less_contact",
+        "question: less_contakt",
+        "less_contakt",
+        ["less_contakt", "did you mean", "'less_contact'"],
+    ),
     "unknown answer label": ("4: a_little", "4: a_litle", "4: a_litle", ["a_litle", "a_little"]),
     "negative likelihood": ("{no: 1, a_little: 1}", "{no: -1, a_little: 1}", "no: -1", [">= 0", "-1"]),
     "reverse without scale": ("    scale: [1, 5]\n", "", "reverse: true", ["reverse", "scale"]),
     "code outside the scale": ("5: a_lot", "6: a_lot", "6: a_lot", ["outside the scale", "6"]),
-    "wrong model id": ("model: distancing", "model: someone_else", "model: someone_else",
-                       ["someone_else", "distancing"]),
+    "wrong model id": (
+        "model: distancing",
+        "model: someone_else",
+        "model: someone_else",
+        ["someone_else", "distancing"],
+    ),
 }
 
 

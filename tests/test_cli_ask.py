@@ -27,8 +27,17 @@ def run_cli(*args: str, stdin: str = "", timeout: float = 120) -> subprocess.Com
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [env.get("PYTHONPATH")])])
     env["PYTHONIOENCODING"] = "utf-8"
     env.pop("CI", None)
-    return subprocess.run([sys.executable, "-m", "distancing_bn", *args], input=stdin, capture_output=True,
-                          text=True, encoding="utf-8", cwd=REPO, env=env, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "distancing_bn", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=REPO,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +66,9 @@ def test_interactive_exit_code_and_prompt(interactive: subprocess.CompletedProce
         assert f"   {i}) {spec_q.display(a)}\n" in out
 
 
-def test_interactive_answer_unsure_back_invalid_quit(interactive: subprocess.CompletedProcess[str],
-                                                    model: Model) -> None:
+def test_interactive_answer_unsure_back_invalid_quit(
+    interactive: subprocess.CompletedProcess[str], model: Model
+) -> None:
     out = interactive.stdout
     first = model.rank_questions({}).best
     strongest = model.answers_of(first)[-1]
@@ -86,8 +96,7 @@ def test_interactive_final_report(interactive: subprocess.CompletedProcess[str],
     for c in model.causes:  # one line per cause in the posterior table
         p = post.probabilities[c]
         prior = model.prior.probabilities[c]
-        assert re.search(rf"^  {re.escape(model.label(c))}\s+{p:6.1%}  \(was {prior:5.1%}\)",
-                         report, re.MULTILINE), c
+        assert re.search(rf"^  {re.escape(model.label(c))}\s+{p:6.1%}  \(was {prior:5.1%}\)", report, re.MULTILINE), c
     top = post.top_causes(1).index[0]
     assert f"Why '{model.label(top)}' stands out:" in report
     assert "Because you said" in report
@@ -133,11 +142,15 @@ def test_answers_file_runs_without_asking(tmp_path: Path, model: Model) -> None:
     assert DISCLAIMER_PART in out.splitlines()[-1]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"low_mood": \n', "bad.json:2: not valid JSON"),
-    ('["low_mood", "most_days"]', "expected a JSON object"),
-    (None, "bad.json: cannot read"),
-], ids=["syntax", "not-an-object", "missing"])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"low_mood": \n', "bad.json:2: not valid JSON"),
+        ('["low_mood", "most_days"]', "expected a JSON object"),
+        (None, "bad.json: cannot read"),
+    ],
+    ids=["syntax", "not-an-object", "missing"],
+)
 def test_answers_file_bad_json(tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "bad.json"
     if content is not None:

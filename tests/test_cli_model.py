@@ -16,8 +16,14 @@ DEFAULT = REPO / "models" / "distancing.yaml"
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, "-m", "distancing_bn", *args], capture_output=True, text=True,
-                          input=stdin, env=env, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "distancing_bn", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=env,
+        timeout=180,
+    )
 
 
 def test_validate_default_model_exits_0() -> None:
@@ -28,7 +34,9 @@ def test_validate_default_model_exits_0() -> None:
 
 def test_validate_broken_model_lists_every_problem_with_file_and_line(tmp_path: Path) -> None:
     text = DEFAULT.read_text(encoding="utf-8")
-    bad = text.replace("prior: 0.15", "prior: 1.5", 1).replace("  - id: external_stressors", "  - id: fear_of_intimacy", 1)
+    bad = text.replace("prior: 0.15", "prior: 1.5", 1).replace(
+        "  - id: external_stressors", "  - id: fear_of_intimacy", 1
+    )
     path = tmp_path / "bad.yaml"
     path.write_text(bad, encoding="utf-8")
     out = run("validate", str(path))

@@ -30,8 +30,15 @@ def env() -> dict[str, str]:
 
 
 def cli(*args: str, stdin: bytes | None = None, cwd: Path = REPO, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "distancing_bn", "score", *args], input=stdin, capture_output=True,
-                          cwd=cwd, env=env(), timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "distancing_bn", "score", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        env=env(),
+        timeout=timeout,
+        check=False,
+    )
 
 
 def parse(text: bytes) -> list[dict[str, str]]:
@@ -128,8 +135,11 @@ def test_bad_options_exit_2(tmp_path: Path) -> None:
     res = cli(str(EXAMPLE_ANSWERS), "--errors", "ignore")  # argparse usage error
     assert res.returncode == 2
     mapping = tmp_path / "bad.yaml"
-    mapping.write_text("format: distancing-bn-mapping/1\nid: x\nmodel: distancing\ncolumns:\n"
-                       "  Q1: {question: less_contakt, answers: {1: no}}\n", encoding="utf-8")
+    mapping.write_text(
+        "format: distancing-bn-mapping/1\nid: x\nmodel: distancing\ncolumns:\n"
+        "  Q1: {question: less_contakt, answers: {1: no}}\n",
+        encoding="utf-8",
+    )
     res = cli(str(EXAMPLE_ANSWERS), "--mapping", str(mapping))
     assert res.returncode == 2
     assert f"{mapping}:5" in res.stderr.decode() and "less_contakt" in res.stderr.decode()
@@ -165,8 +175,13 @@ def test_interrupted_run_leaves_no_output(tmp_path: Path) -> None:
         fh.write(header)
         fh.write(body * 14_300)  # ~200k rows
     dst = tmp_path / "out.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "distancing_bn", "score", str(src), "-o", str(dst)],
-                            cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distancing_bn", "score", str(src), "-o", str(dst)],
+        cwd=REPO,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):  # the run has begun writing

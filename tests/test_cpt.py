@@ -98,9 +98,7 @@ def test_noisy_max_all_absent_row_is_the_leak(params) -> None:
 @given(noisy_max_params(max_levels=2))
 def test_noisy_max_with_two_answers_equals_noisy_or(params) -> None:
     leak, strengths = params
-    np.testing.assert_allclose(
-        noisy_max(leak, strengths), noisy_or(leak[0], [s[0] for s in strengths]), atol=1e-15
-    )
+    np.testing.assert_allclose(noisy_max(leak, strengths), noisy_or(leak[0], [s[0] for s in strengths]), atol=1e-15)
 
 
 @given(probabilities(), st.lists(probabilities(), max_size=4))
@@ -135,6 +133,4 @@ def test_noisy_max_parent_order_only_permutes_axes(params) -> None:
     table = noisy_max(leak, strengths)
     reversed_table = noisy_max(leak, strengths[::-1])
     n = len(strengths)
-    np.testing.assert_allclose(
-        np.transpose(reversed_table, [*[*range(n)][::-1], n]), table, atol=1e-14
-    )
+    np.testing.assert_allclose(np.transpose(reversed_table, [*[*range(n)][::-1], n]), table, atol=1e-14)

@@ -149,9 +149,7 @@ def test_valid_soft_answer(model: Model) -> None:
     post = model.posterior({Q: {"no": 0.0, "yes": 3}})
     assert post.answers == {Q: (0.0, 3.0)}
     # a soft answer that is all on one label is that hard answer
-    np.testing.assert_allclose(
-        post.probabilities, model.posterior({Q: "yes"}).probabilities, atol=1e-12
-    )
+    np.testing.assert_allclose(post.probabilities, model.posterior({Q: "yes"}).probabilities, atol=1e-12)
 
 
 def test_huge_soft_likelihoods_are_not_impossible(model: Model) -> None:
@@ -192,9 +190,7 @@ def test_impossible_rows_in_a_batch_are_marked(deterministic: Model) -> None:
 
 # ----------------------------------------------------------------------------- batch data errors
 def test_batch_invalid_cell_names_row_and_column(model: Model) -> None:
-    frame = pd.DataFrame(
-        {Q: ["yes", "no", None, "maybe"], Q3: ["often", "never", "sometimes", "often"]}
-    )
+    frame = pd.DataFrame({Q: ["yes", "no", None, "maybe"], Q3: ["often", "never", "sometimes", "often"]})
     with pytest.raises(DataError) as info:
         model.posterior_batch(frame)
     err = info.value
@@ -231,9 +227,7 @@ def _junk_values(model: Model) -> st.SearchStrategy[Any]:
         st.text(max_size=3),
         st.none(),
     )
-    return st.one_of(
-        scalar, st.lists(scalar, max_size=3), st.dictionaries(soft_key, soft_val, max_size=4)
-    )
+    return st.one_of(scalar, st.lists(scalar, max_size=3), st.dictionaries(soft_key, soft_val, max_size=4))
 
 
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
@@ -262,9 +256,7 @@ def test_junk_answers_give_only_evidence_errors(model: Model, data: st.DataObjec
 @settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_valid_soft_answers_never_give_nan(model: Model, data: st.DataObject) -> None:
-    qs = data.draw(
-        st.lists(st.sampled_from(model.questions), unique=True, max_size=6), label="questions"
-    )
+    qs = data.draw(st.lists(st.sampled_from(model.questions), unique=True, max_size=6), label="questions")
     answers = {}
     for q in qs:
         states = model.answers_of(q)

@@ -75,9 +75,7 @@ def sampled_answers(model: Model, n: int, seed: int, share: float) -> list[dict[
             if rng.random() < share:
                 states = model.answers_of(q)
                 if rng.random() < 0.2:
-                    answers[q] = dict(
-                        zip(states, rng.uniform(0.1, 1.0, len(states)).tolist(), strict=True)
-                    )
+                    answers[q] = dict(zip(states, rng.uniform(0.1, 1.0, len(states)).tolist(), strict=True))
                 else:
                     answers[q] = states[int(cases[q][i])]
         out.append(answers)
@@ -108,9 +106,7 @@ def test_bits_equal_hand_computation_toy(toy: Model) -> None:
         for cause in ("A", "B"):
             hand = by_hand(toy, answers, cause)
             expl = post.explain(cause)
-            np.testing.assert_allclose(
-                expl.bits, [hand[q][0] for q in expl.questions], rtol=0, atol=1e-12
-            )
+            np.testing.assert_allclose(expl.bits, [hand[q][0] for q in expl.questions], rtol=0, atol=1e-12)
             np.testing.assert_allclose(
                 np.exp2(expl.bits),
                 expl.to_frame().set_index("question").loc[list(expl.questions), "factor"],
@@ -147,9 +143,7 @@ def test_explain_all_shape_and_consistency(default_model: Model) -> None:
     assert table.index.name == "question"
     assert list(table.columns) == [v.id for v in default_model.variables]
     for name in (*default_model.causes, *default_model.facets[:5]):
-        np.testing.assert_allclose(
-            table[name].to_numpy(), post.explain(name).bits, rtol=0, atol=1e-12
-        )
+        np.testing.assert_allclose(table[name].to_numpy(), post.explain(name).bits, rtol=0, atol=1e-12)
     assert np.all(np.isfinite(table.to_numpy()))
 
 

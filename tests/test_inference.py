@@ -32,9 +32,7 @@ P_F = {0: (F(6, 10), F(3, 10), F(1, 10)), 1: (F(2, 10), F(3, 10), F(5, 10))}
 
 
 def toy_network() -> Network:
-    e = np.array(
-        [[[1 - float(P_E_YES[a, b]), float(P_E_YES[a, b])] for b in (0, 1)] for a in (0, 1)]
-    )
+    e = np.array([[[1 - float(P_E_YES[a, b]), float(P_E_YES[a, b])] for b in (0, 1)] for a in (0, 1)])
     return Network.create(
         "toy",
         {"A": AB, "B": AB, "E": ("no", "yes"), "F": ("low", "mid", "high")},
@@ -77,9 +75,7 @@ def default_model() -> Model:
     return distancing_bn.load_model()
 
 
-def brute_force(
-    model: Model, answers: Mapping[str, Any]
-) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+def brute_force(model: Model, answers: Mapping[str, Any]) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
     """Enumerate the full joint: return P(e), every target's marginal and the targets' joint."""
     net = model.network
     variables = list(net.variables)
@@ -97,10 +93,7 @@ def brute_force(
             p *= float(a[states[x[q]]]) if isinstance(a, Mapping) else float(states[x[q]] == a)
         p_e += p
         joint[tuple(x[t] for t in targets)] += p
-    margs = {
-        t: joint.sum(axis=tuple(j for j in range(len(targets)) if j != i)) / p_e
-        for i, t in enumerate(targets)
-    }
+    margs = {t: joint.sum(axis=tuple(j for j in range(len(targets)) if j != i)) / p_e for i, t in enumerate(targets)}
     return p_e, margs, joint / p_e
 
 
@@ -109,13 +102,7 @@ def sampled_answers(model: Model, n: int, seed: int, share: float = 0.3) -> list
     cases = sample_cases(model, n, seed=seed)
     out = []
     for i in range(n):
-        out.append(
-            {
-                q: model.answers_of(q)[int(cases[q][i])]
-                for q in model.questions
-                if rng.random() < share
-            }
-        )
+        out.append({q: model.answers_of(q)[int(cases[q][i])] for q in model.questions if rng.random() < share})
     return out
 
 
@@ -179,9 +166,7 @@ def test_monty_hall() -> None:
         assert p.iloc[other] == pytest.approx(2 / 3, abs=1e-12)
         assert p.iloc[c] == pytest.approx(1 / 3, abs=1e-12)
     # the choice alone tells nothing about the prize
-    np.testing.assert_allclose(
-        model.posterior({"choice": "d2"}).marginal("prize"), [1 / 3] * 3, atol=1e-15
-    )
+    np.testing.assert_allclose(model.posterior({"choice": "d2"}).marginal("prize"), [1 / 3] * 3, atol=1e-15)
 
 
 # ----------------------------------------------------------------------------- invariants
@@ -204,15 +189,11 @@ def test_unsure_and_none_give_exactly_the_prior(default_model: Model) -> None:
     assert post.answers == {}
     assert post.log_evidence == prior.log_evidence == pytest.approx(0.0, abs=1e-13)
     for v in default_model.variables:
-        np.testing.assert_array_equal(
-            post.marginal(v.id).to_numpy(), prior.marginal(v.id).to_numpy()
-        )
+        np.testing.assert_array_equal(post.marginal(v.id).to_numpy(), prior.marginal(v.id).to_numpy())
     np.testing.assert_array_equal(post.target_joint, prior.target_joint)
     # 'unsure' next to real answers is the same as leaving the question out
     real = {"job_insecurity": "yes"}
-    with_unsure = default_model.posterior(
-        real | {q: "unsure" for q in default_model.questions[:10] if q not in real}
-    )
+    with_unsure = default_model.posterior(real | {q: "unsure" for q in default_model.questions[:10] if q not in real})
     pd.testing.assert_series_equal(
         with_unsure.probabilities,
         default_model.posterior(real).probabilities,
@@ -233,9 +214,7 @@ def test_order_of_answers_does_not_matter(default_model: Model) -> None:
             q = items[0][0]
             items[0] = (
                 q,
-                dict(
-                    zip(default_model.answers_of(q), rng.uniform(0.1, 1, 3).tolist(), strict=False)
-                ),
+                dict(zip(default_model.answers_of(q), rng.uniform(0.1, 1, 3).tolist(), strict=False)),
             )
         base = default_model.posterior(dict(items))
         for _ in range(3):
@@ -285,13 +264,9 @@ def test_batch_blank_cells_are_unanswered(toy: Model) -> None:
     for i in (2, 3, 4):
         assert batch.iloc[i]["p_A"] == pytest.approx(prior["A"], abs=1e-15)
         assert batch.iloc[i]["log_evidence"] == pytest.approx(0.0, abs=1e-15)
-    assert batch.iloc[0]["p_A"] == pytest.approx(
-        toy.posterior({"E": "yes"}).probabilities["A"], abs=1e-12
-    )
+    assert batch.iloc[0]["p_A"] == pytest.approx(toy.posterior({"E": "yes"}).probabilities["A"], abs=1e-12)
     assert batch.iloc[5]["p_A"] == pytest.approx(batch.iloc[0]["p_A"], abs=1e-15)
-    assert batch.iloc[1]["p_A"] == pytest.approx(
-        toy.posterior({"F": "high"}).probabilities["A"], abs=1e-12
-    )
+    assert batch.iloc[1]["p_A"] == pytest.approx(toy.posterior({"F": "high"}).probabilities["A"], abs=1e-12)
 
 
 def test_batch_row_order_and_chunk_size_do_not_change_results(default_model: Model) -> None:
@@ -305,13 +280,9 @@ def test_batch_row_order_and_chunk_size_do_not_change_results(default_model: Mod
     perm = np.random.default_rng(0).permutation(len(frame))
     shuffled = default_model.posterior_batch(frame.iloc[perm])
     assert list(shuffled.index) == list(frame.index[perm])
-    pd.testing.assert_frame_equal(
-        shuffled.loc[frame.index], base, check_exact=False, rtol=1e-12, atol=1e-12
-    )
+    pd.testing.assert_frame_equal(shuffled.loc[frame.index], base, check_exact=False, rtol=1e-12, atol=1e-12)
     shuffled7 = default_model.posterior_batch(frame.iloc[perm], chunk_size=7)
-    pd.testing.assert_frame_equal(
-        shuffled7.loc[frame.index], base, check_exact=False, rtol=1e-12, atol=1e-12
-    )
+    pd.testing.assert_frame_equal(shuffled7.loc[frame.index], base, check_exact=False, rtol=1e-12, atol=1e-12)
 
 
 def test_empty_batch(toy: Model) -> None:
@@ -348,10 +319,7 @@ def test_top_explanations_on_default_model(default_model: Model) -> None:
         assert everything["probability"].sum() == pytest.approx(1.0, abs=1e-12)
         joint = post.target_joint
         idx = np.unravel_index(np.argmax(joint), joint.shape)
-        best = {
-            t: default_model.network.states[t][i]
-            for t, i in zip(post.target_order, idx, strict=True)
-        }
+        best = {t: default_model.network.states[t][i] for t, i in zip(post.target_order, idx, strict=True)}
         assert {t: top5.iloc[0][t] for t in post.target_order} == best
         assert top5.iloc[0]["probability"] == pytest.approx(joint.max(), abs=1e-15)
         # the joint's marginals are the posterior marginals
@@ -392,9 +360,7 @@ def test_many_small_hard_answers_do_not_underflow(many_leaves: Model) -> None:
     assert post.log_evidence == pytest.approx(log_e, rel=1e-12)
     assert post.marginal("c").sum() == pytest.approx(1.0, abs=1e-12)
     assert post.marginal("c")["present"] == pytest.approx(p, abs=1e-12)
-    batch = many_leaves.posterior_batch(
-        pd.DataFrame([{f"q{i}": "yes" for i in range(N_LEAVES)}] * 3)
-    )
+    batch = many_leaves.posterior_batch(pd.DataFrame([{f"q{i}": "yes" for i in range(N_LEAVES)}] * 3))
     np.testing.assert_allclose(batch["log_evidence"], log_e, rtol=1e-12)
     np.testing.assert_allclose(batch["p_c"], p, atol=1e-12)
 
@@ -419,9 +385,7 @@ def _check_scaled_soft_answer(model: Model, scale: float) -> None:
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e-5, 1e5, 1e300])
-def test_soft_answer_scale_does_not_change_the_posterior(
-    default_model: Model, scale: float
-) -> None:
+def test_soft_answer_scale_does_not_change_the_posterior(default_model: Model, scale: float) -> None:
     _check_scaled_soft_answer(default_model, scale)
 
 

@@ -38,8 +38,7 @@ from distancing_bn.spec import parse_spec
 from strategies import evidence_for, random_networks
 
 TOL = 1e-9
-FRAME_COLUMNS = ["question", "text", "expected_gain_bits", "cost", "gain_per_cost", "answered",
-                 "answer_probabilities"]
+FRAME_COLUMNS = ["question", "text", "expected_gain_bits", "cost", "gain_per_cost", "answered", "answer_probabilities"]
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -115,8 +114,9 @@ class Brute:
 
     def gain(self, q: str, evidence: Mapping[str, str]) -> float:
         p = self.answer_probabilities(q, evidence)
-        after = sum(pa * self.entropy({**evidence, q: a})
-                    for a, pa in zip(self.net.states[q], p, strict=True) if pa > 0)
+        after = sum(
+            pa * self.entropy({**evidence, q: a}) for a, pa in zip(self.net.states[q], p, strict=True) if pa > 0
+        )
         return self.entropy(evidence) - after
 
     def two_step(self, q1: str, evidence: Mapping[str, str], costs: bool) -> float:
@@ -266,8 +266,9 @@ def test_costs_order_by_gain_per_cost(which: str, example: Model, model: Model) 
 
 def test_costs_can_change_the_best_question(example_text: str) -> None:
     # make the best question (less_talk) very expensive: per cost it is no longer first
-    text = example_text.replace("    answers: [no, a_little, a_lot]\n",
-                                "    answers: [no, a_little, a_lot]\n    cost: 100\n")
+    text = example_text.replace(
+        "    answers: [no, a_little, a_lot]\n", "    answers: [no, a_little, a_lot]\n    cost: 100\n"
+    )
     m = Model.from_spec(parse_spec(text))
     assert rank_questions(m, {}, costs=False).best == "less_talk"
     by_cost = rank_questions(m, {}, costs=True)
@@ -347,15 +348,13 @@ def test_batch_gains_from_evidence_equal_rank_questions(model: Model, criterion:
         answers = {q: model.network.states[q][int(codes[q][row])] for q in qs if codes[q][row] >= 0}
         r = rank_questions(model, answers, criterion=criterion, costs=False)  # type: ignore[arg-type]
         open_ = ~np.asarray(r.answered)
-        np.testing.assert_allclose(gains[row, open_], r.gain_bits[open_], rtol=0, atol=TOL,
-                                   err_msg=f"row {row}")
+        np.testing.assert_allclose(gains[row, open_], r.gain_bits[open_], rtol=0, atol=TOL, err_msg=f"row {row}")
 
 
 # ----------------------------------------------------------------------------- stop rule
 def test_stop_rule_defaults() -> None:
     rule = StopRule()
-    assert (rule.min_gain_bits, rule.confident_probability, rule.margin, rule.max_questions) == (
-        0.02, 0.9, 0.3, None)
+    assert (rule.min_gain_bits, rule.confident_probability, rule.margin, rule.max_questions) == (0.02, 0.9, 0.3, None)
 
 
 def test_next_question_returns_a_decision(model: Model) -> None:

@@ -36,14 +36,10 @@ def example() -> Network:
 
 
 # ----------------------------------------------------------------------------- oracle helpers
-def pgmpy_table(
-    cpd: Any, parents: tuple[str, ...], states: dict[str, tuple[str, ...]]
-) -> np.ndarray:
+def pgmpy_table(cpd: Any, parents: tuple[str, ...], states: dict[str, tuple[str, ...]]) -> np.ndarray:
     """A pgmpy CPD laid out as ours: axes in ``parents`` order then the child, our state order."""
     names = [str(x) for x in cpd.variables]
-    arr = np.asarray(cpd.get_values(), dtype=float).reshape(
-        [len(cpd.state_names[x]) for x in cpd.variables]
-    )
+    arr = np.asarray(cpd.get_values(), dtype=float).reshape([len(cpd.state_names[x]) for x in cpd.variables])
     for axis, var in enumerate(cpd.variables):
         labels = [str(s) for s in cpd.state_names[var]]
         arr = np.take(arr, [labels.index(s) for s in states[str(var)]], axis=axis)
@@ -51,9 +47,7 @@ def pgmpy_table(
     return np.transpose(arr, [names.index(p) for p in parents] + [0])
 
 
-def pyagrum_table(
-    bn: Any, v: str, parents: tuple[str, ...], states: dict[str, tuple[str, ...]]
-) -> np.ndarray:
+def pyagrum_table(bn: Any, v: str, parents: tuple[str, ...], states: dict[str, tuple[str, ...]]) -> np.ndarray:
     """A pyAgrum CPT laid out as ours, read cell by cell by label (pyAgrum has its own axes)."""
     import pyagrum as gum
 
@@ -63,10 +57,7 @@ def pyagrum_table(
     inst = gum.Instantiation(cpt)
     inst.setFirst()
     while not inst.end():
-        labels = {
-            inst.variable(i).name(): inst.variable(i).label(inst.val(i))
-            for i in range(inst.nbrDim())
-        }
+        labels = {inst.variable(i).name(): inst.variable(i).label(inst.val(i)) for i in range(inst.nbrDim())}
         idx = (*tuple(states[p].index(labels[p]) for p in parents), states[v].index(labels[v]))
         out[idx] = cpt.get(inst)
         inst.inc()
@@ -109,15 +100,11 @@ def test_to_pgmpy_example_passes_check_model(example: Network) -> None:
 
 def test_to_pgmpy_example_known_value(example: Network) -> None:
     cpd = to_pgmpy(example).get_cpds("less_talk")
-    assert cpd.get_value(less_talk="a_lot", stress="present", drifting="absent") == pytest.approx(
-        0.145, abs=1e-15
-    )
+    assert cpd.get_value(less_talk="a_lot", stress="present", drifting="absent") == pytest.approx(0.145, abs=1e-15)
 
 
 def test_network_from_pgmpy_round_trip_example(example: Network) -> None:
-    back = network_from_pgmpy(
-        to_pgmpy(example), targets=example.targets, observables=example.observables
-    )
+    back = network_from_pgmpy(to_pgmpy(example), targets=example.targets, observables=example.observables)
     assert_same_network(example, back)
     assert back.targets == example.targets
     assert set(back.observables) == set(example.observables)
@@ -133,9 +120,7 @@ def test_network_from_pgmpy_round_trip_random(kwargs: dict[str, Any]) -> None:
 
 
 def test_network_from_pgmpy_raises_unknown_target(example: Network) -> None:
-    with pytest.raises(
-        ModelValidationError, match=r"unknown target 'strss'; did you mean 'stress'"
-    ):
+    with pytest.raises(ModelValidationError, match=r"unknown target 'strss'; did you mean 'stress'"):
         network_from_pgmpy(to_pgmpy(example), targets=["strss"])
 
 
@@ -151,9 +136,7 @@ def test_write_network_file_round_trip(example: Network, tmp_path: Path, suffix:
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
-def test_write_network_file_matches_pgmpy_reader(
-    example: Network, tmp_path: Path, suffix: str
-) -> None:
+def test_write_network_file_matches_pgmpy_reader(example: Network, tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"two_causes{suffix}"
     write_network_file(example, path)
     model = pgmpy_reader(path)
@@ -239,10 +222,7 @@ def test_read_network_file_published(external_dir: Path, name: str) -> None:
     assert len(net.variables) == n_nodes
     assert net.targets == tuple(targets)
     assert set(net.observables) == set(net.variables) - set(targets)
-    free = sum(
-        (net.card(v) - 1) * int(np.prod([net.card(p) for p in net.parents[v]]))
-        for v in net.variables
-    )
+    free = sum((net.card(v) - 1) * int(np.prod([net.card(p) for p in net.parents[v]])) for v in net.variables)
     assert free == n_free
     seen: set[str] = set()
     for v in net.variables:
@@ -295,9 +275,7 @@ def test_read_network_file_raises_missing_file(tmp_path: Path) -> None:
         (".bif", b"\xff\xfe\x00garbage", r"cannot read BIF network: UnicodeDecodeError"),
     ],
 )
-def test_read_network_file_raises_garbage(
-    tmp_path: Path, suffix: str, content: bytes, message: str
-) -> None:
+def test_read_network_file_raises_garbage(tmp_path: Path, suffix: str, content: bytes, message: str) -> None:
     path = tmp_path / f"garbage{suffix}"
     path.write_bytes(content)
     with pytest.raises(ModelSyntaxError, match=message) as info:
@@ -315,7 +293,5 @@ def test_read_network_file_raises_garbage_bif_text(tmp_path: Path, content: str)
 
 @pytest.mark.parametrize("name", ["model.csv", "model", "model.yaml"])
 def test_read_network_file_raises_unknown_suffix(tmp_path: Path, name: str) -> None:
-    with pytest.raises(
-        ModelError, match=r"unknown network format '[^']*'; valid: \.bif, \.xmlbif, \.xdsl"
-    ):
+    with pytest.raises(ModelError, match=r"unknown network format '[^']*'; valid: \.bif, \.xmlbif, \.xdsl"):
         read_network_file(tmp_path / name, targets=["a"])

@@ -110,9 +110,7 @@ def test_compile_spec_example_tables(example: Network) -> None:
         rtol=0,
         atol=1e-15,
     )
-    np.testing.assert_allclose(
-        example.cpts["feels_afraid"], [[0.97, 0.03], [0.97 * 0.98, 1 - 0.97 * 0.98]], atol=1e-15
-    )
+    np.testing.assert_allclose(example.cpts["feels_afraid"], [[0.97, 0.03], [0.97 * 0.98, 1 - 0.97 * 0.98]], atol=1e-15)
 
 
 def test_compile_spec_tables_are_read_only(example: Network) -> None:
@@ -133,9 +131,7 @@ def test_network_children_and_card(example: Network) -> None:
 
 
 def test_network_check_variable_raises_with_close_match(example: Network) -> None:
-    with pytest.raises(
-        UnknownVariableError, match=r"unknown question 'less_tak'; did you mean 'less_talk'\?"
-    ):
+    with pytest.raises(UnknownVariableError, match=r"unknown question 'less_tak'; did you mean 'less_talk'\?"):
         example.check_variable("less_tak", kind="question", among=example.observables)
     example.check_variable("onset")
 
@@ -213,18 +209,14 @@ def test_network_create_orders_variables_topologically() -> None:
             "target",
             id="unknown-target-hint",
         ),
-        pytest.param(
-            {"targets": ["zzz"]}, r"^unknown target 'zzz'$", "target", id="unknown-target-no-hint"
-        ),
+        pytest.param({"targets": ["zzz"]}, r"^unknown target 'zzz'$", "target", id="unknown-target-no-hint"),
         pytest.param(
             {"observables": ["bb"]},
             r"unknown observable 'bb'; did you mean 'b'\?",
             "observable",
             id="unknown-observable",
         ),
-        pytest.param(
-            {"targets": []}, r"a network needs at least one target", "targets", id="no-target"
-        ),
+        pytest.param({"targets": []}, r"a network needs at least one target", "targets", id="no-target"),
         pytest.param(
             {"cpts": {"a": [1.3, -0.3], "b": [[0.9, 0.1], [0.2, 0.8]]}},
             r"table of 'a' has entries outside \[0, 1\]",

@@ -33,13 +33,28 @@ def test_default_model_found_from_the_checkout() -> None:
 @pytest.mark.slow
 def test_default_model_found_from_a_built_wheel(tmp_path: Path) -> None:
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(REPO),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if build.returncode != 0:  # no hatchling in this environment: build in isolation (needs the package index)
         build = subprocess.run(
             [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(tmp_path)],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(tmp_path.glob("distancing_bn-*.whl"))
@@ -71,8 +86,13 @@ def test_import_does_not_load_heavy_modules() -> None:
 
 
 def test_cli_help_runs() -> None:
-    out = subprocess.run([sys.executable, "-m", "distancing_bn", "--help"], capture_output=True, text=True,
-                         timeout=60, env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")})
+    out = subprocess.run(
+        [sys.executable, "-m", "distancing_bn", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")},
+    )
     assert out.returncode == 0
     for command in ("validate", "info", "export", "ask", "score", "simulate"):
         assert command in out.stdout
@@ -104,7 +124,7 @@ def test_engine_modules_do_not_import_presentation_or_pgmpy(module: str) -> None
 
 
 def test_no_module_below_model_imports_model_at_run_time() -> None:
-    for module in ENGINE + ("results", "formats"):
+    for module in (*ENGINE, "results", "formats"):
         tree = ast.parse((SRC / f"{module}.py").read_text())
         for node in tree.body:  # top-level imports only; TYPE_CHECKING blocks are ast.If
             if isinstance(node, ast.ImportFrom) and node.module == "model" and module != "formats":

@@ -143,8 +143,14 @@ def test_plot_network_draws_every_variable(model):
     ax = plots.plot_network(model)
     n_vars = len(model.network.variables)
     boxes = [t for t in ax.texts if t.get_bbox_patch() is not None]
-    dots = sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets")
-               and c.get_offsets().ndim == 2 and c.get_offsets().shape[1] == 2 and type(c).__name__ == "PathCollection")
+    dots = sum(
+        len(c.get_offsets())
+        for c in ax.collections
+        if hasattr(c, "get_offsets")
+        and c.get_offsets().ndim == 2
+        and c.get_offsets().shape[1] == 2
+        and type(c).__name__ == "PathCollection"
+    )
     assert len(boxes) + dots == n_vars
     assert ax.get_legend() is not None
 
@@ -225,7 +231,14 @@ def test_plot_calibration_raises_without_predictions(simulation):
 # --------------------------------------------------------------------------- import hygiene
 def test_importing_the_package_does_not_import_matplotlib():
     code = "import sys, distancing_bn; print('matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                             p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p),
+        },
+    )
     assert out.stdout.strip() == "False"

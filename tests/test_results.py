@@ -40,9 +40,7 @@ def hostile(example_path: Path) -> Model:
         "text: Is your partner working longer hours than before?",
         "text: 'Is <b>your</b> partner working & late?'",
     )
-    text = text.replace(
-        "disclaimer: A reflective aid", "disclaimer: <i>Not</i> advice. A reflective aid"
-    )
+    text = text.replace("disclaimer: A reflective aid", "disclaimer: <i>Not</i> advice. A reflective aid")
     return Model.from_spec(parse_spec(text))
 
 
@@ -52,9 +50,7 @@ def test_probabilities_and_priors(example: Model, post: Posterior) -> None:
     assert ids == [*example.causes, *example.facets] == ["stress", "drifting", "work_stress"]
     assert list(post.probabilities.index) == ids
     assert list(post.prior_probabilities.index) == ids
-    pd.testing.assert_series_equal(
-        post.prior_probabilities, example.prior.probabilities.rename("p_prior")
-    )
+    pd.testing.assert_series_equal(post.prior_probabilities, example.prior.probabilities.rename("p_prior"))
     assert post.prior_probabilities["stress"] == pytest.approx(0.3, abs=1e-15)
     np.testing.assert_allclose(post.prior_ratio, post.probabilities / post.prior_probabilities)
     assert post.answers == {"works_late": "yes", "less_talk": "a_lot"}  # 'unsure' dropped
@@ -116,9 +112,7 @@ def test_repr(post: Posterior, example: Model) -> None:
     assert m, text
     assert m.group(1) == "2" and m.group(2) == "2"
     best = post.top_causes(1)
-    assert m.group(3) == best.index[0] and float(m.group(4)) == pytest.approx(
-        best.iloc[0], abs=0.005
-    )
+    assert m.group(3) == best.index[0] and float(m.group(4)) == pytest.approx(best.iloc[0], abs=0.005)
     assert repr(example.prior).startswith("<Posterior 2 causes | 0 answers | top: ")
 
 
@@ -148,9 +142,7 @@ def test_repr_html_plain(post: Posterior) -> None:
 
 # ----------------------------------------------------------------------------- JSON
 def test_to_dict_is_json_serialisable(example: Model) -> None:
-    post = example.posterior(
-        {"works_late": "yes", "less_talk": {"no": 0.2, "a_little": 0.3, "a_lot": 1}}
-    )
+    post = example.posterior({"works_late": "yes", "less_talk": {"no": 0.2, "a_little": 0.3, "a_lot": 1}})
     d = post.to_dict()
     back = json.loads(json.dumps(d, allow_nan=False))
     assert back["model"] == "two_causes"

@@ -49,8 +49,9 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def write_csv(path: Path, header: list[str], rows: list[list[str]], *, sep: str = ",", newline: str = "\n",
-              bom: bool = False) -> Path:
+def write_csv(
+    path: Path, header: list[str], rows: list[list[str]], *, sep: str = ",", newline: str = "\n", bom: bool = False
+) -> Path:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=sep, lineterminator=newline)
     w.writerow(header)
@@ -89,12 +90,32 @@ def generated_rows(model: Any, n: int, seed: int = 7) -> tuple[list[str], list[l
 
 # ---------------------------------------------------------------------------- ids are text
 def test_ids_round_trip_as_text(model: Any, tmp_path: Path) -> None:
-    ids = ["007", "1e5", "12345678901234567890", "", "1.50", "-0", "0x1F", "NaN", "NA", "null", "TRUE",
-           " padded ", "1,000", 'say "hi"', "é", "", "00"]
+    ids = [
+        "007",
+        "1e5",
+        "12345678901234567890",
+        "",
+        "1.50",
+        "-0",
+        "0x1F",
+        "NaN",
+        "NA",
+        "null",
+        "TRUE",
+        " padded ",
+        "1,000",
+        'say "hi"',
+        "é",
+        "",
+        "00",
+    ]
     ints = ["1", "", "3", "", "5", "6", "", "8", "9", "10", "11", "12", "", "14", "15", "16", "17"]
     answers = ["a_lot", "", "no", "unsure", "a_little"] * 3 + ["no", "no"]
-    src = write_csv(tmp_path / "ids.csv", ["case_id", "num", "less_contact"],
-                    [[a, b, c] for a, b, c in zip(ids, ints, answers, strict=True)])
+    src = write_csv(
+        tmp_path / "ids.csv",
+        ["case_id", "num", "less_contact"],
+        [[a, b, c] for a, b, c in zip(ids, ints, answers, strict=True)],
+    )
     dst = tmp_path / "out.csv"
     summary = run(model, src, dst, next_question=False)
     assert summary == ScoreSummary(len(ids), len(ids), 0, str(dst))
@@ -126,10 +147,13 @@ def same_apart_from_tied_top_causes(model: Any, a: Path, b: Path) -> None:
     assert list(ra[0]) == list(rb[0])
     for x, y in zip(ra, rb, strict=True):
         probs = [x[f"p_{c}"] for c in model.causes]
-        tied = x["status"] == "ok" and sorted((float(v) for v in probs), reverse=True)[:2].count(
-            max(float(v) for v in probs)) > 1
-        assert {k: v for k, v in x.items() if k != "top_cause" or not tied} == \
-               {k: v for k, v in y.items() if k != "top_cause" or not tied}
+        tied = (
+            x["status"] == "ok"
+            and sorted((float(v) for v in probs), reverse=True)[:2].count(max(float(v) for v in probs)) > 1
+        )
+        assert {k: v for k, v in x.items() if k != "top_cause" or not tied} == {
+            k: v for k, v in y.items() if k != "top_cause" or not tied
+        }
 
 
 def test_chunk_size_does_not_change_the_output_on_200_rows(model: Any, tmp_path: Path) -> None:
@@ -151,9 +175,23 @@ def test_chunk_size_does_not_change_the_output_on_200_rows(model: Any, tmp_path:
 
 
 def test_tied_top_causes_do_not_depend_on_the_chunk_size(model: Any, tmp_path: Path) -> None:
-    free = ["new_studies", "fitness_regime", "free_time_on_goal", "declines_help", "past_pattern", "hurt_before",
-            "fears_being_hurt", "feels_trapped", "expects_rejection", "idealises_ex", "tenses_at_touch",
-            "says_im_fine", "hard_to_name_feelings", "vague_about_future", "pulls_back_after_closeness"]
+    free = [
+        "new_studies",
+        "fitness_regime",
+        "free_time_on_goal",
+        "declines_help",
+        "past_pattern",
+        "hurt_before",
+        "fears_being_hurt",
+        "feels_trapped",
+        "expects_rejection",
+        "idealises_ex",
+        "tenses_at_touch",
+        "says_im_fine",
+        "hard_to_name_feelings",
+        "vague_about_future",
+        "pulls_back_after_closeness",
+    ]
     base = model.prior.probabilities
     assert base["external_stressors"] == pytest.approx(base["communication_breakdown"], abs=1e-12)
     rng = np.random.default_rng(0)
@@ -192,11 +230,19 @@ def example_table() -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
-@pytest.mark.parametrize(("sep", "newline", "bom"), [
-    (";", "\n", False), ("\t", "\n", False), (",", "\r\n", False), (",", "\n", True), (";", "\r\n", True),
-])
-def test_delimiter_bom_and_crlf_are_read_like_plain_csv(model: Any, tmp_path: Path, example_table: Any,
-                                                        sep: str, newline: str, bom: bool) -> None:
+@pytest.mark.parametrize(
+    ("sep", "newline", "bom"),
+    [
+        (";", "\n", False),
+        ("\t", "\n", False),
+        (",", "\r\n", False),
+        (",", "\n", True),
+        (";", "\r\n", True),
+    ],
+)
+def test_delimiter_bom_and_crlf_are_read_like_plain_csv(
+    model: Any, tmp_path: Path, example_table: Any, sep: str, newline: str, bom: bool
+) -> None:
     header, rows = example_table
     plain = tmp_path / "plain.out.csv"
     run(model, EXAMPLE_ANSWERS, plain, next_question=False)
@@ -222,8 +268,19 @@ def test_sep_forces_the_delimiter(model: Any, tmp_path: Path) -> None:
     assert list(read_rows(tmp_path / "detected.csv")[0])[:3] == ["a", "b", "c,less_contact"]
 
 
-SPECTRUM = ["comma_in_quotes", "newlines", "newlines_crlf", "quotes_and_newlines", "utf8", "simple", "simple_crlf",
-            "empty", "empty_crlf", "escaped_quotes", "json"]
+SPECTRUM = [
+    "comma_in_quotes",
+    "newlines",
+    "newlines_crlf",
+    "quotes_and_newlines",
+    "utf8",
+    "simple",
+    "simple_crlf",
+    "empty",
+    "empty_crlf",
+    "escaped_quotes",
+    "json",
+]
 
 
 @pytest.mark.parametrize("name", SPECTRUM)
@@ -252,8 +309,9 @@ def test_empty_file_is_a_data_error(model: Any, tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("text", ["case_id,less_contact,onset\n", "case_id,less_contact,onset",
-                                  "\ufeffcase_id;less_contact;onset\r\n"])
+@pytest.mark.parametrize(
+    "text", ["case_id,less_contact,onset\n", "case_id,less_contact,onset", "\ufeffcase_id;less_contact;onset\r\n"]
+)
 def test_header_only_file_gives_a_header_only_output(model: Any, tmp_path: Path, text: str) -> None:
     src = tmp_path / "header.csv"
     src.write_text(text, encoding="utf-8")
@@ -434,12 +492,20 @@ def test_dask_dataframe_on_a_local_cluster_equals_pandas(model: Any) -> None:
     expected = model.score(frame)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                      dashboard_address=None) as cluster, distributed.Client(cluster):
+        with (
+            distributed.LocalCluster(
+                n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster),
+        ):
             lazy = model.score(dd.from_pandas(frame, npartitions=3))
             got = lazy.compute()
     assert list(got.columns) == list(expected.columns)
     assert list(got.index) == list(expected.index)
-    pd.testing.assert_frame_equal(got.astype({"case_id": object, "notices": object}),
-                                  expected.astype({"case_id": object, "notices": object}),
-                                  check_dtype=False, rtol=0, atol=1e-12)
+    pd.testing.assert_frame_equal(
+        got.astype({"case_id": object, "notices": object}),
+        expected.astype({"case_id": object, "notices": object}),
+        check_dtype=False,
+        rtol=0,
+        atol=1e-12,
+    )

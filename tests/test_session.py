@@ -170,8 +170,12 @@ def test_to_dict_json_from_dict_round_trip(model: Model) -> None:
     data = json.loads(json.dumps(s.to_dict()))
     assert data["model"] == model.id
     assert data["model_sha256"] == model.spec.sha256
-    assert data["history"] == [["past_pattern", "once"], ["low_mood", SKIPPED],
-                               ["grief_lingers", "unsure"], ["less_connected", "somewhat"]]
+    assert data["history"] == [
+        ["past_pattern", "once"],
+        ["low_mood", SKIPPED],
+        ["grief_lingers", "unsure"],
+        ["less_connected", "somewhat"],
+    ]
     r = Session.from_dict(data, model)
     assert r.history == s.history
     assert r.asked == s.asked and r.answers == s.answers
@@ -224,9 +228,9 @@ def test_stops_when_confident(example: Model) -> None:
 
 
 # ----------------------------------------------------------------------------- guidance
-@pytest.mark.parametrize(("question", "answer"), [("threatened_or_afraid", "yes"),
-                                                  ("controlling", "sometimes"),
-                                                  ("controlling", "often")])
+@pytest.mark.parametrize(
+    ("question", "answer"), [("threatened_or_afraid", "yes"), ("controlling", "sometimes"), ("controlling", "often")]
+)
 def test_safety_notice_replaces_tips(model: Model, question: str, answer: str) -> None:
     s = model.session()
     s.answer("past_pattern", "more_than_once")  # makes a cause likely enough to have tips
@@ -251,8 +255,9 @@ def test_non_trigger_answers_raise_no_safety_notice(model: Model, question: str,
     assert g.safety == () and not g.tips_withheld
 
 
-@pytest.mark.parametrize(("question", "answer"), [("low_mood", "most_days"), ("lost_interest", "most_days"),
-                                                  ("grief_lingers", "yes")])
+@pytest.mark.parametrize(
+    ("question", "answer"), [("low_mood", "most_days"), ("lost_interest", "most_days"), ("grief_lingers", "yes")]
+)
 def test_professional_help_notice_shown_with_tips(model: Model, question: str, answer: str) -> None:
     g = model.session().answer(question, answer).guidance()
     assert [n.id for n in g.professional_help] == ["professional_help_mood"]
@@ -329,6 +334,6 @@ def test_model_guidance_matches_the_session_and_puts_safety_first(model: Model) 
     for q, a in answers.items():
         s.answer(q, a)
     assert model.guidance(answers).to_dict() == s.guidance().to_dict()
-    assert [c.cause for c in model.guidance(answers).causes][0] == "external_stressors"
+    assert next(c.cause for c in model.guidance(answers).causes) == "external_stressors"
     unsafe = model.guidance({**answers, "threatened_or_afraid": "yes"})
     assert unsafe.tips_withheld and not unsafe.causes

@@ -77,8 +77,9 @@ def test_batch_gains_masks_answered_questions(model: Model) -> None:
     g = batch_gains(model, codes, 2)
     assert g.shape == (2, len(qs))
     assert g[0, 0] == 0.0 and g[1, 1] == 0.0
-    np.testing.assert_allclose(g[0, 1:], model.rank_questions({qs[0]: model.answers_of(qs[0])[0]}, costs=False)
-                               .gain_bits[1:], atol=1e-9)
+    np.testing.assert_allclose(
+        g[0, 1:], model.rank_questions({qs[0]: model.answers_of(qs[0])[0]}, costs=False).gain_bits[1:], atol=1e-9
+    )
 
 
 # ----------------------------------------------------------------------------- simulate
@@ -165,10 +166,11 @@ def _cli_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def cli_runs() -> list[tuple[int, str, str]]:
     """The same command twice, run side by side."""
-    cmd = [sys.executable, "-m", "distancing_bn", "simulate", "--cases", "30", "--max-questions", "3",
-           "--seed", "0"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                              env=_cli_env()) for _ in range(2)]
+    cmd = [sys.executable, "-m", "distancing_bn", "simulate", "--cases", "30", "--max-questions", "3", "--seed", "0"]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=_cli_env())
+        for _ in range(2)
+    ]
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=300)

@@ -193,9 +193,7 @@ def test_parse_spec_raises_missing_required_key() -> None:
         ),
     ],
 )
-def test_parse_spec_raises_duplicate_id(
-    old: str, new: str, nth: int, message: str, key_path: str
-) -> None:
+def test_parse_spec_raises_duplicate_id(old: str, new: str, nth: int, message: str, key_path: str) -> None:
     text = mutate(old, new)
     p = problem_matching(text, r"duplicate id")
     assert_problem(p, message=message, line=line_of(text, new, nth=nth), key_path=key_path)
@@ -329,9 +327,7 @@ def test_parse_spec_raises_self_link() -> None:
         ),
     ],
 )
-def test_parse_spec_raises_probability_out_of_range(
-    old: str, new: str, message: str, key_path: str
-) -> None:
+def test_parse_spec_raises_probability_out_of_range(old: str, new: str, message: str, key_path: str) -> None:
     text = mutate(old, new)
     last = new.splitlines()[-1].strip()
     assert_problem(only_problem(text), message=message, line=line_of(text, last), key_path=key_path)
@@ -543,9 +539,7 @@ def test_parse_spec_raises_facet_informed_by_no_question() -> None:
 )
 def test_parse_spec_raises_empty_text(old: str, new: str, key_path: str) -> None:
     text = mutate(old, new)
-    assert_problem(
-        only_problem(text), message=r"^text is empty$", line=line_of(text, new), key_path=key_path
-    )
+    assert_problem(only_problem(text), message=r"^text is empty$", line=line_of(text, new), key_path=key_path)
 
 
 @pytest.mark.parametrize(
@@ -658,9 +652,7 @@ def test_parse_spec_raises_wrong_format() -> None:
 
 def test_parse_spec_raises_syntax_error_with_line_and_column() -> None:
     text = mutate("title: A two-cause example", "title: A two-cause: example")
-    with pytest.raises(
-        ModelSyntaxError, match=r"^m\.yaml:3:19: not valid YAML: mapping values are not allowed"
-    ):
+    with pytest.raises(ModelSyntaxError, match=r"^m\.yaml:3:19: not valid YAML: mapping values are not allowed"):
         parse_spec(text, file=FILE)
     try:
         parse_spec(text, file=FILE)
@@ -679,9 +671,7 @@ def test_parse_spec_raises_syntax_error_on_unclosed_flow_sequence() -> None:
 def test_load_spec_raises_non_utf8_file(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes(BASE.replace("Outside stress", "Outside stréss").encode("latin-1"))
-    with pytest.raises(
-        ModelSyntaxError, match=r"latin1\.yaml: the file is not UTF-8 text \(byte \d+\)"
-    ) as info:
+    with pytest.raises(ModelSyntaxError, match=r"latin1\.yaml: the file is not UTF-8 text \(byte \d+\)") as info:
         load_spec(path)
     assert info.value.file == str(path)
 
@@ -694,9 +684,7 @@ def test_load_spec_accepts_utf8_bom(tmp_path: Path) -> None:
 
 def test_load_spec_raises_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
-    with pytest.raises(
-        ModelSyntaxError, match=r"nope\.yaml: cannot read the model file: No such file"
-    ):
+    with pytest.raises(ModelSyntaxError, match=r"nope\.yaml: cannot read the model file: No such file"):
         load_spec(path)
 
 
@@ -723,9 +711,7 @@ def test_parse_spec_reports_every_problem_at_once() -> None:
         "questions[3].notices.safety_fear",
     ]
     assert [p.line for p in problems] == sorted(p.line for p in problems)
-    assert f"{FILE}:{line_of(text, 'prior: 1.3')} causes[0].prior: probability 1.3" in str(
-        info.value
-    )
+    assert f"{FILE}:{line_of(text, 'prior: 1.3')} causes[0].prior: probability 1.3" in str(info.value)
 
 
 # ----------------------------------------------------------------------------- robustness
@@ -743,11 +729,7 @@ def corrupted_example(draw: st.DrawFn) -> str:
     if kind == "number":
         spans = [m.span() for m in re.finditer(r"\d+(?:\.\d+)?", BASE)]
         a, b = draw(st.sampled_from(spans))
-        return (
-            BASE[:a]
-            + draw(st.sampled_from(["-1", "2", "'x'", "x", "1e400", ".nan", "", "[1]"]))
-            + BASE[b:]
-        )
+        return BASE[:a] + draw(st.sampled_from(["-1", "2", "'x'", "x", "1e400", ".nan", "", "[1]"])) + BASE[b:]
     if kind == "swap":
         i = draw(st.integers(0, len(BASE) - 2))
         j = draw(st.integers(0, len(BASE) - 1))

@@ -83,7 +83,7 @@ def _shorten(text: str, width: int = 28, lines: int = 2) -> str:
     if len(parts) > lines:
         parts = parts[:lines]
         last = parts[-1]
-        parts[-1] = (last[: max(0, width - 1)].rstrip() + "…")
+        parts[-1] = last[: max(0, width - 1)].rstrip() + "…"
     return "\n".join(parts)
 
 
@@ -106,8 +106,9 @@ def _label_of(obj: Any, name: str) -> str:
 
 
 # --------------------------------------------------------------------------- posterior
-def plot_posterior(posterior: Posterior, *, ax: Axes | None = None, facets: bool = False, sort: bool = True,
-                   labels: str = "label") -> Axes:
+def plot_posterior(
+    posterior: Posterior, *, ax: Axes | None = None, facets: bool = False, sort: bool = True, labels: str = "label"
+) -> Axes:
     """Draw P(present | answers) of every cause as horizontal bars, with the prior marked.
 
     Parameters
@@ -158,20 +159,29 @@ def plot_posterior(posterior: Posterior, *, ax: Axes | None = None, facets: bool
     from matplotlib.patches import Patch
 
     kinds = sorted(set(frame["kind"]), key=["cause", "target", "facet", "latent"].index)
-    handles = [Patch(color=CAUSE_COLOR if k in ("cause", "target") else FACET_COLOR,
-                     label=f"posterior ({k})" if len(kinds) > 1 else "posterior") for k in kinds]
+    handles = [
+        Patch(
+            color=CAUSE_COLOR if k in ("cause", "target") else FACET_COLOR,
+            label=f"posterior ({k})" if len(kinds) > 1 else "posterior",
+        )
+        for k in kinds
+    ]
     handles.append(Line2D([], [], color="black", linewidth=2, label="prior"))
     ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
     n_ans = len(posterior.answers)
     noun = "target" if "target" in kinds else "cause"
-    ax.set_title(f"How likely each {noun if not facets else noun + ' and facet'} is after "
-                 f"{n_ans} answer{'s' if n_ans != 1 else ''}", fontsize=11)
+    ax.set_title(
+        f"How likely each {noun if not facets else noun + ' and facet'} is after "
+        f"{n_ans} answer{'s' if n_ans != 1 else ''}",
+        fontsize=11,
+    )
     return ax
 
 
 # --------------------------------------------------------------------------- ranking
-def plot_ranking(ranking: QuestionRanking, *, ax: Axes | None = None, top: int = 10, per_cost: bool = False,
-                 labels: str = "id") -> Axes:
+def plot_ranking(
+    ranking: QuestionRanking, *, ax: Axes | None = None, top: int = 10, per_cost: bool = False, labels: str = "id"
+) -> Axes:
     """Draw the expected information gain (bits) of the ``top`` unanswered questions.
 
     Parameters
@@ -198,10 +208,15 @@ def plot_ranking(ranking: QuestionRanking, *, ax: Axes | None = None, top: int =
     width, n_lines = (34, 3) if labels == "text" else (28, 2)
     if per_cost:
         h = 0.38
-        ax.barh(y + h / 2, frame["expected_gain_bits"], height=h, color=QUESTION_COLOR, label="expected gain (bits)",
-                zorder=2)
-        ax.barh(y - h / 2, frame["gain_per_cost"], height=h, color=FACET_COLOR, label="gain per unit of cost",
-                zorder=2)
+        ax.barh(
+            y + h / 2,
+            frame["expected_gain_bits"],
+            height=h,
+            color=QUESTION_COLOR,
+            label="expected gain (bits)",
+            zorder=2,
+        )
+        ax.barh(y - h / 2, frame["gain_per_cost"], height=h, color=FACET_COLOR, label="gain per unit of cost", zorder=2)
         ax.legend(loc="lower right", fontsize=8)
         xmax = float(np.nanmax(np.r_[frame["expected_gain_bits"], frame["gain_per_cost"], 1e-9]))
         ax.set_xlabel(f"bits, or bits per unit of cost (uncertainty now {ranking.entropy_bits:.2f} bits)")
@@ -241,10 +256,19 @@ def plot_trajectory(session: Session, *, ax: Axes | None = None, labels: str = "
     styles = ["-", "--", ":", "-."]
     for j, cause in enumerate(traj.columns):
         name = _label_of(session, cause) if labels == "label" else cause
-        ax.plot(x, traj[cause].to_numpy(dtype=float), marker="o", markersize=3, linewidth=1.6,
-                color=cmap(j % cmap.N), linestyle=styles[(j // cmap.N) % len(styles)], label=_shorten(name, 40, 1))
-    ax.set_xticks(x, [_shorten(s, 22, 1) for s in traj.index], rotation=40, ha="right", fontsize=8,
-                  rotation_mode="anchor")
+        ax.plot(
+            x,
+            traj[cause].to_numpy(dtype=float),
+            marker="o",
+            markersize=3,
+            linewidth=1.6,
+            color=cmap(j % cmap.N),
+            linestyle=styles[(j // cmap.N) % len(styles)],
+            label=_shorten(name, 40, 1),
+        )
+    ax.set_xticks(
+        x, [_shorten(s, 22, 1) for s in traj.index], rotation=40, ha="right", fontsize=8, rotation_mode="anchor"
+    )
     ax.set_xlim(-0.3, max(len(x) - 0.7, 0.3))
     ax.set_ylim(0, 1)
     ax.set_ylabel("P(present | answers so far)")
@@ -257,8 +281,7 @@ def plot_trajectory(session: Session, *, ax: Axes | None = None, labels: str = "
 
 
 # --------------------------------------------------------------------------- explanation
-def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: int = 10,
-                     labels: str = "id") -> Axes:
+def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: int = 10, labels: str = "id") -> Axes:
     """Draw how much each answer moved one cause: diverging bars of bits of log-odds.
 
     Positive bits (right) made the cause more likely, negative (left) less likely; one bit
@@ -276,8 +299,9 @@ def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: i
     ax.barh(y, bits, height=0.7, color=np.where(bits >= 0, UP_COLOR, DOWN_COLOR), zorder=2)
     ax.axvline(0, color="black", linewidth=0.8, zorder=3)
     if labels == "text":
-        names = [f"{_shorten(q, 36, 2)}\n= {_shorten(a, 34, 1)}" for q, a in zip(frame["text"], frame["answer"],
-                                                                               strict=True)]
+        names = [
+            f"{_shorten(q, 36, 2)}\n= {_shorten(a, 34, 1)}" for q, a in zip(frame["text"], frame["answer"], strict=True)
+        ]
     else:
         names = [_shorten(f"{q} = {a}", 38, 2) for q, a in zip(frame["question"], frame["answer"], strict=True)]
     ax.set_yticks(y, names, fontsize=8)
@@ -285,8 +309,7 @@ def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: i
     lim = max(lim, 0.25) * 1.25
     ax.set_xlim(-lim, lim)
     for yi, b in zip(y, bits, strict=True):
-        ax.text(b, yi, f" {b:+.2f} ", va="center", ha="left" if b >= 0 else "right",
-                fontsize=7.5)
+        ax.text(b, yi, f" {b:+.2f} ", va="center", ha="left" if b >= 0 else "right", fontsize=7.5)
     ax.set_ylim(-0.6, max(n, 1) - 0.4)
     if n == 0:
         ax.text(0, 0, "no answers given", ha="center", va="center")
@@ -295,8 +318,14 @@ def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: i
     ax.spines[["top", "right"]].set_visible(False)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=UP_COLOR, label="made it more likely"),
-                       Patch(color=DOWN_COLOR, label="made it less likely")], loc="lower right", fontsize=8)
+    ax.legend(
+        handles=[
+            Patch(color=UP_COLOR, label="made it more likely"),
+            Patch(color=DOWN_COLOR, label="made it less likely"),
+        ],
+        loc="lower right",
+        fontsize=8,
+    )
     ax.set_title(_shorten(f"Why '{explanation.label}' is at {explanation.probability:.0%}", 60, 1), fontsize=11)
     return ax
 
@@ -333,8 +362,15 @@ def _order_layers(layers: list[list[str]], parents: Mapping[str, Sequence[str]],
     return layers
 
 
-def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150, layout: str = "auto",
-                 labels: str = "auto", fontsize: float | None = None) -> Axes:
+def plot_network(
+    model: Model,
+    *,
+    ax: Axes | None = None,
+    max_labels: int = 150,
+    layout: str = "auto",
+    labels: str = "auto",
+    fontsize: float | None = None,
+) -> Axes:
     """Draw the network in layers from left to right, edges pointing rightwards.
 
     Parameters
@@ -397,8 +433,12 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
         return "cause" if v in targets else "facet" if v in reported else "question" if v in observables else "other"
 
     colors = {"cause": CAUSE_COLOR, "facet": FACET_COLOR, "question": QUESTION_COLOR, "other": OTHER_COLOR}
-    names = {"cause": "cause" if model.spec is not None else "target", "facet": "facet",
-             "question": "question" if model.spec is not None else "observable", "other": "other"}
+    names = {
+        "cause": "cause" if model.spec is not None else "target",
+        "facet": "facet",
+        "question": "question" if model.spec is not None else "observable",
+        "other": "other",
+    }
 
     segs, arcs = [], []
     for v in variables:
@@ -430,7 +470,7 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
     for layer, (raw, lines, fs, slot_pt) in zip(layers, plan, strict=True):
         if fs is None:
             for v in layer:
-                dot_size[v] = max(6.0, min(40.0, slot_pt ** 2 * 0.3))
+                dot_size[v] = max(6.0, min(40.0, slot_pt**2 * 0.3))
             continue
         chars = max(4, int(col_pt * 0.85 / (0.58 * fs)))
         for v, t in zip(layer, raw, strict=True):
@@ -445,16 +485,29 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
     from matplotlib.patches import FancyArrowPatch
 
     alpha = 0.55 if n_edges < 60 else 0.35 if n_edges < 200 else 0.22
-    ax.add_collection(LineCollection([(pos[p], pos[v]) for p, v in segs], colors="#555555", linewidths=0.7,
-                                     alpha=alpha, zorder=1))
+    ax.add_collection(
+        LineCollection([(pos[p], pos[v]) for p, v in segs], colors="#555555", linewidths=0.7, alpha=alpha, zorder=1)
+    )
     for p, v in arcs:
         a = (pos[p][0] - half_w[p], pos[p][1])
         b = (pos[v][0] - half_w[v], pos[v][1])
         dist_pt = max(abs(b[1] - a[1]) * h_pt, 1.0)
         rad = -float(np.sign(b[1] - a[1]) or 1.0) * min(0.9, 110.0 / dist_pt)
-        ax.add_patch(FancyArrowPatch(a, b, connectionstyle=f"arc3,rad={rad:.3f}", arrowstyle="-|>", mutation_scale=8,
-                                     color="#444444", alpha=min(1.0, alpha + 0.35), linewidth=0.8, zorder=1,
-                                     shrinkA=1, shrinkB=1))
+        ax.add_patch(
+            FancyArrowPatch(
+                a,
+                b,
+                connectionstyle=f"arc3,rad={rad:.3f}",
+                arrowstyle="-|>",
+                mutation_scale=8,
+                color="#444444",
+                alpha=min(1.0, alpha + 0.35),
+                linewidth=0.8,
+                zorder=1,
+                shrinkA=1,
+                shrinkB=1,
+            )
+        )
 
     roles_present: list[str] = []
     for v in variables:
@@ -462,8 +515,16 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
             roles_present.append(role(v))
         if v in text_of:
             shown, fs = text_of[v]
-            ax.text(*pos[v], shown, ha="center", va="center", fontsize=fs, zorder=3, linespacing=1.0,
-                    bbox={"boxstyle": "round,pad=0.22", "fc": "white", "ec": colors[role(v)], "lw": 0.9})
+            ax.text(
+                *pos[v],
+                shown,
+                ha="center",
+                va="center",
+                fontsize=fs,
+                zorder=3,
+                linespacing=1.0,
+                bbox={"boxstyle": "round,pad=0.22", "fc": "white", "ec": colors[role(v)], "lw": 0.9},
+            )
         else:
             ax.scatter(*pos[v], s=dot_size[v], c=colors[role(v)], zorder=2, edgecolors="white", linewidths=0.4)
     from matplotlib.lines import Line2D
@@ -471,20 +532,34 @@ def plot_network(model: Model, *, ax: Axes | None = None, max_labels: int = 150,
     order = ["cause", "facet", "question", "other"]
     counts = {r: sum(role(v) == r for v in variables) for r in order}
     boxed = {role(v) for v in text_of}
-    handles = [Line2D([], [], marker="s", linestyle="", markersize=7, markerfacecolor="white",
-                      markeredgecolor=colors[r], markeredgewidth=1.5, label=f"{names[r]} ({counts[r]})")
-               if r in boxed else
-               Line2D([], [], marker="o", linestyle="", markersize=5, color=colors[r],
-                      label=f"{names[r]} ({counts[r]})")
-               for r in order if r in roles_present]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=8,
-              frameon=False)
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="s",
+            linestyle="",
+            markersize=7,
+            markerfacecolor="white",
+            markeredgecolor=colors[r],
+            markeredgewidth=1.5,
+            label=f"{names[r]} ({counts[r]})",
+        )
+        if r in boxed
+        else Line2D([], [], marker="o", linestyle="", markersize=5, color=colors[r], label=f"{names[r]} ({counts[r]})")
+        for r in order
+        if r in roles_present
+    ]
+    ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=8, frameon=False
+    )
     ax.set_xlim(-x_left, n_layers - 1 + x_right)
     ax.set_ylim(0, 1)
     ax.set_axis_off()
     how = "by role" if use_roles else "by depth from the roots"
-    ax.set_title(f"{model.title.rstrip(':')} — {len(variables)} variables, {n_edges} links\n"
-                 f"(columns {how}; edges point right)", fontsize=10)
+    ax.set_title(
+        f"{model.title.rstrip(':')} — {len(variables)} variables, {n_edges} links\n(columns {how}; edges point right)",
+        fontsize=10,
+    )
     return ax
 
 
@@ -495,8 +570,13 @@ def _ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def plot_batch(scored_frame: pd.DataFrame, *, ax: Axes | None = None, causes: Sequence[str] | None = None,
-               labels: Mapping[str, str] | None = None) -> Axes:
+def plot_batch(
+    scored_frame: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    causes: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Axes:
     """Draw the spread of each cause's probability over the scored rows (one box per cause).
 
     Parameters
@@ -514,8 +594,11 @@ def plot_batch(scored_frame: pd.DataFrame, *, ax: Axes | None = None, causes: Se
     matplotlib.axes.Axes
     """
     ok = _ok_rows(scored_frame)
-    cols = [f"p_{c}" for c in causes] if causes is not None else [c for c in scored_frame.columns
-                                                                   if str(c).startswith("p_")]
+    cols = (
+        [f"p_{c}" for c in causes]
+        if causes is not None
+        else [c for c in scored_frame.columns if str(c).startswith("p_")]
+    )
     missing = [c for c in cols if c not in scored_frame.columns]
     if missing:
         valid = ", ".join(str(c)[2:] for c in scored_frame.columns if str(c).startswith("p_"))
@@ -526,12 +609,21 @@ def plot_batch(scored_frame: pd.DataFrame, *, ax: Axes | None = None, causes: Se
     y = np.arange(1, n + 1)
     import matplotlib as mpl
 
-    horizontal = ({"orientation": "horizontal"} if tuple(int(x) for x in mpl.__version__.split(".")[:2]) >= (3, 10)
-                  else {"vert": False})
-    ax.boxplot(data, positions=y, widths=0.6, patch_artist=True, **horizontal,
-               boxprops={"facecolor": "#f2d0d1", "edgecolor": CAUSE_COLOR},
-               medianprops={"color": CAUSE_COLOR, "linewidth": 1.6},
-               flierprops={"marker": ".", "markersize": 2, "alpha": 0.3, "markeredgecolor": "#555555"})
+    horizontal = (
+        {"orientation": "horizontal"}
+        if tuple(int(x) for x in mpl.__version__.split(".")[:2]) >= (3, 10)
+        else {"vert": False}
+    )
+    ax.boxplot(
+        data,
+        positions=y,
+        widths=0.6,
+        patch_artist=True,
+        **horizontal,
+        boxprops={"facecolor": "#f2d0d1", "edgecolor": CAUSE_COLOR},
+        medianprops={"color": CAUSE_COLOR, "linewidth": 1.6},
+        flierprops={"marker": ".", "markersize": 2, "alpha": 0.3, "markeredgecolor": "#555555"},
+    )
     means = [float(np.mean(d)) if len(d) else np.nan for d in data]
     ax.scatter(means, y, marker="D", s=14, color="black", zorder=3, label="mean")
     ids = [str(c)[2:] for c in cols][::-1]
@@ -544,16 +636,25 @@ def plot_batch(scored_frame: pd.DataFrame, *, ax: Axes | None = None, causes: Se
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(facecolor="#f2d0d1", edgecolor=CAUSE_COLOR, label="middle half of the rows"),
-                       Line2D([], [], color=CAUSE_COLOR, linewidth=1.6, label="median"),
-                       Line2D([], [], marker="D", linestyle="", color="black", markersize=4, label="mean")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=7.5, frameon=False)
+    ax.legend(
+        handles=[
+            Patch(facecolor="#f2d0d1", edgecolor=CAUSE_COLOR, label="middle half of the rows"),
+            Line2D([], [], color=CAUSE_COLOR, linewidth=1.6, label="median"),
+            Line2D([], [], marker="D", linestyle="", color="black", markersize=4, label="mean"),
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=3,
+        fontsize=7.5,
+        frameon=False,
+    )
     ax.set_title(f"Each cause's probability across {len(ok):,} scored rows", fontsize=11)
     return ax
 
 
-def plot_top_causes(scored_frame: pd.DataFrame, *, ax: Axes | None = None,
-                    labels: Mapping[str, str] | None = None) -> Axes:
+def plot_top_causes(
+    scored_frame: pd.DataFrame, *, ax: Axes | None = None, labels: Mapping[str, str] | None = None
+) -> Axes:
     """Draw how many rows (status ``ok``) have each cause as their most probable one.
 
     Returns
@@ -594,9 +695,11 @@ def _pairs(obj: Any) -> tuple[np.ndarray, np.ndarray]:
     elif hasattr(obj, "predicted") and hasattr(obj, "observed"):
         p, y = obj.predicted, obj.observed
     else:
-        raise DataError(f"plot_calibration needs predictions and outcomes; got {type(obj).__name__}. "
-                        "Pass (p, y): probabilities and 0/1 outcomes of the same shape, for example p from "
-                        "model.marginals_from_codes(...) and y from simulate.sample_cases(...)")
+        raise DataError(
+            f"plot_calibration needs predictions and outcomes; got {type(obj).__name__}. "
+            "Pass (p, y): probabilities and 0/1 outcomes of the same shape, for example p from "
+            "model.marginals_from_codes(...) and y from simulate.sample_cases(...)"
+        )
     p = np.asarray(p, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
     if p.shape != y.shape:
@@ -637,8 +740,15 @@ def plot_calibration(result_or_arrays: Any, *, ax: Axes | None = None, bins: int
     ax.plot([0, 1], [0, 1], linestyle="--", color="#777777", linewidth=1, label="perfect calibration")
     size = 12 + 140 * np.sqrt(count[has] / max(int(count.max()), 1))
     ax.plot(mean_p, mean_y, color=QUESTION_COLOR, linewidth=1.4, zorder=2)
-    ax.scatter(mean_p, mean_y, s=size, color=QUESTION_COLOR, edgecolors="white", zorder=3,
-               label="model (bigger dot = more predictions)")
+    ax.scatter(
+        mean_p,
+        mean_y,
+        s=size,
+        color=QUESTION_COLOR,
+        edgecolors="white",
+        zorder=3,
+        label="model (bigger dot = more predictions)",
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
@@ -658,8 +768,9 @@ _METRIC_NAMES = {
 }
 
 
-def plot_policy_curves(result: SimulationResult | pd.DataFrame, *, ax: Axes | None = None,
-                       metric: str = "top1_accuracy") -> Axes:
+def plot_policy_curves(
+    result: SimulationResult | pd.DataFrame, *, ax: Axes | None = None, metric: str = "top1_accuracy"
+) -> Axes:
     """Draw ``metric`` against the number of questions asked, one line per question policy.
 
     When the simulation stopped early (``max_questions``), its final all-questions row is drawn

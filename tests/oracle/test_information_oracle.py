@@ -51,10 +51,8 @@ class Oracle:
         self.ve = VariableElimination(pgmpy_model)
 
     @functools.cache  # noqa: B019 - one Oracle per module, kept for its life
-    def _query(self, variables: tuple[str, ...], evidence: tuple[tuple[str, str], ...],
-               joint: bool) -> Any:
-        return self.ve.query(list(variables), evidence=dict(evidence) or None, joint=joint,
-                             show_progress=False)
+    def _query(self, variables: tuple[str, ...], evidence: tuple[tuple[str, str], ...], joint: bool) -> Any:
+        return self.ve.query(list(variables), evidence=dict(evidence) or None, joint=joint, show_progress=False)
 
     def distribution(self, variable: str, states: Sequence[str], evidence: Mapping[str, str]) -> np.ndarray:
         """P(variable | evidence) in our state order."""
@@ -71,18 +69,29 @@ class Oracle:
         res = self._query(tuple(targets), ev, False)
         return sum(_h(res[t].values) for t in targets)
 
-    def gain(self, targets: Sequence[str], question: str, states: Sequence[str],
-             evidence: Mapping[str, str], criterion: str) -> tuple[float, np.ndarray]:
+    def gain(
+        self, targets: Sequence[str], question: str, states: Sequence[str], evidence: Mapping[str, str], criterion: str
+    ) -> tuple[float, np.ndarray]:
         """Return (I(T; Q | e), P(Q | e)) by brute force."""
         p = self.distribution(question, states, evidence)
         h0 = self.entropy(targets, evidence, criterion)
-        after = sum(pa * self.entropy(targets, {**evidence, question: a}, criterion)
-                    for a, pa in zip(states, p, strict=True) if pa > 0)
+        after = sum(
+            pa * self.entropy(targets, {**evidence, question: a}, criterion)
+            for a, pa in zip(states, p, strict=True)
+            if pa > 0
+        )
         return h0 - after, p
 
 
-def check_ranking(model: Model, oracle: Oracle, answers: Mapping[str, str], questions: Sequence[str],
-                  targets: Sequence[str], measure: str, **kwargs: Any) -> float:
+def check_ranking(
+    model: Model,
+    oracle: Oracle,
+    answers: Mapping[str, str],
+    questions: Sequence[str],
+    targets: Sequence[str],
+    measure: str,
+    **kwargs: Any,
+) -> float:
     """Compare rank_questions(**kwargs) with the oracle's ``measure`` on ``questions`` (unanswered)."""
     r = model.rank_questions(answers, costs=False, **kwargs)
     assert r.entropy_bits == pytest.approx(oracle.entropy(targets, answers, measure), abs=TOL)

@@ -66,9 +66,7 @@ NETWORK_TARGETS: dict[str, list[str]] = {
 
 
 # ----------------------------------------------------------------------------- oracle helpers
-def _split(
-    net: Network, answers: Mapping[str, Any]
-) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+def _split(net: Network, answers: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     """Split answers into pgmpy hard evidence and soft likelihood vectors (in our state order)."""
     hard: dict[str, str] = {}
     soft: dict[str, np.ndarray] = {}
@@ -84,16 +82,12 @@ def _virtual(net: Network, soft: Mapping[str, np.ndarray]) -> list[TabularCPD] |
     if not soft:
         return None
     return [
-        TabularCPD(
-            q, len(lik), (lik / lik.max()).reshape(-1, 1), state_names={q: list(net.states[q])}
-        )
+        TabularCPD(q, len(lik), (lik / lik.max()).reshape(-1, 1), state_names={q: list(net.states[q])})
         for q, lik in soft.items()
     ]
 
 
-def pgmpy_joint(
-    pg: Any, net: Network, variables: Sequence[str], answers: Mapping[str, Any]
-) -> np.ndarray | None:
+def pgmpy_joint(pg: Any, net: Network, variables: Sequence[str], answers: Mapping[str, Any]) -> np.ndarray | None:
     """Return P(variables | answers) from pgmpy, axes in ``variables`` order and our state order.
 
     ``None`` when pgmpy finds the evidence impossible (its normalised joint is not finite).
@@ -155,28 +149,20 @@ def sampled_answers(
     qs = list(model.questions)
     out = []
     for i in range(n):
-        k = (
-            int(rng.integers(0, len(qs) + 1))
-            if fraction is None
-            else max(1, round(fraction * len(qs)))
-        )
+        k = int(rng.integers(0, len(qs) + 1)) if fraction is None else max(1, round(fraction * len(qs)))
         chosen = [qs[j] for j in rng.choice(len(qs), size=k, replace=False)]
         answers: dict[str, Any] = {}
         for q in chosen:
             states = model.answers_of(q)
             if rng.random() < soft_share:
-                answers[q] = dict(
-                    zip(states, rng.uniform(0.01, 1.0, len(states)).tolist(), strict=True)
-                )
+                answers[q] = dict(zip(states, rng.uniform(0.01, 1.0, len(states)).tolist(), strict=True))
             else:
                 answers[q] = states[int(cases[q][i])]
         out.append(answers)
     return out
 
 
-def check_against_pgmpy(
-    model: Model, pg: Any, answers: Mapping[str, Any], extra: Sequence[str] = ()
-) -> None:
+def check_against_pgmpy(model: Model, pg: Any, answers: Mapping[str, Any], extra: Sequence[str] = ()) -> None:
     """Our posterior of every target (and ``extra`` reported variables) and the target joint."""
     net = model.network
     post = model.posterior(answers)
@@ -193,9 +179,7 @@ def check_against_pgmpy(
         )
     if post.target_joint is not None:
         target_joint = joint.sum(axis=tuple(range(len(model.causes), joint.ndim)))
-        target_joint = np.transpose(
-            target_joint, [list(model.causes).index(t) for t in post.target_order]
-        )
+        target_joint = np.transpose(target_joint, [list(model.causes).index(t) for t in post.target_order])
         np.testing.assert_allclose(post.target_joint, target_joint, rtol=0, atol=ATOL)
 
 
@@ -221,9 +205,7 @@ def test_posterior_matches_pgmpy_on_default_model(default_model: Model, default_
         check_against_pgmpy(default_model, default_pgmpy, answers, extra)
 
 
-def test_log_evidence_matches_pgmpy_on_default_model(
-    default_model: Model, default_pgmpy: Any
-) -> None:
+def test_log_evidence_matches_pgmpy_on_default_model(default_model: Model, default_pgmpy: Any) -> None:
     sets = sampled_answers(default_model, 40, seed=5, fraction=None, soft_share=0.3)
     small = [s for s in sets if 1 <= len(s) <= 12][:6]
     small.append(sampled_answers(default_model, 1, seed=9, fraction=0.2, soft_share=0.3)[0])
@@ -250,9 +232,7 @@ def check_network(networks_dir: Path, name: str) -> None:
         check_against_pgmpy(model, pg, answers)
     for answers in sets[:2]:  # log P(e): the chain rule costs one pgmpy query per answer
         expected = pgmpy_log_evidence(pg, model.network, answers)
-        assert model.posterior(answers).log_evidence == pytest.approx(
-            expected, rel=1e-10, abs=1e-10
-        )
+        assert model.posterior(answers).log_evidence == pytest.approx(expected, rel=1e-10, abs=1e-10)
 
 
 def test_posterior_matches_pgmpy_on_asia(networks_dir: Path) -> None:
@@ -282,17 +262,12 @@ def test_posterior_matches_pgmpy_on_win95pts(networks_dir: Path) -> None:
 # ----------------------------------------------------------------------------- random networks
 @settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), kwargs=random_networks(max_nodes=8))
-def test_posterior_matches_pgmpy_on_random_networks(
-    data: st.DataObject, kwargs: dict[str, Any]
-) -> None:
+def test_posterior_matches_pgmpy_on_random_networks(data: st.DataObject, kwargs: dict[str, Any]) -> None:
     net = Network.create(**kwargs)
     model = Model(net)
     drawn = data.draw(evidence_for(net, soft=True), label="answers")
     # a soft answer must give every label a likelihood (ours refuses missing labels): fill in 0
-    answers = {
-        q: {s: a.get(s, 0.0) for s in net.states[q]} if isinstance(a, Mapping) else a
-        for q, a in drawn.items()
-    }
+    answers = {q: {s: a.get(s, 0.0) for s in net.states[q]} if isinstance(a, Mapping) else a for q, a in drawn.items()}
     pg = model.to_pgmpy()
     targets = list(model.causes)
     joint = pgmpy_joint(pg, net, targets, answers)
