@@ -18,7 +18,7 @@ best adaptive two-question sequence that starts with it, one batched query of ab
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,6 +39,7 @@ __all__ = [
     "StopDecision",
     "StopRule",
     "batch_gains_from_evidence",
+    "decide_stop",
     "entropy_bits",
     "next_question",
     "rank_questions",
@@ -104,8 +105,14 @@ class QuestionRanking:
     @property
     def best(self) -> str | None:
         """The top unanswered question, or None when every question is answered."""
-        o = self._order()
-        return None if not len(o) or self.answered[o[0]] else self.questions[o[0]]
+        return self.best_excluding(())
+
+    def best_excluding(self, exclude: Collection[str]) -> str | None:
+        """The top unanswered question not in ``exclude`` (e.g. skipped), or None."""
+        for i in self._order():
+            if not self.answered[i] and self.questions[i] not in exclude:
+                return self.questions[i]
+        return None
 
     @property
     def best_gain_bits(self) -> float:
@@ -427,10 +434,27 @@ def next_question(
     rule = stop or StopRule()
     norm = normalise_answers(model.network, answers)
     n_asked = len(norm) if asked is None else asked
+    return decide_stop(
+        rule, lambda: model.posterior(norm), lambda: rank_questions(model, norm, **kwargs), n_asked=n_asked
+    )
+
+
+def decide_stop(
+    rule: StopRule,
+    posterior: Callable[[], Any],
+    ranking: Callable[[], QuestionRanking],
+    *,
+    n_asked: int,
+    exclude: Collection[str] = (),
+) -> StopDecision:
+    """Apply ``rule`` in its documented order; the posterior and ranking are computed only if needed.
+
+    ``exclude`` lists questions already asked without an answer (unsure or skipped): they are
+    not asked again.
+    """
     if rule.max_questions is not None and n_asked >= rule.max_questions:
         return StopDecision(None, f"question budget reached ({rule.max_questions})")
-    post = model.posterior(norm)
-    top = post.top_causes(2)
+    top = posterior().top_causes(2)
     if len(top):
         p1 = float(top.iloc[0])
         p2 = float(top.iloc[1]) if len(top) > 1 else 0.0
@@ -438,16 +462,16 @@ def next_question(
             return StopDecision(
                 None, f"'{top.index[0]}' is likely ({p1:.0%}) and ahead of the runner-up by {p1 - p2:.0%}"
             )
-    ranking = rank_questions(model, norm, **kwargs)
-    if ranking.best is None:
-        return StopDecision(None, "every question has been answered", ranking)
-    if ranking.best_gain_bits < rule.min_gain_bits:
+    ranked = ranking()
+    best = ranked.best_excluding(exclude)
+    if best is None:
+        return StopDecision(None, f"every question has been {'asked' if exclude else 'answered'}", ranked)
+    gain = float(ranked.gain_bits[ranked.questions.index(best)])
+    if gain < rule.min_gain_bits:
         return StopDecision(
-            None,
-            f"no question is expected to gain {rule.min_gain_bits:g} bits or more (best: {ranking.best_gain_bits:.3f})",
-            ranking,
+            None, f"no question is expected to gain {rule.min_gain_bits:g} bits or more (best: {gain:.3f})", ranked
         )
-    return StopDecision(ranking.best, None, ranking)
+    return StopDecision(best, None, ranked)
 
 
 def batch_gains_from_evidence(model: Model, evidence: Evidence, *, criterion: str = "joint") -> NDArray[np.float64]:

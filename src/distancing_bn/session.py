@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DistancingBNError
 from .evidence import UNSURE, is_unanswered, normalise_answers
 from .guidance import Guidance, guidance_for
-from .information import QuestionRanking, StopRule, rank_questions
+from .information import QuestionRanking, StopRule, decide_stop, rank_questions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,24 +83,14 @@ class Session:
     def _decide(self) -> tuple[str | None, str | None]:
         if "decision" in self._cache:
             return self._cache["decision"]
-        rule = self.stop_rule
-        decision: tuple[str | None, str | None]
-        top = self.posterior.top_causes(2)
-        p1 = float(top.iloc[0]) if len(top) else 0.0
-        p2 = float(top.iloc[1]) if len(top) > 1 else 0.0
-        if rule.max_questions is not None and len(self._history) >= rule.max_questions:
-            decision = (None, f"question budget reached ({rule.max_questions})")
-        elif p1 >= rule.confident_probability and p1 - p2 >= rule.margin:
-            decision = (None, f"'{top.index[0]}' is likely ({p1:.0%}) and ahead of the runner-up by {p1 - p2:.0%}")
-        else:
-            frame = self.ranking().to_frame()
-            open_ = frame[~frame["answered"] & ~frame["question"].isin(self.asked)]
-            if open_.empty:
-                decision = (None, "every question has been asked")
-            elif float(open_["expected_gain_bits"].iloc[0]) < rule.min_gain_bits:
-                decision = (None, f"no question is expected to gain {rule.min_gain_bits:g} bits or more")
-            else:
-                decision = (str(open_["question"].iloc[0]), None)
+        d = decide_stop(
+            self.stop_rule,
+            lambda: self.posterior,
+            self.ranking,
+            n_asked=len(self._history),
+            exclude=set(self.asked),
+        )
+        decision = (d.question, d.reason)
         self._cache["decision"] = decision
         return decision
 
