@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .errors import DataError, DistancingBNWarning
-from .evidence import Evidence
+from .evidence import Evidence, encode_labels, one_hot
 from .mapping import ColumnMap, SurveyMapping, likelihood_table, load_mapping
 
 if TYPE_CHECKING:
@@ -155,24 +155,11 @@ def _evidence(
 
     for col in plan.direct:
         states = net.states[col]
-        keys, uniques = pd.factorize(frame[col], use_na_sentinel=True)
-        folded = {s.lower(): i for i, s in enumerate(states)}
-        table = np.ones((len(uniques) + 1, len(states)))
-        bad = np.zeros(len(uniques) + 1, dtype=bool)
-        for j, u in enumerate(uniques):
-            text = str(u).strip().lower()
-            if text in ("", "unsure", "nan"):
-                continue
-            if text in folded:
-                table[j] = 0.0
-                table[j, folded[text]] = 1.0
-            else:
-                bad[j] = True
-        keys = np.where(keys < 0, len(uniques), keys)
-        if bad[keys].any():
-            fail(col, np.flatnonzero(bad[keys]), frame[col], ", ".join((*states, "unsure", "(blank)")))
-        if (keys < len(uniques)).any() and not np.all(table[keys] == 1.0):
-            merge(col, table[keys])
+        codes, bad = encode_labels(frame[col], states)
+        if bad.any():
+            fail(col, np.flatnonzero(bad), frame[col], ", ".join((*states, "unsure", "(blank)")))
+        if (codes >= 0).any():
+            merge(col, one_hot(codes, len(states)))
     for cm in plan.mapped:
         card = net.card(cm.question)
         keys, uniques = pd.factorize(frame[cm.column], use_na_sentinel=True)

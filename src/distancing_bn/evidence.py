@@ -19,7 +19,17 @@ from numpy.typing import NDArray
 from .errors import InvalidAnswerError, UnknownQuestionError
 from .network import Network
 
-__all__ = ["UNSURE", "Answer", "Evidence", "from_answers", "from_codes", "is_unanswered", "normalise_answers"]
+__all__ = [
+    "UNSURE",
+    "Answer",
+    "Evidence",
+    "encode_labels",
+    "from_answers",
+    "from_codes",
+    "is_unanswered",
+    "normalise_answers",
+    "one_hot",
+]
 
 UNSURE = "unsure"
 Answer = str | Mapping[str, float] | None
@@ -160,9 +170,34 @@ def from_codes(network: Network, codes: Mapping[str, NDArray[np.integer[Any]]], 
     lik: dict[str, NDArray[np.float64]] = {}
     for q, c in codes.items():
         c = np.asarray(c)
-        if not (c >= 0).any():
-            continue
-        card = network.card(q)
-        table = np.vstack([np.eye(card), np.ones((1, card))])  # code -1 -> the last row: all ones
-        lik[q] = table[np.where(c >= 0, c, card)]
+        if (c >= 0).any():
+            lik[q] = one_hot(c, network.card(q))
     return Evidence(rows, lik)
+
+
+def one_hot(codes: NDArray[np.integer[Any]], card: int) -> NDArray[np.float64]:
+    """Likelihood rows ``(len(codes), card)`` for answer codes: one-hot, or all ones for ``-1``."""
+    table = np.vstack([np.eye(card), np.ones((1, card))])  # code -1 -> the last row: all ones
+    return table[np.where(codes >= 0, codes, card)]
+
+
+def encode_labels(column: Any, states: tuple[str, ...]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Turn a column of answer labels into codes (``-1`` = unanswered) and a mask of invalid cells.
+
+    Labels match case-insensitively after stripping; blank, NaN/None and 'unsure' are
+    unanswered. Vectorised: each distinct value is looked up once (``pandas.factorize``).
+    """
+    import pandas as pd
+
+    lookup = {s.lower(): i for i, s in enumerate(states)}
+    keys, uniques = pd.factorize(column, use_na_sentinel=True)
+    table = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last entry: NaN / None
+    bad = np.zeros(len(uniques) + 1, dtype=bool)
+    for j, u in enumerate(uniques):
+        text = str(u).strip().lower()
+        if text in lookup:
+            table[j] = lookup[text]
+        elif text not in ("", UNSURE, "nan"):
+            bad[j] = True
+    keys = np.where(keys < 0, len(uniques), keys)
+    return table[keys], bad[keys]

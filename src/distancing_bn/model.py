@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import DataError, ImpossibleEvidenceError
-from .evidence import Evidence, from_answers, from_codes, normalise_answers
+from .evidence import Evidence, encode_labels, from_answers, from_codes, normalise_answers
 from .inference import Engine, QueryResult
 from .network import Network, compile_spec
 from .results import DISCLAIMER, Posterior, VariableInfo
@@ -221,31 +221,11 @@ class Model:
 
         Returns the codes and, per question, a boolean mask of invalid cells.
         """
-        import pandas as pd
-
         codes: dict[str, np.ndarray] = {}
         invalid: dict[str, np.ndarray] = {}
         for q in self.questions:
-            if q not in frame.columns:
-                continue
-            states = self.network.states[q]
-            lookup = {s.lower(): i for i, s in enumerate(states)}
-            col = frame[q]
-            keys, uniques = pd.factorize(col, use_na_sentinel=True)
-            table = np.empty(len(uniques) + 1, dtype=np.int64)
-            table[-1] = -1  # NaN / None
-            bad = np.zeros(len(uniques) + 1, dtype=bool)
-            for j, u in enumerate(uniques):
-                text = str(u).strip().lower()
-                if text in ("", "unsure", "nan"):
-                    table[j] = -1
-                elif text in lookup:
-                    table[j] = lookup[text]
-                else:
-                    table[j] = -1
-                    bad[j] = True
-            codes[q] = table[keys]
-            invalid[q] = bad[keys]
+            if q in frame.columns:
+                codes[q], invalid[q] = encode_labels(frame[q], self.network.states[q])
         return codes, invalid
 
     def posterior_batch(
