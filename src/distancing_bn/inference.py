@@ -191,8 +191,9 @@ class Engine:
         self.leaf_host = {v: k for k, c in enumerate(self.cliques) for v in c.leaves}
         for clique in self.cliques:
             self._build_fold(clique)
-        self._root_marginal: dict[int, _Projection] = {}
-        self._stacked: dict[Any, tuple[FloatArray, list[tuple[int, int]]]] = {}
+        self._root_projections: dict[tuple[int, ...], _Projection] = {}
+        self._stacked: dict[tuple[int, ...], tuple[FloatArray, list[tuple[int, int]]]] = {}
+        self._gain_matrices: dict[Any, FloatArray] = {}  # compiled on first use by joint_gains
 
     # ------------------------------------------------------------------ compile helpers
     def _build_tree(self) -> None:
@@ -567,7 +568,7 @@ class Engine:
 
     def _stacked_root_marginals(self, variables: tuple[int, ...]) -> tuple[FloatArray, list[tuple[int, int]]]:
         """0/1 matrix (root size × Σ cards) giving the marginals of ``variables`` side by side."""
-        key = ("stacked", variables)
+        key = variables
         if key not in self._stacked:
             rc = self.cliques[self.root]
             blocks, bounds, start = [], [], 0
@@ -592,32 +593,32 @@ class Engine:
     def _answer_projection(self, key: Any, table: FloatArray, c: _Clique) -> FloatArray:
         """(clique size, answers × separator): P(answer | x) placed at each configuration's separator entry."""
         cache_key = ("answers", key)
-        if cache_key not in self._stacked:
+        if cache_key not in self._gain_matrices:
             sep = c.to_sep
             assert sep is not None and sep.dense
             m = np.zeros((c.size, table.shape[0], sep.sub))
             m[np.arange(c.size), :, sep.index] = table.T
-            self._stacked[cache_key] = (np.ascontiguousarray(m.reshape(c.size, -1)), [])
-        return self._stacked[cache_key][0]
+            self._gain_matrices[cache_key] = np.ascontiguousarray(m.reshape(c.size, -1))
+        return self._gain_matrices[cache_key]
 
     def _pair_projection(self, child: int) -> FloatArray:
         """(parent size, child separator × parent's own separator) 0/1 matrix, for path re-runs."""
         cache_key = ("pair", child)
-        if cache_key not in self._stacked:
+        if cache_key not in self._gain_matrices:
             cc = self.cliques[child]
             parent = self.cliques[cc.parent]
             a, b = cc.parent_to_sep, parent.to_sep
             assert a is not None and b is not None and a.dense and b.dense
             m = np.zeros((parent.size, a.sub * b.sub))
             m[np.arange(parent.size), a.index * b.sub + b.index] = 1.0
-            self._stacked[cache_key] = (m, [])
-        return self._stacked[cache_key][0]
+            self._gain_matrices[cache_key] = m
+        return self._gain_matrices[cache_key]
 
     def _root_projection(self, positions: tuple[int, ...]) -> _Projection:
-        proj = self._root_marginal.get(positions)  # type: ignore[call-overload]
+        proj = self._root_projections.get(positions)
         if proj is None:
             root = self.cliques[self.root]
-            proj = self._root_marginal[positions] = _Projection(root.configs, root.cards, positions)  # type: ignore[index]
+            proj = self._root_projections[positions] = _Projection(root.configs, root.cards, positions)
         if not proj.dense:
             raise NotImplementedError("the root projection is too large for the fast gain")
         return proj
