@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import DataError, DistancingBNWarning
 from .evidence import Evidence, encode_labels, one_hot
+from .gains import best_joint_questions
 from .mapping import ColumnMap, SurveyMapping, likelihood_table, load_mapping
 
 if TYPE_CHECKING:
@@ -211,9 +212,24 @@ def score_frame(
     names = causes + (list(model.facets) if facets else [])
     probs = {v: np.full(n, np.nan) for v in names}
     log_ev = np.full(n, np.nan)
+    one_pass = next_question and _one_pass_next_question(model)
+    if one_pass:
+        available = ~_answered(model, ev)
+        costs = np.array([model.cost(q) for q in model.questions])
+        nq_index = np.full(n, -1, dtype=np.intp)
+        nq_gain = np.full(n, np.nan)
     for s in range(0, n, _ENGINE_CHUNK):
         t = min(n, s + _ENGINE_CHUNK)
-        res = model.engine.query({q: a[s:t] for q, a in ev.likelihoods.items()}, t - s, marginals=names)
+        lik = {q: a[s:t] for q, a in ev.likelihoods.items()}
+        if one_pass:  # the posterior and the best question from the same collect pass
+            best = best_joint_questions(
+                model.engine, lik, t - s, model.questions, available=available[s:t], costs=costs, marginals=names
+            )
+            res = best.result
+            nq_index[s:t] = best.index
+            nq_gain[s:t] = best.gain
+        else:
+            res = model.engine.query(lik, t - s, marginals=names)
         for v in names:
             probs[v][s:t] = res.marginals[v][:, model._info[v].present]
         log_ev[s:t] = res.log_evidence
@@ -240,7 +256,12 @@ def score_frame(
     out["top_probability"] = np.where(bad, np.nan, cause_mat[np.arange(n), top_idx] if causes else np.nan)
     out["notices"] = notices
     if next_question:
-        nq, gain = _next_questions(model, ev, bad)
+        if one_pass:
+            none = (nq_index < 0) | bad
+            nq = np.where(none, None, np.asarray(model.questions, dtype=object)[np.maximum(nq_index, 0)])
+            gain = np.where(none, np.nan, nq_gain)
+        else:
+            nq, gain = _next_questions(model, ev, bad)
         out["next_question"] = nq
         out["next_gain_bits"] = gain
     out["status"] = status
@@ -275,15 +296,29 @@ def _notices(model: Model, ev: Evidence) -> np.ndarray:
     return np.array([" ".join(x) for x in raised], dtype=object)
 
 
+def _answered(model: Model, ev: Evidence) -> np.ndarray:
+    """``(rows, questions)``: which questions each row answered (hard or soft)."""
+    answered = np.zeros((ev.rows, len(model.questions)), dtype=bool)
+    for j, q in enumerate(model.questions):
+        if q in ev.likelihoods:
+            answered[:, j] = ~np.all(ev.likelihoods[q] == 1.0, axis=1)
+    return answered
+
+
+def _one_pass_next_question(model: Model) -> bool:
+    """True when the exact joint gain with bounds applies (see :mod:`distancing_bn.gains`)."""
+    from .information import _fast_joint
+
+    return _fast_joint(model, "joint", None, list(model.questions))
+
+
 def _next_questions(model: Model, ev: Evidence, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's best question by gain per cost, from every candidate's gain (general networks)."""
     from .simulate import batch_gains_from_evidence
 
     n = ev.rows
     gains = batch_gains_from_evidence(model, ev)
-    answered = np.zeros((n, len(model.questions)), dtype=bool)
-    for j, q in enumerate(model.questions):
-        if q in ev.likelihoods:
-            answered[:, j] = ~np.all(ev.likelihoods[q] == 1.0, axis=1)
+    answered = _answered(model, ev)
     costs = np.array([model.cost(q) for q in model.questions])
     score = np.where(answered, -np.inf, gains / costs)
     best = _first_best(np.where(np.isfinite(score), score, -np.inf)) if score.shape[1] else np.zeros(n, dtype=int)

@@ -463,108 +463,9 @@ class Engine:
         answer_probs : per candidate, (rows, answers) P(Q = a | e)
         log_evidence : (rows,) natural log of P(e)
         """
-        net = self.network
-        _lam, belief, _up, log_scale = self._collect(likelihoods, rows)
-        root = self.cliques[self.root]
-        b = belief[self.root]
-        tot = b.sum(axis=1, keepdims=True)
-        with np.errstate(divide="ignore"):
-            log_evidence = log_scale + np.log(tot[:, 0])
-        p = np.divide(b, tot, out=np.zeros_like(b), where=tot > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-        h0 = -plogp.sum(axis=1)
-        cache: dict[Any, tuple[FloatArray, FloatArray]] = {}
+        from .gains import joint_gains
 
-        def sums(key: Any, proj: _Projection) -> tuple[FloatArray, FloatArray]:
-            if key not in cache:
-                cache[key] = (proj.apply(p), proj.apply(plogp))
-            return cache[key]
-
-        old_sums: dict[int, FloatArray] = {}
-
-        def separator_sums(node: int) -> FloatArray:
-            """The clique's belief summed onto the separator with its parent (its raw message up)."""
-            if node not in old_sums:
-                old_sums[node] = self.cliques[node].to_sep.apply(belief[node])  # type: ignore[union-attr]
-            return old_sums[node]
-
-        # group the candidates: by host clique (or, at the root, by parent set), so each group
-        # is one stacked computation over all of its answers
-        groups: dict[Any, list[int]] = {}
-        for j, name in enumerate(candidates):
-            v = net.index[name]
-            k = self.leaf_host[v]
-            if k == self.root:
-                key: Any = ("leaf", tuple(sorted(root.vars.index(net.index[x]) for x in net.parents[name])))
-            else:
-                key = ("clique", k)
-            groups.setdefault(key, []).append(j)
-        sizes = [net.card(q) for q in candidates]
-        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        z_all = np.zeros((rows, int(offsets[-1])))
-        h_all = np.zeros((rows, int(offsets[-1])))
-        for key, members in groups.items():
-            tables = []
-            for j in members:
-                v = net.index[candidates[j]]
-                c = self.cliques[self.leaf_host[v]]
-                assert c.table is not None
-                tables.append(c.table[c.leaf_cols[v]])
-            table = np.vstack(tables)  # (answers of the group, host clique size)
-            if key[0] == "leaf":  # hosted by the root: r_a(s) = P(Q = a | parents = s) for every row
-                proj = self._root_projection(key[1])
-                B, A = sums(key, proj)
-                first = np.empty(proj.sub, dtype=np.intp)
-                first[proj.index[::-1]] = np.arange(root.size)[::-1]
-                r = np.broadcast_to(table[:, first][None], (rows, table.shape[0], proj.sub))
-            elif self._path_is_dense(key[1]):  # re-run the path to the root's child with products only
-                node = key[1]
-                cc = self.cliques[node]
-                n_ans = table.shape[0]
-                names = tuple(candidates[j] for j in members)
-                new = (belief[node] @ self._answer_projection((key, names), table, cc)).reshape(rows, n_ans, -1)
-                old = separator_sums(node)[:, None, :]
-                r = np.divide(new, old, out=np.zeros_like(new), where=old > 0)
-                while cc.parent != self.root:
-                    parent = self.cliques[cc.parent]
-                    pair = (belief[cc.parent] @ self._pair_projection(node)).reshape(rows, -1, parent.to_sep.sub)  # type: ignore[union-attr]
-                    new = np.matmul(r, pair)
-                    old = separator_sums(cc.parent)[:, None, :]
-                    r = np.divide(new, old, out=np.zeros_like(new), where=old > 0)
-                    node, cc = cc.parent, parent
-                B, A = sums(("child", node), cc.parent_to_sep)
-            else:  # large cliques on the path: spread and sum explicitly
-                node = key[1]
-                bq = belief[node][:, None, :] * table[None, :, :]
-                while True:
-                    cc = self.cliques[node]
-                    assert cc.to_sep is not None and cc.parent_to_sep is not None
-                    new = _apply3(cc.to_sep, bq)
-                    old = separator_sums(node)[:, None, :]
-                    r = np.divide(new, old, out=np.zeros_like(new), where=old > 0)
-                    if cc.parent == self.root:
-                        break
-                    bq = belief[cc.parent][:, None, :] * _spread3(cc.parent_to_sep, r)
-                    node = cc.parent
-                B, A = sums(("child", node), cc.parent_to_sep)
-            za = np.matmul(r, np.stack([B, A], axis=2))  # (rows, answers, 2): Σ r·B and Σ r·A
-            z = za[..., 0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rlogr = np.where(r > 0, r * np.log(np.where(r > 0, r, 1.0)), 0.0)
-                inner = za[..., 1] + np.matmul(rlogr, B[:, :, None])[..., 0]
-                safe = np.where(z > 0, z, 1.0)
-                h = np.where(z > 0, np.log(safe) - inner / safe, 0.0)
-            cols = np.concatenate([np.arange(offsets[j], offsets[j + 1]) for j in members])
-            z_all[:, cols] = z
-            h_all[:, cols] = h
-        expected = np.add.reduceat(z_all * h_all, offsets[:-1], axis=1) if len(candidates) else np.zeros((rows, 0))
-        gains = np.maximum(0.0, (h0[:, None] - expected) / np.log(2.0))
-        probs = []
-        for j in range(len(candidates)):
-            zj = z_all[:, offsets[j] : offsets[j + 1]]
-            probs.append(zj / np.maximum(zj.sum(axis=1, keepdims=True), 1e-300))
-        return gains, h0 / np.log(2.0), probs, log_evidence
+        return joint_gains(self, likelihoods, rows, candidates)
 
     def _stacked_root_marginals(self, variables: tuple[int, ...]) -> tuple[FloatArray, list[tuple[int, int]]]:
         """0/1 matrix (root size × Σ cards) giving the marginals of ``variables`` side by side."""
@@ -580,15 +481,6 @@ class Engine:
                 start += self.cards[v]
             self._stacked[key] = (np.ascontiguousarray(np.hstack(blocks)), bounds)
         return self._stacked[key]
-
-    def _path_is_dense(self, node: int) -> bool:
-        """True when every projection from ``node`` up to the root's child is a small 0/1 matrix."""
-        while node != self.root:
-            c = self.cliques[node]
-            if not (c.to_sep and c.to_sep.dense and c.parent_to_sep and c.parent_to_sep.dense):
-                return False
-            node = c.parent
-        return True
 
     def _answer_projection(self, key: Any, table: FloatArray, c: _Clique) -> FloatArray:
         """(clique size, answers × separator): P(answer | x) placed at each configuration's separator entry."""

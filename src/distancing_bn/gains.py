@@ -1,0 +1,329 @@
+"""Exact expected information gain about the targets' joint, on a compiled :class:`Engine`.
+
+Let ``T`` be all targets (held together by the engine's root clique) and ``Q`` an unanswered
+question that is a leaf. The gain ``I(T; Q | e)`` in bits is computed without any work of
+size ``2^|T|`` per candidate answer:
+
+* ``Q`` depends on ``T`` only through a separator ``S`` of the root: the parents of ``Q`` if
+  the root hosts it, else the separator of the root's child branch that holds ``Q``. ``S`` is
+  a function of ``T``, so ``I(T; Q | e) = I(S; Q | e) = H(Q | e) − H(Q | S, e)``.
+* One collect pass gives ``B(s) = P(S = s | e)`` (the root belief summed onto ``S``) and, by
+  re-running only the path from ``Q``'s clique up to the root's child, the ratios
+  ``r_a(s) = P(Q = a | S = s, e)``. Then ``P(Q = a | e) = Σ_s r_a(s) B(s)`` and
+  ``H(Q | S, e) = −Σ_s B(s) Σ_a r_a(s) ln r_a(s)``.
+
+Both entropies are of ``Q`` (a few states), so the difference keeps full precision even when
+``H(T | e)`` is many bits.
+
+Candidates sharing a host clique form one *group*, computed as one stacked product over all
+their answers, for all rows or for a subset of rows.
+
+:func:`best_joint_questions` finds each row's best question without computing every gain:
+``I(T; Q | e) <= I(parents(Q); Q | e)`` (``Q`` depends on ``T`` only through its parents), and
+that bound costs one product per clique after a distribute pass. Exact gains are computed,
+best bound first, only for candidates whose bound can still beat the row's best exact gain,
+so the answer is the same as ranking every gain exactly.
+
+Imports numpy and :mod:`inference` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from .inference import Engine, QueryResult
+
+__all__ = ["BestQuestions", "best_joint_questions", "joint_gains"]
+
+FloatArray = NDArray[np.float64]
+_LN2 = float(np.log(2.0))
+_PRUNE_SLACK = 1e-9  # bits (per unit of cost): a bound this close to the best is still computed
+_ROUND_WIDTH = 2  # exact gains computed per row and round, best bound first
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Candidates hosted by one clique (or, at the root, sharing one parent set)."""
+
+    members: tuple[int, ...]  # positions in the candidate list
+    names: tuple[str, ...]  # the members' question ids
+    table: FloatArray  # (Σ answers of members, host clique size): P(answer | configuration)
+    spans: tuple[tuple[int, int], ...]  # each member's rows of `table`
+    host: int  # clique id
+    root_positions: tuple[int, ...] | None  # parents' positions in the root clique, if hosted there
+
+
+@dataclass(frozen=True, slots=True)
+class BestQuestions:
+    """Per row: the best candidate (index, -1 if none is available) and its exact gain in bits."""
+
+    index: NDArray[np.intp]
+    gain: FloatArray  # NaN where no candidate is available
+    computed: NDArray[np.bool_]  # (rows, candidates): which gains were computed exactly
+    result: QueryResult  # the posterior from the same collect pass
+
+
+def _groups(engine: Engine, candidates: Sequence[str]) -> list[_Group]:
+    """Group the candidates by host clique; cached on the engine per candidate list."""
+    key = ("groups", tuple(candidates))
+    cached = engine._gain_matrices.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    net = engine.network
+    root = engine.cliques[engine.root]
+    by_key: dict[Any, list[int]] = {}
+    for j, name in enumerate(candidates):
+        v = net.index[name]
+        k = engine.leaf_host[v]
+        if k == engine.root:
+            gk: Any = ("leaf", tuple(sorted(root.vars.index(net.index[x]) for x in net.parents[name])))
+        else:
+            gk = ("clique", k)
+        by_key.setdefault(gk, []).append(j)
+    groups = []
+    for gk, members in by_key.items():
+        tables, spans, start = [], [], 0
+        host = engine.leaf_host[net.index[candidates[members[0]]]]
+        c = engine.cliques[host]
+        for j in members:
+            v = net.index[candidates[j]]
+            assert c.table is not None
+            tables.append(c.table[c.leaf_cols[v]])
+            spans.append((start, start + engine.cards[v]))
+            start += engine.cards[v]
+        names = tuple(candidates[j] for j in members)
+        root_positions = gk[1] if gk[0] == "leaf" else None
+        groups.append(_Group(tuple(members), names, np.vstack(tables), tuple(spans), host, root_positions))
+    engine._gain_matrices[key] = groups  # type: ignore[assignment]
+    return groups
+
+
+class _GainKernel:
+    """Everything the exact gain needs from one collect pass, for all rows or a subset."""
+
+    def __init__(self, engine: Engine, belief: Mapping[int, FloatArray]) -> None:
+        self.engine = engine
+        self.belief = belief
+        b = belief[engine.root]
+        tot = b.sum(axis=1, keepdims=True)
+        self.p = np.divide(b, tot, out=np.zeros_like(b), where=tot > 0)  # P(T | e)
+        self._sums: dict[Any, FloatArray] = {}  # full-row caches only
+        self._old: dict[int, FloatArray] = {}
+
+    def entropy(self) -> FloatArray:
+        """``H(T | e)`` in bits for every row."""
+        return -(self.p * np.log2(np.maximum(self.p, 1e-300))).sum(axis=1)
+
+    def _root_sums(self, key: Any, proj: Any, idx: NDArray[np.intp] | None) -> FloatArray:
+        """``B(s) = P(S = s | e)`` on a separator of the root."""
+        if idx is not None:
+            return proj.apply(self.p[idx])
+        if key not in self._sums:
+            self._sums[key] = proj.apply(self.p)
+        return self._sums[key]
+
+    def _separator_sums(self, node: int, idx: NDArray[np.intp] | None) -> FloatArray:
+        """The clique's collect belief summed onto its upward separator (its raw message up)."""
+        c = self.engine.cliques[node]
+        assert c.to_sep is not None
+        if idx is not None:
+            return c.to_sep.apply(self.belief[node][idx])
+        if node not in self._old:
+            self._old[node] = c.to_sep.apply(self.belief[node])
+        return self._old[node]
+
+    def group(self, g: _Group, idx: NDArray[np.intp] | None) -> tuple[FloatArray, FloatArray]:
+        """Return ``P(Q = a | e)`` and ``Σ_s B(s) (−r_a(s) ln r_a(s))`` (nats), each ``(rows, answers)``."""
+        from .inference import _apply3, _spread3
+
+        eng = self.engine
+        cliques = eng.cliques
+        table = g.table
+        n_ans = table.shape[0]
+        rows = self.p.shape[0] if idx is None else len(idx)
+
+        def bel(k: int) -> FloatArray:
+            return self.belief[k] if idx is None else self.belief[k][idx]
+
+        if g.root_positions is not None:  # hosted by the root: r_a(s) = P(Q = a | parents = s)
+            proj = eng._root_projection(g.root_positions)
+            B = self._root_sums(("leaf", g.root_positions), proj, idx)
+            root = cliques[eng.root]
+            first = np.empty(proj.sub, dtype=np.intp)
+            first[proj.index[::-1]] = np.arange(root.size)[::-1]
+            r = np.broadcast_to(table[:, first][None], (rows, n_ans, proj.sub))
+        else:
+            node = g.host
+            c = cliques[node]
+            assert c.to_sep is not None
+            b = bel(node)
+            if c.to_sep.dense:
+                new = (b @ eng._answer_projection((g.host, g.names), table, c)).reshape(rows, n_ans, -1)
+            else:
+                new = _apply3(c.to_sep, b[:, None, :] * table[None, :, :])
+            r = _ratio(new, self._separator_sums(node, idx))
+            while c.parent != eng.root:
+                parent = cliques[c.parent]
+                assert c.parent_to_sep is not None and parent.to_sep is not None
+                bp = bel(c.parent)
+                if _pair_is_cheaper(c, parent, n_ans):
+                    pair = (bp @ eng._pair_projection(node)).reshape(rows, c.parent_to_sep.sub, parent.to_sep.sub)
+                    new = np.matmul(r, pair)
+                    old = pair.sum(axis=1) if idx is not None else self._separator_sums(c.parent, None)
+                else:
+                    new = _apply3(parent.to_sep, bp[:, None, :] * _spread3(c.parent_to_sep, r))
+                    old = self._separator_sums(c.parent, idx)
+                r = _ratio(new, old)
+                node, c = c.parent, parent
+            assert c.parent_to_sep is not None
+            B = self._root_sums(("child", node), c.parent_to_sep, idx)
+        z = np.matmul(r, B[:, :, None])[..., 0]  # P(Q = a | e)
+        h_cond = -np.matmul(r * np.log(np.maximum(r, 1e-300)), B[:, :, None])[..., 0]  # Σ_s B(s) (−r ln r)
+        return z, h_cond
+
+    @staticmethod
+    def gains(g: _Group, z: FloatArray, h_cond: FloatArray) -> FloatArray:
+        """``I(S; Q | e) = H(Q | e) − H(Q | S, e)`` in bits, ``(rows, members)``, from :meth:`group`."""
+        starts = [s for s, _ in g.spans]
+        h_q = -np.add.reduceat(z * np.log(np.maximum(z, 1e-300)), starts, axis=1)
+        return np.maximum(0.0, (h_q - np.add.reduceat(h_cond, starts, axis=1)) / _LN2)
+
+
+def _ratio(new: FloatArray, old: FloatArray) -> FloatArray:
+    old3 = old[:, None, :]
+    return np.divide(new, old3, out=np.zeros_like(new), where=old3 > 0)
+
+
+def _pair_is_cheaper(child: Any, parent: Any, answers: int) -> bool:
+    """Re-run a path step through the (child sep × parent sep) joint, or by spreading answers?"""
+    if not (child.parent_to_sep.dense and parent.to_sep.dense):
+        return False
+    a, b = child.parent_to_sep.sub, parent.to_sep.sub
+    pair = parent.size * a * b + answers * a * b
+    spread = answers * parent.size * (b + 2)
+    return pair <= spread
+
+
+def joint_gains(
+    engine: Engine, likelihoods: Mapping[str, FloatArray], rows: int, candidates: Sequence[str]
+) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+    """Exact ``I(T; Q | e)`` in bits for every row and candidate; see :meth:`Engine.joint_gains`."""
+    _lam, belief, _up, log_scale = engine._collect(likelihoods, rows)
+    kernel = _GainKernel(engine, belief)
+    with np.errstate(divide="ignore"):
+        log_evidence = log_scale + np.log(belief[engine.root].sum(axis=1))
+    gains = np.zeros((rows, len(candidates)))
+    probs: list[FloatArray] = [np.zeros((rows, 0))] * len(candidates)
+    for g in _groups(engine, candidates):
+        z, h = kernel.group(g, None)
+        gains[:, list(g.members)] = kernel.gains(g, z, h)
+        for j, (s, t) in zip(g.members, g.spans, strict=True):
+            zj = z[:, s:t]
+            probs[j] = zj / np.maximum(zj.sum(axis=1, keepdims=True), 1e-300)
+    return gains, kernel.entropy(), probs, log_evidence
+
+
+def _upper_bounds(
+    engine: Engine, full: Mapping[int, FloatArray], candidates: Sequence[str], rows: int
+) -> FloatArray:
+    """``I(parents(Q); Q | e)`` in bits for every row and candidate: an upper bound of the joint gain."""
+    net = engine.network
+    out = np.zeros((rows, len(candidates)))
+    by_host: dict[int, list[int]] = {}
+    for j, q in enumerate(candidates):
+        by_host.setdefault(engine.leaf_host[net.index[q]], []).append(j)
+    for host, members in by_host.items():
+        key = ("bound", host, tuple(candidates[j] for j in members))
+        w = engine._gain_matrices.get(key)
+        c = engine.cliques[host]
+        assert c.table is not None
+        if w is None:  # [P(a | x) for every answer | −H(Q | x) for every member]
+            tables = [c.table[c.leaf_cols[net.index[candidates[j]]]] for j in members]
+            neg_h = [(t * np.log(np.maximum(t, 1e-300))).sum(axis=0) for t in tables]
+            w = np.ascontiguousarray(np.vstack([*tables, *neg_h]).T)
+            engine._gain_matrices[key] = w
+        b = full[host]
+        tot = b.sum(axis=1, keepdims=True)
+        y = (b @ w) / np.where(tot > 0, tot, 1.0)
+        n_ans = w.shape[1] - len(members)
+        pq = y[:, :n_ans]
+        starts = np.concatenate([[0], np.cumsum([engine.cards[net.index[candidates[j]]] for j in members])[:-1]])
+        neg_hq = np.add.reduceat(pq * np.log(np.maximum(pq, 1e-300)), starts, axis=1)
+        out[:, members] = np.maximum(0.0, (y[:, n_ans:] - neg_hq) / _LN2)
+    return out
+
+
+def best_joint_questions(
+    engine: Engine,
+    likelihoods: Mapping[str, FloatArray],
+    rows: int,
+    candidates: Sequence[str],
+    *,
+    available: NDArray[np.bool_],
+    costs: FloatArray | None = None,
+    marginals: Sequence[str] = (),
+) -> BestQuestions:
+    """Each row's candidate of largest ``I(T; Q | e) / cost``, exactly, and the posterior.
+
+    ``available`` ``(rows, candidates)`` marks the questions a row may be asked (unanswered).
+    Ties go to the first candidate, as in ranking. The same collect pass gives the marginals of
+    ``marginals`` (returned as ``result``). Gains of candidates whose upper bound is below the
+    row's best exact gain are never computed: see the module docstring.
+    """
+    n_cand = len(candidates)
+    cost = np.ones(n_cand) if costs is None else np.asarray(costs, dtype=np.float64)
+    lam, belief, up, log_scale = engine._collect(likelihoods, rows)
+    root_b = belief[engine.root]
+    total = root_b.sum(axis=1)
+    with np.errstate(divide="ignore"):
+        log_evidence = log_scale + np.log(total)
+    result = engine._finish(lam, belief, up, rows, root_b, total, log_evidence, list(marginals), False)
+    kernel = _GainKernel(engine, belief)
+    full = engine._distribute(belief, up, rows)
+    bound_score = np.where(available, _upper_bounds(engine, full, candidates, rows) / cost, -np.inf)
+    exact = np.full((rows, n_cand), -np.inf)
+    computed = np.zeros((rows, n_cand), dtype=bool)
+    best = np.full(rows, -np.inf)
+    groups = _groups(engine, candidates)
+    col_group = np.empty(n_cand, dtype=np.intp)
+    for gi, g in enumerate(groups):
+        col_group[list(g.members)] = gi
+    while True:
+        open_ = np.isfinite(bound_score) & ~computed & (bound_score >= best[:, None] - _PRUNE_SLACK)
+        if not open_.any():
+            break
+        masked = np.where(open_, bound_score, -np.inf)
+        order = np.argsort(-masked, axis=1, kind="stable")[:, :_ROUND_WIDTH]
+        picked = np.zeros_like(open_)
+        r_idx = np.repeat(np.arange(rows), order.shape[1])
+        picked[r_idx, order.ravel()] = True
+        picked &= open_
+        need = np.zeros((rows, len(groups)), dtype=bool)
+        pr, pc = np.nonzero(picked)
+        need[pr, col_group[pc]] = True
+        for gi in np.flatnonzero(need.any(axis=0)):
+            g = groups[gi]
+            idx = np.flatnonzero(need[:, gi])
+            z, h = kernel.group(g, idx)
+            cols = list(g.members)
+            exact[np.ix_(idx, cols)] = kernel.gains(g, z, h)
+            computed[np.ix_(idx, cols)] = True
+        score = np.where(computed & available, exact / cost, -np.inf)
+        best = score.max(axis=1) if n_cand else best
+    score = np.where(computed & available, exact / cost, -np.inf)
+    if n_cand:
+        top = score.max(axis=1, keepdims=True)
+        index = np.argmax(score >= top - 1e-12, axis=1).astype(np.intp)
+        none = ~np.isfinite(top[:, 0])
+    else:
+        index = np.zeros(rows, dtype=np.intp)
+        none = np.ones(rows, dtype=bool)
+    gain = np.where(none, np.nan, exact[np.arange(rows), index] if n_cand else np.nan)
+    index = np.where(none, -1, index)
+    return BestQuestions(index, gain, computed, result)
