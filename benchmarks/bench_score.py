@@ -182,11 +182,12 @@ def profile_chunk(src: Path, rows: int = 50_000) -> dict:
 
     import distancing_bn as d
     from distancing_bn import batch as B
+    from distancing_bn.csvio import read_csv_chunks
 
     m = d.load_model()
     t: dict[str, float] = {}
     t0 = time.perf_counter()
-    chunks, _sep, header = B._read_chunks(src, None, rows)
+    chunks, _sep, header = read_csv_chunks(src, None, rows)
     chunk = next(chunks)
     t["csv_parse"] = time.perf_counter() - t0
     plan = B._Plan(m, header, None, None, False)

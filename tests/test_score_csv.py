@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 
 from distancing_bn import load_model
-from distancing_bn.batch import ScoreSummary, detect_separator, score_csv
+from distancing_bn.batch import ScoreSummary, score_csv
+from distancing_bn.csvio import detect_separator
 from distancing_bn.errors import DataError, DistancingBNWarning
 from distancing_bn.simulate import sample_cases
 
@@ -122,10 +123,18 @@ def test_ids_round_trip_as_text(model: Any, tmp_path: Path) -> None:
     rows = read_rows(dst)
     assert [r["case_id"] for r in rows] == ids
     assert [r["num"] for r in rows] == ints
-    # byte for byte: every line starts with the id text exactly as it was written
-    for line, i, n in zip(dst.read_text(encoding="utf-8").splitlines()[1:], ids, ints, strict=True):
-        if not any(ch in i for ch in ',"\n'):
-            assert line.startswith(f"{i},{n},"), (line, i, n)
+    # cells that need quotes are quoted, quotes doubled; a chunk with such a cell quotes all text
+    text = dst.read_text(encoding="utf-8")
+    assert '"1,000"' in text and '"say ""hi"""' in text
+    # byte for byte when no id needs quoting: every line starts with the id text as written
+    plain = [(i, n, a) for i, n, a in zip(ids, ints, answers, strict=True) if not any(ch in i for ch in ',"\n')]
+    src2 = write_csv(tmp_path / "plain.csv", ["case_id", "num", "less_contact"], [list(x) for x in plain])
+    dst2 = tmp_path / "plain_out.csv"
+    run(model, src2, dst2, next_question=False)
+    lines = dst2.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("case_id,num,p_")
+    for line, (i, n, _a) in zip(lines[1:], plain, strict=True):
+        assert line.startswith(f"{i},{n},"), (line, i, n)
 
 
 # ---------------------------------------------------------------------------- chunk size

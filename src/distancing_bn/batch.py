@@ -9,9 +9,8 @@ file that is renamed only when the whole run succeeded.
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import difflib
-import io
 import os
 import re
 import sys
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .csvio import read_csv_chunks, write_csv_chunk
 from .errors import DataError, DistancingBNWarning
 from .evidence import Evidence, encode_labels, one_hot
 from .gains import best_joint_questions
@@ -194,10 +194,15 @@ def score_frame(
     errors: ErrorMode = "mark",
     facets: bool = False,
     strict: bool = False,
+    workers: int = 1,
     _plan: _Plan | None = None,
     _row_offset: int = 0,
 ) -> pd.DataFrame:
-    """Score every row of ``frame``; see :meth:`distancing_bn.Model.score`."""
+    """Score every row of ``frame``; see :meth:`distancing_bn.Model.score`.
+
+    ``workers > 1`` scores blocks of rows in that many threads (same results; best with BLAS
+    limited to one thread, as :func:`score_csv` does).
+    """
     import pandas as pd
 
     if errors not in ("mark", "raise"):
@@ -218,7 +223,8 @@ def score_frame(
         costs = np.array([model.cost(q) for q in model.questions])
         nq_index = np.full(n, -1, dtype=np.intp)
         nq_gain = np.full(n, np.nan)
-    for s in range(0, n, _ENGINE_CHUNK):
+
+    def engine_chunk(s: int) -> None:  # fills rows s .. s + _ENGINE_CHUNK of the arrays above
         t = min(n, s + _ENGINE_CHUNK)
         lik = {q: a[s:t] for q, a in ev.likelihoods.items()}
         if one_pass:  # the posterior and the best question from the same collect pass
@@ -233,6 +239,16 @@ def score_frame(
         for v in names:
             probs[v][s:t] = res.marginals[v][:, model._info[v].present]
         log_ev[s:t] = res.log_evidence
+
+    starts = range(0, n, _ENGINE_CHUNK)
+    if workers > 1 and len(starts) > 1:  # numpy and BLAS release the GIL: chunks run side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+            list(pool.map(engine_chunk, starts))
+    else:
+        for s in starts:
+            engine_chunk(s)
     impossible = ~np.isfinite(log_ev) & (status == "ok")
     if impossible.any():
         if errors == "raise":
@@ -329,88 +345,6 @@ def _next_questions(model: Model, ev: Evidence, bad: np.ndarray) -> tuple[np.nda
     return qs, gain
 
 
-# ---------------------------------------------------------------------------- CSV files
-def detect_separator(header: str) -> str:
-    """Return the most plausible delimiter of a CSV header line: ',', ';' or tab."""
-    counts = {sep: 0 for sep in (",", ";", "\t")}
-    quoted = False
-    for ch in header:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in counts:
-            counts[ch] += 1
-    best = max(counts, key=lambda s: counts[s])
-    return best if counts[best] else ","
-
-
-def _read_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[Iterator[pd.DataFrame], str, list[str]]:
-    import pandas as pd
-
-    stream: Any
-    if str(src) == "-":
-        data = sys.stdin.buffer.read()
-        stream = io.BytesIO(data)
-        first = next((ln for ln in data.decode("utf-8-sig", errors="replace").splitlines() if ln.strip()), "")
-        name = "<stdin>"
-    else:
-        p = Path(src)
-        if not p.is_file():
-            raise DataError(f"{p}: no such file", file=str(p))
-        first = ""
-        with open(p, "rb") as fh:
-            for raw in fh:  # the header is the first non-blank line
-                first = raw.decode("utf-8-sig", errors="replace")
-                if first.strip():
-                    break
-        stream = str(p)
-        name = str(p)
-    if not first.strip():
-        raise DataError(f"{name}: the file is empty (no header line)", file=name, line=1)
-    separator = sep or detect_separator(first)
-    try:
-        reader = pd.read_csv(
-            stream,
-            sep=separator,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8-sig",
-            chunksize=chunk_size,
-            skip_blank_lines=True,
-            index_col=False,
-        )
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{name}: cannot read CSV: {exc}", file=name) from None
-    header = next(csv.reader([first], delimiter=separator))
-    return _guard(reader, name, chunk_size), separator, header
-
-
-def _guard(reader: Any, name: str, chunk_size: int) -> Iterator[pd.DataFrame]:
-    import pandas as pd
-
-    done = 0
-    warned = False
-    while True:
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", pd.errors.ParserWarning)
-                chunk = next(reader)
-        except StopIteration:
-            return
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise DataError(f"{name}: cannot read CSV after row {done}: {exc}", file=name, row=done + 1) from None
-        if not warned and any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-            warnings.warn(
-                f"{name}: some rows after row {done} have more fields than the header (often a trailing "
-                "delimiter); the fields beyond the header were not read",
-                DistancingBNWarning,
-                stacklevel=2,
-            )
-            warned = True
-        done += len(chunk)
-        yield chunk
-
-
 def score_csv(
     src: str | Path,
     dst: str | Path | None,
@@ -425,6 +359,7 @@ def score_csv(
     chunk_size: int = DEFAULT_CHUNK,
     sep: str | None = None,
     progress: bool | None = None,
+    workers: int | None = None,
 ) -> ScoreSummary:
     """Score a CSV file into another, chunk by chunk; ``'-'`` reads stdin / writes stdout.
 
@@ -446,13 +381,14 @@ def score_csv(
     if chunk_size < 1:
         raise DataError(f"chunk_size must be at least 1, got {chunk_size}")
     resolved = _resolve_mapping(model, mapping)
-    chunks, _separator, header = _read_chunks(src, sep, chunk_size)
+    chunks, _separator, header = read_csv_chunks(src, sep, chunk_size)
     plan = _Plan(model, header, resolved, id_columns, strict)
     if dst is None:
         dst = "-" if str(src) == "-" else str(Path(src).with_suffix("")) + ".scored.csv"
     to_stdout = str(dst) == "-"
     if to_stdout:
-        out_fh: Any = sys.stdout
+        sys.stdout.flush()
+        out_fh: Any = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
         tmp = None
     else:
         d = Path(dst)
@@ -463,7 +399,7 @@ def score_csv(
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        out_fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        out_fh = os.fdopen(fd, "wb")
     bar = _progress_bar(progress, src)
 
     def run(frame: pd.DataFrame, offset: int) -> pd.DataFrame:
@@ -476,27 +412,30 @@ def score_csv(
             errors=errors,
             facets=facets,
             strict=strict,
+            workers=n_workers,
             _plan=plan,
             _row_offset=offset,
         )
 
+    n_workers = default_workers() if workers is None else max(1, int(workers))
     rows = ok = 0
+    blas = _single_threaded_blas() if n_workers > 1 else contextlib.nullcontext()
     try:
-        wrote_header = False
-        for chunk in chunks:
-            scored = run(chunk, rows)
-            scored.to_csv(out_fh, index=False, header=not wrote_header, float_format="%.6g", lineterminator="\n")
-            wrote_header = True
-            rows += len(scored)
-            ok += int((scored["status"] == "ok").sum())
-            if bar is not None:
-                bar.update(len(scored))
-        if not wrote_header:  # header-only input: write the output header alone
-            import pandas as pd
+        with blas:
+            wrote_header = False
+            for chunk in _read_ahead(chunks) if n_workers > 1 else chunks:
+                scored = run(chunk, rows)
+                write_csv_chunk(scored, out_fh, header=not wrote_header)
+                wrote_header = True
+                rows += len(scored)
+                ok += int((scored["status"] == "ok").sum())
+                if bar is not None:
+                    bar.update(len(scored))
+            if not wrote_header:  # header-only input: write the output header alone
+                import pandas as pd
 
-            empty = pd.DataFrame({c: pd.Series(dtype=str) for c in header})
-            scored = run(empty, 0)
-            scored.to_csv(out_fh, index=False, lineterminator="\n")
+                empty = pd.DataFrame({c: pd.Series(dtype=str) for c in header})
+                write_csv_chunk(run(empty, 0), out_fh, header=True)
         if tmp is not None:
             out_fh.close()
             os.replace(tmp, dst)
@@ -511,6 +450,52 @@ def score_csv(
             if os.path.exists(tmp):
                 os.unlink(tmp)
     return ScoreSummary(rows, ok, rows - ok, str(dst))
+
+
+def _read_ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Yield the chunks of ``chunks``, parsing the next one in a thread while this one is scored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(next, chunks, done)
+        while True:
+            chunk = pending.result()
+            if chunk is done:
+                return
+            pending = pool.submit(next, chunks, done)
+            yield chunk
+
+
+def default_workers() -> int:
+    """Threads for :func:`score_csv`: the CPUs this process may use, at most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
+def _single_threaded_blas() -> Any:
+    """One BLAS thread per worker thread while a run lasts (threadpoolctl, restored after)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn (pgmpy)
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+class _TextSink:
+    """Bytes to a text stream without a binary buffer (a notebook's or a test's ``sys.stdout``)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def _progress_bar(progress: bool | None, src: str | Path) -> Any:

@@ -69,12 +69,21 @@ class BestQuestions:
     result: QueryResult  # the posterior from the same collect pass
 
 
-def _groups(engine: Engine, candidates: Sequence[str]) -> list[_Group]:
-    """Group the candidates by host clique; cached on the engine per candidate list."""
-    key = ("groups", tuple(candidates))
+def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) -> list[_Group]:
+    """Group the candidates by host clique (``single``: one group each); cached on the engine."""
+    key = ("groups", tuple(candidates), single)
     cached = engine._gain_matrices.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
+    if single:
+        groups = [
+            _Group((j,), (g.names[i],), g.table[s:t], ((0, t - s),), g.host, g.root_positions)
+            for g in _groups(engine, candidates)
+            for i, (j, (s, t)) in enumerate(zip(g.members, g.spans, strict=True))
+        ]
+        groups.sort(key=lambda g: g.members)
+        engine._gain_matrices[key] = groups  # type: ignore[assignment]
+        return groups
     net = engine.network
     root = engine.cliques[engine.root]
     by_key: dict[Any, list[int]] = {}
@@ -115,6 +124,14 @@ class _GainKernel:
         self.p = np.divide(b, tot, out=np.zeros_like(b), where=tot > 0)  # P(T | e)
         self._sums: dict[Any, FloatArray] = {}  # full-row caches only
         self._old: dict[int, FloatArray] = {}
+        self._branches: dict[int, FloatArray] | None = None  # B on every root child's separator
+
+    def _branch_sums(self, node: int, idx: NDArray[np.intp] | None) -> FloatArray:
+        """``B(s)`` on the separator between the root and its child ``node``."""
+        if self._branches is None:  # every branch at once, all rows: one product
+            self._branches = self.engine._child_separator_sums(self.engine.root, self.p)
+        b = self._branches[node]
+        return b if idx is None else b[idx]
 
     def entropy(self) -> FloatArray:
         """``H(T | e)`` in bits for every row."""
@@ -182,7 +199,7 @@ class _GainKernel:
                 r = _ratio(new, old)
                 node, c = c.parent, parent
             assert c.parent_to_sep is not None
-            B = self._root_sums(("child", node), c.parent_to_sep, idx)
+            B = self._branch_sums(node, idx)
         z = np.matmul(r, B[:, :, None])[..., 0]  # P(Q = a | e)
         h_cond = -np.matmul(r * np.log(np.maximum(r, 1e-300)), B[:, :, None])[..., 0]  # Σ_s B(s) (−r ln r)
         return z, h_cond
@@ -229,9 +246,7 @@ def joint_gains(
     return gains, kernel.entropy(), probs, log_evidence
 
 
-def _upper_bounds(
-    engine: Engine, full: Mapping[int, FloatArray], candidates: Sequence[str], rows: int
-) -> FloatArray:
+def _upper_bounds(engine: Engine, full: Mapping[int, FloatArray], candidates: Sequence[str], rows: int) -> FloatArray:
     """``I(parents(Q); Q | e)`` in bits for every row and candidate: an upper bound of the joint gain."""
     net = engine.network
     out = np.zeros((rows, len(candidates)))
@@ -286,36 +301,50 @@ def best_joint_questions(
     result = engine._finish(lam, belief, up, rows, root_b, total, log_evidence, list(marginals), False)
     kernel = _GainKernel(engine, belief)
     full = engine._distribute(belief, up, rows)
-    bound_score = np.where(available, _upper_bounds(engine, full, candidates, rows) / cost, -np.inf)
+    bound = _upper_bounds(engine, full, candidates, rows)
+    bound_score = np.where(available, bound / cost, -np.inf)
     exact = np.full((rows, n_cand), -np.inf)
     computed = np.zeros((rows, n_cand), dtype=bool)
     best = np.full(rows, -np.inf)
-    groups = _groups(engine, candidates)
-    col_group = np.empty(n_cand, dtype=np.intp)
-    for gi, g in enumerate(groups):
-        col_group[list(g.members)] = gi
-    while True:
-        open_ = np.isfinite(bound_score) & ~computed & (bound_score >= best[:, None] - _PRUNE_SLACK)
-        if not open_.any():
+    groups = _groups(engine, candidates, single=True)  # rows rarely need two of a host's questions
+    col_group = np.array([g.members[0] for g in groups], dtype=np.intp).argsort()
+    at_root = np.array([g.root_positions is not None for g in groups], dtype=bool)[col_group]
+    if at_root.any():  # the bound of a question hosted by the root is its exact gain
+        exact[:, at_root] = bound[:, at_root]
+        computed[:, at_root] = True
+        best = np.where(available[:, at_root], bound_score[:, at_root], -np.inf).max(axis=1)
+    # visit each row's candidates in decreasing order of their bound; a row is done when its next
+    # bound cannot beat its best exact gain (bounds only decrease from there)
+    order = np.argsort(-bound_score, axis=1, kind="stable") if n_cand else np.zeros((rows, 0), dtype=np.intp)
+    sorted_bounds = np.take_along_axis(bound_score, order, axis=1)
+    pos = np.zeros(rows, dtype=np.intp)
+    active = np.arange(rows)
+    while active.size:
+        open_rows = pos[active] < n_cand
+        active = active[open_rows]
+        if not active.size:
             break
-        masked = np.where(open_, bound_score, -np.inf)
-        order = np.argsort(-masked, axis=1, kind="stable")[:, :_ROUND_WIDTH]
-        picked = np.zeros_like(open_)
-        r_idx = np.repeat(np.arange(rows), order.shape[1])
-        picked[r_idx, order.ravel()] = True
-        picked &= open_
-        need = np.zeros((rows, len(groups)), dtype=bool)
-        pr, pc = np.nonzero(picked)
-        need[pr, col_group[pc]] = True
+        first = sorted_bounds[active, pos[active]]
+        keep = np.isfinite(first) & (first >= best[active] - _PRUNE_SLACK)
+        active = active[keep]
+        need = np.zeros((active.size, len(groups)), dtype=bool)
+        for k in range(_ROUND_WIDTH):
+            at = np.minimum(pos[active] + k, n_cand - 1)
+            col = order[active, at]
+            ok = (pos[active] + k < n_cand) & (sorted_bounds[active, at] >= best[active] - _PRUNE_SLACK)
+            ok &= ~computed[active, col]
+            need[np.flatnonzero(ok), col_group[col[ok]]] = True
+        pos[active] += _ROUND_WIDTH
         for gi in np.flatnonzero(need.any(axis=0)):
             g = groups[gi]
-            idx = np.flatnonzero(need[:, gi])
+            idx = active[need[:, gi]]
             z, h = kernel.group(g, idx)
             cols = list(g.members)
-            exact[np.ix_(idx, cols)] = kernel.gains(g, z, h)
+            gains = kernel.gains(g, z, h)
+            exact[np.ix_(idx, cols)] = gains
             computed[np.ix_(idx, cols)] = True
-        score = np.where(computed & available, exact / cost, -np.inf)
-        best = score.max(axis=1) if n_cand else best
+            scores = np.where(available[np.ix_(idx, cols)], gains / cost[cols], -np.inf)
+            best[idx] = np.maximum(best[idx], scores.max(axis=1))
     score = np.where(computed & available, exact / cost, -np.inf)
     if n_cand:
         top = score.max(axis=1, keepdims=True)

@@ -571,14 +571,39 @@ class Engine:
     def _distribute(self, belief: dict[int, FloatArray], up: dict[int, FloatArray], rows: int) -> dict[int, FloatArray]:
         full = {self.root: belief[self.root]}
         for k in self.order:
-            b = full[k]
-            for ch in self.cliques[k].children:
+            children = self.cliques[k].children
+            if not children:
+                continue
+            sums = self._child_separator_sums(k, full[k])
+            for ch in children:
                 cc = self.cliques[ch]
-                down = _row_normalise(_safe_div(cc.parent_to_sep.apply(b), up[ch]))  # type: ignore[union-attr]
+                down = _row_normalise(_safe_div(sums[ch], up[ch]))
                 child = belief[ch].copy()
                 cc.to_sep.multiply_into(child, down)  # type: ignore[union-attr]
                 full[ch] = child
         return full
+
+    def _child_separator_sums(self, k: int, b: FloatArray) -> dict[int, FloatArray]:
+        """Clique ``k``'s belief summed onto the separator of each child: one product when small."""
+        c = self.cliques[k]
+        key = ("children", k)
+        stacked = self._gain_matrices.get(key)
+        if stacked is None:
+            projs = [self.cliques[ch].parent_to_sep for ch in c.children]
+            if all(p is not None and p.dense for p in projs):
+                stacked = np.ascontiguousarray(np.hstack([p.matrix for p in projs]))  # type: ignore[union-attr]
+            else:
+                stacked = np.zeros((0, 0))
+            self._gain_matrices[key] = stacked
+        if stacked.size == 0:
+            return {ch: self.cliques[ch].parent_to_sep.apply(b) for ch in c.children}  # type: ignore[union-attr]
+        flat = b @ stacked
+        out, start = {}, 0
+        for ch in c.children:
+            sub = self.cliques[ch].parent_to_sep.sub  # type: ignore[union-attr]
+            out[ch] = flat[:, start : start + sub]
+            start += sub
+        return out
 
     def _leaf_marginal(
         self, v: int, full: dict[int, FloatArray], lam: Mapping[int, FloatArray], rows: int
