@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tests.strategies import random_networks
 
 from distancing_bn import load_model
 from distancing_bn.gains import _upper_bounds, best_joint_questions
 from distancing_bn.model import Model
 from distancing_bn.network import Network
 from distancing_bn.simulate import sample_cases
+from strategies import random_networks
 
 
 @pytest.fixture(scope="module")
