@@ -178,7 +178,7 @@ def from_codes(network: Network, codes: Mapping[str, NDArray[np.integer[Any]]], 
 def one_hot(codes: NDArray[np.integer[Any]], card: int) -> NDArray[np.float64]:
     """Likelihood rows ``(len(codes), card)`` for answer codes: one-hot, or all ones for ``-1``."""
     table = np.vstack([np.eye(card), np.ones((1, card))])  # code -1 -> the last row: all ones
-    return table[np.where(codes >= 0, codes, card)]
+    return np.take(table, np.where(codes >= 0, codes, card), axis=0)
 
 
 def encode_labels(column: Any, states: tuple[str, ...]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -116,22 +117,37 @@ def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) 
 class _GainKernel:
     """Everything the exact gain needs from one collect pass, for all rows or a subset."""
 
-    def __init__(self, engine: Engine, belief: Mapping[int, FloatArray]) -> None:
+    def __init__(
+        self, engine: Engine, belief: Mapping[int, FloatArray], full: Mapping[int, FloatArray] | None = None
+    ) -> None:
         self.engine = engine
         self.belief = belief
-        b = belief[engine.root]
-        tot = b.sum(axis=1, keepdims=True)
-        self.p = np.divide(b, tot, out=np.zeros_like(b), where=tot > 0)  # P(T | e)
+        self.full = full  # calibrated beliefs, when a distribute pass was run
+        self.rows = belief[engine.root].shape[0]
         self._sums: dict[Any, FloatArray] = {}  # full-row caches only
         self._old: dict[int, FloatArray] = {}
         self._branches: dict[int, FloatArray] | None = None  # B on every root child's separator
 
     def _branch_sums(self, node: int, idx: NDArray[np.intp] | None) -> FloatArray:
         """``B(s)`` on the separator between the root and its child ``node``."""
-        if self._branches is None:  # every branch at once, all rows: one product
-            self._branches = self.engine._child_separator_sums(self.engine.root, self.p)
-        b = self._branches[node]
+        if self.full is not None:  # from the child's calibrated belief: a product the child's size
+            if node not in self._sums:
+                c = self.engine.cliques[node]
+                assert c.to_sep is not None
+                self._sums[node] = _normalise(c.to_sep.apply(self.full[node]))
+            b = self._sums[node]
+        else:
+            if self._branches is None:  # every branch at once, all rows: one product
+                self._branches = self.engine._child_separator_sums(self.engine.root, self.p)
+            b = self._branches[node]
         return b if idx is None else b[idx]
+
+    @cached_property
+    def p(self) -> FloatArray:
+        """``P(T | e)``: the root belief normalised (computed only when needed)."""
+        b = self.belief[self.engine.root]
+        tot = b.sum(axis=1, keepdims=True)
+        return np.divide(b, tot, out=np.zeros_like(b), where=tot > 0)
 
     def entropy(self) -> FloatArray:
         """``H(T | e)`` in bits for every row."""
@@ -163,7 +179,7 @@ class _GainKernel:
         cliques = eng.cliques
         table = g.table
         n_ans = table.shape[0]
-        rows = self.p.shape[0] if idx is None else len(idx)
+        rows = self.rows if idx is None else len(idx)
 
         def bel(k: int) -> FloatArray:
             return self.belief[k] if idx is None else self.belief[k][idx]
@@ -210,6 +226,11 @@ class _GainKernel:
         starts = [s for s, _ in g.spans]
         h_q = -np.add.reduceat(z * np.log(np.maximum(z, 1e-300)), starts, axis=1)
         return np.maximum(0.0, (h_q - np.add.reduceat(h_cond, starts, axis=1)) / _LN2)
+
+
+def _normalise(x: FloatArray) -> FloatArray:
+    s = x.sum(axis=1, keepdims=True)
+    return np.divide(x, s, out=np.zeros_like(x), where=s > 0)
 
 
 def _ratio(new: FloatArray, old: FloatArray) -> FloatArray:
@@ -263,12 +284,13 @@ def _upper_bounds(engine: Engine, full: Mapping[int, FloatArray], candidates: Se
             neg_h = [(t * np.log(np.maximum(t, 1e-300))).sum(axis=0) for t in tables]
             w = np.ascontiguousarray(np.vstack([*tables, *neg_h]).T)
             engine._gain_matrices[key] = w
-        b = full[host]
-        tot = b.sum(axis=1, keepdims=True)
-        y = (b @ w) / np.where(tot > 0, tot, 1.0)
+        y = full[host] @ w
+        cards = [engine.cards[net.index[candidates[j]]] for j in members]
+        tot = y[:, : cards[0]].sum(axis=1, keepdims=True)  # Σ_a P(a | x) = 1: the belief's total
+        y /= np.where(tot > 0, tot, 1.0)
         n_ans = w.shape[1] - len(members)
         pq = y[:, :n_ans]
-        starts = np.concatenate([[0], np.cumsum([engine.cards[net.index[candidates[j]]] for j in members])[:-1]])
+        starts = np.concatenate([[0], np.cumsum(cards)[:-1]])
         neg_hq = np.add.reduceat(pq * np.log(np.maximum(pq, 1e-300)), starts, axis=1)
         out[:, members] = np.maximum(0.0, (y[:, n_ans:] - neg_hq) / _LN2)
     return out
@@ -299,8 +321,8 @@ def best_joint_questions(
     with np.errstate(divide="ignore"):
         log_evidence = log_scale + np.log(total)
     result = engine._finish(lam, belief, up, rows, root_b, total, log_evidence, list(marginals), False)
-    kernel = _GainKernel(engine, belief)
     full = engine._distribute(belief, up, rows)
+    kernel = _GainKernel(engine, belief, full)
     bound = _upper_bounds(engine, full, candidates, rows)
     bound_score = np.where(available, bound / cost, -np.inf)
     exact = np.full((rows, n_cand), -np.inf)

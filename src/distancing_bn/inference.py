@@ -578,9 +578,14 @@ class Engine:
             for ch in children:
                 cc = self.cliques[ch]
                 down = _row_normalise(_safe_div(sums[ch], up[ch]))
-                child = belief[ch].copy()
-                cc.to_sep.multiply_into(child, down)  # type: ignore[union-attr]
-                full[ch] = child
+                proj = cc.to_sep
+                assert proj is not None
+                if proj.dense:  # one pass: the child's belief times its separator entry
+                    full[ch] = belief[ch] * np.take(down, proj.index, axis=1)
+                else:
+                    child = belief[ch].copy()
+                    proj.multiply_into(child, down)
+                    full[ch] = child
         return full
 
     def _child_separator_sums(self, k: int, b: FloatArray) -> dict[int, FloatArray]:
