@@ -518,3 +518,62 @@ def test_dask_dataframe_on_a_local_cluster_equals_pandas(model: Any) -> None:
         rtol=0,
         atol=1e-12,
     )
+
+
+# ---------------------------------------------------------------------------- two readers, one result
+def _chunks_text(src: Path, chunk_size: int) -> list[list[list[str]]]:
+    from distancing_bn.csvio import read_csv_chunks
+
+    chunks, _sep, _header = read_csv_chunks(src, None, chunk_size)
+    return [c.astype(object).values.tolist() for c in chunks]
+
+
+def test_arrow_reader_falls_back_mid_file_without_losing_rows(
+    model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short row far into the file: pyarrow stops there and pandas continues from that row."""
+    import distancing_bn.csvio as csvio
+
+    rows = [[f"r{i}", ["no", "a_lot", "", "unsure"][i % 4]] for i in range(400)]
+    src = write_csv(tmp_path / "late.csv", ["case_id", "less_contact"], rows)
+    text = src.read_text(encoding="utf-8").replace("\nr350,no\n", "\nr350\n", 1)  # a field missing
+    src.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(csvio, "_ARROW_BLOCK", 256)  # many small blocks: the short row is not in the first
+    chunks = _chunks_text(src, 64)
+    assert [len(c) for c in chunks] == [64] * 6 + [16]
+    flat = [r for c in chunks for r in c]
+    assert flat[:350] == rows[:350] and flat[351:] == rows[351:]
+    assert flat[350] == ["r350", ""]  # pandas reads the missing field as a blank cell
+    dst = tmp_path / "late_out.csv"
+    summary = run(model, src, dst, chunk_size=64, next_question=False)
+    assert summary.rows == 400
+    out = read_rows(dst)
+    assert [r["case_id"] for r in out] == [f"r{i}" for i in range(400)]
+    assert out[350]["status"] == "ok"
+
+
+def test_a_row_with_an_extra_field_mid_file_is_refused_by_both_readers(
+    model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import distancing_bn.csvio as csvio
+
+    rows = [[f"r{i}", "no"] for i in range(400)]
+    src = write_csv(tmp_path / "extra.csv", ["case_id", "less_contact"], rows)
+    src.write_text(src.read_text(encoding="utf-8").replace("r350,", "r350,extra,", 1), encoding="utf-8")
+    monkeypatch.setattr(csvio, "_ARROW_BLOCK", 256)
+    dst = tmp_path / "extra_out.csv"
+    with pytest.raises(DataError, match="cannot read CSV"):
+        run(model, src, dst, chunk_size=64, next_question=False)
+    assert not dst.exists()
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_arrow_and_pandas_readers_give_the_same_cells(tmp_path: Path, newline: str) -> None:
+    import pandas as pd
+
+    cells = ["007", "", " padded ", "1,5", 'say "hi"', "multi\nline", "é", "NaN", "null", "unsure"]
+    rows = [[f"r{i}", cells[i % len(cells)], cells[(3 * i) % len(cells)]] for i in range(60)]
+    src = write_csv(tmp_path / "cells.csv", ["id", "a", "b"], rows, newline=newline, bom=True)
+    got = [r for c in _chunks_text(src, 7) for r in c]
+    ref = pd.read_csv(src, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+    assert got == ref.astype(object).values.tolist() == rows

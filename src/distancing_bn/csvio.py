@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["detect_separator", "read_csv_chunks", "round_significant", "write_csv_chunk"]
 
 _NEEDS_QUOTES = r'[,"\r\n]'
+_ARROW_BLOCK = 1 << 24  # bytes pyarrow parses at a time
 
 
 def detect_separator(header: str) -> str:
@@ -51,6 +52,7 @@ def read_csv_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[
     import pandas as pd
 
     stream: Any
+    data = b""
     if str(src) == "-":
         data = sys.stdin.buffer.read()
         stream = io.BytesIO(data)
@@ -71,22 +73,91 @@ def read_csv_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[
     if not first.strip():
         raise DataError(f"{name}: the file is empty (no header line)", file=name, line=1)
     separator = sep or detect_separator(first)
-    try:
-        reader = pd.read_csv(
-            stream,
-            sep=separator,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8-sig",
-            chunksize=chunk_size,
-            skip_blank_lines=True,
-            index_col=False,
-        )
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{name}: cannot read CSV: {exc}", file=name) from None
     header = next(csv.reader([first], delimiter=separator))
-    return _guard(reader, name, chunk_size), separator, header
+
+    def pandas_chunks() -> Iterator[pd.DataFrame]:
+        try:
+            reader = pd.read_csv(
+                io.BytesIO(data) if str(src) == "-" else stream,
+                sep=separator,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                encoding="utf-8-sig",
+                chunksize=chunk_size,
+                skip_blank_lines=True,
+                index_col=False,
+            )
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise DataError(f"{name}: cannot read CSV: {exc}", file=name) from None
+        yield from _guard(reader, name, chunk_size)
+
+    if len(set(header)) != len(header):  # pandas renames repeated names (a, a.1): keep its reader
+        return pandas_chunks(), separator, header
+    fast = _arrow_chunks(data if str(src) == "-" else stream, separator, header, chunk_size)
+    return _with_fallback(fast, pandas_chunks), separator, header
+
+
+class _ArrowGaveUp(Exception):
+    """pyarrow could not read the rest of the file; pandas' reader takes over."""
+
+
+def _arrow_chunks(source: Any, sep: str, header: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
+    """Chunks of exactly ``chunk_size`` rows read by pyarrow (C++, multi-threaded), all text."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        reader = pacsv.open_csv(
+            io.BytesIO(source) if isinstance(source, bytes) else source,
+            read_options=pacsv.ReadOptions(block_size=_ARROW_BLOCK),
+            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
+        )
+        if reader.schema.names != header:
+            raise _ArrowGaveUp
+        buffered: list[Any] = []
+        count = 0
+        for batch in reader:
+            buffered.append(batch)
+            count += batch.num_rows
+            while count >= chunk_size:
+                table = pa.Table.from_batches(buffered)
+                yield table.slice(0, chunk_size).to_pandas()
+                rest = table.slice(chunk_size)
+                buffered, count = rest.to_batches(), rest.num_rows
+        if count:
+            yield pa.Table.from_batches(buffered).to_pandas()
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _ArrowGaveUp from exc
+
+
+def _with_fallback(fast: Iterator[pd.DataFrame], slow: Any) -> Iterator[pd.DataFrame]:
+    """Yield ``fast``'s chunks; if it gives up, continue from the same row with ``slow()``'s.
+
+    pyarrow refuses what pandas reads with a warning (rows with extra fields) or reports in its
+    own words (bad UTF-8, unbalanced quotes); the rows already read are the same for both.
+    """
+    done = 0
+    try:
+        for chunk in fast:
+            done += len(chunk)
+            yield chunk
+        return
+    except _ArrowGaveUp:
+        pass
+    skip = done
+    for chunk in slow():
+        if skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        yield chunk.iloc[skip:].reset_index(drop=True) if skip else chunk
+        skip = 0
 
 
 def _guard(reader: Any, name: str, chunk_size: int) -> Iterator[pd.DataFrame]:
