@@ -161,7 +161,7 @@ def from_answers(network: Network, answers: Mapping[str, str | tuple[float, ...]
             vec[states.index(a)] = 1.0
         else:
             vec = np.asarray(a, dtype=np.float64)
-        lik[q] = np.broadcast_to(vec, (rows, len(states)))
+        lik[q] = vec[None, :] if rows == 1 else np.broadcast_to(vec, (rows, len(states)))
     return Evidence(rows, lik)
 
 

@@ -29,13 +29,15 @@ Imports numpy and :mod:`inference` only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from .inference import _apply3, _spread3
 
 if TYPE_CHECKING:
     from .inference import Engine, QueryResult
@@ -173,8 +175,6 @@ class _GainKernel:
 
     def group(self, g: _Group, idx: NDArray[np.intp] | None) -> tuple[FloatArray, FloatArray]:
         """Return ``P(Q = a | e)`` and ``Σ_s B(s) (−r_a(s) ln r_a(s))`` (nats), each ``(rows, answers)``."""
-        from .inference import _apply3, _spread3
-
         eng = self.engine
         cliques = eng.cliques
         table = g.table
@@ -187,10 +187,13 @@ class _GainKernel:
         if g.root_positions is not None:  # hosted by the root: r_a(s) = P(Q = a | parents = s)
             proj = eng._root_projection(g.root_positions)
             B = self._root_sums(("leaf", g.root_positions), proj, idx)
-            root = cliques[eng.root]
-            first = np.empty(proj.sub, dtype=np.intp)
-            first[proj.index[::-1]] = np.arange(root.size)[::-1]
-            r = np.broadcast_to(table[:, first][None], (rows, n_ans, proj.sub))
+            key = ("root-ratios", g.names)
+            ratios = eng._gain_matrices.get(key)
+            if ratios is None:  # P(Q = a | parents = s), answers × parent configurations
+                first = np.empty(proj.sub, dtype=np.intp)
+                first[proj.index[::-1]] = np.arange(cliques[eng.root].size)[::-1]
+                ratios = eng._gain_matrices[key] = np.ascontiguousarray(table[:, first])
+            r = np.broadcast_to(ratios[None], (rows, n_ans, proj.sub))
         else:
             node = g.host
             c = cliques[node]
@@ -220,6 +223,61 @@ class _GainKernel:
         h_cond = -np.matmul(r * np.log(np.maximum(r, 1e-300)), B[:, :, None])[..., 0]  # Σ_s B(s) (−r ln r)
         return z, h_cond
 
+    def all_groups(self, candidates: Sequence[str]) -> Iterator[tuple[_Group, FloatArray, FloatArray]]:
+        """:meth:`group` for every candidate and all rows, with the answers flowing up the tree.
+
+        Each clique stacks the answers of the questions it hosts and those arriving from its
+        children, and sends them all up in one product, so the work is a few operations per
+        clique and per root branch rather than per host clique and path step.
+        """
+        eng = self.engine
+        cliques = eng.cliques
+        groups = _groups(eng, candidates)
+        by_host = {g.host: g for g in groups if g.root_positions is None}
+        for g in groups:
+            if g.root_positions is not None:
+                yield (g, *self.group(g, None))
+        # clique -> [(child, (groups stacked so far, r on the child's separator))]
+        arriving: dict[int, list[tuple[int, tuple[list[_Group], FloatArray]]]] = {}
+        for node in reversed(eng.order):
+            if node == eng.root:
+                continue
+            c = cliques[node]
+            assert c.to_sep is not None and c.parent_to_sep is not None
+            b = self.belief[node]
+            parts: list[FloatArray] = []
+            stacked: list[_Group] = []
+            own = by_host.get(node)
+            if own is not None:
+                stacked.append(own)
+                if c.to_sep.dense:
+                    parts.append(
+                        (b @ eng._answer_projection((own.host, own.names), own.table, c)).reshape(
+                            b.shape[0], own.table.shape[0], -1
+                        )
+                    )
+                else:
+                    parts.append(_apply3(c.to_sep, b[:, None, :] * own.table[None, :, :]))
+            incoming = arriving.pop(node, [])
+            if incoming:
+                spread = np.concatenate(
+                    [_spread3(cliques[ch_node].parent_to_sep, r) for ch_node, (_, r) in incoming], axis=1
+                )
+                parts.append(_apply3(c.to_sep, b[:, None, :] * spread))
+                for _ch, (gs, _r) in incoming:
+                    stacked.extend(gs)
+            if not parts:
+                continue
+            new = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+            r = _ratio(new, self._separator_sums(node, None))
+            if c.parent != eng.root:
+                arriving.setdefault(c.parent, []).append((node, (stacked, r)))
+                continue
+            B = self._branch_sums(node, None)
+            z = np.matmul(r, B[:, :, None])[..., 0]
+            h_cond = -np.matmul(r * np.log(np.maximum(r, 1e-300)), B[:, :, None])[..., 0]
+            yield _branch_group(eng, stacked), z, h_cond
+
     @staticmethod
     def gains(g: _Group, z: FloatArray, h_cond: FloatArray) -> FloatArray:
         """``I(S; Q | e) = H(Q | e) − H(Q | S, e)`` in bits, ``(rows, members)``, from :meth:`group`."""
@@ -228,14 +286,33 @@ class _GainKernel:
         return np.maximum(0.0, (h_q - np.add.reduceat(h_cond, starts, axis=1)) / _LN2)
 
 
+def _branch_group(engine: Engine, groups: Sequence[_Group]) -> _Group:
+    """The groups of one root branch as one group: their answers side by side, in order (cached)."""
+    key = ("branch", tuple((g.members, g.names) for g in groups))
+    cached = engine._gain_matrices.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    members: list[int] = []
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for g in groups:
+        members.extend(g.members)
+        spans.extend((start + s, start + t) for s, t in g.spans)
+        start += g.table.shape[0]
+    names = tuple(n for g in groups for n in g.names)
+    out = _Group(tuple(members), names, np.empty((start, 0)), tuple(spans), groups[0].host, None)
+    engine._gain_matrices[key] = out  # type: ignore[assignment]
+    return out
+
+
 def _normalise(x: FloatArray) -> FloatArray:
     s = x.sum(axis=1, keepdims=True)
     return np.divide(x, s, out=np.zeros_like(x), where=s > 0)
 
 
 def _ratio(new: FloatArray, old: FloatArray) -> FloatArray:
-    old3 = old[:, None, :]
-    return np.divide(new, old3, out=np.zeros_like(new), where=old3 > 0)
+    """``new / old`` along the separator; 0 where ``old`` is 0 (configurations ruled out)."""
+    return new / np.where(old > 0, old, np.inf)[:, None, :]
 
 
 def _pair_is_cheaper(child: Any, parent: Any, answers: int) -> bool:
@@ -258,12 +335,13 @@ def joint_gains(
         log_evidence = log_scale + np.log(belief[engine.root].sum(axis=1))
     gains = np.zeros((rows, len(candidates)))
     probs: list[FloatArray] = [np.zeros((rows, 0))] * len(candidates)
-    for g in _groups(engine, candidates):
-        z, h = kernel.group(g, None)
+    for g, z, h in kernel.all_groups(candidates):
         gains[:, list(g.members)] = kernel.gains(g, z, h)
+        starts = [s for s, _ in g.spans]
+        lengths = np.diff([*starts, z.shape[1]])
+        zn = z / np.repeat(np.maximum(np.add.reduceat(z, starts, axis=1), 1e-300), lengths, axis=1)
         for j, (s, t) in zip(g.members, g.spans, strict=True):
-            zj = z[:, s:t]
-            probs[j] = zj / np.maximum(zj.sum(axis=1, keepdims=True), 1e-300)
+            probs[j] = zn[:, s:t]
     return gains, kernel.entropy(), probs, log_evidence
 
 

@@ -40,7 +40,6 @@ __all__ = ["Engine", "QueryResult", "compile_engine"]
 FloatArray = NDArray[np.float64]
 _LOG_ZERO = -1e250  # stands for log 0 inside W, so that 0 * log 0 stays 0 in E @ W
 _IMPOSSIBLE = -1e200
-_SCALE_FLOOR = 1e-150
 _FOLD_SEP = 32  # children with larger separators are multiplied in by a gather instead
 _FOLD_LIMIT = 1 << 18  # largest stacked table (rows × clique size) for the one-product collect step
 
@@ -78,6 +77,7 @@ class _Clique:
     fold: FloatArray | None = None  # [W_leaves; E_child…; log φ] for the one-product collect step
     fold_rows: dict[Any, slice] | None = None  # which rows of `fold` belong to which leaf/child
     folded_children: list[int] = field(default_factory=list)  # children absorbed through `fold`
+    fold_used: dict[tuple[int, ...], FloatArray] = field(default_factory=dict)  # `fold` rows per answered set
 
 
 _DENSE_LIMIT = 1 << 16  # projections with more entries than this use reshape-and-sum instead
@@ -363,17 +363,32 @@ class Engine:
         up: dict[int, FloatArray] = {}
         belief: dict[int, FloatArray] = {}
         log_scale = np.zeros(rows)
-        scale = np.ones(rows)
         for v, a in lam.items():  # soft likelihoods: only ratios matter; keep the scale in log P(e)
             if hard.get(v) is None:
                 top = a.max(axis=1)
                 ok = top > 0
                 lam[v] = a / np.where(ok, top, 1.0)[:, None]
                 log_scale += np.log(np.where(ok, top, 1.0))
+        ones = np.ones((rows, 1))
+        with np.errstate(divide="ignore"):
+            self._collect_cliques(lam, hard, up, belief, rows, log_scale, ones)
+        return lam, belief, up, log_scale
+
+    def _collect_cliques(
+        self,
+        lam: dict[int, FloatArray],
+        hard: Mapping[int, FloatArray | None],
+        up: dict[int, FloatArray],
+        belief: dict[int, FloatArray],
+        rows: int,
+        log_scale: FloatArray,
+        ones: FloatArray,
+    ) -> None:
+        """The collect pass proper: leaves to root, filling ``belief`` and ``up``."""
         for k in reversed(self.order):
             c = self.cliques[k]
             if c.fold is not None:
-                b = self._absorb_folded(c, lam, hard, up, rows, log_scale)
+                b = self._absorb_folded(c, lam, hard, up, rows, log_scale, ones)
                 for ch in c.children:
                     if ch not in c.folded_children:
                         self.cliques[ch].parent_to_sep.multiply_into(b, up[ch])  # type: ignore[union-attr]
@@ -390,12 +405,8 @@ class Engine:
                 s = msg.sum(axis=1)
                 s = np.where(s > 0, s, 1.0)
                 msg /= s[:, None]
-                scale *= s
-                if scale.min() < _SCALE_FLOOR or scale.max() > 1 / _SCALE_FLOOR:
-                    log_scale += np.log(scale)
-                    scale[:] = 1.0
+                log_scale += np.log(s)
                 up[k] = msg
-        return lam, belief, up, log_scale + np.log(scale)
 
     def _finish(
         self,
@@ -523,6 +534,7 @@ class Engine:
         up: Mapping[int, FloatArray],
         rows: int,
         log_scale: FloatArray,
+        ones: FloatArray,
     ) -> FloatArray:
         """Potential × answered leaves × children's messages as ONE product in log space, then exp.
 
@@ -534,15 +546,17 @@ class Engine:
         hard_leaves = [v for v in answered if hard[v] is not None]
         parts: list[FloatArray] = [hard[v] for v in hard_leaves]  # type: ignore[misc]
         sel = [c.fold_rows[v] for v in hard_leaves]
-        for ch in c.folded_children:
-            with np.errstate(divide="ignore"):
-                parts.append(np.maximum(np.log(up[ch]), _LOG_ZERO))
-            sel.append(c.fold_rows[("child", ch)])
-        parts.append(np.ones((rows, 1)))
-        sel.append(c.fold_rows["bias"])
+        for ch in c.folded_children:  # (the caller silences log 0 warnings)
+            parts.append(np.maximum(np.log(up[ch]), _LOG_ZERO))
+        parts.append(ones)
         left = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        index = np.concatenate([np.arange(r.start, r.stop) for r in sel])
-        b = _exp_rows(left @ c.fold[index], log_scale)
+        key = tuple(hard_leaves)
+        weights = c.fold_used.get(key)
+        if weights is None:  # the rows of `fold` this set of answered questions uses (≤ 2^leaves sets)
+            sel += [c.fold_rows[("child", ch)] for ch in c.folded_children] + [c.fold_rows["bias"]]
+            index = np.concatenate([np.arange(r.start, r.stop) for r in sel])
+            weights = c.fold_used[key] = np.ascontiguousarray(c.fold[index])
+        b = _exp_rows(left @ weights, log_scale)
         _multiply_soft(c, answered, lam, hard, b, log_scale)
         return b
 
@@ -684,14 +698,17 @@ def _multiply_soft(
 
 def _hard_answers(lam: FloatArray) -> FloatArray | None:
     """Return the rows' one-hot answers (zeros for unanswered rows), or None if any row is soft."""
-    is01 = (lam == 0.0) | (lam == 1.0)
-    if not is01.all():
+    if not ((lam == 0.0) | (lam == 1.0)).all():
         return None
-    sums = lam.sum(axis=1)
     card = lam.shape[1]
+    sums = lam.sum(axis=1)
+    if card == 1:
+        return lam
+    if lam.shape[0] == 1:  # one row: answered (one 1) or unanswered (all ones)
+        return lam if sums[0] == 1.0 else (lam * 0.0 if sums[0] == card else None)
     if not np.all((sums == 1.0) | (sums == card)):
         return None
-    return lam * (sums == 1.0)[:, None] if card > 1 else lam
+    return lam * (sums == 1.0)[:, None]
 
 
 def _row_normalise(x: FloatArray) -> FloatArray:

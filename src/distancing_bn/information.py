@@ -324,7 +324,7 @@ def rank_questions(
     if lookahead == 2 and candidates:
         gains = _lookahead_gains(model, norm, candidates, spans, log_z, h, probs, criterion, target, costs)
     all_q = model.questions
-    cost = np.array([model.cost(q) for q in all_q])
+    cost = model.question_costs
     gain_all = np.zeros(len(all_q))
     prob_all: list[dict[str, float]] = []
     cand_index = {q: i for i, q in enumerate(candidates)}
@@ -343,7 +343,7 @@ def rank_questions(
                 prob_all.append({s: float(x) / tot for s, x in zip(states, a, strict=True)})
     return QuestionRanking(
         questions=tuple(all_q),
-        texts=tuple(model.question_text(q) for q in all_q),
+        texts=model.question_texts,
         gain_bits=gain_all,
         costs=cost if costs else np.ones(len(all_q)),
         answer_probabilities=tuple(prob_all),

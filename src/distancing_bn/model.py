@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .errors import DataError, ImpossibleEvidenceError
 from .evidence import Evidence, encode_labels, from_answers, from_codes, normalise_answers
@@ -121,6 +122,16 @@ class Model:
         """Return the cost of asking a question (1 for plain networks)."""
         q = self._questions_by_id.get(question)
         return q.cost if q is not None else 1.0
+
+    @property
+    def question_costs(self) -> NDArray[np.float64]:
+        """Costs of all questions, in :attr:`questions` order."""
+        return np.array([self.cost(q) for q in self.questions], dtype=np.float64)
+
+    @cached_property
+    def question_texts(self) -> tuple[str, ...]:
+        """Texts of all questions, in :attr:`questions` order."""
+        return tuple(self.question_text(q) for q in self.questions)
 
     @cached_property
     def _info(self) -> dict[str, VariableInfo]:
