@@ -213,3 +213,25 @@ def test_output_in_a_missing_directory_exits_2(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert b"Traceback" not in res.stderr
     assert b"error:" in res.stderr
+
+
+def test_workers_do_not_change_the_output(tmp_path: Path) -> None:
+    rows = ["case_id,less_contact,hot_and_cold"] + [
+        f"k{i},{['no', 'a_lot', '', 'a_little'][i % 4]},{['never', 'often', 'unsure'][i % 3]}" for i in range(9000)
+    ]
+    src = tmp_path / "many.csv"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    outs = []
+    for workers in ("1", "2"):
+        dst = tmp_path / f"out{workers}.csv"
+        res = cli(str(src), "-o", str(dst), "--quiet", "--workers", workers)
+        assert res.returncode == 0, res.stderr.decode()
+        outs.append(dst.read_bytes())
+    assert outs[0] == outs[1]
+    assert outs[0].count(b"\n") == 9001
+
+
+def test_workers_must_be_positive(tmp_path: Path) -> None:
+    res = cli(str(EXAMPLE_ANSWERS), "--workers", "0")
+    assert res.returncode == 2
+    assert b"--workers" in res.stderr and b"at least 1" in res.stderr

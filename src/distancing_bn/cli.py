@@ -139,6 +139,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         "facets": args.facets,
         "strict": args.strict,
         "chunk_size": args.chunk_size,
+        "workers": args.workers,
         "sep": _sep(args.sep),
     }
     if fmt == "table":
@@ -169,6 +170,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return EXIT_OK if summary.all_ok else EXIT_MARKED
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
 
 
 def _sep(text: str | None) -> str | None:
@@ -219,6 +230,13 @@ def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
     p.add_argument("--errors", choices=("mark", "raise"), default="mark", help="invalid cells: mark the row or stop")
     p.add_argument("--chunk-size", type=int, default=50_000, metavar="N", help="rows per chunk (default 50000)")
     p.add_argument("--sep", metavar="S", help="delimiter (default: detected among , ; tab)")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="threads (default: CPUs, at most 4)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     p.add_argument(
         "--format",

@@ -1,7 +1,9 @@
 """Exact batched inference on a compiled :class:`~distancing_bn.network.Network`.
 
 The network is compiled once into a junction tree (moralise, triangulate by greedy min-fill,
-join the maximal cliques by a maximum-weight spanning tree). Evidence is one likelihood matrix
+merge neighbouring cliques while their union stays small (``merge_limit`` states: fewer array
+operations per query, the same flops within a factor), join the cliques by a maximum-weight
+spanning tree). Evidence is one likelihood matrix
 per observable, shape ``(rows, states)``; the same two message passes (collect to the root,
 distribute back) serve one row or a million.
 
@@ -41,6 +43,7 @@ FloatArray = NDArray[np.float64]
 _LOG_ZERO = -1e250  # stands for log 0 inside W, so that 0 * log 0 stays 0 in E @ W
 _IMPOSSIBLE = -1e200
 _FOLD_SEP = 32  # children with larger separators are multiplied in by a gather instead
+_MERGE_LIMIT = 128  # neighbouring cliques are merged while their union has at most this many states
 _FOLD_LIMIT = 1 << 18  # largest stacked table (rows × clique size) for the one-product collect step
 
 
@@ -133,7 +136,7 @@ class _Projection:
 class Engine:
     """A network compiled into a junction tree; query it with likelihood matrices."""
 
-    def __init__(self, network: Network, *, joint_limit: int = 1 << 14) -> None:
+    def __init__(self, network: Network, *, joint_limit: int = 1 << 14, merge_limit: int = _MERGE_LIMIT) -> None:
         self.network = network
         net = network
         names = net.variables
@@ -161,6 +164,9 @@ class Engine:
         if self.has_joint:
             connect(target_idx)
         cliques = _triangulate(adj, self.cards) or [()]
+        if merge_limit > 1:
+            protect = set(target_idx) if self.has_joint else set()
+            cliques = _merge_small_cliques(cliques, self.cards, merge_limit, protect)
         if self.has_joint:
             root = next(k for k, c in enumerate(cliques) if set(target_idx) <= set(c))
         else:
@@ -720,6 +726,74 @@ def _safe_div(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.divide(a, b, out=np.zeros(np.broadcast_shapes(a.shape, b.shape)), where=b > 0)
 
 
+def _merge_small_cliques(
+    cliques: list[tuple[int, ...]], cards: Sequence[int], limit: int, protect: set[int]
+) -> list[tuple[int, ...]]:
+    """Merge neighbouring cliques of a junction tree while their union has at most ``limit`` states.
+
+    Fewer, larger cliques mean fewer array operations per query (what a single case pays for);
+    merging two neighbours of a junction tree keeps it one. The clique holding every variable of
+    ``protect`` (the targets' root) is left as it is. Smallest unions are merged first.
+    """
+    sets = [frozenset(c) for c in cliques]
+    n = len(sets)
+    if n < 2:
+        return cliques
+    edges = sorted(
+        ((len(sets[i] & sets[j]), i, j) for i, j in itertools.combinations(range(n), 2)), key=lambda e: -e[0]
+    )
+    group = list(range(n))
+
+    def find(x: int) -> int:
+        while group[x] != x:
+            group[x] = group[group[x]]
+            x = group[x]
+        return x
+
+    nbrs: dict[int, set[int]] = {i: set() for i in range(n)}
+    for _w, i, j in edges:
+        gi, gj = find(i), find(j)
+        if gi != gj:
+            group[gi] = gj
+            nbrs[i].add(j)
+            nbrs[j].add(i)
+    alive = {i: sets[i] for i in range(n)}
+
+    def states(vs: frozenset[int]) -> int:
+        return int(np.prod([cards[v] for v in vs])) if vs else 1
+
+    while True:
+        best: tuple[int, int, int] | None = None
+        for i, vi in alive.items():
+            if protect and protect <= vi:
+                continue
+            for j in nbrs[i]:
+                if j < i and not (protect and protect <= alive[j]):
+                    size = states(vi | alive[j])
+                    if size <= limit and (best is None or size < best[0]):
+                        best = (size, i, j)
+        if best is None:
+            break
+        _size, i, j = best
+        alive[j] = alive[j] | alive.pop(i)
+        for k in nbrs.pop(i):
+            if k != j:
+                nbrs[k].discard(i)
+                nbrs[k].add(j)
+                nbrs[j].add(k)
+        nbrs[j].discard(i)
+        for k in list(nbrs[j]):  # a neighbour inside the merged clique is absorbed too
+            if alive[k] <= alive[j] and not (protect and protect <= alive[k]):
+                alive.pop(k)
+                for m in nbrs.pop(k):
+                    if m != j:
+                        nbrs[m].discard(k)
+                        nbrs[m].add(j)
+                        nbrs[j].add(m)
+                nbrs[j].discard(k)
+    return [tuple(sorted(v)) for v in alive.values()]
+
+
 def _triangulate(adj: dict[int, set[int]], cards: Sequence[int]) -> list[tuple[int, ...]]:
     """Eliminate by greedy min-fill (ties: smallest clique weight); return the maximal cliques."""
     g = {v: set(n) for v, n in adj.items()}
@@ -746,6 +820,6 @@ def _triangulate(adj: dict[int, set[int]], cards: Sequence[int]) -> list[tuple[i
     return [tuple(sorted(c)) for c in cliques]
 
 
-def compile_engine(network: Network, *, joint_limit: int = 1 << 14) -> Engine:
+def compile_engine(network: Network, *, joint_limit: int = 1 << 14, merge_limit: int = _MERGE_LIMIT) -> Engine:
     """Compile ``network`` into an :class:`Engine` (do it once, query many times)."""
-    return Engine(network, joint_limit=joint_limit)
+    return Engine(network, joint_limit=joint_limit, merge_limit=merge_limit)
