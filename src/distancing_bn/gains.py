@@ -29,7 +29,7 @@ Imports numpy and :mod:`inference` only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -120,11 +120,16 @@ class _GainKernel:
     """Everything the exact gain needs from one collect pass, for all rows or a subset."""
 
     def __init__(
-        self, engine: Engine, belief: Mapping[int, FloatArray], full: Mapping[int, FloatArray] | None = None
+        self,
+        engine: Engine,
+        belief: Mapping[int, FloatArray],
+        full: Mapping[int, FloatArray] | None = None,
+        evidence: Collection[int] | None = None,
     ) -> None:
         self.engine = engine
         self.belief = belief
         self.full = full  # calibrated beliefs, when a distribute pass was run
+        self.evidence = None if evidence is None else frozenset(evidence)  # observables with evidence
         self.rows = belief[engine.root].shape[0]
         self._sums: dict[Any, FloatArray] = {}  # full-row caches only
         self._old: dict[int, FloatArray] = {}
@@ -237,46 +242,100 @@ class _GainKernel:
         for g in groups:
             if g.root_positions is not None:
                 yield (g, *self.group(g, None))
+        constant, skip = self._constant_subtrees(candidates)
         # clique -> [(child, (groups stacked so far, r on the child's separator))]
         arriving: dict[int, list[tuple[int, tuple[list[_Group], FloatArray]]]] = {}
         for node in reversed(eng.order):
-            if node == eng.root:
+            if node == eng.root or node in skip:
                 continue
             c = cliques[node]
             assert c.to_sep is not None and c.parent_to_sep is not None
-            b = self.belief[node]
-            parts: list[FloatArray] = []
-            stacked: list[_Group] = []
-            own = by_host.get(node)
-            if own is not None:
-                stacked.append(own)
-                if c.to_sep.dense:
-                    parts.append(
-                        (b @ eng._answer_projection((own.host, own.names), own.table, c)).reshape(
-                            b.shape[0], own.table.shape[0], -1
-                        )
-                    )
-                else:
-                    parts.append(_apply3(c.to_sep, b[:, None, :] * own.table[None, :, :]))
-            incoming = arriving.pop(node, [])
-            if incoming:
-                spread = np.concatenate(
-                    [_spread3(cliques[ch_node].parent_to_sep, r) for ch_node, (_, r) in incoming], axis=1
-                )
-                parts.append(_apply3(c.to_sep, b[:, None, :] * spread))
-                for _ch, (gs, _r) in incoming:
-                    stacked.extend(gs)
-            if not parts:
-                continue
-            new = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-            r = _ratio(new, self._separator_sums(node, None))
+            hit = constant.get(node)
+            if hit is not None and hit[1] is not None:  # no evidence below: r was computed before
+                hosts, r1, rlogr1 = hit[1]
+                stacked = [by_host[h] for h in hosts]  # the same questions; positions may differ
+                r = np.broadcast_to(r1, (self.rows, *r1.shape[1:]))
+                rlogr = np.broadcast_to(rlogr1, r.shape)
+            else:
+                stacked, r = self._stack_and_send(node, by_host, arriving)
+                if r is None:
+                    continue
+                rlogr = r * np.log(np.maximum(r, 1e-300))
+                if hit is not None:  # remember it for the next query with this subtree free
+                    r1, rlogr1 = r[:1].copy(), rlogr[:1].copy()
+                    r1.setflags(write=False)
+                    rlogr1.setflags(write=False)
+                    eng._gain_matrices[hit[0]] = ([g.host for g in stacked], r1, rlogr1)  # type: ignore[assignment]
             if c.parent != eng.root:
                 arriving.setdefault(c.parent, []).append((node, (stacked, r)))
                 continue
             B = self._branch_sums(node, None)
             z = np.matmul(r, B[:, :, None])[..., 0]
-            h_cond = -np.matmul(r * np.log(np.maximum(r, 1e-300)), B[:, :, None])[..., 0]
+            h_cond = -np.matmul(rlogr, B[:, :, None])[..., 0]
             yield _branch_group(eng, stacked), z, h_cond
+
+    def _constant_subtrees(self, candidates: Sequence[str]) -> tuple[dict[int, Any], set[int]]:
+        """Topmost cliques with no evidence below (-> (cache key, cached value or None)); cliques to skip."""
+        eng = self.engine
+        if self.evidence is None:
+            return {}, set()
+        net = eng.network
+        free = {k for k in eng.order if k != eng.root and self.evidence.isdisjoint(eng._subtree_evidence[k])}
+        cand_ids = {net.index[q] for q in candidates}
+        constant: dict[int, Any] = {}
+        skip: set[int] = set()
+        for k in free:
+            if eng.cliques[k].parent in free:
+                continue
+            names = tuple(sorted(net.variables[v] for v in eng._subtree_evidence[k] if v in cand_ids))
+            key = ("constant-r", k, names)
+            value = eng._gain_matrices.get(key)
+            constant[k] = (key, value)
+            if value is not None:
+                todo = list(eng.cliques[k].children)
+                while todo:
+                    d = todo.pop()
+                    skip.add(d)
+                    todo.extend(eng.cliques[d].children)
+        return constant, skip
+
+    def _stack_and_send(
+        self,
+        node: int,
+        by_host: Mapping[int, _Group],
+        arriving: dict[int, list[tuple[int, tuple[list[_Group], FloatArray]]]],
+    ) -> tuple[list[_Group], FloatArray | None]:
+        """Stack a clique's own answers and its children's, and sum them onto its separator up."""
+        eng = self.engine
+        cliques = eng.cliques
+        c = cliques[node]
+        assert c.to_sep is not None
+        b = self.belief[node]
+        parts: list[FloatArray] = []
+        stacked: list[_Group] = []
+        own = by_host.get(node)
+        if own is not None:
+            stacked.append(own)
+            if c.to_sep.dense:
+                parts.append(
+                    (b @ eng._answer_projection((own.host, own.names), own.table, c)).reshape(
+                        b.shape[0], own.table.shape[0], -1
+                    )
+                )
+            else:
+                parts.append(_apply3(c.to_sep, b[:, None, :] * own.table[None, :, :]))
+        incoming = arriving.pop(node, [])
+        if incoming:
+            spread = np.concatenate(
+                [_spread3(cliques[ch_node].parent_to_sep, r) for ch_node, (_, r) in incoming], axis=1
+            )
+            parts.append(_apply3(c.to_sep, b[:, None, :] * spread))
+            for _ch, (gs, _r) in incoming:
+                stacked.extend(gs)
+        if not parts:
+            return stacked, None
+        new = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        return stacked, _ratio(new, self._separator_sums(node, None))
 
     @staticmethod
     def gains(g: _Group, z: FloatArray, h_cond: FloatArray) -> FloatArray:
@@ -329,8 +388,8 @@ def joint_gains(
     engine: Engine, likelihoods: Mapping[str, FloatArray], rows: int, candidates: Sequence[str]
 ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
     """Exact ``I(T; Q | e)`` in bits for every row and candidate; see :meth:`Engine.joint_gains`."""
-    _lam, belief, _up, log_scale = engine._collect(likelihoods, rows)
-    kernel = _GainKernel(engine, belief)
+    lam, belief, _up, log_scale = engine._collect(likelihoods, rows)
+    kernel = _GainKernel(engine, belief, evidence=lam.keys())
     with np.errstate(divide="ignore"):
         log_evidence = log_scale + np.log(belief[engine.root].sum(axis=1))
     gains = np.zeros((rows, len(candidates)))

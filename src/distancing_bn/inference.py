@@ -197,6 +197,14 @@ class Engine:
         self.leaf_host = {v: k for k, c in enumerate(self.cliques) for v in c.leaves}
         for clique in self.cliques:
             self._build_fold(clique)
+        self._subtree_evidence: dict[int, frozenset[int]] = {}  # observables at or below each clique
+        for k in reversed(self.order):
+            c = self.cliques[k]
+            below = set(c.leaves) | set(c.evidence)
+            for ch in c.children:
+                below |= self._subtree_evidence[ch]
+            self._subtree_evidence[k] = frozenset(below)
+        self._prior: dict[int, tuple[FloatArray, FloatArray | None, float]] | None = None
         self._root_projections: dict[tuple[int, ...], _Projection] = {}
         self._stacked: dict[tuple[int, ...], tuple[FloatArray, list[tuple[int, int]]]] = {}
         self._gain_matrices: dict[Any, FloatArray] = {}  # compiled on first use by joint_gains
@@ -377,8 +385,31 @@ class Engine:
                 log_scale += np.log(np.where(ok, top, 1.0))
         ones = np.ones((rows, 1))
         with np.errstate(divide="ignore"):
-            self._collect_cliques(lam, hard, up, belief, rows, log_scale, ones)
+            self._collect_cliques(lam, hard, up, belief, rows, log_scale, ones, self._prior_pass())
         return lam, belief, up, log_scale
+
+    def _prior_pass(self) -> dict[int, tuple[FloatArray, FloatArray | None, float]]:
+        """Per clique, its belief, message up and log-scale share with no evidence (computed once).
+
+        A clique with no evidence anywhere in its subtree gets exactly these in every query, so
+        the collect pass copies them instead of recomputing (read-only arrays, one row).
+        """
+        if self._prior is None:
+            record: dict[int, float] = {}
+            up: dict[int, FloatArray] = {}
+            belief: dict[int, FloatArray] = {}
+            log_scale = np.zeros(1)
+            with np.errstate(divide="ignore"):
+                self._collect_cliques({}, {}, up, belief, 1, log_scale, np.ones((1, 1)), None, record)
+            prior: dict[int, tuple[FloatArray, FloatArray | None, float]] = {}
+            for k, b in belief.items():
+                b.setflags(write=False)
+                u = up.get(k)
+                if u is not None:
+                    u.setflags(write=False)
+                prior[k] = (b, u, record[k])
+            self._prior = prior
+        return self._prior
 
     def _collect_cliques(
         self,
@@ -389,10 +420,25 @@ class Engine:
         rows: int,
         log_scale: FloatArray,
         ones: FloatArray,
+        prior: Mapping[int, tuple[FloatArray, FloatArray | None, float]] | None,
+        record: dict[int, float] | None = None,
     ) -> None:
-        """The collect pass proper: leaves to root, filling ``belief`` and ``up``."""
+        """The collect pass proper: leaves to root, filling ``belief`` and ``up``.
+
+        Cliques whose subtree holds no evidence take their values from ``prior``;
+        ``record`` receives each clique's share of the log scale (for :meth:`_prior_pass`).
+        """
+        present = lam.keys()
         for k in reversed(self.order):
             c = self.cliques[k]
+            if prior is not None and present.isdisjoint(self._subtree_evidence[k]):
+                b0, u0, share = prior[k]
+                belief[k] = b0 if rows == 1 else np.broadcast_to(b0, (rows, b0.shape[1]))
+                if u0 is not None:
+                    up[k] = u0 if rows == 1 else np.broadcast_to(u0, (rows, u0.shape[1]))
+                log_scale += share
+                continue
+            before = float(log_scale[0]) if record is not None else 0.0
             if c.fold is not None:
                 b = self._absorb_folded(c, lam, hard, up, rows, log_scale, ones)
                 for ch in c.children:
@@ -413,6 +459,8 @@ class Engine:
                 msg /= s[:, None]
                 log_scale += np.log(s)
                 up[k] = msg
+            if record is not None:
+                record[k] = float(log_scale[0]) - before
 
     def _finish(
         self,
