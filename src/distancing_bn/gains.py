@@ -29,6 +29,8 @@ Imports numpy and :mod:`inference` only.
 
 from __future__ import annotations
 
+import contextlib
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -72,10 +74,30 @@ class BestQuestions:
     result: QueryResult  # the posterior from the same collect pass
 
 
+_RECENT = 256  # layouts kept per engine for recent candidate lists (one per set of answered questions)
+
+
+def _recent_get(engine: Engine, key: Any) -> Any:
+    cache: OrderedDict[Any, Any] = engine._gain_layouts
+    value = cache.get(key)
+    if value is not None:
+        with contextlib.suppress(KeyError):  # another thread may have just evicted it
+            cache.move_to_end(key)
+    return value
+
+
+def _recent_put(engine: Engine, key: Any, value: Any) -> None:
+    cache: OrderedDict[Any, Any] = engine._gain_layouts
+    cache[key] = value
+    while len(cache) > _RECENT:
+        with contextlib.suppress(KeyError):
+            cache.popitem(last=False)
+
+
 def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) -> list[_Group]:
     """Group the candidates by host clique (``single``: one group each); cached on the engine."""
     key = ("groups", tuple(candidates), single)
-    cached = engine._gain_matrices.get(key)
+    cached = _recent_get(engine, key)
     if cached is not None:
         return cached  # type: ignore[return-value]
     if single:
@@ -85,7 +107,7 @@ def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) 
             for i, (j, (s, t)) in enumerate(zip(g.members, g.spans, strict=True))
         ]
         groups.sort(key=lambda g: g.members)
-        engine._gain_matrices[key] = groups  # type: ignore[assignment]
+        _recent_put(engine, key, groups)
         return groups
     net = engine.network
     root = engine.cliques[engine.root]
@@ -112,7 +134,7 @@ def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) 
         names = tuple(candidates[j] for j in members)
         root_positions = gk[1] if gk[0] == "leaf" else None
         groups.append(_Group(tuple(members), names, np.vstack(tables), tuple(spans), host, root_positions))
-    engine._gain_matrices[key] = groups  # type: ignore[assignment]
+    _recent_put(engine, key, groups)
     return groups
 
 
@@ -348,7 +370,7 @@ class _GainKernel:
 def _branch_group(engine: Engine, groups: Sequence[_Group]) -> _Group:
     """The groups of one root branch as one group: their answers side by side, in order (cached)."""
     key = ("branch", tuple((g.members, g.names) for g in groups))
-    cached = engine._gain_matrices.get(key)
+    cached = _recent_get(engine, key)
     if cached is not None:
         return cached  # type: ignore[return-value]
     members: list[int] = []
@@ -360,7 +382,7 @@ def _branch_group(engine: Engine, groups: Sequence[_Group]) -> _Group:
         start += g.table.shape[0]
     names = tuple(n for g in groups for n in g.names)
     out = _Group(tuple(members), names, np.empty((start, 0)), tuple(spans), groups[0].host, None)
-    engine._gain_matrices[key] = out  # type: ignore[assignment]
+    _recent_put(engine, key, out)
     return out
 
 
@@ -394,12 +416,16 @@ def joint_gains(
         log_evidence = log_scale + np.log(belief[engine.root].sum(axis=1))
     gains = np.zeros((rows, len(candidates)))
     probs: list[FloatArray] = [np.zeros((rows, 0))] * len(candidates)
-    for g, z, h in kernel.all_groups(candidates):
-        gains[:, list(g.members)] = kernel.gains(g, z, h)
-        starts = [s for s, _ in g.spans]
+    parts = list(kernel.all_groups(candidates))
+    if parts:  # every group side by side: one entropy, one normalisation for all candidates
+        everything = _branch_group(engine, [g for g, _z, _h in parts])
+        z = np.concatenate([z for _g, z, _h in parts], axis=1)
+        h = np.concatenate([h for _g, _z, h in parts], axis=1)
+        gains[:, list(everything.members)] = kernel.gains(everything, z, h)
+        starts = [s for s, _ in everything.spans]
         lengths = np.diff([*starts, z.shape[1]])
         zn = z / np.repeat(np.maximum(np.add.reduceat(z, starts, axis=1), 1e-300), lengths, axis=1)
-        for j, (s, t) in zip(g.members, g.spans, strict=True):
+        for j, (s, t) in zip(everything.members, everything.spans, strict=True):
             probs[j] = zn[:, s:t]
     return gains, kernel.entropy(), probs, log_evidence
 

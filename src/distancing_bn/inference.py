@@ -28,6 +28,7 @@ Imports numpy and :mod:`network` only.
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,7 +208,8 @@ class Engine:
         self._prior: dict[int, tuple[FloatArray, FloatArray | None, float]] | None = None
         self._root_projections: dict[tuple[int, ...], _Projection] = {}
         self._stacked: dict[tuple[int, ...], tuple[FloatArray, list[tuple[int, int]]]] = {}
-        self._gain_matrices: dict[Any, FloatArray] = {}  # compiled on first use by joint_gains
+        self._gain_matrices: dict[Any, FloatArray] = {}  # compiled on first use by the gain kernels
+        self._gain_layouts: OrderedDict[Any, Any] = OrderedDict()  # per candidate list, recent ones only
 
     # ------------------------------------------------------------------ compile helpers
     def _build_tree(self) -> None:
@@ -752,14 +754,20 @@ def _multiply_soft(
 
 def _hard_answers(lam: FloatArray) -> FloatArray | None:
     """Return the rows' one-hot answers (zeros for unanswered rows), or None if any row is soft."""
+    if lam.shape[0] == 1:  # one row, a few values: plain Python is quicker than array calls
+        values = lam[0].tolist()
+        ones = values.count(1.0)
+        if ones + values.count(0.0) != len(values):
+            return None
+        if len(values) == 1 or ones == 1:
+            return lam
+        return lam * 0.0 if ones == len(values) else None
     if not ((lam == 0.0) | (lam == 1.0)).all():
         return None
     card = lam.shape[1]
     sums = lam.sum(axis=1)
     if card == 1:
         return lam
-    if lam.shape[0] == 1:  # one row: answered (one 1) or unanswered (all ones)
-        return lam if sums[0] == 1.0 else (lam * 0.0 if sums[0] == card else None)
     if not np.all((sums == 1.0) | (sums == card)):
         return None
     return lam * (sums == 1.0)[:, None]
