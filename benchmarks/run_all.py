@@ -244,6 +244,10 @@ def assemble() -> None:
     for issue, name, val, status in _inference_targets(inf) + _question_targets(q) + _score_targets(s):
         L.append(f"| {issue} | {name} | {val} | {status} |")
     L.append("")
+    notes = HERE / "notes.md"  # hand-written: why a target falls short, what would close it
+    if notes.exists():
+        L += notes.read_text(encoding="utf-8").rstrip().splitlines()
+        L.append("")
     L.append("## Issue 3: inference (benchmarks/bench_inference.py)")
     L.append("")
     L += _shift(inf_md)
