@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["detect_separator", "read_csv_chunks", "round_significant", "write_csv_chunk"]
 
 _NEEDS_QUOTES = r'[,"\r\n]'
-_ARROW_BLOCK = 1 << 24  # bytes pyarrow parses at a time
+_ARROW_BLOCK = 1 << 20  # bytes pyarrow parses at a time (more costs memory, not speed)
 
 
 def detect_separator(header: str) -> str:
