@@ -7,7 +7,7 @@ Run from the repository root::
 Runs, in this order, each in its own process (never concurrently: the machine has 2 cores):
 
 1. ``python benchmarks/bench_questions.py``  -> benchmarks/.results_questions.json
-2. ``python benchmarks/bench_score.py``      -> benchmarks/.results_score.json
+2. ``python benchmarks/bench_score.py --with-5m`` -> benchmarks/.results_score.json (5M rows: memory)
 3. ``python benchmarks/bench_inference.py --out benchmarks/.results_inference.md``
    (-> .results_inference.md/.json; its own writer, embedded below with headings shifted)
 
@@ -55,7 +55,7 @@ def run_scripts(quick: bool) -> dict:
     q = ["--quick"] if quick else []
     cmds = {
         "questions": [sys.executable, "benchmarks/bench_questions.py", *q],
-        "score": [sys.executable, "benchmarks/bench_score.py", *q],
+        "score": [sys.executable, "benchmarks/bench_score.py", *(q or ["--with-5m"])],
         "inference": [sys.executable, "benchmarks/bench_inference.py", *q, "--out", "benchmarks/.results_inference.md"],
     }
     timing = {}
