@@ -49,6 +49,12 @@ def detect_separator(header: str) -> str:
 
 
 def read_csv_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[Iterator[pd.DataFrame], str, list[str]]:
+    """Open a CSV file (``'-'``: stdin) for reading in chunks of rows, every cell as text.
+
+    Returns the chunks (pandas DataFrames, in file order), the delimiter (``sep`` or detected)
+    and the header's names as written. Raises :class:`DataError` for a missing or empty file,
+    and, while iterating, for a file neither reader can parse (row number included).
+    """
     import pandas as pd
 
     stream: Any
