@@ -456,14 +456,16 @@ def _read_ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """Yield the chunks of ``chunks``, parsing the next one in a thread while this one is scored."""
     from concurrent.futures import ThreadPoolExecutor
 
-    done = object()
+    def pull() -> pd.DataFrame | None:
+        return next(chunks, None)
+
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(next, chunks, done)
+        pending = pool.submit(pull)
         while True:
             chunk = pending.result()
-            if chunk is done:
+            if chunk is None:
                 return
-            pending = pool.submit(next, chunks, done)
+            pending = pool.submit(pull)
             yield chunk
 
 

@@ -279,9 +279,10 @@ class _GainKernel:
                 r = np.broadcast_to(r1, (self.rows, *r1.shape[1:]))
                 rlogr = np.broadcast_to(rlogr1, r.shape)
             else:
-                stacked, r = self._stack_and_send(node, by_host, arriving)
-                if r is None:
+                stacked, sent = self._stack_and_send(node, by_host, arriving)
+                if sent is None:
                     continue
+                r = sent
                 rlogr = r * np.log(np.maximum(r, 1e-300))
                 if hit is not None:  # remember it for the next query with this subtree free
                     r1, rlogr1 = r[:1].copy(), rlogr[:1].copy()
@@ -348,9 +349,12 @@ class _GainKernel:
                 parts.append(_apply3(c.to_sep, b[:, None, :] * own.table[None, :, :]))
         incoming = arriving.pop(node, [])
         if incoming:
-            spread = np.concatenate(
-                [_spread3(cliques[ch_node].parent_to_sep, r) for ch_node, (_, r) in incoming], axis=1
-            )
+            spreads = []
+            for ch_node, (_gs, r) in incoming:
+                proj = cliques[ch_node].parent_to_sep
+                assert proj is not None
+                spreads.append(_spread3(proj, r))
+            spread = np.concatenate(spreads, axis=1)
             parts.append(_apply3(c.to_sep, b[:, None, :] * spread))
             for _ch, (gs, _r) in incoming:
                 stacked.extend(gs)

@@ -200,9 +200,9 @@ class Engine:
             self._build_fold(clique)
         self._subtree_evidence: dict[int, frozenset[int]] = {}  # observables at or below each clique
         for k in reversed(self.order):
-            c = self.cliques[k]
-            below = set(c.leaves) | set(c.evidence)
-            for ch in c.children:
+            clique = self.cliques[k]
+            below = set(clique.leaves) | set(clique.evidence)
+            for ch in clique.children:
                 below |= self._subtree_evidence[ch]
             self._subtree_evidence[k] = frozenset(below)
         self._prior: dict[int, tuple[FloatArray, FloatArray | None, float]] | None = None
