@@ -547,3 +547,19 @@ def test_mapping_validation_errors_name_file_and_line(model: Any, tmp_path: Path
 def test_mapping_file_that_cannot_be_read(model: Any, tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nowhere\.yaml"):
         model.score(pd.DataFrame({"Q7": ["2"]}), mapping=tmp_path / "nowhere.yaml")
+
+
+def test_workers_give_the_same_frame(model: Any) -> None:
+    """Blocks of rows scored in threads: same values, order and index as one thread."""
+    n = 20_000  # three engine blocks
+    cases = sample_cases(model, n, seed=21)
+    rng = np.random.default_rng(21)
+    qs = list(model.questions)[:20]
+    frame = pd.DataFrame(
+        {q: np.where(rng.random(n) < 0.3, np.asarray(model.network.states[q], dtype=object)[cases[q]], "") for q in qs},
+        index=pd.RangeIndex(100, 100 + n),
+    )
+    one = score(model, frame, workers=1)
+    two = score(model, frame, workers=2)
+    pd.testing.assert_frame_equal(one, two)
+    assert list(two.index) == list(frame.index)

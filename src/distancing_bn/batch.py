@@ -200,8 +200,8 @@ def score_frame(
 ) -> pd.DataFrame:
     """Score every row of ``frame``; see :meth:`distancing_bn.Model.score`.
 
-    ``workers > 1`` scores blocks of rows in that many threads (same results; best with BLAS
-    limited to one thread, as :func:`score_csv` does).
+    ``workers > 1`` scores blocks of 8192 rows in that many threads, each with one BLAS thread
+    (threadpoolctl, restored afterwards); the results are the same.
     """
     import pandas as pd
 
@@ -244,7 +244,7 @@ def score_frame(
     if workers > 1 and len(starts) > 1:  # numpy and BLAS release the GIL: chunks run side by side
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+        with _single_threaded_blas(), ThreadPoolExecutor(min(workers, len(starts))) as pool:
             list(pool.map(engine_chunk, starts))
     else:
         for s in starts:

@@ -327,6 +327,7 @@ class Model:
         *,
         facets: bool = False,
         strict: bool = False,
+        workers: int = 1,
     ) -> Any:
         """Score every row of a table of answers; return a new table in the same row order.
 
@@ -349,6 +350,9 @@ class Model:
             Also return ``p_<facet>`` columns.
         strict
             Refuse columns that are neither questions, mapped, ignored nor id columns.
+        workers
+            Threads scoring blocks of 8192 rows side by side (pandas input only); the result
+            does not depend on it. ``distancing-bn score`` uses every CPU (at most 4).
 
         Returns
         -------
@@ -368,7 +372,7 @@ class Model:
         }
         if type(frame).__module__.startswith("dask"):
             return batch.score_dask(self, frame, **kwargs)
-        return batch.score_frame(self, frame, **kwargs)  # type: ignore[arg-type]
+        return batch.score_frame(self, frame, workers=workers, **kwargs)  # type: ignore[arg-type]
 
     def simulate(self, n_cases: int = 2000, **kwargs: Any) -> Any:
         """Compare question policies on simulated cases; see :func:`distancing_bn.simulate.simulate`."""
