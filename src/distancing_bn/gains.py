@@ -182,14 +182,6 @@ class _GainKernel:
         """``H(T | e)`` in bits for every row."""
         return -(self.p * np.log2(np.maximum(self.p, 1e-300))).sum(axis=1)
 
-    def _root_sums(self, key: Any, proj: Any, idx: NDArray[np.intp] | None) -> FloatArray:
-        """``B(s) = P(S = s | e)`` on a separator of the root."""
-        if idx is not None:
-            return proj.apply(self.p[idx])
-        if key not in self._sums:
-            self._sums[key] = proj.apply(self.p)
-        return self._sums[key]
-
     def _separator_sums(self, node: int, idx: NDArray[np.intp] | None) -> FloatArray:
         """The clique's collect belief summed onto its upward separator (its raw message up)."""
         c = self.engine.cliques[node]
@@ -211,41 +203,31 @@ class _GainKernel:
         def bel(k: int) -> FloatArray:
             return self.belief[k] if idx is None else self.belief[k][idx]
 
-        if g.root_positions is not None:  # hosted by the root: r_a(s) = P(Q = a | parents = s)
-            proj = eng._root_projection(g.root_positions)
-            B = self._root_sums(("leaf", g.root_positions), proj, idx)
-            key = ("root-ratios", g.names)
-            ratios = eng._gain_matrices.get(key)
-            if ratios is None:  # P(Q = a | parents = s), answers × parent configurations
-                first = np.empty(proj.sub, dtype=np.intp)
-                first[proj.index[::-1]] = np.arange(cliques[eng.root].size)[::-1]
-                ratios = eng._gain_matrices[key] = np.ascontiguousarray(table[:, first])
-            r = np.broadcast_to(ratios[None], (rows, n_ans, proj.sub))
+        assert g.root_positions is None, "root-hosted questions go through _lifted_ratios"
+        node = g.host
+        c = cliques[node]
+        assert c.to_sep is not None
+        b = bel(node)
+        if c.to_sep.dense:
+            new = (b @ eng._answer_projection((g.host, g.names), table, c)).reshape(rows, n_ans, -1)
         else:
-            node = g.host
-            c = cliques[node]
-            assert c.to_sep is not None
-            b = bel(node)
-            if c.to_sep.dense:
-                new = (b @ eng._answer_projection((g.host, g.names), table, c)).reshape(rows, n_ans, -1)
+            new = _apply3(c.to_sep, b[:, None, :] * table[None, :, :])
+        r = _ratio(new, self._separator_sums(node, idx))
+        while c.parent != eng.root:
+            parent = cliques[c.parent]
+            assert c.parent_to_sep is not None and parent.to_sep is not None
+            bp = bel(c.parent)
+            if _pair_is_cheaper(c, parent, n_ans):
+                pair = (bp @ eng._pair_projection(node)).reshape(rows, c.parent_to_sep.sub, parent.to_sep.sub)
+                new = np.matmul(r, pair)
+                old = pair.sum(axis=1) if idx is not None else self._separator_sums(c.parent, None)
             else:
-                new = _apply3(c.to_sep, b[:, None, :] * table[None, :, :])
-            r = _ratio(new, self._separator_sums(node, idx))
-            while c.parent != eng.root:
-                parent = cliques[c.parent]
-                assert c.parent_to_sep is not None and parent.to_sep is not None
-                bp = bel(c.parent)
-                if _pair_is_cheaper(c, parent, n_ans):
-                    pair = (bp @ eng._pair_projection(node)).reshape(rows, c.parent_to_sep.sub, parent.to_sep.sub)
-                    new = np.matmul(r, pair)
-                    old = pair.sum(axis=1) if idx is not None else self._separator_sums(c.parent, None)
-                else:
-                    new = _apply3(parent.to_sep, bp[:, None, :] * _spread3(c.parent_to_sep, r))
-                    old = self._separator_sums(c.parent, idx)
-                r = _ratio(new, old)
-                node, c = c.parent, parent
-            assert c.parent_to_sep is not None
-            B = self._branch_sums(node, idx)
+                new = _apply3(parent.to_sep, bp[:, None, :] * _spread3(c.parent_to_sep, r))
+                old = self._separator_sums(c.parent, idx)
+            r = _ratio(new, old)
+            node, c = c.parent, parent
+        assert c.parent_to_sep is not None
+        B = self._branch_sums(node, idx)
         z = np.matmul(r, B[:, :, None])[..., 0]  # P(Q = a | e)
         h_cond = -np.matmul(r * np.log(np.maximum(r, 1e-300)), B[:, :, None])[..., 0]  # Σ_s B(s) (−r ln r)
         return z, h_cond
@@ -261,9 +243,10 @@ class _GainKernel:
         cliques = eng.cliques
         groups = _groups(eng, candidates)
         by_host = {g.host: g for g in groups if g.root_positions is None}
-        for g in groups:
-            if g.root_positions is not None:
-                yield (g, *self.group(g, None))
+        at_root = [g for g in groups if g.root_positions is not None]
+        if at_root:  # questions whose parents are all targets: one product with P(T | e) for all
+            lifted, lifted_log = self._lifted_ratios(at_root)
+            yield _branch_group(eng, at_root), self.p @ lifted, -(self.p @ lifted_log)
         constant, skip = self._constant_subtrees(candidates)
         # clique -> [(child, (groups stacked so far, r on the child's separator))]
         arriving: dict[int, list[tuple[int, tuple[list[_Group], FloatArray]]]] = {}
@@ -296,6 +279,17 @@ class _GainKernel:
             z = np.matmul(r, B[:, :, None])[..., 0]
             h_cond = -np.matmul(rlogr, B[:, :, None])[..., 0]
             yield _branch_group(eng, stacked), z, h_cond
+
+    def _lifted_ratios(self, groups: Sequence[_Group]) -> tuple[FloatArray, FloatArray]:
+        """``P(Q = a | t)`` and its ``x ln x`` for root-hosted groups, ``(root size, answers)`` (cached)."""
+        eng = self.engine
+        key = ("root-lifted", tuple(g.names for g in groups))
+        cached = eng._gain_matrices.get(key)
+        if cached is None:  # a root-hosted question's table is already over the root's configurations
+            lifted = np.ascontiguousarray(np.vstack([g.table for g in groups]).T)
+            cached = (lifted, lifted * np.log(np.maximum(lifted, 1e-300)))
+            eng._gain_matrices[key] = cached  # type: ignore[assignment]
+        return cached  # type: ignore[return-value]
 
     def _constant_subtrees(self, candidates: Sequence[str]) -> tuple[dict[int, Any], set[int]]:
         """Topmost cliques with no evidence below (-> (cache key, cached value or None)); cliques to skip."""
