@@ -220,7 +220,7 @@ def score_frame(
     one_pass = next_question and _one_pass_next_question(model)
     if one_pass:
         available = ~_answered(model, ev)
-        costs = np.array([model.cost(q) for q in model.questions])
+        costs = model.question_costs
         nq_index = np.full(n, -1, dtype=np.intp)
         nq_gain = np.full(n, np.nan)
 
@@ -335,7 +335,7 @@ def _next_questions(model: Model, ev: Evidence, bad: np.ndarray) -> tuple[np.nda
     n = ev.rows
     gains = batch_gains_from_evidence(model, ev)
     answered = _answered(model, ev)
-    costs = np.array([model.cost(q) for q in model.questions])
+    costs = model.question_costs
     score = np.where(answered, -np.inf, gains / costs)
     best = _first_best(np.where(np.isfinite(score), score, -np.inf)) if score.shape[1] else np.zeros(n, dtype=int)
     none_left = ~np.isfinite(score[np.arange(n), best])

@@ -57,11 +57,10 @@ def read_csv_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[
     """
     import pandas as pd
 
-    stream: Any
-    data = b""
+    source: bytes | str  # stdin's bytes, or the file's path: each reader opens its own view
     if str(src) == "-":
         data = sys.stdin.buffer.read()
-        stream = io.BytesIO(data)
+        source = data
         first = next((ln for ln in data.decode("utf-8-sig", errors="replace").splitlines() if ln.strip()), "")
         name = "<stdin>"
     else:
@@ -74,7 +73,7 @@ def read_csv_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[
                 first = raw.decode("utf-8-sig", errors="replace")
                 if first.strip():
                     break
-        stream = str(p)
+        source = str(p)
         name = str(p)
     if not first.strip():
         raise DataError(f"{name}: the file is empty (no header line)", file=name, line=1)
@@ -84,7 +83,7 @@ def read_csv_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[
     def pandas_chunks() -> Iterator[pd.DataFrame]:
         try:
             reader = pd.read_csv(
-                io.BytesIO(data) if str(src) == "-" else stream,
+                io.BytesIO(source) if isinstance(source, bytes) else source,
                 sep=separator,
                 dtype=str,
                 keep_default_na=False,
@@ -100,7 +99,7 @@ def read_csv_chunks(src: str | Path, sep: str | None, chunk_size: int) -> tuple[
 
     if len(set(header)) != len(header):  # pandas renames repeated names (a, a.1): keep its reader
         return pandas_chunks(), separator, header
-    fast = _arrow_chunks(data if str(src) == "-" else stream, separator, header, chunk_size)
+    fast = _arrow_chunks(source, separator, header, chunk_size)
     return _with_fallback(fast, pandas_chunks), separator, header
 
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .inference import _apply3, _spread3
+from .inference import _apply3, _row_normalise, _safe_div, _spread3
 
 if TYPE_CHECKING:
     from .inference import Engine, QueryResult
@@ -163,7 +163,7 @@ class _GainKernel:
             if node not in self._sums:
                 c = self.engine.cliques[node]
                 assert c.to_sep is not None
-                self._sums[node] = _normalise(c.to_sep.apply(self.full[node]))
+                self._sums[node] = _row_normalise(c.to_sep.apply(self.full[node]))
             b = self._sums[node]
         else:
             if self._branches is None:  # every branch at once, all rows: one product
@@ -212,7 +212,7 @@ class _GainKernel:
             new = (b @ eng._answer_projection((g.host, g.names), table, c)).reshape(rows, n_ans, -1)
         else:
             new = _apply3(c.to_sep, b[:, None, :] * table[None, :, :])
-        r = _ratio(new, self._separator_sums(node, idx))
+        r = _safe_div(new, self._separator_sums(node, idx)[:, None, :])
         while c.parent != eng.root:
             parent = cliques[c.parent]
             assert c.parent_to_sep is not None and parent.to_sep is not None
@@ -224,7 +224,7 @@ class _GainKernel:
             else:
                 new = _apply3(parent.to_sep, bp[:, None, :] * _spread3(c.parent_to_sep, r))
                 old = self._separator_sums(c.parent, idx)
-            r = _ratio(new, old)
+            r = _safe_div(new, old[:, None, :])
             node, c = c.parent, parent
         assert c.parent_to_sep is not None
         B = self._branch_sums(node, idx)
@@ -355,7 +355,7 @@ class _GainKernel:
         if not parts:
             return stacked, None
         new = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-        return stacked, _ratio(new, self._separator_sums(node, None))
+        return stacked, _safe_div(new, self._separator_sums(node, None)[:, None, :])
 
     @staticmethod
     def gains(g: _Group, z: FloatArray, h_cond: FloatArray) -> FloatArray:
@@ -382,16 +382,6 @@ def _branch_group(engine: Engine, groups: Sequence[_Group]) -> _Group:
     out = _Group(tuple(members), names, np.empty((start, 0)), tuple(spans), groups[0].host, None)
     _recent_put(engine, key, out)
     return out
-
-
-def _normalise(x: FloatArray) -> FloatArray:
-    s = x.sum(axis=1, keepdims=True)
-    return np.divide(x, s, out=np.zeros_like(x), where=s > 0)
-
-
-def _ratio(new: FloatArray, old: FloatArray) -> FloatArray:
-    """``new / old`` along the separator; 0 where ``old`` is 0 (configurations ruled out)."""
-    return new / np.where(old > 0, old, np.inf)[:, None, :]
 
 
 def _pair_is_cheaper(child: Any, parent: Any, answers: int) -> bool:
@@ -481,8 +471,8 @@ def best_joint_questions(
     total = root_b.sum(axis=1)
     with np.errstate(divide="ignore"):
         log_evidence = log_scale + np.log(total)
-    result = engine._finish(lam, belief, up, rows, root_b, total, log_evidence, list(marginals), False)
-    full = engine._distribute(belief, up, rows)
+    full = engine._distribute(belief, up, rows)  # for the bounds, and for marginals off the root
+    result = engine._finish(lam, belief, up, rows, root_b, log_evidence, list(marginals), False, full)
     kernel = _GainKernel(engine, belief, full)
     bound = _upper_bounds(engine, full, candidates, rows)
     bound_score = np.where(available, bound / cost, -np.inf)

@@ -367,7 +367,7 @@ class Engine:
         total = root_b.sum(axis=1)
         with np.errstate(divide="ignore"):
             log_evidence = log_scale + np.log(total)
-        return self._finish(lam, belief, up, rows, root_b, total, log_evidence, wanted, joint)
+        return self._finish(lam, belief, up, rows, root_b, log_evidence, wanted, joint)
 
     def _collect(
         self, likelihoods: Mapping[str, FloatArray], rows: int
@@ -471,11 +471,12 @@ class Engine:
         up: dict[int, FloatArray],
         rows: int,
         root_b: FloatArray,
-        total: FloatArray,
         log_evidence: FloatArray,
         wanted: Sequence[str],
         joint: bool,
+        full: dict[int, FloatArray] | None = None,
     ) -> QueryResult:
+        """Marginals (and the targets' joint) from a collect pass; ``full``: a distribute pass already run."""
         net = self.network
         target_joint = None
         if joint:
@@ -491,7 +492,7 @@ class Engine:
             for name, (lo, hi) in zip(wanted, bounds, strict=True):
                 out[name] = _row_normalise(flat[:, lo:hi])
         elif wanted:
-            full = self._distribute(belief, up, rows)
+            full = full if full is not None else self._distribute(belief, up, rows)
             for name in wanted:
                 v = net.index[name]
                 if v in self.leaf_host:
@@ -512,16 +513,9 @@ class Engine:
     ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
         """Exact I(T; Q | e) in bits for every row and candidate leaf question Q (T = all targets).
 
-        Needs :attr:`fast_joint_gain`. One collect pass gives ``p(t) = P(T = t | e)``. Answering
-        ``Q = a`` multiplies ``p`` by a ratio ``r_a(s)`` that depends only on a separator ``s``
-        of the root (the parents of Q if the root hosts Q; else the separator of the root's
-        child branch holding Q, with ``r_a`` found by re-running only the path from Q's clique
-        up to that child). With ``B(s) = Σ_{t→s} p(t)`` and ``A(s) = Σ_{t→s} p(t) log p(t)``:
-
-            P(Q = a | e) = Σ_s r_a(s) B(s) = Z_a
-            H(T | e, a)  = log Z_a − Σ_s r_a(s) [A(s) + B(s) log r_a(s)] / Z_a     (nats)
-
-        so no 2^|T| work is done per candidate answer. Candidates must be unanswered leaves.
+        Needs :attr:`fast_joint_gain`; candidates must be unanswered leaves. Computed as
+        ``H(Q | e) − H(Q | S, e)`` with ``S`` the root separator above ``Q``, from one collect
+        pass: see :mod:`distancing_bn.gains`.
 
         Returns
         -------
@@ -779,7 +773,8 @@ def _row_normalise(x: FloatArray) -> FloatArray:
 
 
 def _safe_div(a: FloatArray, b: FloatArray) -> FloatArray:
-    return np.divide(a, b, out=np.zeros(np.broadcast_shapes(a.shape, b.shape)), where=b > 0)
+    """``a / b``, and 0 where ``b`` is 0 (a configuration ruled out); ``b >= 0``, ``a`` finite."""
+    return a / np.where(b > 0, b, np.inf)
 
 
 def _merge_small_cliques(
