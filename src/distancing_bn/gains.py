@@ -192,6 +192,15 @@ class _GainKernel:
             self._old[node] = c.to_sep.apply(self.belief[node])
         return self._old[node]
 
+    def _host_answers(self, g: _Group, b: FloatArray) -> FloatArray:
+        """``Σ_x b(x) P(Q = a | x)`` on the host's separator up, ``(rows, answers, separator)``."""
+        eng = self.engine
+        c = eng.cliques[g.host]
+        assert c.to_sep is not None
+        if c.to_sep.dense:
+            return (b @ eng._answer_projection((g.host, g.names), g.table, c)).reshape(b.shape[0], g.table.shape[0], -1)
+        return _apply3(c.to_sep, b[:, None, :] * g.table[None, :, :])
+
     def group(self, g: _Group, idx: NDArray[np.intp] | None) -> tuple[FloatArray, FloatArray]:
         """Return ``P(Q = a | e)`` and ``Σ_s B(s) (−r_a(s) ln r_a(s))`` (nats), each ``(rows, answers)``."""
         eng = self.engine
@@ -207,11 +216,7 @@ class _GainKernel:
         node = g.host
         c = cliques[node]
         assert c.to_sep is not None
-        b = bel(node)
-        if c.to_sep.dense:
-            new = (b @ eng._answer_projection((g.host, g.names), table, c)).reshape(rows, n_ans, -1)
-        else:
-            new = _apply3(c.to_sep, b[:, None, :] * table[None, :, :])
+        new = self._host_answers(g, bel(node))
         r = _safe_div(new, self._separator_sums(node, idx)[:, None, :])
         while c.parent != eng.root:
             parent = cliques[c.parent]
@@ -271,7 +276,7 @@ class _GainKernel:
                     r1, rlogr1 = r[:1].copy(), rlogr[:1].copy()
                     r1.setflags(write=False)
                     rlogr1.setflags(write=False)
-                    eng._gain_matrices[hit[0]] = ([g.host for g in stacked], r1, rlogr1)  # type: ignore[assignment]
+                    eng._gain_matrices[hit[0]] = ([g.host for g in stacked], r1, rlogr1)
             if c.parent != eng.root:
                 arriving.setdefault(c.parent, []).append((node, (stacked, r)))
                 continue
@@ -284,12 +289,11 @@ class _GainKernel:
         """``P(Q = a | t)`` and its ``x ln x`` for root-hosted groups, ``(root size, answers)`` (cached)."""
         eng = self.engine
         key = ("root-lifted", tuple(g.names for g in groups))
-        cached = eng._gain_matrices.get(key)
+        cached: Any = eng._gain_matrices.get(key)
         if cached is None:  # a root-hosted question's table is already over the root's configurations
             lifted = np.ascontiguousarray(np.vstack([g.table for g in groups]).T)
-            cached = (lifted, lifted * np.log(np.maximum(lifted, 1e-300)))
-            eng._gain_matrices[key] = cached  # type: ignore[assignment]
-        return cached  # type: ignore[return-value]
+            cached = eng._gain_matrices[key] = (lifted, lifted * np.log(np.maximum(lifted, 1e-300)))
+        return cached
 
     def _constant_subtrees(self, candidates: Sequence[str]) -> tuple[dict[int, Any], set[int]]:
         """Topmost cliques with no evidence below (-> (cache key, cached value or None)); cliques to skip."""
@@ -333,14 +337,7 @@ class _GainKernel:
         own = by_host.get(node)
         if own is not None:
             stacked.append(own)
-            if c.to_sep.dense:
-                parts.append(
-                    (b @ eng._answer_projection((own.host, own.names), own.table, c)).reshape(
-                        b.shape[0], own.table.shape[0], -1
-                    )
-                )
-            else:
-                parts.append(_apply3(c.to_sep, b[:, None, :] * own.table[None, :, :]))
+            parts.append(self._host_answers(own, b))
         incoming = arriving.pop(node, [])
         if incoming:
             spreads = []

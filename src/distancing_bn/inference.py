@@ -208,7 +208,7 @@ class Engine:
         self._prior: dict[int, tuple[FloatArray, FloatArray | None, float]] | None = None
         self._root_projections: dict[tuple[int, ...], _Projection] = {}
         self._stacked: dict[tuple[int, ...], tuple[FloatArray, list[tuple[int, int]]]] = {}
-        self._gain_matrices: dict[Any, FloatArray] = {}  # compiled on first use by the gain kernels
+        self._gain_matrices: dict[Any, Any] = {}  # matrices and layouts compiled on first use (gains, distribute)
         self._gain_layouts: OrderedDict[Any, Any] = OrderedDict()  # per candidate list, recent ones only
 
     # ------------------------------------------------------------------ compile helpers
