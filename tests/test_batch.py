@@ -563,3 +563,9 @@ def test_workers_give_the_same_frame(model: Any) -> None:
     two = score(model, frame, workers=2)
     pd.testing.assert_frame_equal(one, two)
     assert list(two.index) == list(frame.index)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2"])
+def test_workers_must_be_a_positive_whole_number(model: Any, workers: Any) -> None:
+    with pytest.raises(ValueError, match="workers must be a whole number of at least 1"):
+        score(model, examples(), workers=workers)

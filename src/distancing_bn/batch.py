@@ -207,6 +207,7 @@ def score_frame(
 
     if errors not in ("mark", "raise"):
         raise ValueError(f"errors must be 'mark' or 'raise', got {errors!r}")
+    _check_workers(workers)
     resolved = _resolve_mapping(model, mapping)
     plan = _plan or _Plan(model, [str(c) for c in frame.columns], resolved, id_columns, strict)
     frame = frame.copy(deep=False)
@@ -417,7 +418,7 @@ def score_csv(
             _row_offset=offset,
         )
 
-    n_workers = default_workers() if workers is None else max(1, int(workers))
+    n_workers = default_workers() if workers is None else _check_workers(workers)
     rows = ok = 0
     blas = _single_threaded_blas() if n_workers > 1 else contextlib.nullcontext()
     try:
@@ -467,6 +468,12 @@ def _read_ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
                 return
             pending = pool.submit(pull)
             yield chunk
+
+
+def _check_workers(workers: int) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+    return int(workers)
 
 
 def default_workers() -> int:
