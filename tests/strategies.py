@@ -20,6 +20,10 @@ Strategies
 ``evidence_for(network, soft=False)``
     Random answers for some observables of a network: ``{observable: state label}``, and with
     ``soft=True`` some values are ``{state label: likelihood}`` mappings instead.
+``mutated_yaml(text)``
+    Bytes of a *bad* variant of a valid YAML file: bytes flipped, numbers replaced by huge or
+    odd values, keys duplicated, aliases (an alias bomb, a recursive alias), deep nesting,
+    odd tags, control characters, non-UTF-8 bytes or a cut-short file, one or more at once.
 
 Helpers (plain functions, not strategies): :func:`likelihoods_from` turns such evidence into the
 ``(1, states)`` likelihood matrices that :meth:`distancing_bn.inference.Engine.query` takes.
@@ -28,6 +32,7 @@ Helpers (plain functions, not strategies): :func:`likelihoods_from` turns such e
 from __future__ import annotations
 
 import itertools
+import re
 import string
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -42,6 +47,7 @@ __all__ = [
     "evidence_for",
     "identifiers",
     "likelihoods_from",
+    "mutated_yaml",
     "probabilities",
     "random_networks",
     "small_spec_data",
@@ -334,3 +340,116 @@ def likelihoods_from(network: Any, evidence: Mapping[str, Any]) -> dict[str, np.
             row[0, labels.index(value)] = 1.0
         out[v] = row
     return out
+
+
+#: Values that stand in for a number of a valid file: too long, out of range, not numbers at all,
+#: or scalars PyYAML's constructors fail on.
+ODD_SCALARS: tuple[str, ...] = (
+    "9" * 400,
+    "9" * 5000,
+    "-" + "9" * 101,
+    "0x" + "f" * 300,
+    "1" + "0" * 400 + ".5",
+    "1e999",
+    "-1e-999",
+    ".nan",
+    "-.inf",
+    "1_0_0",
+    "1:2:3",
+    "2001-13-45",
+    "!!bool maybe",
+    "!!timestamp x",
+    "!!int abc",
+    "!!float x",
+    "!!binary '@@'",
+    "!!python/object:os.system {}",
+    "!!set [1]",
+    "~",
+    "[]",
+    "{}",
+    '"yes\\n"',
+    "'" + "x" * 10_000 + "'",
+    "&a 0.5",
+    "*a",
+    "*undefined",
+    "&r [*r]",
+    "&m {k: *m}",
+    "[" * 60 + "]" * 60,
+    "[" * 1000 + "]" * 1000,
+    "{a: " * 60 + "1" + "}" * 60,
+)
+
+#: Lines that make an alias bomb when appended at the top level (9 ** 9 expanded nodes).
+ALIAS_BOMB = "".join(
+    [f"a: &a [{','.join(['x'] * 9)}]\n"]
+    + [f"{c}: &{c} [{','.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
+)
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_KEY_LINE = re.compile(r"^( *(?:- )?)([a-z_]+):", re.MULTILINE)
+
+
+@st.composite
+def _mutation(draw: st.DrawFn, text: str) -> str | bytes:
+    kind = draw(
+        st.sampled_from(
+            ["number", "duplicate_key", "bomb", "nest", "control", "truncate", "flip", "latin1", "tab", "alias_key"]
+        )
+    )
+    if kind == "number":
+        numbers = list(_NUMBER.finditer(text))
+        if not numbers:
+            return text + "extra: " + draw(st.sampled_from(ODD_SCALARS)) + "\n"
+        m = draw(st.sampled_from(numbers))
+        return text[: m.start()] + draw(st.sampled_from(ODD_SCALARS)) + text[m.end() :]
+    if kind == "duplicate_key":
+        keys = list(_KEY_LINE.finditer(text))
+        m = draw(st.sampled_from(keys))
+        line_end = text.index("\n", m.end()) + 1 if "\n" in text[m.end() :] else len(text)
+        return text[:line_end] + text[m.start() : line_end] + text[line_end:]
+    if kind == "bomb":
+        return ALIAS_BOMB + text
+    if kind == "nest":
+        depth = draw(st.sampled_from([49, 51, 200, 3000]))
+        return text + "deep: " + "[" * depth + "]" * depth + "\n"
+    if kind == "control":
+        pos = draw(st.integers(0, len(text)))
+        return text[:pos] + draw(st.sampled_from(["\x00", "\x07", "\x85", "\ufeff", "\ud800", "\t", "\r"])) + text[pos:]
+    if kind == "truncate":
+        return text[: draw(st.integers(0, len(text)))]
+    if kind == "tab":
+        keys = list(_KEY_LINE.finditer(text))
+        m = draw(st.sampled_from(keys))
+        return text[: m.start()] + "\t" + text[m.start() :]
+    if kind == "alias_key":
+        return text + "anchor_list: &key_list [1, 2]\n? *key_list\n: value\n"
+    data = text.encode("utf-8")
+    if kind == "latin1":
+        return data + "\nextra: caf\u00e9\n".encode("latin-1")
+    positions = draw(st.lists(st.integers(0, max(len(data) - 1, 0)), min_size=1, max_size=8))
+    flipped = bytearray(data)
+    for pos in positions:
+        if flipped:
+            flipped[pos] = draw(st.integers(0, 255))
+    return bytes(flipped)
+
+
+@st.composite
+def mutated_yaml(draw: st.DrawFn, text: str) -> bytes:
+    """Return the bytes of ``text`` (a valid YAML file) after one to three random mutations.
+
+    Mutations: a number replaced by a huge or odd value (see :data:`ODD_SCALARS`: 400- and
+    5000-digit numbers, odd tags, aliases, recursive aliases, deep nesting), a key line
+    duplicated, an alias bomb prepended, a deep list appended, a control character inserted,
+    the text cut short, random bytes flipped, Latin-1 bytes appended, a tab in the indentation,
+    a list used as a key.
+    """
+    out: str | bytes = text
+    for _ in range(draw(st.integers(1, 3))):
+        if isinstance(out, bytes):
+            try:
+                out = out.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+        out = draw(_mutation(out))
+    return out if isinstance(out, bytes) else out.encode("utf-8", errors="surrogatepass")

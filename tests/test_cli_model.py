@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +102,65 @@ def test_network_file_without_target_exits_2(external_dir: Path) -> None:
 def test_unknown_target_suggests_close_match(external_dir: Path) -> None:
     out = run("info", str(external_dir / "networks" / "asia.bif"), "--target", "lungs")
     assert out.returncode == 2 and "'lung'" in out.stderr
+
+
+def assert_clean_error(out: subprocess.CompletedProcess[str], kind: str) -> None:
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith(f"error: {kind}: "), out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+
+
+def test_export_into_a_missing_folder_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    out = run("export", "--to", str(tmp_path / "missing" / "model.yaml"))
+    assert_clean_error(out, "ModelError")
+    assert "cannot write the model file: No such file or directory" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_under_a_file_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    out = run("export", "--to", str(tmp_path / "file" / "model.bif"))
+    assert_clean_error(out, "ModelError")
+    assert "Not a directory" in out.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write into read-only folders")
+def test_export_into_a_read_only_folder_exits_2(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        out = run("export", "--to", str(folder / "model.xmlbif"))
+        assert_clean_error(out, "ModelError")
+        assert "Permission denied" in out.stderr and list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".bif"])
+def test_exported_file_mode_follows_the_umask(tmp_path: Path, suffix: str) -> None:
+    old = os.umask(0o027)
+    try:
+        out = run("export", "--to", str(tmp_path / f"model{suffix}"))
+    finally:
+        os.umask(old)
+    assert out.returncode == 0, out.stderr
+    assert stat.S_IMODE((tmp_path / f"model{suffix}").stat().st_mode) == 0o640
+
+
+def test_export_of_names_a_format_cannot_hold_exits_2_and_writes_nothing(external_dir: Path, tmp_path: Path) -> None:
+    child = external_dir / "networks" / "child.bif"  # states such as '0-3_days' that XMLBIF would rename
+    out = run("export", str(child), "--target", "BirthAsphyxia", "--to", str(tmp_path / "child.xmlbif"))
+    assert_clean_error(out, "ModelError")
+    assert re.search(r"cannot write state '[^']+' of variable '\w+' as XMLBIF: it would not read back", out.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_truncated_network_lists_missing_tables_with_file_and_line(external_dir: Path, tmp_path: Path) -> None:
+    text = (external_dir / "networks" / "asia.bif").read_text(encoding="utf-8")
+    path = tmp_path / "cut.bif"
+    path.write_text(text[: text.index("probability ( tub | asia )")], encoding="utf-8")
+    out = run("validate", str(path), "--target", "lung")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"{path}:6 tub: variable 'tub' is declared but its table is missing" in out.stderr
+    assert "pgmpy" not in out.stderr

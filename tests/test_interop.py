@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from distancing_bn.errors import ModelError, ModelSyntaxError, ModelValidationError
 from distancing_bn.interop import (
@@ -263,7 +267,7 @@ def test_read_network_file_keeps_odd_state_names(external_dir: Path) -> None:
 
 # ----------------------------------------------------------------------------- errors
 def test_read_network_file_raises_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ModelSyntaxError, match=r"nope\.bif: no such file"):
+    with pytest.raises(ModelSyntaxError, match=r"nope\.bif: cannot read the BIF network file: No such file"):
         read_network_file(tmp_path / "nope.bif", targets=["a"])
 
 
@@ -272,7 +276,7 @@ def test_read_network_file_raises_missing_file(tmp_path: Path) -> None:
     [
         (".xmlbif", b"<not xml", r"cannot read XMLBIF network: ParseError"),
         (".xdsl", b"garbage", r"cannot read XDSL network: ParseError"),
-        (".bif", b"\xff\xfe\x00garbage", r"cannot read BIF network: UnicodeDecodeError"),
+        (".bif", b"\xff\xfe\x00garbage", r"the file is not UTF-8 text \(byte 0\)"),
     ],
 )
 def test_read_network_file_raises_garbage(tmp_path: Path, suffix: str, content: bytes, message: str) -> None:
@@ -295,3 +299,240 @@ def test_read_network_file_raises_garbage_bif_text(tmp_path: Path, content: str)
 def test_read_network_file_raises_unknown_suffix(tmp_path: Path, name: str) -> None:
     with pytest.raises(ModelError, match=r"unknown network format '[^']*'; valid: \.bif, \.xmlbif, \.xdsl"):
         read_network_file(tmp_path / name, targets=["a"])
+
+
+# ----------------------------------------------------------------------------- hostile and broken files
+ASIA_NAME = "asia.bif"
+
+
+def asia_text(external_dir: Path) -> str:
+    return (external_dir / "networks" / ASIA_NAME).read_text(encoding="utf-8")
+
+
+def test_validation_problems_of_a_network_file_name_the_file_and_line(external_dir: Path, tmp_path: Path) -> None:
+    text = asia_text(external_dir)
+    bad = text.replace("table 0.01, 0.99;", "table 0.2, 0.9;", 1)  # asia's row sums to 1.1
+    path = tmp_path / "asia.bif"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(ModelValidationError) as info:
+        read_network_file(path, targets=["lung"])
+    [problem] = info.value.problems
+    assert problem.file == str(path) and problem.key_path == "asia"
+    assert problem.line == line_of(bad, "probability ( asia )")
+    assert str(problem).startswith(f"{path}:{problem.line} asia: table of 'asia' sums to 1.1")
+
+
+def test_unknown_target_in_a_network_file_names_the_file(external_dir: Path) -> None:
+    path = external_dir / "networks" / ASIA_NAME
+    with pytest.raises(ModelValidationError, match=r"unknown target 'lungs'; did you mean 'lung'") as info:
+        read_network_file(path, targets=["lungs"])
+    assert all(p.file == str(path) for p in info.value.problems)
+    assert str(path) in str(info.value)
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+def test_bif_cut_inside_a_block_says_where(external_dir: Path, tmp_path: Path) -> None:
+    text = asia_text(external_dir)
+    cut = text[: text.index("probability ( tub | asia )") + 40]
+    path = tmp_path / "cut.bif"
+    path.write_text(cut, encoding="utf-8")
+    with pytest.raises(ModelSyntaxError, match=r"the 'probability' block is not closed with '\}'") as info:
+        read_network_file(path, targets=["lung"])
+    assert info.value.line == line_of(cut, "probability ( tub | asia )")
+    assert "pgmpy" not in str(info.value)
+
+
+def test_bif_cut_between_blocks_lists_every_missing_table_in_bif_terms(external_dir: Path, tmp_path: Path) -> None:
+    text = asia_text(external_dir)
+    cut = text[: text.index("probability ( tub | asia )")]
+    path = tmp_path / "cut.bif"
+    path.write_text(cut, encoding="utf-8")
+    with pytest.raises(ModelValidationError) as info:
+        read_network_file(path, targets=["lung"])
+    problems = {p.key_path: p for p in info.value.problems}
+    assert set(problems) == {"tub", "smoke", "lung", "bronc", "either", "xray", "dysp"}
+    tub = problems["tub"]
+    assert tub.file == str(path) and tub.line == line_of(cut, "variable tub")
+    assert "variable 'tub' is declared but its table is missing: add a 'probability ( tub … )' block" in tub.message
+    assert "pgmpy" not in str(info.value)
+
+
+def test_xmlbif_without_a_definition_says_so_in_xmlbif_terms(example: Network, tmp_path: Path) -> None:
+    path = tmp_path / "model.xmlbif"
+    write_network_file(example, path)
+    text = path.read_text(encoding="utf-8")
+    start = text.index("<DEFINITION>\n      <FOR>stress</FOR>")
+    cut = text[:start] + text[text.index("</DEFINITION>", start) + len("</DEFINITION>") :]
+    path.write_text(cut, encoding="utf-8")
+    with pytest.raises(ModelValidationError, match=r"add a <DEFINITION> whose <FOR> is stress") as info:
+        read_network_file(path, targets=["stress"])
+    assert info.value.problems[0].line == line_of(cut, "<NAME>stress</NAME>")
+
+
+def test_bif_without_a_final_line_end_keeps_its_last_table(external_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "asia.bif"
+    path.write_text(asia_text(external_dir).rstrip("\n"), encoding="utf-8")
+    assert "dysp" in read_network_file(path, targets=["lung"]).variables
+
+
+def test_bif_with_a_table_too_large_is_refused_before_pgmpy_allocates_it(tmp_path: Path) -> None:
+    from distancing_bn.spec import MAX_TABLE_CELLS
+
+    n = 40  # pgmpy would ask for an array of 2**40 columns for this 4 KB file
+    parts = ["network x {\n}\n"]
+    parts += [f"variable v{i} {{\n  type discrete [ 2 ] {{ a, b }};\n}}\n" for i in range(n + 1)]
+    parts += [f"probability ( v{i} ) {{\n  table 0.5, 0.5;\n}}\n" for i in range(n)]
+    parts.append(
+        f"probability ( v{n} | {', '.join(f'v{i}' for i in range(n))} ) {{\n  ({', '.join(['a'] * n)}) 0.5, 0.5;\n}}\n"
+    )
+    path = tmp_path / "wide.bif"
+    path.write_text("".join(parts), encoding="utf-8")
+    with pytest.raises(
+        ModelSyntaxError,
+        match=rf"table of 'v{n}' given its {n} parents has more than {MAX_TABLE_CELLS:,} cells \(MAX_TABLE_CELLS",
+    ) as info:
+        read_network_file(path, targets=["v0"])
+    assert info.value.line == "".join(parts).count("\n", 0, "".join(parts).index(f"probability ( v{n} |")) + 1
+
+
+def test_bif_variable_with_too_many_states_is_refused(tmp_path: Path) -> None:
+    from distancing_bn.spec import MAX_STATES
+
+    states = ", ".join(f"s{i}" for i in range(MAX_STATES + 1))
+    path = tmp_path / "many.bif"
+    path.write_text(f"network x {{\n}}\nvariable v {{\n  type discrete [ {MAX_STATES + 1} ] {{ {states} }};\n}}\n")
+    with pytest.raises(ModelSyntaxError, match=rf"variable 'v' has {MAX_STATES + 1:,} states, more than"):
+        read_network_file(path, targets=["v"])
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_network_symlink_to_dev_zero_is_refused(tmp_path: Path, suffix: str) -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero")
+    link = tmp_path / f"zero{suffix}"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ModelSyntaxError, match=r"it is a character device, not a regular file"):
+        read_network_file(link, targets=["a"])
+
+
+def test_network_file_larger_than_the_limit_is_refused(tmp_path: Path) -> None:
+    from distancing_bn.spec import MAX_NETWORK_FILE_BYTES
+
+    path = tmp_path / "big.xmlbif"
+    with path.open("wb") as fh:
+        fh.truncate(MAX_NETWORK_FILE_BYTES + 1)  # sparse
+    with pytest.raises(ModelSyntaxError, match=r"larger than 64 MiB, the limit \(MAX_NETWORK_FILE_BYTES"):
+        read_network_file(path, targets=["a"])
+
+
+# ----------------------------------------------------------------------------- names that would not read back
+def two_node(root: str = "r", child: str = "v", root_states: tuple[str, str] = ("s0", "s1")) -> Network:
+    states = {root: root_states, child: ("c0", "c1")}
+    cpts = {root: np.array([0.3, 0.7]), child: np.array([[0.2, 0.8], [0.6, 0.4]])}
+    return Network.create("n", states, {root: (), child: (root,)}, cpts, targets=[root], observables=[child])
+
+
+@pytest.mark.parametrize(
+    ("suffix", "network", "message"),
+    [
+        (".bif", two_node(root="my var"), r"variable 'my var' as BIF"),
+        (".bif", two_node(root="a;b{c}"), r"variable 'a;b\{c\}' as BIF"),
+        (".bif", two_node(root_states=("s,0", "s1")), r"state 's,0' of variable 'r' as BIF"),
+        (".bif", two_node(root="Var", child="var"), r"variables 'Var' and 'var' as BIF"),
+        (".xmlbif", two_node(root_states=("0-3_days", "s1")), r"state '0-3_days' of variable 'r' as XMLBIF"),
+        (".xmlbif", two_node(root=" r"), r"variable ' r' as XMLBIF"),
+        (".xdsl", two_node(root="my var"), r"variable 'my var' as XDSL"),
+        (".xdsl", two_node(root_states=("s\t0", "s1")), r"state 's\\t0' of variable 'r' as XDSL"),
+    ],
+)
+def test_names_that_would_not_read_back_are_refused_before_writing(
+    tmp_path: Path, suffix: str, network: Network, message: str
+) -> None:
+    path = tmp_path / f"model{suffix}"
+    with pytest.raises(ModelError, match=message) as info:
+        write_network_file(network, path)
+    assert "would not read back" in str(info.value) and str(path) in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+_RISKY = [*" _-.;,{}()|\"'/\\*<>=+#\té1aZeE", "table", "default", "probability", "variable"]
+risky_names = st.lists(st.sampled_from(_RISKY), min_size=1, max_size=5).map("".join)
+
+
+@given(
+    root=risky_names,
+    state=risky_names,
+    suffix=st.sampled_from(SUFFIXES),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_names_are_written_so_that_they_read_back_or_refused(root: str, state: str, suffix: str) -> None:
+    if root == "v" or state == "s1":
+        return
+    net = two_node(root=root, root_states=(state, "s1"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"model{suffix}"
+        try:
+            write_network_file(net, path)
+        except ModelError as exc:
+            assert "would not read back" in str(exc) and not path.exists()
+            return
+        back = read_network_file(path, targets=[root])
+    assert set(back.variables) == {root, "v"}
+    assert back.states[root] == (state, "s1") and back.parents["v"] == (root,)
+
+
+def test_ordinary_names_of_published_networks_can_be_written(external_dir: Path, tmp_path: Path) -> None:
+    child = published(external_dir, "child")  # states such as '<5', '>=7.5', 'Asy/Patchy'
+    for suffix in (".bif", ".xdsl"):
+        write_network_file(child, tmp_path / f"child{suffix}")
+    with pytest.raises(ModelError, match=r"XMLBIF state names need ASCII letters, digits and '_' only"):
+        write_network_file(child, tmp_path / "child.xmlbif")
+
+
+# ----------------------------------------------------------------------------- how files are written
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_network_file_mode_follows_the_umask(example: Network, tmp_path: Path, suffix: str, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        write_network_file(example, tmp_path / f"model{suffix}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / f"model{suffix}").stat().st_mode) == 0o666 & ~umask
+
+
+def test_writing_into_a_missing_folder_is_a_model_error(example: Network, tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "model.bif"
+    with pytest.raises(ModelError, match=r"missing/model\.bif: cannot write the BIF file: No such file or directory"):
+        write_network_file(example, path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writing_under_a_file_is_a_model_error(example: Network, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ModelError, match=r"cannot write the XDSL file: Not a directory"):
+        write_network_file(example, tmp_path / "file" / "model.xdsl")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write into read-only folders")
+def test_writing_into_a_read_only_folder_is_a_model_error(example: Network, tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(ModelError, match=r"cannot write the BIF file: Permission denied"):
+            write_network_file(example, folder / "model.bif")
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(example: Network, tmp_path: Path) -> None:
+    path = tmp_path / "model.bif"
+    path.write_text("old")
+    with pytest.raises(ModelError):
+        write_network_file(two_node(root="my var"), path)
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["model.bif"]

@@ -671,9 +671,10 @@ def test_parse_spec_raises_syntax_error_on_unclosed_flow_sequence() -> None:
 def test_load_spec_raises_non_utf8_file(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes(BASE.replace("Outside stress", "Outside stréss").encode("latin-1"))
-    with pytest.raises(ModelSyntaxError, match=r"latin1\.yaml: the file is not UTF-8 text \(byte \d+\)") as info:
+    with pytest.raises(ModelSyntaxError, match=r"latin1\.yaml:\d+: the file is not UTF-8 text \(byte \d+\)") as info:
         load_spec(path)
     assert info.value.file == str(path)
+    assert info.value.line == line_of(BASE, "Outside stress")
 
 
 def test_load_spec_accepts_utf8_bom(tmp_path: Path) -> None:

@@ -6,13 +6,12 @@ and inside an installed wheel. pgmpy is imported only through :mod:`interop`, on
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._files import write_atomically
 from .errors import ModelError
 from .model import Model
 from .spec import dump_spec, load_spec
@@ -98,7 +97,18 @@ def from_pgmpy(
 
 
 def save_model(model: Model, path: str | Path) -> None:
-    """Write ``model`` by suffix: ``.yaml`` (YAML models), ``.bif``, ``.xmlbif``, ``.xdsl``; atomically."""
+    """Write ``model`` by suffix: ``.yaml`` (YAML models), ``.bif``, ``.xmlbif``, ``.xdsl``.
+
+    The file is written atomically (a temporary file in the same folder, then renamed) and gets
+    the mode of any new file (``0o666`` less the umask).
+
+    Raises
+    ------
+    ModelError
+        The suffix is unknown, the model cannot be held by that format (a name that would not
+        read back; nothing is written), or the file cannot be written (a missing or read-only
+        folder).
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in NETWORK_SUFFIXES:
@@ -112,15 +122,7 @@ def save_model(model: Model, path: str | Path) -> None:
         )
     if model.spec is None:
         raise ModelError(f"{p}: only models loaded from YAML can be written as YAML; use .bif, .xmlbif or .xdsl")
-    text = dump_spec(model.spec)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(p, dump_spec(model.spec).encode("utf-8"), what="model file")
 
 
 def model_info(model: Model) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import math
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +19,18 @@ from typing import Any, Literal
 
 import yaml
 
+from ._files import read_capped
 from .errors import ModelSyntaxError, ModelValidationError, Problem
 
 __all__ = [
     "FORMAT",
+    "MAX_NETWORK_FILE_BYTES",
+    "MAX_NUMBER_CHARS",
+    "MAX_STATES",
+    "MAX_TABLE_CELLS",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_FILE_BYTES",
+    "MAX_YAML_NODES",
     "Cause",
     "CauseLink",
     "Facet",
@@ -39,9 +48,49 @@ __all__ = [
 FORMAT = "distancing-bn/1"
 UNSURE = "unsure"
 CAUSE_STATES = ("absent", "present")
-_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_ID = re.compile(r"[a-z][a-z0-9_]*")  # always used with fullmatch: "yes\n" is not an id
 _SUM_TOL = 1e-9
 NoticeKind = Literal["safety", "professional_help"]
+
+
+# ----------------------------------------------------------------------------- limits
+# Every limit on a model, mapping or network file, in one place (docs/model-format.md, "Limits").
+# Each is far above what real files need, and each refusal names the limit and the place.
+MAX_YAML_FILE_BYTES = 8 * 2**20
+"""Largest YAML model or mapping file read, in bytes (the default model has 75 KB)."""
+
+MAX_NETWORK_FILE_BYTES = 64 * 2**20
+"""Largest BIF, XMLBIF or XDSL file read, in bytes (``pathfinder.bif``, the largest tested, has 1.6 MB)."""
+
+MAX_YAML_NODES = 200_000
+"""Most YAML nodes in one file (each mapping, list, key and value counts one), where an alias
+counts as the full copy it stands for (the default model has 3,402)."""
+
+MAX_YAML_DEPTH = 50
+"""Deepest nesting of mappings and lists in a YAML file, aliases expanded (the default model: 7)."""
+
+MAX_NUMBER_CHARS = 100
+"""Longest number in a YAML file, in characters (a probability needs at most about 20)."""
+
+MAX_STATES = 1_000
+"""Most answers of one question (states of one variable); ``pathfinder.bif`` has at most 63."""
+
+MAX_TABLE_CELLS = 2**20
+"""Most cells (parent configurations times answers) in one conditional table; an explicit
+``table:`` with ``n`` parents has ``2**n`` rows. The largest table of the tested networks
+(``pathfinder.bif``) has 8,064 cells."""
+
+_SHOW_CHARS = 40  # an echoed value from a file is repr'd and cut to this many characters
+
+
+def _show(value: Any) -> str:
+    """Return ``repr(value)`` cut to 40 characters (nested data shortened before it is built)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 1] + "…"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 2, 4, 4, _SHOW_CHARS, _SHOW_CHARS
 
 
 # ----------------------------------------------------------------------------- spec objects
@@ -204,8 +253,39 @@ class ModelSpec:
 
 
 # ----------------------------------------------------------------------------- safe YAML with lines
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+_LIMITS_DOC = "see docs/model-format.md, Limits"
+
+
 class _SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader where only ``true``/``false`` are booleans (``yes``/``no`` are text)."""
+    """PyYAML's safe loader where only ``true``/``false`` are booleans (``yes``/``no`` are text).
+
+    It checks the nesting depth and the number of nodes while it composes, so that PyYAML's
+    recursive composer never exhausts the stack or the memory on a hostile file.
+    """
+
+    def __init__(self, stream: str, file: str | None = None) -> None:
+        super().__init__(stream)
+        self.file = file
+        self.depth = 0
+        self.nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):  # the anchored node, composed before: nothing new
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark
+        self.nodes += 1
+        if self.nodes > MAX_YAML_NODES:
+            raise _limit_error(
+                f"the file has more than {MAX_YAML_NODES:,} YAML nodes (MAX_YAML_NODES)", self.file, mark
+            )
+        if self.depth >= MAX_YAML_DEPTH:
+            raise _limit_error(_DEPTH_MESSAGE, self.file, mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _SafeLoader.yaml_implicit_resolvers = {
@@ -213,8 +293,13 @@ _SafeLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _SafeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    "tag:yaml.org,2002:bool", re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"), list("tTfF")
 )
+_DEPTH_MESSAGE = f"mappings and lists are nested more than {MAX_YAML_DEPTH} deep, aliases expanded (MAX_YAML_DEPTH)"
+
+
+def _limit_error(message: str, file: str | None, mark: Any) -> ModelSyntaxError:
+    return ModelSyntaxError(f"{message}; {_LIMITS_DOC}", file=file, line=mark.line + 1, column=mark.column + 1)
 
 
 class _Doc:
@@ -225,46 +310,154 @@ class _Doc:
         self.lines: dict[str, int] = {}
         self.problems: list[Problem] = []
 
-    def build(self, node: yaml.Node, path: str, loader: _SafeLoader) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = loader.construct_object(key_node, deep=True)
-                key = str(key) if not isinstance(key, str) else key
-                sub = f"{path}.{key}" if path else key
-                if key in out:
-                    self.problem(sub, f"duplicate key '{key}'", line=key_node.start_mark.line + 1)
-                self.lines[sub] = key_node.start_mark.line + 1
-                out[key] = self.build(value_node, sub, loader)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, f"{path}[{i}]", loader) for i, item in enumerate(node.value)]
-        return loader.construct_object(node, deep=True)
-
     def line(self, path: str) -> int | None:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
-        return self.lines.get("")
+        """Return the line of ``path``, or of its nearest ancestor that has one."""
+        while path not in self.lines and path:
+            shorter = re.sub(r"(\.[^.\[]*|\[\d+\])\Z", "", path)
+            path = shorter if shorter != path else ""
+        return self.lines.get(path)
 
     def location(self, path: str) -> Location:
         return Location(self.file, self.line(path), path)
 
     def problem(self, path: str, message: str, *, line: int | None = None) -> None:
-        self.problems.append(Problem(message, self.file, line or self.line(path), path))
+        self.problems.append(Problem(message, self.file, line or self.line(path), _cut_path(path)))
+
+
+class _Builder:
+    """Turn a composed YAML node graph into plain data, recording lines in a :class:`_Doc`.
+
+    A node reached again through an alias is built once and shared (as ``yaml.safe_load``
+    does), yet counts against :data:`MAX_YAML_NODES` and :data:`MAX_YAML_DEPTH` as the full copy
+    it stands for, so that any code walking the data stays within those limits too. An alias
+    inside its own anchor is refused. Recursion follows only nodes built for the first time, so
+    it is as deep as the file's own nesting, which the loader bounds.
+    """
+
+    def __init__(self, doc: _Doc, loader: _SafeLoader) -> None:
+        self.doc = doc
+        self.loader = loader
+        self.built: dict[int, tuple[Any, int, int]] = {}  # id(node) -> (value, expanded size, height)
+        self.open: set[int] = set()  # ids of the collections being built
+        self.expanded = 0
+
+    def value(self, node: yaml.Node, path: str, depth: int = 0) -> tuple[Any, int]:
+        """Return the data of ``node`` and its height (nesting below it, aliases expanded)."""
+        key = id(node)
+        if key in self.open:
+            raise ModelSyntaxError(
+                f"recursive alias at {_cut_path(path) or 'the top'}: it refers to the anchor that contains it "
+                f"(line {node.start_mark.line + 1})",
+                file=self.doc.file,
+                line=self.doc.line(path),
+            )
+        if key in self.built:  # an alias: its line is that of the key or list holding it
+            value, size, height = self.built[key]
+            self.count(size, path)
+        else:
+            self.doc.lines.setdefault(path, node.start_mark.line + 1)
+            before = self.expanded
+            self.count(1, path)
+            self.open.add(key)
+            try:
+                value, height = self.fresh(node, path, depth)
+            finally:
+                self.open.discard(key)
+            self.built[key] = (value, self.expanded - before, height)
+        if depth + height > MAX_YAML_DEPTH:
+            raise self.limit_error(_DEPTH_MESSAGE, path)
+        return value, height
+
+    def fresh(self, node: yaml.Node, path: str, depth: int) -> tuple[Any, int]:
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            height = 0
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    kind = "a mapping" if isinstance(key_node, yaml.MappingNode) else "a list"
+                    self.doc.problem(
+                        path, f"a key must be text or a number, got {kind}", line=key_node.start_mark.line + 1
+                    )
+                    continue
+                key = self.scalar(key_node)
+                key = key if isinstance(key, str) else str(key)
+                sub = f"{path}.{key}" if path else key
+                if key in out:
+                    self.doc.problem(sub, f"duplicate key {_show(key)}", line=key_node.start_mark.line + 1)
+                self.doc.lines[sub] = key_node.start_mark.line + 1
+                self.count(1, sub)
+                out[key], h = self.value(value_node, sub, depth + 1)
+                height = max(height, h + 1)
+            return out, height
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            height = 0
+            for i, item in enumerate(node.value):
+                v, h = self.value(item, f"{path}[{i}]", depth + 1)
+                items.append(v)
+                height = max(height, h + 1)
+            return items, height
+        return self.scalar(node), 0
+
+    def scalar(self, node: yaml.Node) -> Any:
+        mark = node.start_mark
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            raise _limit_error(
+                f"a number written with {len(node.value):,} characters is longer than {MAX_NUMBER_CHARS} "
+                "(MAX_NUMBER_CHARS)",
+                self.doc.file,
+                mark,
+            )
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        # PyYAML's scalar constructors fail with these on odd values (`2001-13-45`, `!!bool maybe`)
+        except (ValueError, LookupError, AttributeError, TypeError, ArithmeticError):
+            tag = node.tag.rsplit(":", 1)[-1]
+            raise ModelSyntaxError(
+                f"{_show(node.value)} is not a valid {tag}",
+                file=self.doc.file,
+                line=mark.line + 1,
+                column=mark.column + 1,
+            ) from None
+
+    def count(self, n: int, path: str) -> None:
+        self.expanded += n
+        if self.expanded > MAX_YAML_NODES:
+            raise self.limit_error(
+                f"the file expands to more than {MAX_YAML_NODES:,} YAML nodes, each alias counted as a full copy "
+                "of its anchor (MAX_YAML_NODES)",
+                path,
+            )
+
+    def limit_error(self, message: str, path: str) -> ModelSyntaxError:
+        where = f" at {_cut_path(path)}" if path else ""
+        return ModelSyntaxError(f"{message}{where}; {_LIMITS_DOC}", file=self.doc.file, line=self.doc.line(path))
+
+
+def _cut_path(path: str) -> str:
+    """Return a key path for messages: each key longer than 40 characters is cut."""
+    if len(path) <= _SHOW_CHARS:
+        return path
+    parts = re.split(r"(\.|\[\d+\])", path)
+    return "".join(p if len(p) <= _SHOW_CHARS else p[: _SHOW_CHARS - 1] + "…" for p in parts)
 
 
 def _parse_yaml(text: str, file: str | None) -> tuple[Any, _Doc]:
+    """Return the data of a YAML text and the :class:`_Doc` holding its lines and problems.
+
+    Raises
+    ------
+    ModelSyntaxError
+        The text is not valid YAML, or exceeds a limit (nodes, depth, length of a number).
+    """
     doc = _Doc(file)
+    loader: _SafeLoader | None = None
     try:
-        loader = _SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = doc.build(node, "", loader) if node is not None else None
-        finally:
-            loader.dispose()
+        loader = _SafeLoader(text, file)
+        node = loader.get_single_node()
+        data = _Builder(doc, loader).value(node, "")[0] if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = " ".join(str(p) for p in (exc.context, exc.problem) if p)
@@ -274,8 +467,17 @@ def _parse_yaml(text: str, file: str | None) -> tuple[Any, _Doc]:
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (e.g. a control character)
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else _show(exc.character)
+        raise ModelSyntaxError(
+            f"not valid YAML: character {char} is not allowed ({exc.reason})", file=file, line=line
+        ) from None
     except yaml.YAMLError as exc:
         raise ModelSyntaxError(f"not valid YAML: {exc}", file=file) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     return data, doc
 
 
@@ -293,10 +495,10 @@ class _Reader:
         for key in value:
             if key not in keys:
                 hint = _did_you_mean(key, keys)
-                self.doc.problem(_join(path, key), f"unknown key '{key}'; valid keys: {_names(keys)}{hint}")
+                self.doc.problem(_join(path, key), f"unknown key {_q(key)}; valid keys: {_names(keys)}{hint}")
         for key in required:
             if key not in value:
-                self.doc.problem(path, f"missing required key '{key}'")
+                self.doc.problem(path, f"missing required key {_q(key)}")
         return value
 
     def text(self, m: Mapping[str, Any], key: str, path: str, default: str | None = None) -> str:
@@ -316,10 +518,10 @@ class _Reader:
 
     def ident(self, m: Mapping[str, Any], key: str, path: str) -> str:
         value = self.text(m, key, path)
-        if value and not _ID.match(value):
+        if value and not _ID.fullmatch(value):
             self.doc.problem(
                 _join(path, key),
-                f"id '{value}' is not valid; use lowercase letters, digits and '_', starting with a letter",
+                f"id {_show(value)} is not valid; use lowercase letters, digits and '_', starting with a letter",
             )
         return value
 
@@ -332,14 +534,14 @@ class _Reader:
         hi_ok = x < 1 if open_interval else x <= 1
         if not (math.isfinite(x) and lo_ok and hi_ok):
             rng = "(0, 1)" if open_interval else "[0, 1]"
-            self.doc.problem(path, f"probability {value!r} is outside {rng}")
+            self.doc.problem(path, f"probability {_show(value)} is outside {rng}")
             return math.nan
         return x
 
     def number(self, m: Mapping[str, Any], key: str, path: str, default: float) -> float:
         value = m.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            self.doc.problem(_join(path, key), f"expected a positive number, got {value!r}")
+            self.doc.problem(_join(path, key), f"expected a positive number, got {_show(value)}")
             return default
         return float(value)
 
@@ -379,12 +581,12 @@ class _Reader:
                 if key == answers[0]:
                     self.doc.problem(
                         _join(path, key),
-                        f"'{key}' is the first (baseline) answer: it takes the remaining probability; {valid}",
+                        f"{_q(key)} is the first (baseline) answer: it takes the remaining probability; {valid}",
                     )
                 else:
                     self.doc.problem(
                         _join(path, key),
-                        f"'{key}' is not an answer of this question; {valid}{_did_you_mean(key, upper)}",
+                        f"{_q(key)} is not an answer of this question; {valid}{_did_you_mean(key, upper)}",
                     )
         ok = True
         for label in upper:
@@ -408,13 +610,19 @@ def _join(path: str, key: str | int) -> str:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: f"text {value!r}", bool: f"boolean {value}"}.get(
-        type(value), f"{type(value).__name__} {value!r}"[:60]
-    )
+    if isinstance(value, (dict, list, bool)):
+        return {dict: "a mapping", list: "a list"}.get(type(value), f"boolean {value}")
+    return f"text {_show(value)}" if isinstance(value, str) else f"{type(value).__name__} {_show(value)}"
+
+
+def _q(item: Any) -> str:
+    """Return ``'item'`` for a message, cut to 40 characters."""
+    text = str(item)
+    return f"'{text}'" if len(text) <= _SHOW_CHARS - 2 else f"'{text[: _SHOW_CHARS - 3]}…'"
 
 
 def _names(items: Sequence[str]) -> str:
-    return ", ".join(f"'{x}'" for x in items)
+    return ", ".join(_q(x) for x in items)
 
 
 def _did_you_mean(word: str, options: Sequence[str]) -> str:
@@ -462,15 +670,33 @@ def load_spec(path: str | Path) -> ModelSpec:
         The content is wrong; ``.problems`` lists every problem with file and line.
     """
     p = Path(path)
+    raw = read_yaml_bytes(p, what="model file")
+    return parse_spec(_decode(raw, str(p)), file=str(p), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def read_yaml_bytes(path: Path, *, what: str) -> bytes:
+    """Return the bytes of a YAML model or mapping file, at most :data:`MAX_YAML_FILE_BYTES`.
+
+    Raises
+    ------
+    ModelSyntaxError
+        The file cannot be read, is not a regular file (a folder, ``/dev/zero``, a pipe) or is
+        larger than the limit.
+    """
+    return read_capped(path, limit=MAX_YAML_FILE_BYTES, limit_name="MAX_YAML_FILE_BYTES", what=what)
+
+
+def read_yaml_text(path: Path, *, what: str) -> str:
+    """Return the text of a UTF-8 YAML file (a byte-order mark is dropped); see :func:`read_yaml_bytes`."""
+    return _decode(read_yaml_bytes(path, what=what), str(path))
+
+
+def _decode(raw: bytes, file: str) -> str:
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ModelSyntaxError(f"cannot read the model file: {exc.strerror}", file=str(p)) from None
-    try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ModelSyntaxError(f"the file is not UTF-8 text (byte {exc.start})", file=str(p)) from None
-    return parse_spec(text, file=str(p), sha256=hashlib.sha256(raw).hexdigest())
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ModelSyntaxError(f"the file is not UTF-8 text (byte {exc.start})", file=file, line=line) from None
 
 
 def parse_spec(text: str, *, file: str | None = None, sha256: str | None = None) -> ModelSpec:
@@ -479,7 +705,7 @@ def parse_spec(text: str, *, file: str | None = None, sha256: str | None = None)
     r = _Reader(doc)
     top = r.mapping(data, "", _TOP_KEYS, ("format", "id", "title", "description", "causes", "questions"))
     if top.get("format", FORMAT) != FORMAT and "format" in top:
-        doc.problem("format", f"unknown format {top['format']!r}; valid: '{FORMAT}'")
+        doc.problem("format", f"unknown format {_show(top['format'])}; valid: '{FORMAT}'")
     notices = tuple(n for i, item in enumerate(r.seq(top, "notices", "")) if (n := _notice(r, item, f"notices[{i}]")))
     causes = tuple(c for i, item in enumerate(r.seq(top, "causes", "")) if (c := _cause(r, item, f"causes[{i}]")))
     links = tuple(lk for i, item in enumerate(r.seq(top, "links", "")) if (lk := _cause_link(r, item, f"links[{i}]")))
@@ -505,7 +731,8 @@ def parse_spec(text: str, *, file: str | None = None, sha256: str | None = None)
     )
     _check_semantics(spec, doc)
     if doc.problems:
-        raise ModelValidationError(sorted(doc.problems, key=lambda p: (p.line or 0, p.key_path or "")))
+        problems = (Problem(p.message, p.file, p.line, _cut_path(p.key_path or "")) for p in doc.problems)
+        raise ModelValidationError(sorted(problems, key=lambda p: (p.line or 0, p.key_path or "")))
     return spec
 
 
@@ -515,7 +742,7 @@ def _notice(r: _Reader, item: Any, path: str) -> Notice | None:
         return None
     kind = m.get("kind")
     if kind not in _NOTICE_KINDS:
-        r.doc.problem(_join(path, "kind"), f"unknown notice kind {kind!r}; valid: {_names(_NOTICE_KINDS)}")
+        r.doc.problem(_join(path, "kind"), f"unknown notice kind {_show(kind)}; valid: {_names(_NOTICE_KINDS)}")
     return Notice(r.ident(m, "id", path), kind, r.text(m, "title", path), r.text(m, "text", path), r.doc.location(path))
 
 
@@ -596,7 +823,7 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
         if key not in answers:
             r.doc.problem(
                 _join(_join(path, "answer_labels"), key),
-                f"'{key}' is not an answer of this question; valid: {_names(answers)}",
+                f"{_q(key)} is not an answer of this question; valid: {_names(answers)}",
             )
         elif not isinstance(text, str) or not text.strip():
             r.doc.problem(_join(_join(path, "answer_labels"), key), "display text must be non-empty text")
@@ -608,7 +835,9 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
     if has_table and ("links" in m or "leak" in m):
         r.doc.problem(path, "give either 'table' or 'leak' with 'links', not both")
     if not has_table and "links" not in m:
-        r.doc.problem(path, f"question '{qid}' has no links: link it to at least one cause or facet (or give a table)")
+        r.doc.problem(
+            path, f"question {_q(qid)} has no links: link it to at least one cause or facet (or give a table)"
+        )
     if not has_table and "links" in m and "leak" not in m:
         r.doc.problem(
             path,
@@ -641,8 +870,10 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
             )
         if "links" in m and not links and isinstance(m["links"], list):
             r.doc.problem(
-                _join(path, "links"), f"question '{qid}' has no links: link it to at least one cause or facet"
+                _join(path, "links"), f"question {_q(qid)} has no links: link it to at least one cause or facet"
             )
+        if too_big := _too_many_cells(len(links), len(answers)):
+            r.doc.problem(_join(path, "links"), too_big)
         if has_table:
             table = _table(r, m["table"], _join(path, "table"), answers)
     else:  # the answers are wrong (already reported): keep the parents so they count as informed
@@ -666,7 +897,7 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
             if a not in answers:
                 r.doc.problem(
                     np_,
-                    f"'{a}' is not an answer of this question; "
+                    f"{_q(a)} is not an answer of this question; "
                     f"valid: {_names(answers)}{_did_you_mean(str(a), answers)}",
                 )
         notices.append((str(nid), tuple(str(a) for a in trig)))
@@ -694,17 +925,23 @@ def _answers(r: _Reader, m: Mapping[str, Any], path: str) -> tuple[str, ...]:
     if not isinstance(value, list) or len(value) < 2:
         r.doc.problem(ap, f"expected a list of at least two answer labels, got {_kind(value)}")
         return ()
+    if len(value) > MAX_STATES:
+        r.doc.problem(ap, f"{len(value):,} answers are more than {MAX_STATES:,} (MAX_STATES; {_LIMITS_DOC})")
+        return ()
     out: list[str] = []
     for i, a in enumerate(value):
         a = str(a) if isinstance(a, (int, float)) and not isinstance(a, bool) else a
-        if not isinstance(a, str) or not _ID.match(a):
-            r.doc.problem(_join(ap, i), f"answer label {a!r} is not valid; use lowercase letters, digits and '_'")
+        if not isinstance(a, str) or not _ID.fullmatch(a):
+            r.doc.problem(
+                _join(ap, i),
+                f"answer label {_show(a)} is not valid; use lowercase letters, digits and '_', starting with a letter",
+            )
         elif a == UNSURE:
             r.doc.problem(
                 _join(ap, i), "'unsure' is reserved (it always means no evidence) and is offered by 'unsure: true'"
             )
         elif a in out:
-            r.doc.problem(_join(ap, i), f"duplicate answer '{a}'")
+            r.doc.problem(_join(ap, i), f"duplicate answer {_q(a)}")
         else:
             out.append(a)
     return tuple(out) if len(out) == len(value) else ()
@@ -721,6 +958,9 @@ def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table |
     if len(set(parents)) != len(parents):
         r.doc.problem(_join(path, "parents"), "a parent is listed twice")
         return None
+    if too_big := _too_many_cells(len(parents), len(answers)):
+        r.doc.problem(_join(path, "parents"), too_big)
+        return None
     rows = m.get("rows")
     if not isinstance(rows, dict):
         r.doc.problem(
@@ -736,7 +976,7 @@ def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table |
         if norm not in configs:
             r.doc.problem(
                 _join(_join(path, "rows"), key),
-                f"'{key}' is not a configuration of the parents {_names(parents)}; "
+                f"{_q(key)} is not a configuration of the parents {_names(parents)}; "
                 f"write their states ('absent'/'present') in that order, e.g. '{configs[-1]}'",
             )
             ok = False
@@ -744,7 +984,7 @@ def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table |
     for k, v in rows.items():
         norm_key = " ".join(str(k).split())
         if norm_key in normed:
-            r.doc.problem(_join(_join(path, "rows"), k), f"row '{norm_key}' is given twice")
+            r.doc.problem(_join(_join(path, "rows"), k), f"row {_q(norm_key)} is given twice")
             ok = False
         normed[norm_key] = (k, v)
     for conf in configs:
@@ -773,6 +1013,21 @@ def _table(r: _Reader, value: Any, path: str, answers: Sequence[str]) -> Table |
     return Table(tuple(parents), tuple(out), r.text(m, "rationale", path), r.doc.location(path)) if ok else None
 
 
+def _too_many_cells(n_parents: int, n_states: int) -> str | None:
+    """Return why a table of ``n_parents`` binary parents is too large, or None if it fits.
+
+    Every question and cause compiles to a full table (noisy-OR/MAX ones too), of
+    ``2**n_parents * n_states`` cells.
+    """
+    if n_parents < 64 and 2**n_parents * n_states <= MAX_TABLE_CELLS:
+        return None
+    rows = f"{2**n_parents:,}" if n_parents < 64 else f"2**{n_parents}"
+    return (
+        f"{n_parents} parents make a table of {rows} rows of {n_states} probabilities, more than "
+        f"{MAX_TABLE_CELLS:,} cells (MAX_TABLE_CELLS; {_LIMITS_DOC})"
+    )
+
+
 # ----------------------------------------------------------------------------- semantic checks
 def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
     seen: dict[str, str] = {}
@@ -788,7 +1043,7 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
             if obj.id in seen:
                 doc.problems.append(
                     Problem(
-                        f"duplicate id '{obj.id}' (already used by a {seen[obj.id]})",
+                        f"duplicate id {_q(obj.id)} (already used by a {seen[obj.id]})",
                         obj.location.file,
                         obj.location.line,
                         obj.location.key_path + ".id",
@@ -808,7 +1063,7 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
                 what = " (a facet; links join causes)" if end in facet_ids else ""
                 doc.problems.append(
                     Problem(
-                        f"unknown cause '{end}'{what}; valid: {_names(cause_ids)}{_did_you_mean(end, cause_ids)}",
+                        f"unknown cause {_q(end)}{what}; valid: {_names(cause_ids)}{_did_you_mean(end, cause_ids)}",
                         lk.location.file,
                         doc.line(f"{lk.location.key_path}.{key}"),
                         f"{lk.location.key_path}.{key}",
@@ -818,7 +1073,10 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
             if lk.source == lk.target:
                 doc.problems.append(
                     Problem(
-                        f"cause '{lk.source}' links to itself", lk.location.file, lk.location.line, lk.location.key_path
+                        f"cause {_q(lk.source)} links to itself",
+                        lk.location.file,
+                        lk.location.line,
+                        lk.location.key_path,
                     )
                 )
             elif lk.source in parents[lk.target]:
@@ -832,6 +1090,9 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
                 )
             else:
                 parents[lk.target].append(lk.source)
+    for c in spec.causes:
+        if too_big := _too_many_cells(len(parents.get(c.id, ())), len(CAUSE_STATES)):
+            doc.problems.append(Problem(f"cause {_q(c.id)}: {too_big}", c.location.file, c.location.line, "links"))
     cycle = _find_cycle(parents)
     if cycle:
         first = next(lk for lk in spec.links if lk.source == cycle[0] and lk.target == cycle[1])
@@ -852,7 +1113,7 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
             if p not in informed:
                 doc.problems.append(
                     Problem(
-                        f"unknown cause or facet '{p}'{_did_you_mean(p, latent)}", q.location.file, doc.line(kp), kp
+                        f"unknown cause or facet {_q(p)}{_did_you_mean(p, latent)}", q.location.file, doc.line(kp), kp
                     )
                 )
             else:
@@ -860,7 +1121,7 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
         if len(set(names)) != len(names):
             doc.problems.append(
                 Problem(
-                    f"question '{q.id}' links to the same parent twice",
+                    f"question {_q(q.id)} links to the same parent twice",
                     q.location.file,
                     q.location.line,
                     q.location.key_path,
@@ -874,7 +1135,7 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
                 kp = f"{qlink.location.key_path}.{qlink.kind}"
                 doc.problems.append(
                     Problem(
-                        f"'{qlink.parent}' is a {other}, not a {qlink.kind}; write '{other}: {qlink.parent}'",
+                        f"{_q(qlink.parent)} is a {other}, not a {qlink.kind}; write '{other}: {qlink.parent}'",
                         q.location.file,
                         doc.line(kp),
                         kp,
@@ -885,7 +1146,7 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
                 kp = f"{q.location.key_path}.notices.{nid}"
                 doc.problems.append(
                     Problem(
-                        f"unknown notice '{nid}'; "
+                        f"unknown notice {_q(nid)}; "
                         f"valid: {_names(notice_ids) or '(none declared)'}{_did_you_mean(nid, notice_ids)}",
                         q.location.file,
                         doc.line(kp),
@@ -898,7 +1159,7 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
                 kind = "cause" if obj is c else "facet"
                 doc.problems.append(
                     Problem(
-                        f"{kind} '{obj.id}' is informed by no question; link at least one question to it",
+                        f"{kind} {_q(obj.id)} is informed by no question; link at least one question to it",
                         obj.location.file,
                         obj.location.line,
                         obj.location.key_path,
@@ -915,28 +1176,32 @@ def _has_informed_descendant(node: str, spec: ModelSpec, informed: Mapping[str, 
 
 
 def _find_cycle(parents: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """Return a cycle among the causes (first node repeated at the end), or None.
+
+    An iterative depth-first search, so that a long chain of links cannot exhaust the stack.
+    """
     children: dict[str, list[str]] = {n: [] for n in parents}
     for child, ps in parents.items():
         for p in ps:
             children[p].append(child)
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(n: str) -> list[str] | None:
-        state[n] = 1
-        stack.append(n)
-        for ch in children[n]:
-            if state.get(ch) == 1:
-                return [*stack[stack.index(ch) :], ch]
-            if ch not in state and (found := visit(ch)):
-                return found
-        stack.pop()
-        state[n] = 2
-        return None
-
-    for n in parents:
-        if n not in state and (found := visit(n)):
-            return found
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for start in parents:
+        if start in state:
+            continue
+        path = [start]
+        todo = [iter(children[start])]
+        state[start] = 1
+        while todo:
+            ch = next(todo[-1], None)
+            if ch is None:
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(ch) == 1:
+                return [*path[path.index(ch) :], ch]
+            elif ch not in state:
+                state[ch] = 1
+                path.append(ch)
+                todo.append(iter(children[ch]))
     return None
 
 
