@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from distancing_bn.cpt import noisy_max, noisy_or
-from distancing_bn.errors import ModelError, ModelValidationError, UnknownVariableError
+from distancing_bn.errors import ModelError, ModelTooLargeError, ModelValidationError, UnknownVariableError
+from distancing_bn.model import Model
 from distancing_bn.network import Network, compile_spec
 from distancing_bn.spec import load_spec, parse_spec
 from strategies import random_networks, small_specs
@@ -282,3 +283,64 @@ def test_network_create_random_networks(kwargs: dict[str, Any]) -> None:
         # tables are kept as given, up to renormalising rows that sum to 1 within the tolerance
         np.testing.assert_allclose(net.cpts[v], kwargs["cpts"][v], rtol=0, atol=1e-15)
         assert np.all(net.cpts[v] > 0)
+
+
+# ----------------------------------------------------------------------------- memory budget
+def _spec_text(n_causes: int, *, fan: bool = False, mesh: bool = False) -> str:
+    """A model of ``n_causes`` causes; ``fan``: one question linked to all; ``mesh``: causes linked to later ones."""
+    import yaml
+
+    causes = [
+        {"id": f"c{i}", "label": f"C{i}", "description": "d", "prior": 0.1, "rationale": "r", "guidance": ["g"]}
+        for i in range(n_causes)
+    ]
+    link = {"strength": 0.5, "rationale": "r"}
+    questions = [
+        {
+            "id": f"q{i}",
+            "text": "?",
+            "answers": ["no", "yes"],
+            "leak": 0.1,
+            "leak_rationale": "r",
+            "links": [{"cause": f"c{i}", **link}],
+        }
+        for i in range(n_causes)
+    ]
+    if fan:
+        questions = [{**questions[0], "id": "q", "links": [{"cause": f"c{i}", **link} for i in range(n_causes)]}]
+    links = (
+        [{"from": f"c{i}", "to": f"c{j}", **link} for i in range(n_causes) for j in range(i + 1, n_causes)]
+        if mesh
+        else []
+    )
+    data = {"format": "distancing-bn/1", "id": "big", "title": "t", "description": "d", "version": "1"}
+    return yaml.safe_dump({**data, "causes": causes, "links": links, "questions": questions}, sort_keys=False)
+
+
+def test_compile_spec_refuses_a_question_with_forty_parents_before_building_its_table() -> None:
+    spec = parse_spec(_spec_text(40, fan=True))
+    with pytest.raises(ModelTooLargeError) as info:
+        compile_spec(spec)  # the noisy-OR table would be 2^41 entries (16 TiB)
+    err = info.value
+    assert err.largest_states == 2**41 and err.variables[:2] == ("q", "c0") and len(err.variables) == 41
+    msg = str(err)
+    assert "model 'big' is too large to compile: the table of 'q' spans 2,199,023,255,552 joint states" in msg
+    assert "41 variables: q, c0, c1, c2, c3, c4, c5, c6 and 33 more" in msg
+    assert "over the memory budget of 2.0 GiB" in msg and "fewer causes" in msg
+
+
+def test_compile_spec_refuses_thirty_mutually_linked_causes() -> None:
+    spec = parse_spec(_spec_text(30, mesh=True))
+    with pytest.raises(ModelTooLargeError, match=r"the table of 'c29' spans 1,073,741,824 joint states"):
+        Model.from_spec(spec)
+
+
+def test_compile_spec_memory_budget_keyword() -> None:
+    spec = parse_spec(_spec_text(12, fan=True))  # a 2^13-entry table: 64 KiB
+    assert compile_spec(spec).cpts["q"].shape == (2,) * 12 + (2,)
+    with pytest.raises(ModelTooLargeError, match=r"memory budget of 64\.0 KiB"):
+        compile_spec(spec, memory_budget=64 * 1024)
+    assert compile_spec(spec, memory_budget=None).cpts["q"].size == 2**13
+    with pytest.raises(ModelTooLargeError):
+        Model.from_spec(spec, memory_budget=100_000)  # the tables fit, the junction tree does not
+    assert Model.from_spec(spec, memory_budget=None).posterior({"q": "yes"}).probabilities["c0"] > 0.1
