@@ -22,7 +22,7 @@ a few BLAS calls per clique, whatever the batch size.
 - When the targets' joint is small enough (``joint_limit`` states) the targets are forced into
   the root clique, so one collect pass gives ``P(targets, e)`` (top explanations, joint gain).
 
-Imports numpy and :mod:`network` only.
+Imports numpy, :mod:`errors`, :mod:`evidence` (answers to likelihoods) and :mod:`network`.
 """
 
 from __future__ import annotations
@@ -37,9 +37,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .errors import ImpossibleEvidenceError
+from .evidence import from_answers
 from .network import DEFAULT_MEMORY_BUDGET, Network, check_budget, too_large
 
-__all__ = ["DEFAULT_MEMORY_BUDGET", "Engine", "MemoryEstimate", "QueryResult", "compile_engine", "estimate_memory"]
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "Engine",
+    "MemoryEstimate",
+    "QueryResult",
+    "compile_engine",
+    "estimate_memory",
+    "impossible_evidence",
+]
 
 FloatArray = NDArray[np.float64]
 _LOG_ZERO = -1e250  # stands for log 0 inside W, so that 0 * log 0 stays 0 in E @ W
@@ -1201,6 +1211,43 @@ def _triangulate(adj: dict[int, set[int]], cards: Sequence[int], *, room: int | 
         if not any(clique <= c for c in cliques):
             cliques.append(clique)
     return [tuple(sorted(c)) for c in cliques]
+
+
+def impossible_evidence(engine: Engine, answers: Mapping[str, str | tuple[float, ...]]) -> ImpossibleEvidenceError:
+    """The error for normalised answers whose probability is zero, naming the few that conflict.
+
+    The conflict is found by leaving answers out one at a time while the rest stay impossible
+    (one one-row query each, on this error path only), so it is a set of answers that cannot
+    hold together although every smaller part of it can. The message names those questions,
+    never the answers given.
+    """
+
+    def possible(subset: Sequence[str]) -> bool:
+        ev = from_answers(engine.network, {q: answers[q] for q in subset})
+        return bool(np.isfinite(engine.query(ev.likelihoods, 1, marginals=[]).log_evidence[0]))
+
+    conflict = list(answers)
+    for q in list(answers):
+        rest = [x for x in conflict if x != q]
+        if rest and not possible(rest):
+            conflict = rest
+    names = [repr(_cut_id(q)) for q in conflict]
+    listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    if len(names) == 1:
+        what = f"the answer to {listed} has probability zero under the model"
+    else:
+        head, last = (", ".join(names[:-1]), names[-1]) if len(names) <= 5 else (listed, "")
+        joined = f"{head} and {last}" if last else head
+        what = f"the answers to {joined} cannot {'both' if len(names) == 2 else 'all'} hold under the model"
+    return ImpossibleEvidenceError(
+        f"these answers together have probability zero: {what}; change one of them, or answer 'unsure'",
+        answers=tuple(answers),
+        conflict=tuple(conflict),
+    )
+
+
+def _cut_id(text: str) -> str:
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def compile_engine(

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DataError, ImpossibleEvidenceError
+from .errors import DataError
 from .evidence import Evidence, encode_labels, from_answers, from_codes, normalise_answers
-from .inference import Engine, MemoryEstimate, QueryResult, estimate_memory
+from .inference import Engine, MemoryEstimate, QueryResult, estimate_memory, impossible_evidence
 from .network import DEFAULT_MEMORY_BUDGET, Network, compile_spec
 from .results import DISCLAIMER, Posterior, VariableInfo
 from .spec import ModelSpec
@@ -220,12 +220,7 @@ class Model:
         norm = normalise_answers(self.network, answers)
         res = self._query(from_answers(self.network, norm), joint=self.engine.has_joint)
         if not np.isfinite(res.log_evidence[0]):
-            shown = [f"{q}={a if isinstance(a, str) else 'soft'}" for q, a in norm.items()]
-            more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
-            raise ImpossibleEvidenceError(
-                "these answers together have probability zero under the model: " + ", ".join(shown[:10]) + more,
-                answers=tuple(norm),
-            )
+            raise impossible_evidence(self.engine, norm)
         return self._posterior(norm, res, self.prior)
 
     def guidance(self, answers: Mapping[str, Any] | None = None) -> Any:

@@ -60,9 +60,11 @@ class Network:
     observables: tuple[str, ...]
     reported: tuple[str, ...] = ()
     index: Mapping[str, int] = field(init=False, repr=False)
+    observable_set: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", MappingProxyType({v: i for i, v in enumerate(self.variables)}))
+        object.__setattr__(self, "observable_set", frozenset(self.observables))
 
     @classmethod
     def create(
