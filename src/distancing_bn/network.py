@@ -186,12 +186,18 @@ class Network:
         return tuple(v for v in self.variables if variable in self.parents[v])
 
     def check_variable(self, name: str, kind: str = "variable", among: Sequence[str] | None = None) -> None:
-        """Raise :class:`UnknownVariableError` (with close matches) if ``name`` is unknown."""
+        """Raise :class:`UnknownVariableError` (with close matches) if ``name`` is unknown.
+
+        The message quotes ``name`` cut to 40 characters (only its type if it is not text).
+        """
         pool = list(self.variables if among is None else among)
+        if not isinstance(name, str):
+            shown = f"a {type(name).__name__}"
+            raise UnknownVariableError(f"{kind} ids are text; got {shown}", question_id=shown)
         if name not in pool:
-            close = difflib.get_close_matches(str(name), pool, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5) if len(name) <= 100 else []
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise UnknownVariableError(f"unknown {kind} '{name}'{hint}", question_id=str(name), suggestions=close)
+            raise UnknownVariableError(f"unknown {kind} {_cut(name)!r}{hint}", question_id=name[:40], suggestions=close)
 
 
 def _topological(names: Sequence[str], parents: Mapping[str, Sequence[str]], problems: list[Problem]) -> list[str]:
