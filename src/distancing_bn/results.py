@@ -84,10 +84,13 @@ class Posterior:
         import difflib
 
         from .errors import UnknownVariableError
+        from .evidence import quote
 
-        close = difflib.get_close_matches(name, [v.id for v in self.variables], n=3)
+        text = name if isinstance(name, str) else ""
+        close = difflib.get_close_matches(text, [v.id for v in self.variables], n=3) if 0 < len(text) <= 100 else []
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise UnknownVariableError(f"no posterior for '{name}'{hint}", question_id=name, suggestions=close)
+        shown = quote(name)
+        raise UnknownVariableError(f"no posterior for {shown}{hint}", question_id=shown, suggestions=close)
 
     def marginal(self, name: str) -> pd.Series:
         """Return P(name = state | answers) over the variable's states (sums to 1)."""

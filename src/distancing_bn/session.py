@@ -261,7 +261,7 @@ def _saved_session(data: Any) -> dict[str, Any]:
             ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
             if not ok:
                 raise bad("'stop.max_questions'", "null or a whole number >= 0", value)
-        elif not (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))):
+        elif not _finite_number(value):
             raise bad(f"'stop.{key}'", "a finite number", value)
     criterion = data.get("criterion", "joint")
     if criterion not in ("joint", "marginal"):
@@ -281,3 +281,12 @@ def _saved_session(data: Any) -> dict[str, Any]:
             raise bad(f"'history'[{i}] answer", "a label, a soft answer or null", answer)
         steps.append((step[0], answer))
     return {"model": model, "stop": dict(stop), "criterion": criterion, "costs": costs, "history": steps}
+
+
+def _finite_number(value: Any) -> bool:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False
