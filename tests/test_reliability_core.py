@@ -71,14 +71,45 @@ def check_posterior(post: Any) -> None:
     json.dumps(post.to_dict(), allow_nan=False)
 
 
+def _deep(depth: int) -> Any:
+    value: Any = "yes"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# answers that broke an entry point before (issue 10), drawn as often as the generated ones
+KNOWN_BAD: list[tuple[str, Any]] = [
+    ("default", {"less_contact": {"no": 10**400, "a_little": 1, "a_lot": 1}}),  # OverflowError in float()
+    ("default", {"less_contact": _deep(100_000)}),  # RecursionError in str()
+    ("default", {"x" * 1_000_019: "yes"}),  # a million-character id in the message
+    ("default", {"job_insecurity": {"no": math.nan, "yes": 1.0}}),
+    ("default", {"job_insecurity": {"no": 0.0, "yes": 0.0}}),
+    ("default", {"job_insecurity": {"no": 1.0, "yes": 1.0, 10**5000: 1.0}}),  # a key str() cannot print
+    ("awkward", {"q": "Yes"}),  # answers 'YES' and 'yes' differ only in case
+    ("awkward", {"q": "no"}),  # rules cause c out: explanations with -inf bits
+    ("awkward", {"q": "YES", "r": "1"}),
+    ("example", {"onset": {"gradual": True, "sudden": 1}}),
+]
+
+
+KNOWN_BAD_VALUES = [{"no": 10**400, "yes": 1}, {"no": math.nan, "yes": 1}, "Yes", {"YES": 1.0}, _deep(1000)]
+
+
 @st.composite
 def model_and_answers(draw: st.DrawFn) -> tuple[Model, Any]:
+    if draw(st.booleans()):
+        name, answers = draw(st.sampled_from(KNOWN_BAD))
+        return models()[name], answers
     model = models()[draw(st.sampled_from(["default", "example", "awkward"]))]
     return model, draw(hostile_answers(model.network))
 
 
-@SLOW
-@given(case=model_and_answers(), cause=hostile_ids(["c", "stress", "external_stressors"]))
+@settings(SLOW, max_examples=120)
+@given(
+    case=model_and_answers(),
+    cause=st.one_of(st.sampled_from([None, 10**5000, "x" * 100_000, ("c",)]), hostile_ids(["c", "stress"])),
+)
 def test_answers_api_raises_only_library_errors(case: tuple[Model, Any], cause: Any) -> None:
     model, answers = case
     post = library_errors_only(lambda: model.posterior(answers))
@@ -101,7 +132,7 @@ def test_answers_api_raises_only_library_errors(case: tuple[Model, Any], cause: 
     library_errors_only(lambda: model.rank_questions(answers, target=cause))
 
 
-@SLOW
+@settings(SLOW, max_examples=80)
 @given(data=st.data())
 def test_session_raises_only_library_errors(data: st.DataObject) -> None:
     model = models()[data.draw(st.sampled_from(["example", "awkward"]))]
@@ -112,7 +143,7 @@ def test_session_raises_only_library_errors(data: st.DataObject) -> None:
         q = data.draw(st.one_of(st.sampled_from(questions), hostile_ids(questions)))
         labels = model.network.states[q] if isinstance(q, str) and q in model.network.states else ()
         if action == "answer":
-            value = data.draw(hostile_values(labels))
+            value = data.draw(st.one_of(st.sampled_from(KNOWN_BAD_VALUES), hostile_values(labels)))
             library_errors_only(lambda q=q, value=value: session.answer(q, value))
         elif action == "skip":
             library_errors_only(lambda q=q: session.skip(q))
@@ -135,7 +166,7 @@ def saved_session() -> dict[str, Any]:
     return json.loads(json.dumps(s.to_dict()))
 
 
-@SLOW
+@settings(SLOW, max_examples=80)
 @given(data=hostile_sessions(saved_session()))
 def test_from_dict_raises_only_library_errors(data: Any) -> None:
     model = models()["example"]
@@ -215,7 +246,7 @@ def _number_texts() -> st.SearchStrategy[str]:
     return st.one_of(
         st.integers(-3, 3).map(str),
         st.sampled_from(["²", "1.5", "", " 2", "9" * 40, "0x10", "1e3", "-0"]),
-        st.text(max_size=4),
+        st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=4),
     )
 
 
