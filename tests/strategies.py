@@ -24,6 +24,14 @@ Strategies
     Bytes of a *bad* variant of a valid YAML file: bytes flipped, numbers replaced by huge or
     odd values, keys duplicated, aliases (an alias bomb, a recursive alias), deep nesting,
     odd tags, control characters, non-UTF-8 bytes or a cut-short file, one or more at once.
+``hostile_ids(known)`` / ``hostile_values(labels)`` / ``hostile_answers(network)``
+    Bad input of every kind for the answer API: ids and labels of any type and size (huge
+    strings and numbers, unicode, case variants, nested structures), soft answers with NaN,
+    inf, negative, all-zero, text or huge-integer likelihoods and unknown or missing labels,
+    mixed with valid answers; and answers that are not a mapping at all.
+``json_values()`` / ``hostile_sessions(saved)``
+    JSON-shaped garbage (nested lists and objects of scalars), and saved sessions
+    (``Session.to_dict()`` output) with fields replaced or removed by it.
 
 Helpers (plain functions, not strategies): :func:`likelihoods_from` turns such evidence into the
 ``(1, states)`` likelihood matrices that :meth:`distancing_bn.inference.Engine.query` takes.
@@ -32,6 +40,7 @@ Helpers (plain functions, not strategies): :func:`likelihoods_from` turns such e
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -45,7 +54,12 @@ __all__ = [
     "ANSWER_SETS",
     "distributions",
     "evidence_for",
+    "hostile_answers",
+    "hostile_ids",
+    "hostile_sessions",
+    "hostile_values",
     "identifiers",
+    "json_values",
     "likelihoods_from",
     "mutated_yaml",
     "probabilities",
@@ -402,8 +416,10 @@ def _mutation(draw: st.DrawFn, text: str) -> str | bytes:
             return text + "extra: " + draw(st.sampled_from(ODD_SCALARS)) + "\n"
         m = draw(st.sampled_from(numbers))
         return text[: m.start()] + draw(st.sampled_from(ODD_SCALARS)) + text[m.end() :]
+    keys = list(_KEY_LINE.finditer(text))
+    if kind in ("duplicate_key", "tab") and not keys:  # an earlier cut left no key line
+        kind = "truncate"
     if kind == "duplicate_key":
-        keys = list(_KEY_LINE.finditer(text))
         m = draw(st.sampled_from(keys))
         line_end = text.index("\n", m.end()) + 1 if "\n" in text[m.end() :] else len(text)
         return text[:line_end] + text[m.start() : line_end] + text[line_end:]
@@ -418,7 +434,6 @@ def _mutation(draw: st.DrawFn, text: str) -> str | bytes:
     if kind == "truncate":
         return text[: draw(st.integers(0, len(text)))]
     if kind == "tab":
-        keys = list(_KEY_LINE.finditer(text))
         m = draw(st.sampled_from(keys))
         return text[: m.start()] + "\t" + text[m.start() :]
     if kind == "alias_key":
@@ -453,3 +468,117 @@ def mutated_yaml(draw: st.DrawFn, text: str) -> bytes:
                 break
         out = draw(_mutation(out))
     return out if isinstance(out, bytes) else out.encode("utf-8", errors="surrogatepass")
+
+
+# ----------------------------------------------------------------------------- hostile input
+def _huge_texts() -> st.SearchStrategy[str]:
+    return st.builds(lambda c, n: c * n, st.sampled_from(["x", "é", "'", "\x00", "²"]), st.integers(41, 20_000))
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _scalars() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.sampled_from([10**400, -(10**400), 2**63, -(2**63) - 1]),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=12),
+        _huge_texts(),
+        st.sampled_from(["", " ", "unsure", "UNSURE", "nan", "None", "²", "１", "\u200b", "yes\n", "-1"]),
+    )
+
+
+def hostile_ids(known: Sequence[str] = ()) -> st.SearchStrategy[Any]:
+    """Question/variable ids of every kind: valid ones (``known``), near misses, wrong types, huge ones."""
+    valid = st.sampled_from(list(known)) if known else st.nothing()
+    near = valid.flatmap(lambda k: st.sampled_from([k.upper(), f" {k}", k + "_", k[:-1] or "x", k * 3]))
+    return st.one_of(
+        valid,
+        near,
+        _scalars(),
+        st.tuples(st.text(max_size=3)),
+        st.frozensets(st.integers(), max_size=3),
+        st.binary(max_size=8),
+    )
+
+
+def hostile_values(labels: Sequence[str] = ()) -> st.SearchStrategy[Any]:
+    """Answer values of every kind for a question with ``labels``: valid, near misses, soft, garbage."""
+    valid = st.sampled_from(list(labels)) if labels else st.nothing()
+    near = valid.flatmap(lambda a: st.sampled_from([a.upper(), f"  {a} ", a.title(), a + "x", a[:1]]))
+    likelihood = st.one_of(
+        st.floats(0.0, 10.0),
+        st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -0.0, 0.0, 1e308, 5e-324, 10**400, True, "0.5", None]),
+        st.just([0.5]),
+    )
+    keys = st.one_of(valid, near, st.text(max_size=5), st.integers(), _huge_texts())
+    every_label = st.fixed_dictionaries({lab: likelihood for lab in labels}) if labels else st.just({})
+    soft = st.one_of(every_label, st.dictionaries(keys, likelihood, max_size=5))
+    return st.one_of(
+        valid,
+        near,
+        soft,
+        _scalars(),
+        st.lists(st.one_of(likelihood, st.text(max_size=3)), max_size=4),
+        st.tuples(st.floats(), st.floats()),
+        st.integers(1, 5).map(lambda d: _nested(10**d)),
+        st.sets(st.integers(), max_size=3),
+    )
+
+
+@st.composite
+def hostile_answers(draw: st.DrawFn, network: Any) -> Any:
+    """A set of answers for ``network`` in which anything may be wrong (or nothing: valid answers too)."""
+    if draw(st.integers(0, 9)) == 0:  # not a mapping at all
+        return draw(st.one_of(_scalars(), st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=3)))
+    questions = list(network.observables)
+    n = draw(st.integers(0, 4))
+    out: dict[Any, Any] = {}
+    for _ in range(n):
+        key = draw(st.one_of(st.sampled_from(questions), hostile_ids([*questions, *network.targets])))
+        labels = network.states[key] if isinstance(key, str) and key in network.states else ()
+        try:
+            out[key] = draw(hostile_values(labels))
+        except TypeError:  # an unhashable key cannot be in a dict anyway
+            continue
+    return out
+
+
+def json_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
+    """JSON-shaped values: scalars (huge ones included) nested in lists and string-keyed objects."""
+    return st.recursive(
+        _scalars(),
+        lambda children: st.one_of(
+            st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+@st.composite
+def hostile_sessions(draw: st.DrawFn, saved: Mapping[str, Any]) -> Any:
+    """A saved session (``Session.to_dict()``) with some fields or history steps replaced by garbage."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(json_values())
+    data = {k: v for k, v in saved.items()}
+    for key in draw(st.lists(st.sampled_from([*saved, "history_step", "stop_field", "extra"]), max_size=3)):
+        if key == "history_step" and isinstance(data.get("history"), list) and data["history"]:
+            history = list(data["history"])
+            history[draw(st.integers(0, len(history) - 1))] = draw(
+                st.one_of(json_values(), st.lists(json_values(), min_size=2, max_size=2))
+            )
+            data["history"] = history
+        elif key == "stop_field" and isinstance(data.get("stop"), dict):
+            data["stop"] = {**data["stop"], draw(st.sampled_from([*data["stop"], "x"])): draw(json_values())}
+        elif draw(st.booleans()):
+            data.pop(key, None)
+        else:
+            data[key] = draw(json_values())
+    return data

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,142 @@ def test_answers_file_unknown_question(tmp_path: Path) -> None:
     assert "error: UnknownQuestionError" in res.stderr
     assert "did you mean 'threatened_or_afraid'" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+# ----------------------------------------------------------------------------- bad input, never a traceback
+def test_unicode_digits_at_the_prompt_are_an_invalid_choice() -> None:
+    res = run_cli("ask", stdin="²\n١\n1\nq\n")  # str.isdigit() is True for both; int() fails on '²'
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert res.stdout.count("please type a number from 1 to") == 2
+    assert "Q2." in res.stdout
+
+
+def test_bytes_that_are_not_utf8_on_stdin_are_an_invalid_choice() -> None:
+    env = dict(os.environ, PYTHONPATH=str(SRC), PYTHONIOENCODING="utf-8")
+    res = subprocess.run(
+        [sys.executable, "-m", "distancing_bn", "ask"],
+        input=b"\xff\xfe\n1\nq\n",
+        capture_output=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert b"Traceback" not in res.stderr and b"please type a number" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe{}", "bad.json:1: not UTF-8 text (byte 1)"),
+        (b'{"less_contact": "a_lot"}\n\x81', "bad.json:2: not UTF-8 text"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"less_contact": ' + b"9" * 5000 + b"}", "a number of 5000 digits"),
+        (b'{"less_contact": {"no": NaN, "a_little": 1, "a_lot": 1}}', "NaN is not a JSON value"),
+        (
+            b'{"less_contact": "a_lot", "onset": "sudden", "less_contact": "no"}',
+            "the key 'less_contact' is given twice",
+        ),
+        (b'{"onset": {"gradual": 1, "gradual": 2}}', "the key 'gradual' is given twice"),
+        (b"x" * (16 << 20) + b"x", "larger than 16 MiB"),
+    ],
+    ids=["not-utf8", "not-utf8-line-2", "deep", "huge-number", "nan", "repeated-key", "repeated-soft-key", "huge-file"],
+)
+def test_answers_file_bad_bytes(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    res = run_cli("ask", "--answers", str(path))
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert res.stderr.startswith("error: DataError: ") and message in res.stderr
+    assert "a_lot" not in res.stderr  # answers are never echoed
+
+
+@pytest.mark.parametrize(
+    ("answers", "error"),
+    [
+        ('{"less_contact": {"no": 1e308, "a_little": 1, "a_lot": 1e999}}', "InvalidAnswerError"),  # inf
+        ({"less_contact": {"no": -1, "a_little": 1, "a_lot": 1}}, "InvalidAnswerError"),
+        ({"less_contact": {"no": 0, "a_little": 0, "a_lot": 0}}, "InvalidAnswerError"),
+        ({"less_contact": [1, 2, 3]}, "InvalidAnswerError"),
+        ({"less_contact": 10**300}, "InvalidAnswerError"),
+        ({"x" * 100_000: "yes"}, "UnknownQuestionError"),
+    ],
+)
+def test_answers_file_bad_answers(tmp_path: Path, answers: dict[str, Any] | str, error: str) -> None:
+    path = tmp_path / "answers.json"
+    path.write_text(answers if isinstance(answers, str) else json.dumps(answers), encoding="utf-8")
+    res = run_cli("ask", "--answers", str(path))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.startswith(f"error: {error}: ") and len(res.stderr) < 400
+
+
+def test_max_questions_must_be_a_whole_number() -> None:
+    for bad in ("-1", "²", "x"):
+        res = run_cli("ask", "--max-questions", bad)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert "argument --max-questions: expected a whole number >= 0" in res.stderr
+
+
+DETERMINISTIC_MODEL = """\
+format: distancing-bn/1
+id: decided
+title: A deterministic example
+description: d
+version: "1"
+causes:
+  - {id: a, label: Cause A, description: d, prior: 0.3, rationale: r, guidance: [tip a]}
+  - {id: b, label: Cause B, description: d, prior: 0.8, rationale: r, guidance: [tip b]}
+questions:
+  - id: shows_a
+    text: Does it show A?
+    answers: [no, yes]
+    table: {parents: [a], rows: {absent: [1.0, 0.0], present: [0.0, 1.0]}, rationale: r}
+  - id: hides_a
+    text: Does it hide A?
+    answers: [no, yes]
+    table: {parents: [a], rows: {absent: [0.0, 1.0], present: [1.0, 0.0]}, rationale: r}
+  - id: about_b
+    text: Anything about B?
+    answers: [no, yes]
+    leak: 0.1
+    leak_rationale: r
+    links: [{cause: b, strength: 0.6, rationale: r}]
+"""
+
+
+def test_report_of_a_certain_cause_says_so_in_words(tmp_path: Path) -> None:
+    model_path = tmp_path / "decided.yaml"
+    model_path.write_text(DETERMINISTIC_MODEL, encoding="utf-8")
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"shows_a": "yes", "about_b": "no"}), encoding="utf-8")
+    res = run_cli("ask", str(model_path), "--answers", str(answers))
+    assert res.returncode == 0, res.stderr
+    assert "Cause A became certain (that answer made it certain)" in res.stdout
+    assert "inf" not in res.stdout
+    # contradicting answers are refused before anything is printed, naming only the questions
+    answers.write_text(json.dumps({"shows_a": "yes", "hides_a": "yes"}), encoding="utf-8")
+    res = run_cli("ask", str(model_path), "--answers", str(answers))
+    assert res.returncode == 2 and res.stdout == ""
+    assert "error: ImpossibleEvidenceError: " in res.stderr
+    assert "'shows_a' and 'hides_a' cannot both hold" in res.stderr and "yes" not in res.stderr
+
+
+def test_an_answer_contradicting_an_earlier_one_is_asked_again(tmp_path: Path) -> None:
+    import io
+
+    from distancing_bn._ask import _ask_loop
+    from distancing_bn.information import StopRule
+
+    model_path = tmp_path / "decided.yaml"
+    model_path.write_text(DETERMINISTIC_MODEL, encoding="utf-8")
+    model = load_model(model_path)
+    session = model.session(stop=StopRule(confident_probability=1.1, min_gain_bits=0.0, max_questions=3))
+    session.answer("shows_a", "yes")  # A is certain: 'hides_a' can only be 'no'
+    out = io.StringIO()
+    _ask_loop(model, session, io.StringIO("2\n2\n1\n2\n"), out)  # 'yes' to hides_a is refused
+    text = out.getvalue()
+    assert "that answer cannot hold together with your answer to: Does it show A?" in text
+    assert session.answers["hides_a"] == "no" and session.posterior.probabilities["a"] == 1.0

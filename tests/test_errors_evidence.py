@@ -159,20 +159,36 @@ def test_huge_soft_likelihoods_are_not_impossible(model: Model) -> None:
 
 
 # ----------------------------------------------------------------------------- impossible evidence
-def test_impossible_evidence_names_the_answers(deterministic: Model) -> None:
-    with pytest.raises(ImpossibleEvidenceError) as info:
-        deterministic.posterior({"q1": "yes", "q2": "no", "q3": "yes"})
-    err = info.value
-    assert isinstance(err, EvidenceError) and isinstance(err, ValueError)
-    assert set(err.answers) == {"q1", "q2", "q3"}
-    assert "q1=yes" in str(err) and "q2=no" in str(err)
-    assert "probability zero" in str(err)
+def test_impossible_evidence_names_the_conflicting_questions_not_the_answers(deterministic: Model) -> None:
+    for query in (deterministic.posterior, deterministic.rank_questions):
+        with pytest.raises(ImpossibleEvidenceError) as info:
+            query({"q1": "yes", "q3": "yes", "q2": "no"})
+        err = info.value
+        assert isinstance(err, EvidenceError) and isinstance(err, ValueError)
+        assert set(err.answers) == {"q1", "q2", "q3"}
+        assert err.conflict == ("q1", "q2")  # q3 is possible with either
+        msg = str(err)
+        assert "the answers to 'q1' and 'q2' cannot both hold" in msg and "probability zero" in msg
+        assert "q3" not in msg and "yes" not in msg.replace("'unsure'", "") and "=no" not in msg
 
 
 def test_impossible_evidence_with_soft_answer(deterministic: Model) -> None:
     with pytest.raises(ImpossibleEvidenceError) as info:
         deterministic.posterior({"q1": "yes", "q2": {"no": 1.0, "yes": 0.0}})
-    assert "q2=soft" in str(info.value)
+    assert info.value.conflict == ("q1", "q2") and "soft" not in str(info.value)
+
+
+def test_impossible_evidence_message_is_short_with_many_answers() -> None:
+    # 60 copies of one cause: answering 30 'yes' and 30 'no' is impossible; two answers show it
+    states = {"c": ("absent", "present"), **{f"q{i}": ("no", "yes") for i in range(60)}}
+    parents = {f"q{i}": ("c",) for i in range(60)}
+    cpts = {"c": [0.5, 0.5], **{f"q{i}": [[1.0, 0.0], [0.0, 1.0]] for i in range(60)}}
+    model = Model(Network.create("copies60", states, parents, cpts, targets=["c"]))
+    answers = {f"q{i}": "yes" if i % 2 else "no" for i in range(60)}
+    with pytest.raises(ImpossibleEvidenceError) as info:
+        model.posterior(answers)
+    assert len(info.value.conflict) == 2 and len(info.value.answers) == 60
+    assert len(str(info.value)) < 200
 
 
 def test_possible_evidence_on_deterministic_network(deterministic: Model) -> None:
@@ -270,3 +286,97 @@ def test_valid_soft_answers_never_give_nan(model: Model, data: st.DataObject) ->
     assert math.isfinite(post.log_evidence)
     assert not post.probabilities.isna().any()
     assert all(post.marginal(c).sum() == pytest.approx(1.0, abs=1e-12) for c in model.causes)
+
+
+# ----------------------------------------------------------------------------- labels differing in case
+@pytest.fixture(scope="module")
+def cased() -> Model:
+    """A network file's question whose answers differ only in case (YES / yes), and a plain one."""
+    return Model(
+        Network.create(
+            "cased",
+            {"c": ("absent", "present"), "q": ("YES", "yes", "no"), "r": ("Low", "high")},
+            {"q": ("c",), "r": ("c",)},
+            {"c": [0.5, 0.5], "q": [[0.1, 0.3, 0.6], [0.5, 0.2, 0.3]], "r": [[0.8, 0.2], [0.3, 0.7]]},
+            targets=["c"],
+        )
+    )
+
+
+def test_labels_differing_only_in_case_match_exactly(cased: Model) -> None:
+    assert cased.posterior({"q": "YES"}).answers == {"q": "YES"}
+    assert cased.posterior({"q": " yes "}).answers == {"q": "yes"}
+    assert cased.posterior({"q": "NO", "r": "LOW"}).answers == {"q": "no", "r": "Low"}  # no clash: any case
+    p_yes_upper = cased.posterior({"q": "YES"}).probabilities["c"]
+    assert p_yes_upper == pytest.approx(0.5 / 0.6, abs=1e-12)
+    with pytest.raises(InvalidAnswerError) as info:
+        cased.posterior({"q": "Yes"})
+    assert "'YES', 'yes' differ only in case: give one exactly" in str(info.value)
+
+
+def test_labels_differing_only_in_case_api_and_batch_agree(cased: Model) -> None:
+    frame = pd.DataFrame({"q": ["YES", "yes", "no", "NO", "Yes"]})
+    codes, bad = distancing_bn.evidence.encode_labels(frame["q"], cased.network.states["q"])
+    assert codes[:4].tolist() == [0, 1, 2, 2] and bad.tolist() == [False, False, False, False, True]
+    out = cased.posterior_batch(frame.iloc[:4])
+    for i, label in enumerate(frame["q"][:4]):
+        assert out["p_c"].iloc[i] == pytest.approx(cased.posterior({"q": label}).probabilities["c"], abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- one cell, 40 characters
+LONG = "x" * 1_000_019
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {LONG: "yes"},  # an unknown question id, a million characters long
+        {Q: LONG},  # a label
+        {Q: {"no": "1" * 1100, "yes": 1.0}},  # a soft likelihood quoted in full before
+        {Q: {"no": 1.0, "yes": 1.0, "maybe" * 200: 1.0}},  # an unknown soft label
+        {Q: {"no": 1.0, "yes": 1.0, **{f"label{i}": 1.0 for i in range(1000)}}},  # a thousand of them
+        {Q: {"no": 10**5000, "yes": 1.0}},  # too many digits for str(), too large for float()
+        {Q: [[[[["deep"]]]]]},
+        {10**5000: "yes"},
+        {("a", "tuple"): "yes"},
+        {None: "yes"},
+    ],
+)
+def test_error_messages_quote_at_most_one_cell_cut_to_40_characters(model: Model, answers: dict[Any, Any]) -> None:
+    with pytest.raises(EvidenceError) as info:
+        model.posterior(answers)
+    msg = str(info.value)
+    assert len(msg) < 300, msg
+    assert "x" * 41 not in msg and "1" * 41 not in msg and "label5" not in msg and "deep" not in msg
+
+
+def test_unknown_question_of_another_type_names_its_type(model: Model) -> None:
+    with pytest.raises(UnknownQuestionError, match=r"question ids are text; got \('a', 'tuple'\)|got a tuple"):
+        model.posterior({("a", "tuple"): "yes"})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"no": 10**400, "yes": 1.0},  # OverflowError in float()
+        {"no": True, "yes": 1.0},  # a boolean is not a likelihood
+        {"no": "0.5", "yes": 1.0},  # nor is text
+        {"no": np.float32("nan"), "yes": 1.0},
+        {"no": -0.0, "yes": 0.0},
+        {1: 1.0, "no": 1.0, "yes": 1.0},
+    ],
+)
+def test_more_invalid_soft_answers_raise_everywhere(model: Model, value: dict[Any, Any]) -> None:
+    for query in (model.posterior, model.rank_questions, model.guidance):
+        with pytest.raises(InvalidAnswerError):
+            query({Q: value})
+    with pytest.raises(InvalidAnswerError):
+        model.session().answer(Q, value)
+
+
+@pytest.mark.parametrize("soft", [(math.nan, 1.0), (math.inf, 1.0), (-1.0, 1.0), (0.0, 0.0), (1.0,), "maybe"])
+def test_from_answers_checks_answers_that_were_not_normalised(model: Model, soft: Any) -> None:
+    with pytest.raises(InvalidAnswerError):
+        distancing_bn.evidence.from_answers(model.network, {Q: soft})
+    with pytest.raises(UnknownQuestionError):
+        distancing_bn.evidence.from_answers(model.network, {"external_stressors": "present"})  # a cause

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -209,3 +210,47 @@ def test_explanation_to_dict_is_json_safe(example: Model) -> None:
     d = example.posterior({"works_late": "yes"}).explain("stress").to_dict()
     assert json.loads(json.dumps(d))["cause"] == "stress"
     assert d["contributions"][0]["question"] == "works_late"
+
+
+# ----------------------------------------------------------------------------- certain and ruled out
+@pytest.fixture(scope="module")
+def copies() -> Model:
+    """``Q`` copies cause A exactly (a deterministic table); ``R`` is a noisy sign of A and B."""
+    return Model(
+        Network.create(
+            "copies",
+            {"A": AB, "B": AB, "Q": ("no", "yes"), "R": ("no", "yes")},
+            {"Q": ("A",), "R": ("A", "B")},
+            {
+                "A": [0.7, 0.3],
+                "B": [0.8, 0.2],
+                "Q": [[1.0, 0.0], [0.0, 1.0]],
+                "R": [[[0.9, 0.1], [0.5, 0.5]], [[0.3, 0.7], [0.1, 0.9]]],
+            },
+            targets=["A", "B"],
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "bits", "words"), [("yes", math.inf, "made it certain"), ("no", -math.inf, "ruled it out")]
+)
+def test_an_answer_that_decides_a_cause_is_said_in_words(copies: Model, answer: str, bits: float, words: str) -> None:
+    post = copies.posterior({"Q": answer, "R": "yes"})
+    expl = post.explain("A")
+    assert expl.probability == (1.0 if answer == "yes" else 0.0)
+    frame = expl.to_frame().set_index("question")
+    assert frame.loc["Q", "bits"] == bits
+    assert frame.loc["R", "bits"] == 0.0  # A is decided with or without R
+    sentences = expl.sentences()
+    assert len(sentences) == 1 and words in sentences[0] and "inf" not in sentences[0]
+    assert "times" not in sentences[0]
+    assert words in expl.summary() and "inf" not in expl.summary()
+    d = expl.to_dict()
+    json.dumps(d, allow_nan=False)  # strict JSON
+    q = next(c for c in d["contributions"] if c["question"] == "Q")
+    assert q["bits"] is None and q["effect"] == ("made certain" if answer == "yes" else "ruled out")
+    assert next(c for c in d["contributions"] if c["question"] == "R")["effect"] == "unchanged"
+    assert post.explain_all().loc["Q", "A"] == bits
+    # B is still moved by R in the usual way
+    assert "times as likely" in " ".join(post.explain("B").sentences())

@@ -11,6 +11,7 @@ import itertools
 import math
 from collections.abc import Mapping
 from fractions import Fraction as F
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -391,3 +392,190 @@ def test_soft_answer_scale_does_not_change_the_posterior(default_model: Model, s
 
 def test_subnormal_soft_answer_does_not_change_the_posterior(default_model: Model) -> None:
     _check_scaled_soft_answer(default_model, 5e-324)
+
+
+# ----------------------------------------------------------------------------- memory budget
+def pairs_network(n_causes: int) -> Network:
+    """``n_causes`` two-state causes and one question per pair of them: tiny tables, one huge clique."""
+    causes = [f"c{i}" for i in range(n_causes)]
+    states: dict[str, tuple[str, ...]] = {c: AB for c in causes}
+    parents: dict[str, tuple[str, ...]] = {}
+    cpts: dict[str, Any] = {c: [0.9, 0.1] for c in causes}
+    for a, b in itertools.combinations(causes, 2):
+        q = f"q_{a}_{b}"
+        states[q] = ("no", "yes")
+        parents[q] = (a, b)
+        cpts[q] = [[[0.9, 0.1], [0.5, 0.5]], [[0.5, 0.5], [0.1, 0.9]]]
+    return Network.create("pairs", states, parents, cpts, targets=causes)
+
+
+def test_clique_over_the_budget_is_refused_before_it_is_built() -> None:
+    net = pairs_network(30)  # the moral graph is complete: one clique of 2^30 states
+    with pytest.raises(distancing_bn.ModelTooLargeError) as info:
+        Model(net)
+    err = info.value
+    assert isinstance(err, distancing_bn.ModelError)
+    assert err.largest_states == 2**30 and len(err.variables) == 30
+    assert err.budget_bytes == 2 << 30 and err.needed_bytes > err.budget_bytes
+    msg = str(err)
+    assert "1,073,741,824 joint states" in msg and "c0, c1" in msg and "2.0 GiB" in msg
+    assert f"{err.needed_bytes:,} bytes" in msg
+    assert "fewer causes" in msg and "memory_budget" in msg
+
+
+def test_memory_budget_is_a_keyword_of_the_model_and_the_engine() -> None:
+    net = pairs_network(8)  # 256 states
+    estimate = Model(net).memory_estimate
+    assert estimate.largest_states == 256 and set(estimate.largest) == set(net.targets)
+    with pytest.raises(distancing_bn.ModelTooLargeError, match=r"memory budget of 1\.0 KiB"):
+        Model(net, memory_budget=1024)
+    with pytest.raises(distancing_bn.ModelTooLargeError):
+        distancing_bn.inference.compile_engine(net, memory_budget=estimate.needed_bytes - 1)
+    exact = Model(net, memory_budget=estimate.needed_bytes).memory_estimate
+    assert exact.needed_bytes == estimate.needed_bytes and exact.max_rows() == 1
+    assert Model(net, memory_budget=None).memory_estimate.max_rows() is None
+    for bad in (0, -1, 1.5, "2GiB", True):
+        with pytest.raises(ValueError, match="memory_budget must be a positive number of bytes or None"):
+            Model(net, memory_budget=bad)  # type: ignore[arg-type]
+
+
+def test_sizes_do_not_overflow_with_forty_three_state_targets() -> None:
+    # 3^40 > 2^63: an int64 product wraps around to a negative size, which passed the joint limit
+    names = [f"t{i}" for i in range(40)]
+    states: dict[str, tuple[str, ...]] = {t: ("a", "b", "c") for t in names}
+    parents: dict[str, tuple[str, ...]] = {}
+    cpts: dict[str, Any] = {t: [0.5, 0.3, 0.2] for t in names}
+    for t in names:
+        states[f"q_{t}"] = ("no", "yes")
+        parents[f"q_{t}"] = (t,)
+        cpts[f"q_{t}"] = [[0.9, 0.1], [0.5, 0.5], [0.1, 0.9]]
+    model = Model(Network.create("wide", states, parents, cpts, targets=names))
+    assert not model.engine.has_joint and model.memory_estimate.largest_states <= 128  # merged small cliques
+    post = model.posterior({"q_t0": "yes"})
+    expected = np.array([0.5 * 0.1, 0.3 * 0.5, 0.2 * 0.9])
+    np.testing.assert_allclose(post.marginals["t0"], expected / expected.sum(), atol=1e-12)
+    assert model.rank_questions({"q_t0": "yes"}).criterion == "marginal"
+
+
+def _array_bytes(obj: Any, seen: set[int]) -> int:
+    """Bytes of every numpy array reachable from ``obj`` (each buffer once)."""
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        base = obj
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        if base is not obj and id(base) in seen:
+            return 0
+        seen.add(id(base))
+        return base.nbytes
+    if isinstance(obj, Mapping):
+        return sum(_array_bytes(k, seen) + _array_bytes(v, seen) for k, v in obj.items())
+    if isinstance(obj, list | tuple):
+        return sum(_array_bytes(v, seen) for v in obj)
+    if hasattr(obj, "__dict__"):
+        return _array_bytes(vars(obj), seen)
+    return 0
+
+
+@pytest.mark.parametrize("which", ["toy", "monty", "default", "pairs"])
+def test_memory_estimate_bounds_the_compiled_arrays(which: str, default_model: Model) -> None:
+    makers = {
+        "toy": lambda: Model(toy_network()),
+        "monty": monty_hall,
+        "pairs": lambda: Model(pairs_network(9)),
+        "default": lambda: Model(default_model.network),
+    }
+    model = makers[which]()
+    engine = model.engine
+    model.prior  # noqa: B018 - fills the lazy caches (prior pass, projections)
+    model.rank_questions({})
+    skip = {id(model.network), *(id(a) for a in model.network.cpts.values())}
+    actual = _array_bytes({k: v for k, v in vars(engine).items() if k not in ("network", "memory")}, skip)
+    estimate = engine.memory.tree_bytes
+    assert actual <= estimate <= 4 * actual + 4096
+
+
+def test_batches_run_in_passes_within_the_budget(default_model: Model) -> None:
+    rows = 300
+    cases = sample_cases(default_model, rows, seed=5)
+    rng = np.random.default_rng(5)
+    codes = {q: np.where(rng.random(rows) < 0.3, cases[q], -1) for q in default_model.questions}
+    ev = distancing_bn.evidence.from_codes(default_model.network, codes, rows)
+    est = default_model.memory_estimate
+    small = Model(default_model.network, memory_budget=est.needed_bytes + 7 * est.gain_row_bytes)
+    assert small.engine.max_rows < rows and small.engine.max_gain_rows == 8
+    names = [v.id for v in default_model.variables]
+    qs = list(default_model.questions)
+    whole = default_model.engine.query(ev.likelihoods, rows, marginals=names, joint=True)
+    passes = small.engine.query(ev.likelihoods, rows, marginals=names, joint=True)
+    np.testing.assert_allclose(passes.log_evidence, whole.log_evidence, rtol=1e-12)
+    np.testing.assert_allclose(passes.target_joint, whole.target_joint, atol=1e-12)
+    for v in names:
+        np.testing.assert_allclose(passes.marginals[v], whole.marginals[v], atol=1e-12)
+    g1, h1, p1, l1 = default_model.engine.joint_gains(ev.likelihoods, rows, qs)
+    g2, h2, p2, l2 = small.engine.joint_gains(ev.likelihoods, rows, qs)
+    np.testing.assert_allclose(g2, g1, atol=1e-12)
+    np.testing.assert_allclose(h2, h1, atol=1e-12)
+    np.testing.assert_allclose(l2, l1, rtol=1e-12)
+    for a, b in zip(p1, p2, strict=True):
+        np.testing.assert_allclose(b, a, atol=1e-12)
+    from distancing_bn.gains import best_joint_questions
+
+    available = np.column_stack([codes[q] < 0 for q in qs])
+    kw = {"available": available, "costs": default_model.question_costs, "marginals": names}
+    b1 = best_joint_questions(default_model.engine, ev.likelihoods, rows, qs, **kw)
+    b2 = best_joint_questions(small.engine, ev.likelihoods, rows, qs, **kw)
+    np.testing.assert_array_equal(b2.index, b1.index)
+    np.testing.assert_allclose(b2.gain, b1.gain, atol=1e-12)
+    np.testing.assert_allclose(b2.result.marginals[names[0]], b1.result.marginals[names[0]], atol=1e-12)
+
+
+PUBLISHED_TARGETS = {
+    "asia": ["lung", "tub"],
+    "alarm": ["HYPOVOLEMIA", "LVFAILURE"],
+    "child": ["BirthAsphyxia"],
+    "child_pyagrum_compatible": ["BirthAsphyxia"],
+    "insurance": ["Age"],
+    "hepar2": ["alcoholism"],
+    "win95pts": ["AppOK"],
+    "andes": ["GOAL_2"],
+    "pathfinder": ["Fault"],
+}
+REPO_MODELS = sorted((Path(__file__).resolve().parents[1] / "models").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", [p for p in REPO_MODELS if "mappings" not in p.parts], ids=lambda p: p.name)
+def test_bundled_models_compile_far_inside_the_default_budget(path: Path) -> None:
+    estimate = distancing_bn.load_model(path).memory_estimate
+    assert estimate.needed_bytes < estimate.budget / 100  # type: ignore[operator]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(PUBLISHED_TARGETS))
+def test_published_networks_compile_far_inside_the_default_budget(external_dir: Path, name: str) -> None:
+    path = next((external_dir / "networks").rglob(f"{name}.bif"))
+    model = distancing_bn.load_network(path, targets=PUBLISHED_TARGETS[name])
+    estimate = model.memory_estimate
+    assert estimate.budget == 2 << 30
+    assert estimate.needed_bytes < estimate.budget / 10  # andes, the largest, needs about 140 MiB
+    assert model.engine.max_rows >= 100
+
+
+def test_caches_stay_bounded_over_many_different_answer_sets(default_model: Model) -> None:
+    model = Model(default_model.network)
+    rng = np.random.default_rng(11)
+    questions = list(model.questions)
+    for _ in range(400):  # every call a different set of answered questions
+        chosen = rng.choice(len(questions), size=int(rng.integers(1, 25)), replace=False)
+        answers = {questions[j]: model.answers_of(questions[j])[0] for j in chosen}
+        model.engine.joint_gains(
+            distancing_bn.evidence.from_answers(model.network, answers).likelihoods,
+            1,
+            [q for q in questions if q not in answers],
+        )
+    for c in model.engine.cliques:
+        if c.fold is not None:
+            assert len(c.fold_used) <= 64 and c.fold_used.nbytes <= distancing_bn.inference._FOLD_KEPT * c.fold.nbytes
+    assert len(model.engine._gain_layouts) <= 256

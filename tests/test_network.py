@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from distancing_bn.cpt import noisy_max, noisy_or
-from distancing_bn.errors import ModelError, ModelValidationError, UnknownVariableError
+from distancing_bn.errors import ModelError, ModelTooLargeError, ModelValidationError, UnknownVariableError
+from distancing_bn.model import Model
 from distancing_bn.network import Network, compile_spec
 from distancing_bn.spec import load_spec, parse_spec
 from strategies import random_networks, small_specs
@@ -282,3 +283,72 @@ def test_network_create_random_networks(kwargs: dict[str, Any]) -> None:
         # tables are kept as given, up to renormalising rows that sum to 1 within the tolerance
         np.testing.assert_allclose(net.cpts[v], kwargs["cpts"][v], rtol=0, atol=1e-15)
         assert np.all(net.cpts[v] > 0)
+
+
+# ----------------------------------------------------------------------------- memory budget
+def _spec_text(n_causes: int, *, fan: bool = False, mesh: bool = False) -> str:
+    """A model of ``n_causes`` causes; ``fan``: one question linked to all; ``mesh``: causes linked to later ones."""
+    import yaml
+
+    causes = [
+        {"id": f"c{i}", "label": f"C{i}", "description": "d", "prior": 0.1, "rationale": "r", "guidance": ["g"]}
+        for i in range(n_causes)
+    ]
+    link = {"strength": 0.5, "rationale": "r"}
+    questions = [
+        {
+            "id": f"q{i}",
+            "text": "?",
+            "answers": ["no", "yes"],
+            "leak": 0.1,
+            "leak_rationale": "r",
+            "links": [{"cause": f"c{i}", **link}],
+        }
+        for i in range(n_causes)
+    ]
+    if fan:
+        questions = [{**questions[0], "id": "q", "links": [{"cause": f"c{i}", **link} for i in range(n_causes)]}]
+    links = (
+        [{"from": f"c{i}", "to": f"c{j}", **link} for i in range(n_causes) for j in range(i + 1, n_causes)]
+        if mesh
+        else []
+    )
+    data = {"format": "distancing-bn/1", "id": "big", "title": "t", "description": "d", "version": "1"}
+    return yaml.safe_dump({**data, "causes": causes, "links": links, "questions": questions}, sort_keys=False)
+
+
+def test_a_question_with_forty_parents_is_refused_before_any_table_is_built() -> None:
+    # the file's own limit comes first: its noisy-OR table would be 2^41 entries (16 TiB)
+    with pytest.raises(ModelValidationError, match="MAX_TABLE_CELLS"):
+        parse_spec(_spec_text(40, fan=True))
+
+
+def test_compile_spec_refuses_a_table_over_the_memory_budget_before_building_it() -> None:
+    spec = parse_spec(_spec_text(19, fan=True))  # 2^20 entries: within the file limit, 8 MiB
+    with pytest.raises(ModelTooLargeError) as info:
+        compile_spec(spec, memory_budget=1 << 20)
+    err = info.value
+    assert err.largest_states == 2**20 and err.variables[:2] == ("q", "c0") and len(err.variables) == 20
+    msg = str(err)
+    assert "model 'big' is too large to compile: the table of 'q' spans 1,048,576 joint states" in msg
+    assert "20 variables: q, c0, c1, c2, c3, c4, c5, c6 and 12 more" in msg
+    assert "over the memory budget of 1.0 MiB" in msg and "fewer causes" in msg
+
+
+def test_compile_spec_refuses_thirty_mutually_linked_causes() -> None:
+    with pytest.raises(ModelValidationError, match="cause 'c20': 20 parents make a table"):
+        parse_spec(_spec_text(30, mesh=True))  # the file's limit: c29's table alone is 2^30 rows
+    spec = parse_spec(_spec_text(19, mesh=True))  # every table within the file's limit
+    with pytest.raises(ModelTooLargeError, match=r"the table of 'c18' spans 524,288 joint states"):
+        Model.from_spec(spec, memory_budget=1 << 20)
+
+
+def test_compile_spec_memory_budget_keyword() -> None:
+    spec = parse_spec(_spec_text(12, fan=True))  # a 2^13-entry table: 64 KiB
+    assert compile_spec(spec).cpts["q"].shape == (2,) * 12 + (2,)
+    with pytest.raises(ModelTooLargeError, match=r"memory budget of 64\.0 KiB"):
+        compile_spec(spec, memory_budget=64 * 1024)
+    assert compile_spec(spec, memory_budget=None).cpts["q"].size == 2**13
+    with pytest.raises(ModelTooLargeError):
+        Model.from_spec(spec, memory_budget=100_000)  # the tables fit, the junction tree does not
+    assert Model.from_spec(spec, memory_budget=None).posterior({"q": "yes"}).probabilities["c0"] > 0.1

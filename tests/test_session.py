@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from distancing_bn.errors import DistancingBNError, InvalidAnswerError, UnknownQuestionError
+from distancing_bn.errors import DataError, DistancingBNError, InvalidAnswerError, UnknownQuestionError
 from distancing_bn.formats import load_model
 from distancing_bn.guidance import Guidance
 from distancing_bn.information import StopRule
@@ -337,3 +338,58 @@ def test_model_guidance_matches_the_session_and_puts_safety_first(model: Model) 
     assert next(c.cause for c in model.guidance(answers).causes) == "external_stressors"
     unsafe = model.guidance({**answers, "threatened_or_afraid": "yes"})
     assert unsafe.tips_withheld and not unsafe.causes
+
+
+# ----------------------------------------------------------------------------- saved sessions that are not
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (None, "the data must be a mapping"),
+        ([1, 2], "the data must be a mapping"),
+        ("x" * 10_000, "the data must be a mapping"),
+        ({"model": "distancing", "extra": 1}, "key 'extra' must be one of"),
+        ({"model": 5}, "'model' must be the id of the model"),
+        ({"model": "x" * 1000}, "saved for model 'xxxx"),
+        ({"model": "distancing", "stop": [1]}, "'stop' must be a mapping"),
+        ({"model": "distancing", "stop": {"patience": 1}}, "'stop' key 'patience' must be one of"),
+        ({"model": "distancing", "stop": {"margin": "wide"}}, "'stop.margin' must be a finite number"),
+        ({"model": "distancing", "stop": {"margin": float("nan")}}, "'stop.margin' must be a finite number"),
+        ({"model": "distancing", "stop": {"max_questions": -1}}, "'stop.max_questions' must be null or"),
+        ({"model": "distancing", "stop": {"max_questions": True}}, "'stop.max_questions' must be null or"),
+        ({"model": "distancing", "criterion": "best"}, "'criterion' must be 'joint' or 'marginal'"),
+        ({"model": "distancing", "costs": "yes"}, "'costs' must be true or false"),
+        ({"model": "distancing", "history": {"a": 1}}, "'history' must be a list"),
+        ({"model": "distancing", "history": [["past_pattern"]]}, "'history'[0] must be a [question id, answer] pair"),
+        ({"model": "distancing", "history": [[1, "no"]]}, "'history'[0] must be a [question id, answer] pair"),
+        ({"model": "distancing", "history": [["past_pattern", 3.5]]}, "'history'[0] answer must be a label"),
+        ({"model": "distancing", "history": [["past_pattern", [1, 2]]]}, "needs 3 likelihoods, got 2"),
+    ],
+)
+def test_from_dict_refuses_what_is_not_a_saved_session(model: Model, data: Any, needle: str) -> None:
+    with pytest.raises(DataError) as info:
+        Session.from_dict(data, model)
+    assert needle in str(info.value) and len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("history", "error"),
+    [
+        ([["past_patern", "no"]], UnknownQuestionError),
+        ([["past_pattern", "maybe"]], InvalidAnswerError),
+        ([["past_pattern", {"no": float("nan"), "once": 1, "repeatedly": 1}]], InvalidAnswerError),
+        ([["past_pattern", "no"], ["past_pattern", "no"]], DistancingBNError),
+    ],
+)
+def test_from_dict_replays_the_history_with_the_usual_errors(model: Model, history: Any, error: type) -> None:
+    with pytest.raises(error):
+        Session.from_dict({"model": model.id, "history": history}, model)
+
+
+@pytest.mark.parametrize("question", [["a", "list"], 5, None, ("a",), "x" * 100_000])
+def test_answer_and_skip_refuse_unknown_ids_of_any_kind(model: Model, question: Any) -> None:
+    s = model.session()
+    for act in (lambda: s.answer(question, "no"), lambda: s.skip(question)):
+        with pytest.raises(UnknownQuestionError) as info:
+            act()
+        assert len(str(info.value)) < 200
+    assert s.asked == ()

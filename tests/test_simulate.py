@@ -204,3 +204,45 @@ def test_cli_simulate_matches_api(cli_runs: list[tuple[int, str, str]], model: M
 
 def test_cli_simulate_shows_the_budget_row(cli_runs: list[tuple[int, str, str]]) -> None:
     assert any(line.startswith("  3  ") for line in cli_runs[0][1].splitlines())
+
+
+# ----------------------------------------------------------------------------- bad arguments
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--every", "0"], "argument --every: expected at least 1, got 0"),
+        (["--cases", "-5"], "argument --cases: expected at least 1, got -5"),
+        (["--cases", "0"], "argument --cases: expected at least 1, got 0"),
+        (["--cases", "²"], "argument --cases: expected a whole number, got '²'"),
+        (["--cases", "9" * 30], "argument --cases: expected at most 1,000,000 cases"),
+        (["--seed", "-1"], "argument --seed: expected a whole number >= 0, got '-1'"),
+        (["--max-questions", "-3"], "argument --max-questions: expected a whole number >= 0"),
+    ],
+)
+def test_cli_simulate_refuses_bad_numbers(args: list[str], message: str) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "distancing_bn", "simulate", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=_cli_env(),
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and message in res.stderr
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"n_cases": 0}, {"n_cases": -5}, {"n_cases": 2.5}, {"seed": -1}, {"max_questions": -1}, {"n_cases": True}],
+)
+def test_simulate_refuses_bad_numbers(model: Model, kwargs: dict[str, object]) -> None:
+    args = {"n_cases": 5, **kwargs}
+    with pytest.raises(ValueError, match="must be a whole number >= "):
+        simulate(model, args.pop("n_cases"), **args)  # type: ignore[arg-type]
+
+
+def test_summary_refuses_every_zero(result: SimulationResult) -> None:
+    with pytest.raises(ValueError, match="every must be a whole number >= 1"):
+        result.summary(every=0)

@@ -176,9 +176,19 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+MAX_SIMULATED_CASES = 1_000_000  # each case keeps its answers and gains: about 3 KB for the default model
+
+
+def _case_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_SIMULATED_CASES:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_SIMULATED_CASES:,} cases, got {value:,}")
     return value
 
 
@@ -257,13 +267,17 @@ def _add_score_commands(sub: Any) -> None:
     p = sub.add_parser("score", help="score a CSV of answers: probabilities, top cause, next question, status")
     _score_args(p, output=True)
     p.set_defaults(func=_cmd_score)
+    from ._ask import non_negative_int
+
     p = sub.add_parser("simulate", help="compare question policies (EIG, random, fixed) on simulated cases")
     _model_arg(p)
-    p.add_argument("--cases", type=int, default=2000, metavar="N")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-questions", type=int, default=None, metavar="K")
+    p.add_argument(
+        "--cases", type=_case_count, default=2000, metavar="N", help="cases to simulate (1 to 1,000,000; default 2000)"
+    )
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="random seed (a whole number >= 0)")
+    p.add_argument("--max-questions", type=non_negative_int, default=None, metavar="K", help="ask at most K questions")
     p.add_argument("--criterion", choices=("joint", "marginal"), default="joint")
-    p.add_argument("--every", type=int, default=5, metavar="K", help="print every K questions")
+    p.add_argument("--every", type=_positive_int, default=5, metavar="K", help="print every K questions (at least 1)")
     p.set_defaults(func=_cmd_simulate)
 
 

@@ -5,7 +5,8 @@ The tree::
     DistancingBNError(Exception)
     ├── ModelError(ValueError)            a model file or network is wrong
     │   ├── ModelSyntaxError              the file is not valid YAML/XML (file, line, column)
-    │   └── ModelValidationError          the content is wrong (.problems lists all of them)
+    │   ├── ModelValidationError          the content is wrong (.problems lists all of them)
+    │   └── ModelTooLargeError            compiling it would exceed the memory budget (.needed_bytes, …)
     ├── EvidenceError(ValueError)         answers given to a query are wrong
     │   ├── UnknownQuestionError          an answer names a question the model lacks
     │   ├── InvalidAnswerError            an answer label is not one of the question's answers
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidAnswerError",
     "ModelError",
     "ModelSyntaxError",
+    "ModelTooLargeError",
     "ModelValidationError",
     "ModelWarning",
     "NumericalWarning",
@@ -93,6 +95,37 @@ class ModelValidationError(ModelError):
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
 
 
+class ModelTooLargeError(ModelError):
+    """Compiling the model would need more memory than the budget allows; nothing was allocated.
+
+    Attributes
+    ----------
+    needed_bytes
+        The estimated memory of the compiled tables and junction tree (at least one evidence row).
+    budget_bytes
+        The budget it was checked against (``memory_budget``).
+    largest_states
+        The number of states of the largest table or clique.
+    variables
+        The variables of that table or clique.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        needed_bytes: int,
+        budget_bytes: int,
+        largest_states: int,
+        variables: Sequence[str] = (),
+    ) -> None:
+        self.needed_bytes = needed_bytes
+        self.budget_bytes = budget_bytes
+        self.largest_states = largest_states
+        self.variables = tuple(variables)
+        super().__init__(message)
+
+
 class EvidenceError(DistancingBNError, ValueError):
     """Answers given to a query are wrong."""
 
@@ -123,10 +156,15 @@ class InvalidAnswerError(EvidenceError):
 
 
 class ImpossibleEvidenceError(EvidenceError):
-    """The answers together have probability zero under the model."""
+    """The answers together have probability zero under the model.
 
-    def __init__(self, message: str, *, answers: Sequence[str] = ()) -> None:
+    ``answers`` lists every answered question; ``conflict`` the few of them that cannot hold
+    together (what the message names: question ids only, never the answers given).
+    """
+
+    def __init__(self, message: str, *, answers: Sequence[str] = (), conflict: Sequence[str] = ()) -> None:
         self.answers = tuple(answers)
+        self.conflict = tuple(conflict)
         super().__init__(message)
 
 

@@ -4,8 +4,10 @@ The contribution of answer ``q`` to cause ``c`` is
 
     bits(q, c) = log2 odds(c | e) − log2 odds(c | e without q),   odds(c) = P(c) / (1 − P(c)),
 
-where ``e`` is all the answers given and "present" is the cause's reported state. All the
-"leave one out" posteriors come from ONE batched query (one row per answer left out).
+where ``e`` is all the answers given and "present" is the cause's reported state. An answer
+that made the cause certain, or ruled it out, contributes ``+inf`` or ``-inf`` bits (said in
+words by :meth:`Explanation.sentences`). All the "leave one out" posteriors come from ONE
+batched query (one row per answer left out).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
     from .model import Model
 
-__all__ = ["explain", "explain_all", "leave_one_out"]
+__all__ = ["contribution_bits", "explain", "explain_all", "leave_one_out"]
 
 
 def leave_one_out(model: Model, posterior: Posterior) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -44,8 +46,20 @@ def leave_one_out(model: Model, posterior: Posterior) -> tuple[list[str], dict[s
 
 
 def _log2_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 0.0, 1.0)
     with np.errstate(divide="ignore"):
         return np.log2(p) - np.log2(1.0 - p)
+
+
+def contribution_bits(p: float, p_without: np.ndarray) -> np.ndarray:
+    """``log2 odds(p) − log2 odds(p_without)`` per answer, exactly at the edges.
+
+    0 where leaving the answer out changes nothing; ``+inf`` where the answer made the cause
+    certain (``p = 1``), ``-inf`` where it ruled it out (``p = 0``).
+    """
+    with np.errstate(invalid="ignore"):
+        bits = _log2_odds(np.full(len(p_without), p)) - _log2_odds(p_without)
+    return np.where(p_without == p, 0.0, bits)
 
 
 def explain(model: Model, posterior: Posterior, cause: str) -> Explanation:
@@ -54,9 +68,7 @@ def explain(model: Model, posterior: Posterior, cause: str) -> Explanation:
     questions, without = leave_one_out(model, posterior)
     p = float(posterior.marginals[cause][info.present])
     p_wo = without[cause]
-    with np.errstate(invalid="ignore"):
-        bits = _log2_odds(np.full(len(questions), p)) - _log2_odds(p_wo)
-    bits = np.where(np.isclose(p_wo, p, rtol=0, atol=0), 0.0, bits)
+    bits = contribution_bits(p, p_wo)
     return Explanation(
         cause=cause,
         label=info.label,
@@ -77,10 +89,7 @@ def explain_all(model: Model, posterior: Posterior) -> pd.DataFrame:
     questions, without = leave_one_out(model, posterior)
     cols = {}
     for v in posterior.variables:
-        p = float(posterior.marginals[v.id][v.present])
-        with np.errstate(invalid="ignore"):
-            b = _log2_odds(np.full(len(questions), p)) - _log2_odds(without[v.id])
-        cols[v.id] = np.where(without[v.id] == p, 0.0, b)
+        cols[v.id] = contribution_bits(float(posterior.marginals[v.id][v.present]), without[v.id])
     return pd.DataFrame(cols, index=pd.Index(questions, name="question"))
 
 

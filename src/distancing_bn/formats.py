@@ -14,6 +14,7 @@ from typing import Any
 from ._files import write_atomically
 from .errors import ModelError
 from .model import Model
+from .network import DEFAULT_MEMORY_BUDGET
 from .spec import dump_spec, load_spec
 
 __all__ = ["default_model_path", "from_pgmpy", "load_model", "load_network", "model_info", "save_model"]
@@ -40,7 +41,11 @@ def default_model_path() -> Path:
 
 
 def load_model(
-    path: str | Path | None = None, *, targets: Sequence[str] | None = None, observables: Sequence[str] | None = None
+    path: str | Path | None = None,
+    *,
+    targets: Sequence[str] | None = None,
+    observables: Sequence[str] | None = None,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
 ) -> Model:
     """Load a model: the bundled default (``path=None``), a YAML model or a network file.
 
@@ -51,26 +56,36 @@ def load_model(
         ``.xdsl`` network (then ``targets`` is required).
     targets, observables
         Roles for network files (observables default to every non-target).
+    memory_budget
+        Bytes the compiled model may use (default 2 GiB; ``None``: no limit); see
+        ``docs/inference.md``.
 
     Raises
     ------
     ModelSyntaxError, ModelValidationError
         The file cannot be parsed, or its content is wrong (every problem, with file and line).
+    ModelTooLargeError
+        Its tables or junction tree would not fit ``memory_budget`` (checked before allocating).
     """
     p = default_model_path() if path is None else Path(path)
     suffix = p.suffix.lower()
     if suffix in NETWORK_SUFFIXES:
         if not targets:
             raise ModelError(f"{p}: a {suffix} network needs targets: load_network(path, targets=[...])")
-        return load_network(p, targets=targets, observables=observables)
+        return load_network(p, targets=targets, observables=observables, memory_budget=memory_budget)
     if suffix not in YAML_SUFFIXES:
         valid = ", ".join((*YAML_SUFFIXES, *NETWORK_SUFFIXES))
         raise ModelError(f"{p}: unknown model format '{suffix or '(no suffix)'}'; valid: {valid}")
-    return Model.from_spec(load_spec(p))
+    return Model.from_spec(load_spec(p), memory_budget=memory_budget)
 
 
 def load_network(
-    path: str | Path, *, targets: Sequence[str], observables: Sequence[str] | None = None, reported: Sequence[str] = ()
+    path: str | Path,
+    *,
+    targets: Sequence[str],
+    observables: Sequence[str] | None = None,
+    reported: Sequence[str] = (),
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
 ) -> Model:
     """Load a BIF, XMLBIF or XDSL network (via pgmpy's readers) as a :class:`Model`.
 
@@ -79,7 +94,8 @@ def load_network(
     """
     from .interop import read_network_file
 
-    return Model(read_network_file(path, targets=targets, observables=observables, reported=reported))
+    network = read_network_file(path, targets=targets, observables=observables, reported=reported)
+    return Model(network, memory_budget=memory_budget)
 
 
 def from_pgmpy(
@@ -89,11 +105,13 @@ def from_pgmpy(
     observables: Sequence[str] | None = None,
     reported: Sequence[str] = (),
     name: str = "network",
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
 ) -> Model:
     """Wrap a pgmpy ``DiscreteBayesianNetwork`` as a :class:`Model`."""
     from .interop import network_from_pgmpy
 
-    return Model(network_from_pgmpy(network, targets=targets, observables=observables, reported=reported, name=name))
+    net = network_from_pgmpy(network, targets=targets, observables=observables, reported=reported, name=name)
+    return Model(net, memory_budget=memory_budget)
 
 
 def save_model(model: Model, path: str | Path) -> None:

@@ -29,8 +29,6 @@ Imports numpy and :mod:`inference` only.
 
 from __future__ import annotations
 
-import contextlib
-from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .inference import _apply3, _row_normalise, _safe_div, _spread3
+from .inference import _apply3, _concat_results, _passes, _row_normalise, _safe_div, _spread3
 
 if TYPE_CHECKING:
     from .inference import Engine, QueryResult
@@ -74,30 +72,10 @@ class BestQuestions:
     result: QueryResult  # the posterior from the same collect pass
 
 
-_RECENT = 256  # layouts kept per engine for recent candidate lists (one per set of answered questions)
-
-
-def _recent_get(engine: Engine, key: Any) -> Any:
-    cache: OrderedDict[Any, Any] = engine._gain_layouts
-    value = cache.get(key)
-    if value is not None:
-        with contextlib.suppress(KeyError):  # another thread may have just evicted it
-            cache.move_to_end(key)
-    return value
-
-
-def _recent_put(engine: Engine, key: Any, value: Any) -> None:
-    cache: OrderedDict[Any, Any] = engine._gain_layouts
-    cache[key] = value
-    while len(cache) > _RECENT:
-        with contextlib.suppress(KeyError):
-            cache.popitem(last=False)
-
-
 def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) -> list[_Group]:
     """Group the candidates by host clique (``single``: one group each); cached on the engine."""
     key = ("groups", tuple(candidates), single)
-    cached = _recent_get(engine, key)
+    cached = engine._gain_layouts.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
     if single:
@@ -107,7 +85,7 @@ def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) 
             for i, (j, (s, t)) in enumerate(zip(g.members, g.spans, strict=True))
         ]
         groups.sort(key=lambda g: g.members)
-        _recent_put(engine, key, groups)
+        engine._gain_layouts.put(key, groups)
         return groups
     net = engine.network
     root = engine.cliques[engine.root]
@@ -134,7 +112,7 @@ def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) 
         names = tuple(candidates[j] for j in members)
         root_positions = gk[1] if gk[0] == "leaf" else None
         groups.append(_Group(tuple(members), names, np.vstack(tables), tuple(spans), host, root_positions))
-    _recent_put(engine, key, groups)
+    engine._gain_layouts.put(key, groups)
     return groups
 
 
@@ -276,7 +254,7 @@ class _GainKernel:
                     r1, rlogr1 = r[:1].copy(), rlogr[:1].copy()
                     r1.setflags(write=False)
                     rlogr1.setflags(write=False)
-                    eng._gain_matrices[hit[0]] = ([g.host for g in stacked], r1, rlogr1)
+                    eng._gain_layouts.put(hit[0], ([g.host for g in stacked], r1, rlogr1))
             if c.parent != eng.root:
                 arriving.setdefault(c.parent, []).append((node, (stacked, r)))
                 continue
@@ -289,10 +267,11 @@ class _GainKernel:
         """``P(Q = a | t)`` and its ``x ln x`` for root-hosted groups, ``(root size, answers)`` (cached)."""
         eng = self.engine
         key = ("root-lifted", tuple(g.names for g in groups))
-        cached: Any = eng._gain_matrices.get(key)
+        cached: Any = eng._gain_layouts.get(key)
         if cached is None:  # a root-hosted question's table is already over the root's configurations
             lifted = np.ascontiguousarray(np.vstack([g.table for g in groups]).T)
-            cached = eng._gain_matrices[key] = (lifted, lifted * np.log(np.maximum(lifted, 1e-300)))
+            cached = (lifted, lifted * np.log(np.maximum(lifted, 1e-300)))
+            eng._gain_layouts.put(key, cached)
         return cached
 
     def _constant_subtrees(self, candidates: Sequence[str]) -> tuple[dict[int, Any], set[int]]:
@@ -310,7 +289,7 @@ class _GainKernel:
                 continue
             names = tuple(sorted(net.variables[v] for v in eng._subtree_evidence[k] if v in cand_ids))
             key = ("constant-r", k, names)
-            value = eng._gain_matrices.get(key)
+            value = eng._gain_layouts.get(key)
             constant[k] = (key, value)
             if value is not None:
                 todo = list(eng.cliques[k].children)
@@ -365,7 +344,7 @@ class _GainKernel:
 def _branch_group(engine: Engine, groups: Sequence[_Group]) -> _Group:
     """The groups of one root branch as one group: their answers side by side, in order (cached)."""
     key = ("branch", tuple((g.members, g.names) for g in groups))
-    cached = _recent_get(engine, key)
+    cached = engine._gain_layouts.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
     members: list[int] = []
@@ -377,7 +356,7 @@ def _branch_group(engine: Engine, groups: Sequence[_Group]) -> _Group:
         start += g.table.shape[0]
     names = tuple(n for g in groups for n in g.names)
     out = _Group(tuple(members), names, np.empty((start, 0)), tuple(spans), groups[0].host, None)
-    _recent_put(engine, key, out)
+    engine._gain_layouts.put(key, out)
     return out
 
 
@@ -424,14 +403,14 @@ def _upper_bounds(engine: Engine, full: Mapping[int, FloatArray], candidates: Se
         by_host.setdefault(engine.leaf_host[net.index[q]], []).append(j)
     for host, members in by_host.items():
         key = ("bound", host, tuple(candidates[j] for j in members))
-        w = engine._gain_matrices.get(key)
+        w = engine._gain_layouts.get(key)
         c = engine.cliques[host]
         assert c.table is not None
         if w is None:  # [P(a | x) for every answer | −H(Q | x) for every member]
             tables = [c.table[c.leaf_cols[net.index[candidates[j]]]] for j in members]
             neg_h = [(t * np.log(np.maximum(t, 1e-300))).sum(axis=0) for t in tables]
             w = np.ascontiguousarray(np.vstack([*tables, *neg_h]).T)
-            engine._gain_matrices[key] = w
+            engine._gain_layouts.put(key, w)
         y = full[host] @ w
         cards = [engine.cards[net.index[candidates[j]]] for j in members]
         tot = y[:, : cards[0]].sum(axis=1, keepdims=True)  # Σ_a P(a | x) = 1: the belief's total
@@ -461,6 +440,19 @@ def best_joint_questions(
     ``marginals`` (returned as ``result``). Gains of candidates whose upper bound is below the
     row's best exact gain are never computed: see the module docstring.
     """
+    if rows > engine.max_gain_rows:  # bounded memory: the rows in passes
+        parts = [
+            best_joint_questions(
+                engine, part, t - s, candidates, available=available[s:t], costs=costs, marginals=marginals
+            )
+            for s, t, part in _passes(likelihoods, rows, engine.max_gain_rows)
+        ]
+        return BestQuestions(
+            np.concatenate([p.index for p in parts]),
+            np.concatenate([p.gain for p in parts]),
+            np.concatenate([p.computed for p in parts]),
+            _concat_results([p.result for p in parts]),
+        )
     n_cand = len(candidates)
     cost = np.ones(n_cand) if costs is None else np.asarray(costs, dtype=np.float64)
     lam, belief, up, log_scale = engine._collect(likelihoods, rows)

@@ -22,23 +22,34 @@ a few BLAS calls per clique, whatever the batch size.
 - When the targets' joint is small enough (``joint_limit`` states) the targets are forced into
   the root clique, so one collect pass gives ``P(targets, e)`` (top explanations, joint gain).
 
-Imports numpy and :mod:`network` only.
+Imports numpy, :mod:`errors`, :mod:`evidence` (answers to likelihoods) and :mod:`network`.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+import math
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .network import Network
+from .errors import ImpossibleEvidenceError
+from .evidence import from_answers
+from .network import DEFAULT_MEMORY_BUDGET, Network, check_budget, too_large
 
-__all__ = ["Engine", "QueryResult", "compile_engine"]
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "Engine",
+    "MemoryEstimate",
+    "QueryResult",
+    "compile_engine",
+    "estimate_memory",
+    "impossible_evidence",
+]
 
 FloatArray = NDArray[np.float64]
 _LOG_ZERO = -1e250  # stands for log 0 inside W, so that 0 * log 0 stays 0 in E @ W
@@ -46,6 +57,8 @@ _IMPOSSIBLE = -1e200
 _FOLD_SEP = 32  # children with larger separators are multiplied in by a gather instead
 _MERGE_LIMIT = 128  # neighbouring cliques are merged while their union has at most this many states
 _FOLD_LIMIT = 1 << 18  # largest stacked table (rows × clique size) for the one-product collect step
+_JOINT_LIMIT = 1 << 14  # the targets are held in the root clique when their joint has at most this many states
+_FLOAT = 8  # bytes per float64 / int64 entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +94,42 @@ class _Clique:
     fold: FloatArray | None = None  # [W_leaves; E_child…; log φ] for the one-product collect step
     fold_rows: dict[Any, slice] | None = None  # which rows of `fold` belong to which leaf/child
     folded_children: list[int] = field(default_factory=list)  # children absorbed through `fold`
-    fold_used: dict[tuple[int, ...], FloatArray] = field(default_factory=dict)  # `fold` rows per answered set
+    fold_used: _Recent = field(default_factory=lambda: _Recent(64))  # `fold` rows per answered set (recent ones)
 
 
 _DENSE_LIMIT = 1 << 16  # projections with more entries than this use reshape-and-sum instead
+_FOLD_KEPT = 8  # the rows of `fold` used by recent sets of answers take at most this many folds
+_RECENT = 256  # gain layouts kept per engine for recent candidate sets (one per set of answered questions)
+
+
+class _Recent(dict[Any, Any]):
+    """A cache of at most ``size`` entries and, if given, ``max_bytes`` of arrays; the oldest go first.
+
+    ``get`` is the plain dict lookup (the hot path). Shared by threads without a lock: an entry
+    lost to a race is simply rebuilt by its caller.
+    """
+
+    def __init__(self, size: int, max_bytes: int | None = None) -> None:
+        super().__init__()
+        self.size = size
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+
+    def put(self, key: Any, value: Any) -> None:
+        """Keep ``value`` under ``key``, dropping the oldest entries beyond the bounds."""
+        weigh = self.max_bytes is not None
+        if weigh and isinstance(value, np.ndarray):
+            if value.nbytes > self.max_bytes:  # type: ignore[operator]
+                return
+            self.nbytes += value.nbytes
+        self[key] = value
+        while len(self) > self.size or (weigh and self.nbytes > self.max_bytes):  # type: ignore[operator]
+            try:
+                old = self.pop(next(iter(self)))
+            except (KeyError, RuntimeError, StopIteration):  # another thread changed it meanwhile
+                break
+            if weigh and isinstance(old, np.ndarray):
+                self.nbytes -= old.nbytes
 
 
 class _Projection:
@@ -99,7 +144,7 @@ class _Projection:
         self.cards = tuple(cards)
         self.positions = tuple(positions)
         size = configs.shape[0]
-        self.sub = int(np.prod([cards[p] for p in positions])) if positions else 1
+        self.sub = math.prod(cards[p] for p in positions)
         self.dense = size * self.sub <= _DENSE_LIMIT
         if self.dense:
             if positions:
@@ -134,50 +179,330 @@ class _Projection:
         b.reshape(b.shape[0], *self.cards)[...] *= m.reshape(m.shape[0], *self.bshape)
 
 
+# ---------------------------------------------------------------------- planning and memory
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """The shape of a junction tree, decided before any of its arrays is built."""
+
+    network: Network
+    cards: tuple[int, ...]  # per variable id
+    leaf_vars: tuple[int, ...]  # observable leaves: hosted by a clique, never in one
+    core: tuple[int, ...]  # every other variable
+    has_joint: bool  # the targets are held together in the root clique
+    cliques: tuple[tuple[int, ...], ...]
+    sets: tuple[frozenset[int], ...]
+    sizes: tuple[int, ...]  # states per clique (Python ints)
+    root: int
+    tree: tuple[tuple[int, tuple[int, ...]], ...]  # per clique: (parent or -1, children)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEstimate:
+    """What compiling a network takes, estimated before any array of its junction tree is built.
+
+    Every size is an exact Python int (no overflow, however large the model).
+
+    Attributes
+    ----------
+    table_bytes
+        The network's tables (CPT arrays).
+    tree_bytes
+        The compiled junction tree: clique potentials and configurations, question tables,
+        projections, the prior pass, and the largest temporary array of the build.
+    row_bytes
+        Working memory per evidence row of one query (collect and distribute passes).
+    gain_row_bytes
+        Working memory per row of the exact joint information gain (0 where it does not apply).
+    largest_states, largest
+        The largest clique: its number of states and its variables.
+    n_cliques
+        The number of cliques.
+    budget
+        The memory budget in bytes it was planned for (``None``: no limit).
+    """
+
+    table_bytes: int
+    tree_bytes: int
+    row_bytes: int
+    gain_row_bytes: int
+    largest_states: int
+    largest: tuple[str, ...]
+    n_cliques: int
+    budget: int | None
+    _plan: _Plan | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def needed_bytes(self) -> int:
+        """The tables and the tree plus one evidence row: the least that compiling and querying need."""
+        return self.table_bytes + self.tree_bytes + max(self.row_bytes, self.gain_row_bytes)
+
+    def max_rows(self, *, gains: bool = False) -> int | None:
+        """Evidence rows one engine pass may hold within the budget (``None``: no limit; at least 1)."""
+        if self.budget is None:
+            return None
+        per_row = max(1, self.gain_row_bytes if gains else self.row_bytes)
+        return max(1, (self.budget - self.table_bytes - self.tree_bytes) // per_row)
+
+
+def estimate_memory(
+    network: Network,
+    *,
+    joint_limit: int = _JOINT_LIMIT,
+    merge_limit: int = _MERGE_LIMIT,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+) -> MemoryEstimate:
+    """Plan the junction tree of ``network`` and estimate its memory, without building any of it.
+
+    Parameters
+    ----------
+    memory_budget
+        Bytes the compiled tree and one evidence row may take (default 2 GiB); ``None``: no
+        limit. Batches are then split into passes of :meth:`MemoryEstimate.max_rows` rows.
+
+    Raises
+    ------
+    ModelTooLargeError
+        The estimate exceeds ``memory_budget``. A variable whose family (itself and its
+        parents; a question's parents) is too large is refused before anything is triangulated,
+        and the triangulation stops at the first clique that cannot fit.
+    """
+    budget = check_budget(memory_budget)
+    net = network
+    names = net.variables
+    idx = net.index
+    cards = tuple(net.card(v) for v in names)
+    obs = set(net.observables)
+    has_children = {p for v in names for p in net.parents[v]}
+    leaf_vars = tuple(idx[v] for v in names if v in obs and v not in has_children)
+    leaf_set = set(leaf_vars)
+    core = tuple(i for i in range(len(names)) if i not in leaf_set)
+    table_bytes = sum(_FLOAT * a.size for a in net.cpts.values())
+    parents = {i: tuple(idx[p] for p in net.parents[names[i]]) for i in range(len(names))}
+    if budget is not None:  # a family is a clique of the moral graph: the tree holds it whole
+        families = [(i, *parents[i]) for i in core] + [parents[i] for i in leaf_vars]
+        big = max(families, key=lambda f: math.prod(cards[i] for i in f))
+        states = math.prod(cards[i] for i in big)
+        needed = table_bytes + _clique_bytes(states, len(big))
+        if needed > budget:
+            raise too_large(
+                net.name, "a variable and its parents", _names(net, big), states, needed, budget, at_least=True
+            )
+    adj: dict[int, set[int]] = {i: set() for i in core}
+
+    def connect(group: Sequence[int]) -> None:
+        for a, b in itertools.combinations(group, 2):
+            adj[a].add(b)
+            adj[b].add(a)
+
+    for i in core:
+        connect([i, *parents[i]])
+    for i in leaf_vars:
+        connect(parents[i])
+    target_idx = [idx[t] for t in net.targets]
+    joint_size = math.prod(cards[i] for i in target_idx)
+    has_joint = joint_size <= joint_limit and all(i in adj for i in target_idx)
+    if has_joint:
+        connect(target_idx)
+    room = None if budget is None else budget - table_bytes
+    try:
+        cliques = _triangulate(adj, cards, room=room) or [()]
+    except _CliqueTooLarge as exc:
+        states = math.prod(cards[i] for i in exc.clique)
+        needed = table_bytes + _clique_bytes(states, len(exc.clique))
+        assert budget is not None
+        raise too_large(
+            net.name, "a clique of its junction tree", _names(net, exc.clique), states, needed, budget, at_least=True
+        ) from None
+    if merge_limit > 1:
+        protect = set(target_idx) if has_joint else set()
+        cliques = _merge_small_cliques(cliques, cards, merge_limit, protect)
+    if has_joint:
+        root = next(k for k, c in enumerate(cliques) if set(target_idx) <= set(c))
+    else:
+        root = max(range(len(cliques)), key=lambda k: len(cliques[k]))
+    sets = tuple(frozenset(c) for c in cliques)
+    sizes = tuple(math.prod(cards[i] for i in c) for c in cliques)
+    plan = _Plan(net, cards, leaf_vars, core, has_joint, tuple(cliques), sets, sizes, root, _spanning_tree(sets, root))
+    estimate = _estimate(plan, table_bytes, joint_size if has_joint else 0, budget)
+    if budget is not None and estimate.needed_bytes > budget:
+        k = max(range(len(sizes)), key=sizes.__getitem__)
+        raise too_large(net.name, "its largest clique", estimate.largest, sizes[k], estimate.needed_bytes, budget)
+    return estimate
+
+
+def _estimate(plan: _Plan, table_bytes: int, joint_size: int, budget: int | None) -> MemoryEstimate:
+    """Count the bytes of the arrays :class:`Engine` builds for ``plan`` (see its compile helpers)."""
+    net = plan.network
+    cards, sets, sizes = plan.cards, plan.sets, plan.sizes
+    n = len(sizes)
+    hosted = [0] * n  # answers of the leaf questions each clique hosts
+    n_leaves = [0] * n
+    for v in plan.leaf_vars:
+        k = _host_of({net.index[p] for p in net.parents[net.variables[v]]}, sets, sizes, plan.root)
+        hosted[k] += cards[v]
+        n_leaves[k] += 1
+    sep = [0] * n
+    tree = 0
+    temporary = 0
+    for k, (parent, children) in enumerate(plan.tree):
+        size = sizes[k]
+        tree += _FLOAT * size * (1 + len(plan.cliques[k]) + 2 * hosted[k])  # potential, configurations, W and M
+        temporary = max(temporary, _FLOAT * size * (len(plan.cliques[k]) + max(cards, default=1) + 1))
+        height = hosted[k] + 1
+        for ch in children:
+            sub = math.prod(cards[i] for i in sets[ch] & sets[k])
+            if size * sub <= _DENSE_LIMIT:
+                tree += 2 * _FLOAT * size * (sub + 1)  # the parent's projection, and its stacked copy
+                height += sub if sub <= _FOLD_SEP else 0
+        if height * size <= _FOLD_LIMIT:
+            tree += (1 + _FOLD_KEPT) * _FLOAT * height * size  # the fold and the rows used by recent answers
+        if parent >= 0:
+            sep[k] = math.prod(cards[i] for i in sets[k] & sets[parent])
+            if size * sep[k] <= _DENSE_LIMIT:
+                tree += _FLOAT * size * (sep[k] + 1) * (1 + hosted[k])  # projection; answer projection
+    for v in range(len(cards)):  # each variable's marginal from its smallest clique
+        homes = [k for k in range(n) if v in sets[k]]
+        if homes:
+            size = min(sizes[k] for k in homes)
+            tree += _FLOAT * size * (cards[v] + 1) if size * cards[v] <= _DENSE_LIMIT else 0
+    reported = [net.index[v] for v in (*net.targets, *net.reported)]
+    root_size = sizes[plan.root]
+    tree += _FLOAT * root_size * (sum(cards[i] for i in reported) + 2 * hosted[plan.root] + joint_size)
+    tree += _FLOAT * (sum(sizes) + sum(sep))  # the prior pass
+    answers = sum(cards[i] for i in net.index.values() if net.variables[i] in set(net.observables))
+    row = _FLOAT * (2 * sum(sizes) + 2 * sum(sep) + 3 * max(sizes) + joint_size + 2 * answers + len(reported))
+    gain_row = 0
+    targets = {net.index[t] for t in net.targets}
+    if plan.has_joint and sets[plan.root] == targets:  # the exact joint gain applies
+        below = list(hosted)  # answers of the questions hosted in each clique's subtree
+        order = [plan.root]
+        for k in order:
+            order.extend(plan.tree[k][1])
+        for k in reversed(order):
+            if plan.tree[k][0] >= 0 and plan.tree[k][0] != plan.root:
+                below[plan.tree[k][0]] += below[k]
+        stacked = [below[k] * sizes[k] for k in range(n) if k != plan.root]
+        gain_row = _FLOAT * (
+            3 * sum(sizes)
+            + 2 * sum(sep)
+            + sum(below[k] * sep[k] for k in range(n) if k != plan.root)
+            + 3 * max(stacked, default=0)
+            + 4 * answers
+            + 8 * sum(n_leaves)
+        )
+    k = max(range(n), key=sizes.__getitem__)
+    return MemoryEstimate(
+        table_bytes=table_bytes,
+        tree_bytes=tree + temporary,
+        row_bytes=row,
+        gain_row_bytes=gain_row,
+        largest_states=sizes[k],
+        largest=tuple(net.variables[i] for i in plan.cliques[k]),
+        n_cliques=n,
+        budget=budget,
+        _plan=plan,
+    )
+
+
+def _clique_bytes(states: int, n_vars: int) -> int:
+    """The least one clique takes: its potential, configurations (built twice) and one row of belief."""
+    return _FLOAT * states * (2 + 2 * n_vars)
+
+
+def _names(net: Network, ids: Sequence[int]) -> tuple[str, ...]:
+    return tuple(net.variables[i] for i in ids)
+
+
+class _CliqueTooLarge(Exception):
+    def __init__(self, clique: tuple[int, ...]) -> None:
+        self.clique = clique
+
+
+def _host_of(family: set[int], sets: Sequence[frozenset[int]], sizes: Sequence[int], root: int) -> int:
+    """The smallest clique holding ``family`` (the root on a tie)."""
+    best = [k for k, c in enumerate(sets) if family <= c]
+    return min(best, key=lambda k: (sizes[k], k != root))
+
+
+def _spanning_tree(sets: Sequence[frozenset[int]], root: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """Join the cliques by a maximum-weight spanning tree (weight: shared variables) hung from ``root``."""
+    n = len(sets)
+    edges = sorted(
+        ((len(a & b), i, j) for (i, a), (j, b) in itertools.combinations(enumerate(sets), 2)), key=lambda e: -e[0]
+    )
+    group = list(range(n))
+
+    def find(x: int) -> int:
+        while group[x] != x:
+            group[x] = group[group[x]]
+            x = group[x]
+        return x
+
+    nbrs: dict[int, list[int]] = {i: [] for i in range(n)}
+    for _, i, j in edges:  # Kruskal: max-weight spanning tree (a forest is joined by empty separators)
+        gi, gj = find(i), find(j)
+        if gi != gj:
+            group[gi] = gj
+            nbrs[i].append(j)
+            nbrs[j].append(i)
+    parent = [-1] * n
+    children: list[list[int]] = [[] for _ in range(n)]
+    seen = {root}
+    todo = [root]
+    while todo:
+        k = todo.pop()
+        for m in nbrs[k]:
+            if m not in seen:
+                seen.add(m)
+                parent[m] = k
+                children[k].append(m)
+                todo.append(m)
+    return tuple((parent[k], tuple(children[k])) for k in range(n))
+
+
 class Engine:
     """A network compiled into a junction tree; query it with likelihood matrices."""
 
-    def __init__(self, network: Network, *, joint_limit: int = 1 << 14, merge_limit: int = _MERGE_LIMIT) -> None:
+    def __init__(
+        self,
+        network: Network,
+        *,
+        joint_limit: int = _JOINT_LIMIT,
+        merge_limit: int = _MERGE_LIMIT,
+        memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+        estimate: MemoryEstimate | None = None,
+    ) -> None:
+        """Compile ``network``; ``estimate`` (from :func:`estimate_memory` with the same options) skips replanning.
+
+        Raises
+        ------
+        ModelTooLargeError
+            The compiled tree, with room for one evidence row, would exceed ``memory_budget``
+            bytes (``None``: no limit); raised before any table of the tree is built.
+        """
+        if estimate is None:
+            estimate = estimate_memory(
+                network, joint_limit=joint_limit, merge_limit=merge_limit, memory_budget=memory_budget
+            )
+        plan = estimate._plan
+        if plan is None or plan.network is not network:
+            raise ValueError("the memory estimate was made for another network")
         self.network = network
+        self.memory = estimate  # the plan and its estimate; batches larger than max_rows run in passes
+        self.max_rows = estimate.max_rows() or sys.maxsize
+        self.max_gain_rows = estimate.max_rows(gains=True) or sys.maxsize
         net = network
-        names = net.variables
-        idx = net.index
-        self.cards = tuple(net.card(v) for v in names)
-        obs = set(net.observables)
-        has_children = {p for v in names for p in net.parents[v]}
-        self.leaf_vars = tuple(idx[v] for v in names if v in obs and v not in has_children)
-        leaf_set = set(self.leaf_vars)
-        core = [i for i in range(len(names)) if i not in leaf_set]
-        adj: dict[int, set[int]] = {i: set() for i in core}
-
-        def connect(group: Sequence[int]) -> None:
-            for a, b in itertools.combinations(group, 2):
-                adj[a].add(b)
-                adj[b].add(a)
-
-        for i in core:
-            connect([i, *(idx[p] for p in net.parents[names[i]])])
-        for i in self.leaf_vars:
-            connect([idx[p] for p in net.parents[names[i]]])
-        target_idx = [idx[t] for t in net.targets]
-        joint_size = int(np.prod([self.cards[i] for i in target_idx]))
-        self.has_joint = joint_size <= joint_limit and all(i in adj for i in target_idx)
-        if self.has_joint:
-            connect(target_idx)
-        cliques = _triangulate(adj, self.cards) or [()]
-        if merge_limit > 1:
-            protect = set(target_idx) if self.has_joint else set()
-            cliques = _merge_small_cliques(cliques, self.cards, merge_limit, protect)
-        if self.has_joint:
-            root = next(k for k, c in enumerate(cliques) if set(target_idx) <= set(c))
-        else:
-            root = max(range(len(cliques)), key=lambda k: len(cliques[k]))
-        self.root = root
+        self.cards = plan.cards
+        self.leaf_vars = plan.leaf_vars
+        core = plan.core
+        self.has_joint = plan.has_joint
+        target_idx = [net.index[t] for t in net.targets]
+        root = self.root = plan.root
         self.target_order = tuple(net.targets)
         self.cliques = []
-        for c in cliques:
+        for c in plan.cliques:
             cards = tuple(self.cards[i] for i in c)
-            size = int(np.prod(cards)) if c else 1
+            size = math.prod(cards)
             configs = np.indices(cards).reshape(len(c), -1).T if c else np.zeros((1, 0), dtype=np.int64)
             self.cliques.append(_Clique(c, cards, size, configs, np.ones(size)))
         self._build_tree()
@@ -207,45 +532,15 @@ class Engine:
             self._subtree_evidence[k] = frozenset(below)
         self._prior: dict[int, tuple[FloatArray, FloatArray | None, float]] | None = None
         self._root_projections: dict[tuple[int, ...], _Projection] = {}
-        self._stacked: dict[tuple[int, ...], tuple[FloatArray, list[tuple[int, int]]]] = {}
-        self._gain_matrices: dict[Any, Any] = {}  # matrices and layouts compiled on first use (gains, distribute)
-        self._gain_layouts: OrderedDict[Any, Any] = OrderedDict()  # per candidate list, recent ones only
+        self._stacked = _Recent(16)  # stacked marginal projections, per list of wanted variables
+        self._gain_matrices: dict[Any, Any] = {}  # matrices compiled on first use, one per clique or pair
+        self._gain_layouts = _Recent(_RECENT)  # matrices and layouts per set of candidates: recent ones only
 
     # ------------------------------------------------------------------ compile helpers
     def _build_tree(self) -> None:
-        n = len(self.cliques)
-        edges = sorted(
-            (
-                (len(set(a.vars) & set(b.vars)), i, j)
-                for (i, a), (j, b) in itertools.combinations(enumerate(self.cliques), 2)
-            ),
-            key=lambda e: -e[0],
-        )
-        group = list(range(n))
-
-        def find(x: int) -> int:
-            while group[x] != x:
-                group[x] = group[group[x]]
-                x = group[x]
-            return x
-
-        nbrs: dict[int, list[int]] = {i: [] for i in range(n)}
-        for _, i, j in edges:  # Kruskal: max-weight spanning tree (a forest joined below)
-            gi, gj = find(i), find(j)
-            if gi != gj:
-                group[gi] = gj
-                nbrs[i].append(j)
-                nbrs[j].append(i)
-        seen = {self.root}
-        todo = [self.root]
-        while todo:
-            k = todo.pop()
-            for m in nbrs[k]:
-                if m not in seen:
-                    seen.add(m)
-                    self.cliques[m].parent = k
-                    self.cliques[k].children.append(m)
-                    todo.append(m)
+        for k, (parent, children) in enumerate(self.memory._plan.tree):  # type: ignore[union-attr]
+            self.cliques[k].parent = parent
+            self.cliques[k].children = list(children)
         for c in self.cliques:
             if c.parent == -1:
                 continue
@@ -255,8 +550,7 @@ class Engine:
             c.parent_to_sep = _Projection(par.configs, par.cards, [par.vars.index(v) for v in sep])
 
     def _host(self, family: set[int]) -> int:
-        best = [k for k, c in enumerate(self.cliques) if family <= set(c.vars)]
-        return min(best, key=lambda k: (self.cliques[k].size, k != self.root))
+        return _host_of(family, self.memory._plan.sets, self.memory._plan.sizes, self.root)  # type: ignore[union-attr]
 
     def _family_table(self, c: _Clique, var: int, parents: Sequence[int]) -> FloatArray:
         """P(var = a | parents restricted from each clique configuration): (card, clique size)."""
@@ -329,6 +623,7 @@ class Engine:
         rows["bias"] = slice(start, start + 1)
         c.fold = np.ascontiguousarray(np.vstack(blocks))
         c.fold_rows = rows
+        c.fold_used = _Recent(64, max_bytes=_FOLD_KEPT * c.fold.nbytes)
 
     def _bfs(self) -> list[int]:
         out = [self.root]
@@ -360,6 +655,13 @@ class Engine:
         joint
             Also return the targets' joint ``(rows, *cards)`` (needs ``has_joint``).
         """
+        if rows > self.max_rows:  # bounded memory: the rows in passes of at most max_rows
+            return _concat_results(
+                [
+                    self.query(part, t - s, marginals=marginals, joint=joint)
+                    for s, t, part in _passes(likelihoods, rows, self.max_rows)
+                ]
+            )
         net = self.network
         wanted = list(net.targets) + list(net.reported) if marginals is None else list(marginals)
         lam, belief, up, log_scale = self._collect(likelihoods, rows)
@@ -526,12 +828,24 @@ class Engine:
         """
         from .gains import joint_gains
 
+        if rows > self.max_gain_rows:  # bounded memory: the rows in passes
+            parts = [
+                joint_gains(self, part, t - s, candidates)
+                for s, t, part in _passes(likelihoods, rows, self.max_gain_rows)
+            ]
+            return (
+                np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]),
+                [np.concatenate([p[2][j] for p in parts]) for j in range(len(candidates))],
+                np.concatenate([p[3] for p in parts]),
+            )
         return joint_gains(self, likelihoods, rows, candidates)
 
     def _stacked_root_marginals(self, variables: tuple[int, ...]) -> tuple[FloatArray, list[tuple[int, int]]]:
         """0/1 matrix (root size × Σ cards) giving the marginals of ``variables`` side by side."""
         key = variables
-        if key not in self._stacked:
+        cached = self._stacked.get(key)
+        if cached is None:
             rc = self.cliques[self.root]
             blocks, bounds, start = [], [], 0
             for v in variables:
@@ -540,19 +854,22 @@ class Engine:
                 blocks.append(m)
                 bounds.append((start, start + self.cards[v]))
                 start += self.cards[v]
-            self._stacked[key] = (np.ascontiguousarray(np.hstack(blocks)), bounds)
-        return self._stacked[key]
+            cached = (np.ascontiguousarray(np.hstack(blocks)), bounds)
+            self._stacked.put(key, cached)
+        return cached
 
     def _answer_projection(self, key: Any, table: FloatArray, c: _Clique) -> FloatArray:
         """(clique size, answers × separator): P(answer | x) placed at each configuration's separator entry."""
         cache_key = ("answers", key)
-        if cache_key not in self._gain_matrices:
+        cached = self._gain_layouts.get(cache_key)
+        if cached is None:
             sep = c.to_sep
             assert sep is not None and sep.dense
             m = np.zeros((c.size, table.shape[0], sep.sub))
             m[np.arange(c.size), :, sep.index] = table.T
-            self._gain_matrices[cache_key] = np.ascontiguousarray(m.reshape(c.size, -1))
-        return self._gain_matrices[cache_key]
+            cached = np.ascontiguousarray(m.reshape(c.size, -1))
+            self._gain_layouts.put(cache_key, cached)
+        return cached
 
     def _pair_projection(self, child: int) -> FloatArray:
         """(parent size, child separator × parent's own separator) 0/1 matrix, for path re-runs."""
@@ -602,10 +919,11 @@ class Engine:
         left = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
         key = tuple(hard_leaves)
         weights = c.fold_used.get(key)
-        if weights is None:  # the rows of `fold` this set of answered questions uses (≤ 2^leaves sets)
+        if weights is None:  # the rows of `fold` this set of answered questions uses (recent sets kept)
             sel += [c.fold_rows[("child", ch)] for ch in c.folded_children] + [c.fold_rows["bias"]]
             index = np.concatenate([np.arange(r.start, r.stop) for r in sel])
-            weights = c.fold_used[key] = np.ascontiguousarray(c.fold[index])
+            weights = np.ascontiguousarray(c.fold[index])
+            c.fold_used.put(key, weights)
         b = _exp_rows(left @ weights, log_scale)
         _multiply_soft(c, answered, lam, hard, b, log_scale)
         return b
@@ -694,6 +1012,25 @@ class Engine:
         return _row_normalise(pred)
 
 
+def _passes(
+    likelihoods: Mapping[str, FloatArray], rows: int, per_pass: int
+) -> Iterator[tuple[int, int, dict[str, FloatArray]]]:
+    """Split evidence rows into passes of at most ``per_pass`` rows: (start, stop, likelihoods)."""
+    for s in range(0, rows, per_pass):
+        t = min(rows, s + per_pass)
+        yield s, t, {v: a[s:t] for v, a in likelihoods.items()}
+
+
+def _concat_results(parts: Sequence[QueryResult]) -> QueryResult:
+    """One :class:`QueryResult` from the results of consecutive passes."""
+    first = parts[0]
+    return QueryResult(
+        np.concatenate([p.log_evidence for p in parts]),
+        {v: np.concatenate([p.marginals[v] for p in parts]) for v in first.marginals},
+        None if first.target_joint is None else np.concatenate([p.target_joint for p in parts]),  # type: ignore[misc]
+    )
+
+
 def _exp_rows(logb: FloatArray, log_scale: FloatArray) -> FloatArray:
     """Exponentiate log-beliefs in place after subtracting each row's maximum (kept in ``log_scale``).
 
@@ -721,7 +1058,7 @@ def _spread3(proj: _Projection, m: FloatArray) -> FloatArray:
     if proj.dense:
         return np.take(m, proj.index, axis=2)
     rows, k, sep = m.shape
-    out = np.ones((rows * k, int(np.prod(proj.cards))))
+    out = np.ones((rows * k, math.prod(proj.cards)))
     proj.multiply_into(out, m.reshape(rows * k, sep))
     return out.reshape(rows, k, -1)
 
@@ -811,7 +1148,7 @@ def _merge_small_cliques(
     alive = {i: sets[i] for i in range(n)}
 
     def states(vs: frozenset[int]) -> int:
-        return int(np.prod([cards[v] for v in vs])) if vs else 1
+        return math.prod(cards[v] for v in vs)
 
     while True:
         best: tuple[int, int, int] | None = None
@@ -845,21 +1182,26 @@ def _merge_small_cliques(
     return [tuple(sorted(v)) for v in alive.values()]
 
 
-def _triangulate(adj: dict[int, set[int]], cards: Sequence[int]) -> list[tuple[int, ...]]:
-    """Eliminate by greedy min-fill (ties: smallest clique weight); return the maximal cliques."""
+def _triangulate(adj: dict[int, set[int]], cards: Sequence[int], *, room: int | None = None) -> list[tuple[int, ...]]:
+    """Eliminate by greedy min-fill (ties: smallest clique weight); return the maximal cliques.
+
+    With ``room`` (bytes), stop with :class:`_CliqueTooLarge` at the first clique that cannot fit.
+    """
     g = {v: set(n) for v, n in adj.items()}
     cliques: list[set[int]] = []
     while g:
 
-        def cost(v: int) -> tuple[int, float]:
-            nb = list(g[v])
-            fill = sum(1 for a, b in itertools.combinations(nb, 2) if b not in g[a])
-            weight = float(np.prod([cards[u] for u in nb])) * cards[v]
-            return fill, weight
+        def cost(v: int) -> tuple[int, int]:
+            nb = g[v]
+            d = len(nb)
+            inside = sum(len(g[a] & nb) for a in nb) // 2  # edges already among the neighbours
+            return d * (d - 1) // 2 - inside, math.prod(cards[u] for u in nb) * cards[v]
 
         v = min(g, key=cost)
         nb = g[v]
         clique = {v, *nb}
+        if room is not None and _clique_bytes(math.prod(cards[u] for u in clique), len(clique)) > room:
+            raise _CliqueTooLarge(tuple(sorted(clique)))
         for a, b in itertools.combinations(nb, 2):
             g[a].add(b)
             g[b].add(a)
@@ -871,6 +1213,55 @@ def _triangulate(adj: dict[int, set[int]], cards: Sequence[int]) -> list[tuple[i
     return [tuple(sorted(c)) for c in cliques]
 
 
-def compile_engine(network: Network, *, joint_limit: int = 1 << 14, merge_limit: int = _MERGE_LIMIT) -> Engine:
-    """Compile ``network`` into an :class:`Engine` (do it once, query many times)."""
-    return Engine(network, joint_limit=joint_limit, merge_limit=merge_limit)
+def impossible_evidence(engine: Engine, answers: Mapping[str, str | tuple[float, ...]]) -> ImpossibleEvidenceError:
+    """The error for normalised answers whose probability is zero, naming the few that conflict.
+
+    The conflict is found by leaving answers out one at a time while the rest stay impossible
+    (one one-row query each, on this error path only), so it is a set of answers that cannot
+    hold together although every smaller part of it can. The message names those questions,
+    never the answers given.
+    """
+
+    def possible(subset: Sequence[str]) -> bool:
+        ev = from_answers(engine.network, {q: answers[q] for q in subset})
+        return bool(np.isfinite(engine.query(ev.likelihoods, 1, marginals=[]).log_evidence[0]))
+
+    conflict = list(answers)
+    for q in list(answers):
+        rest = [x for x in conflict if x != q]
+        if rest and not possible(rest):
+            conflict = rest
+    names = [repr(_cut_id(q)) for q in conflict]
+    listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    if len(names) == 1:
+        what = f"the answer to {listed} has probability zero under the model"
+    else:
+        head, last = (", ".join(names[:-1]), names[-1]) if len(names) <= 5 else (listed, "")
+        joined = f"{head} and {last}" if last else head
+        what = f"the answers to {joined} cannot {'both' if len(names) == 2 else 'all'} hold under the model"
+    return ImpossibleEvidenceError(
+        f"these answers together have probability zero: {what}; change one of them, or answer 'unsure'",
+        answers=tuple(answers),
+        conflict=tuple(conflict),
+    )
+
+
+def _cut_id(text: str) -> str:
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def compile_engine(
+    network: Network,
+    *,
+    joint_limit: int = _JOINT_LIMIT,
+    merge_limit: int = _MERGE_LIMIT,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+) -> Engine:
+    """Compile ``network`` into an :class:`Engine` (do it once, query many times).
+
+    Raises
+    ------
+    ModelTooLargeError
+        The compiled tree would exceed ``memory_budget`` bytes (see :func:`estimate_memory`).
+    """
+    return Engine(network, joint_limit=joint_limit, merge_limit=merge_limit, memory_budget=memory_budget)

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ImpossibleEvidenceError
 from .evidence import Evidence, from_answers, normalise_answers
+from .inference import impossible_evidence
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -308,18 +308,14 @@ def rank_questions(
         ev = from_answers(net, norm)
         g, h0, pr, log_e = model.engine.joint_gains(ev.likelihoods, 1, candidates)
         if not np.isfinite(log_e[0]):
-            raise ImpossibleEvidenceError(
-                "these answers together have probability zero under the model", answers=tuple(norm)
-            )
+            raise impossible_evidence(model.engine, norm)
         gains, probs = g[0], [x[0] for x in pr]
         h = np.array([h0[0]])
     else:
         lik, rows, spans = _candidate_rows(model, norm, candidates)
         log_z, h = _uncertainty(model, lik, rows, criterion, target)
         if not np.isfinite(log_z[0]):
-            raise ImpossibleEvidenceError(
-                "these answers together have probability zero under the model", answers=tuple(norm)
-            )
+            raise impossible_evidence(model.engine, norm)
         gains, probs = _gains(log_z, h, spans)
     if lookahead == 2 and candidates:
         gains = _lookahead_gains(model, norm, candidates, spans, log_z, h, probs, criterion, target, costs)

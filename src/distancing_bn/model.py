@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DataError, ImpossibleEvidenceError
+from .errors import DataError
 from .evidence import Evidence, encode_labels, from_answers, from_codes, normalise_answers
-from .inference import Engine, QueryResult
-from .network import Network, compile_spec
+from .inference import Engine, MemoryEstimate, QueryResult, estimate_memory, impossible_evidence
+from .network import DEFAULT_MEMORY_BUDGET, Network, compile_spec
 from .results import DISCLAIMER, Posterior, VariableInfo
 from .spec import ModelSpec
 
@@ -48,15 +48,24 @@ class Model:
     Create it with :func:`distancing_bn.load_model` (YAML, or the bundled default),
     :func:`distancing_bn.load_network` (BIF/XMLBIF/XDSL) or :func:`distancing_bn.from_pgmpy`.
     A model is immutable; it compiles its network once and caches the plan.
+
+    ``memory_budget`` (bytes, default 2 GiB; ``None``: no limit) bounds the compiled junction
+    tree plus one evidence row: a larger model raises
+    :class:`~distancing_bn.errors.ModelTooLargeError` here, before anything of its tree is
+    built, and batches run in passes that fit (see :attr:`memory_estimate`).
     """
 
-    __slots__ = ("__dict__", "_frozen", "network", "spec")
+    __slots__ = ("__dict__", "_frozen", "memory_estimate", "network", "spec")
     network: Network
     spec: ModelSpec | None
+    memory_estimate: MemoryEstimate
 
-    def __init__(self, network: Network, spec: ModelSpec | None = None) -> None:
+    def __init__(
+        self, network: Network, spec: ModelSpec | None = None, *, memory_budget: int | None = DEFAULT_MEMORY_BUDGET
+    ) -> None:
         object.__setattr__(self, "network", network)
         object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "memory_estimate", estimate_memory(network, memory_budget=memory_budget))
         object.__setattr__(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -65,9 +74,15 @@ class Model:
         object.__setattr__(self, name, value)
 
     @classmethod
-    def from_spec(cls, spec: ModelSpec) -> Model:
-        """Compile a validated spec."""
-        return cls(compile_spec(spec), spec)
+    def from_spec(cls, spec: ModelSpec, *, memory_budget: int | None = DEFAULT_MEMORY_BUDGET) -> Model:
+        """Compile a validated spec (tables and junction tree within ``memory_budget`` bytes).
+
+        Raises
+        ------
+        ModelTooLargeError
+            The tables or the junction tree would exceed ``memory_budget`` (``None``: no limit).
+        """
+        return cls(compile_spec(spec, memory_budget=memory_budget), spec, memory_budget=memory_budget)
 
     # ------------------------------------------------------------------ description
     @property
@@ -157,8 +172,8 @@ class Model:
     # ------------------------------------------------------------------ engine
     @cached_property
     def engine(self) -> Engine:
-        """The compiled junction tree (built on first use, then cached)."""
-        return Engine(self.network)
+        """The compiled junction tree (planned when the model is made, built on first use, then cached)."""
+        return Engine(self.network, estimate=self.memory_estimate)
 
     @cached_property
     def prior(self) -> Posterior:
@@ -205,12 +220,7 @@ class Model:
         norm = normalise_answers(self.network, answers)
         res = self._query(from_answers(self.network, norm), joint=self.engine.has_joint)
         if not np.isfinite(res.log_evidence[0]):
-            shown = [f"{q}={a if isinstance(a, str) else 'soft'}" for q, a in norm.items()]
-            more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
-            raise ImpossibleEvidenceError(
-                "these answers together have probability zero under the model: " + ", ".join(shown[:10]) + more,
-                answers=tuple(norm),
-            )
+            raise impossible_evidence(self.engine, norm)
         return self._posterior(norm, res, self.prior)
 
     def guidance(self, answers: Mapping[str, Any] | None = None) -> Any:

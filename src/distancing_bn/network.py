@@ -17,12 +17,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .cpt import binary_table, noisy_max, noisy_or
-from .errors import ModelValidationError, Problem, UnknownVariableError
+from .errors import ModelTooLargeError, ModelValidationError, Problem, UnknownVariableError
 from .spec import CAUSE_STATES, ModelSpec
 
-__all__ = ["Network", "compile_spec"]
+__all__ = ["DEFAULT_MEMORY_BUDGET", "Network", "check_budget", "compile_spec", "too_large"]
 
 _TOL = 1e-9
+DEFAULT_MEMORY_BUDGET = 2 << 30  # bytes (2 GiB): compiled tables and junction tree, and one evidence row
+_FLOAT = 8  # bytes per table entry
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,9 +60,11 @@ class Network:
     observables: tuple[str, ...]
     reported: tuple[str, ...] = ()
     index: Mapping[str, int] = field(init=False, repr=False)
+    observable_set: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", MappingProxyType({v: i for i, v in enumerate(self.variables)}))
+        object.__setattr__(self, "observable_set", frozenset(self.observables))
 
     @classmethod
     def create(
@@ -182,12 +186,18 @@ class Network:
         return tuple(v for v in self.variables if variable in self.parents[v])
 
     def check_variable(self, name: str, kind: str = "variable", among: Sequence[str] | None = None) -> None:
-        """Raise :class:`UnknownVariableError` (with close matches) if ``name`` is unknown."""
+        """Raise :class:`UnknownVariableError` (with close matches) if ``name`` is unknown.
+
+        The message quotes ``name`` cut to 40 characters (only its type if it is not text).
+        """
         pool = list(self.variables if among is None else among)
+        if not isinstance(name, str):
+            shown = f"a {type(name).__name__}"
+            raise UnknownVariableError(f"{kind} ids are text; got {shown}", question_id=shown)
         if name not in pool:
-            close = difflib.get_close_matches(str(name), pool, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5) if len(name) <= 100 else []
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise UnknownVariableError(f"unknown {kind} '{name}'{hint}", question_id=str(name), suggestions=close)
+            raise UnknownVariableError(f"unknown {kind} {_cut(name)!r}{hint}", question_id=name[:40], suggestions=close)
 
 
 def _topological(names: Sequence[str], parents: Mapping[str, Sequence[str]], problems: list[Problem]) -> list[str]:
@@ -211,13 +221,20 @@ def _topological(names: Sequence[str], parents: Mapping[str, Sequence[str]], pro
     return order
 
 
-def compile_spec(spec: ModelSpec) -> Network:
+def compile_spec(spec: ModelSpec, *, memory_budget: int | None = DEFAULT_MEMORY_BUDGET) -> Network:
     """Compile a validated :class:`ModelSpec` into a :class:`Network`.
 
     Causes are targets with states ``absent/present`` (a leaky noisy-OR over their parent
     causes, whose leak is the cause's ``prior``); facets are reported latent children of their
     cause; questions are observables (noisy-OR, noisy-MAX or an explicit table).
+
+    Raises
+    ------
+    ModelTooLargeError
+        The tables would take more than ``memory_budget`` bytes (``None``: no limit); checked
+        from the numbers of parents, before any table is built.
     """
+    _check_table_sizes(spec, check_budget(memory_budget))
     states: dict[str, tuple[str, ...]] = {}
     parents: dict[str, tuple[str, ...]] = {}
     cpts: dict[str, NDArray[np.float64]] = {}
@@ -248,3 +265,72 @@ def compile_spec(spec: ModelSpec) -> Network:
         observables=[q.id for q in spec.questions],
         reported=[f.id for f in spec.facets],
     )
+
+
+def _check_table_sizes(spec: ModelSpec, budget: int | None) -> None:
+    """Refuse a spec whose tables (every two-state parent doubles one) exceed ``budget`` bytes."""
+    if budget is None:
+        return
+    families: list[tuple[tuple[str, ...], int]] = []  # (variable and parents, entries of its table)
+    for c in spec.causes:
+        ps = tuple(lk.source for lk in spec.links if lk.target == c.id)
+        families.append(((c.id, *ps), 2 ** (len(ps) + 1)))
+    families += [((f.id, f.cause), 4) for f in spec.facets]
+    for q in spec.questions:
+        families.append(((q.id, *q.parents), 2 ** len(q.parents) * len(q.answers)))
+    if not families:
+        return
+    total = _FLOAT * sum(n for _, n in families)
+    variables, entries = max(families, key=lambda f: f[1])
+    needed = total + 3 * _FLOAT * entries  # building a noisy-MAX table takes a few copies of it
+    if needed > budget:
+        raise too_large(spec.id, f"the table of {_cut(variables[0])!r}", variables, entries, needed, budget)
+
+
+def check_budget(memory_budget: int | None) -> int | None:
+    """Return a memory budget in bytes (``None``: no limit), or raise ValueError if it is not one."""
+    if memory_budget is None:
+        return None
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int | np.integer) or memory_budget < 1:
+        raise ValueError(f"memory_budget must be a positive number of bytes or None, got {memory_budget!r}")
+    return int(memory_budget)
+
+
+def too_large(
+    name: str, what: str, variables: Sequence[str], states: int, needed: int, budget: int, *, at_least: bool = False
+) -> ModelTooLargeError:
+    """The error for a model whose tables or junction tree would need ``needed`` bytes, over ``budget``.
+
+    ``at_least``: ``needed`` counts only the part found too large (planning stopped there).
+    """
+    names = [_cut(v) for v in variables]
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return ModelTooLargeError(
+        f"model {_cut(name)!r} is too large to compile: {what} spans {states:,} joint states "
+        f"({len(names)} variables: {shown}), and compiling would take {'at least' if at_least else 'about'} "
+        f"{_size(needed)} "
+        f"({needed:,} bytes), over the memory budget of {_size(budget)}. Link each question to fewer "
+        "causes or facets, and each cause to fewer causes (every two-state parent doubles a table and "
+        "the clique of the junction tree that holds it); split a question linked to many causes into "
+        "several questions; or raise memory_budget (bytes; None for no limit).",
+        needed_bytes=needed,
+        budget_bytes=budget,
+        largest_states=states,
+        variables=variables,
+    )
+
+
+def _cut(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _size(n_bytes: int) -> str:
+    """``n_bytes`` in binary units: '512 B', '2.0 GiB', '8.0 TiB' (any int)."""
+    if n_bytes < 1024:
+        return f"{n_bytes} B"
+    value = float(min(n_bytes, 1 << 1000))
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        value /= 1024
+        if value < 1024 or unit == "EiB":
+            break
+    return f"{value:,.1f} {unit}"

@@ -8,6 +8,7 @@ escaped HTML. Imports numpy and pandas only (plots are imported lazily by ``plot
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -83,10 +84,13 @@ class Posterior:
         import difflib
 
         from .errors import UnknownVariableError
+        from .evidence import quote
 
-        close = difflib.get_close_matches(name, [v.id for v in self.variables], n=3)
+        text = name if isinstance(name, str) else ""
+        close = difflib.get_close_matches(text, [v.id for v in self.variables], n=3) if 0 < len(text) <= 100 else []
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise UnknownVariableError(f"no posterior for '{name}'{hint}", question_id=name, suggestions=close)
+        shown = quote(name)
+        raise UnknownVariableError(f"no posterior for {shown}{hint}", question_id=shown, suggestions=close)
 
     def marginal(self, name: str) -> pd.Series:
         """Return P(name = state | answers) over the variable's states (sums to 1)."""
@@ -260,14 +264,29 @@ class Explanation:
         return frame.iloc[order].reset_index(drop=True)
 
     def sentences(self, k: int = 5) -> list[str]:
-        """Return plain sentences for the ``k`` answers that moved the cause most."""
+        """Return plain sentences for the ``k`` answers that moved the cause most.
+
+        An answer that made the cause certain (or ruled it out) moved its log-odds by infinitely
+        many bits: it is said in words, never as a factor.
+        """
         out = []
         for row in self.to_frame().head(k).itertuples():
             if abs(row.bits) < 0.07:  # under 5% change in odds: not worth a sentence
                 continue
-            f = row.factor
-            how = f"{f:.1f} times as likely" if f >= 1 else f"{1 / f:.1f} times less likely"
-            out.append(f"Because you said '{row.answer}' to \"{row.text}\", {self.label} became {how} (odds).")
+            if math.isinf(row.bits):
+                how = (
+                    "became certain (that answer made it certain)"
+                    if row.bits > 0
+                    else "was ruled out (that answer ruled it out)"
+                )
+            else:
+                f = row.factor
+                how = (
+                    f"became {f:.1f} times as likely (odds)"
+                    if f >= 1
+                    else f"became {1 / f:.1f} times less likely (odds)"
+                )
+            out.append(f"Because you said '{row.answer}' to \"{row.text}\", {self.label} {how}.")
         return out
 
     def summary(self, k: int = 5) -> str:
@@ -289,12 +308,26 @@ class Explanation:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
-        return {
-            "cause": self.cause,
-            "probability": self.probability,
-            "contributions": self.to_frame().to_dict(orient="records"),
-        }
+        """Return a JSON-safe dict (strict JSON: an infinite contribution has ``bits``/``factor`` null).
+
+        Each contribution has ``effect``: ``'raised'``, ``'lowered'``, ``'unchanged'``,
+        ``'made certain'`` or ``'ruled out'``.
+        """
+        records = self.to_frame().to_dict(orient="records")
+        for r in records:
+            b = float(r["bits"])
+            r["effect"] = (
+                ("made certain" if b > 0 else "ruled out")
+                if math.isinf(b)
+                else "raised"
+                if b > 0
+                else "lowered"
+                if b < 0
+                else "unchanged"
+            )
+            for key in ("bits", "factor", "p_without"):
+                r[key] = float(r[key]) if math.isfinite(r[key]) else None
+        return {"cause": self.cause, "probability": self.probability, "contributions": records}
 
     def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Draw the contributions as a diverging bar chart; return the Axes."""

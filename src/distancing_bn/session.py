@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
-from dataclasses import asdict
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 
-from .errors import DistancingBNError
-from .evidence import UNSURE, is_unanswered, normalise_answers
+from .errors import DataError, DistancingBNError
+from .evidence import UNSURE, is_unanswered, normalise_answers, quote
 from .guidance import Guidance, guidance_for
 from .information import QuestionRanking, StopRule, decide_stop, rank_questions
 
@@ -111,6 +114,7 @@ class Session:
     # ------------------------------------------------------------------ actions
     def answer(self, question_id: str, label: Any) -> Session:
         """Record an answer ('unsure' records the question as asked with no evidence)."""
+        self.model.network.check_variable(question_id, "question", self.model.questions)
         if question_id in self.asked:
             raise DistancingBNError(f"question '{question_id}' was already asked; undo() first to change it")
         norm = normalise_answers(self.model.network, {question_id: label})
@@ -169,26 +173,36 @@ class Session:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], model: Model | None = None) -> Session:
-        """Resume a session saved with :meth:`to_dict` (``model`` defaults to the bundled one)."""
+    def from_dict(cls, data: Mapping[str, Any], model: Model | None = None) -> Session:
+        """Resume a session saved with :meth:`to_dict` (``model`` defaults to the bundled one).
+
+        Raises
+        ------
+        DataError
+            ``data`` is not a saved session: not a mapping, an unknown key, a value of the wrong
+            type (the key is named), or a session saved for another model.
+        UnknownQuestionError, InvalidAnswerError, DistancingBNError
+            A step of its history names an unknown question, an invalid answer, or a question
+            asked twice.
+        """
         from .formats import load_model
 
+        saved = _saved_session(data)
         model = model or load_model()
-        if data.get("model") != model.id:
-            raise DistancingBNError(f"this session was saved for model '{data.get('model')}', not '{model.id}'")
-        s = cls(
-            model,
-            stop=StopRule(**data.get("stop", {})),
-            criterion=data.get("criterion", "joint"),
-            costs=bool(data.get("costs", True)),
-        )
-        for q, a in data.get("history", []):
+        if saved["model"] != model.id:
+            raise DataError(f"this session was saved for model {quote(saved['model'])}, not {model.id!r}")
+        s = cls(model, stop=StopRule(**saved["stop"]), criterion=saved["criterion"], costs=saved["costs"])
+        for i, (q, a) in enumerate(saved["history"]):
             if a == SKIPPED:
                 s.skip(q)
             elif isinstance(a, list):  # older files stored soft answers as a list in answer order
-                s.answer(q, dict(zip(model.answers_of(q), a, strict=True)))
-            elif isinstance(a, dict):
-                s.answer(q, a)
+                labels = model.answers_of(q)
+                if len(a) != len(labels):
+                    raise DataError(
+                        f"saved session: history[{i}]: a soft answer to '{q}' needs {len(labels)} likelihoods, "
+                        f"got {len(a)}"
+                    )
+                s.answer(q, dict(zip(labels, a, strict=True)))
             else:
                 s.answer(q, a)
         return s
@@ -217,3 +231,62 @@ class Session:
         from .plots import plot_trajectory
 
         return plot_trajectory(self, ax=ax, **kwargs)
+
+
+_SESSION_KEYS = ("model", "model_sha256", "stop", "criterion", "costs", "history")
+
+
+def _saved_session(data: Any) -> dict[str, Any]:
+    """Check the shape of a saved session (see :meth:`Session.to_dict`); return it with defaults."""
+
+    def bad(where: str, what: str, got: Any) -> DataError:
+        return DataError(f"saved session: {where} must be {what}, got {quote(got)}")
+
+    if not isinstance(data, Mapping):
+        raise bad("the data", "a mapping (a JSON object) with the keys " + ", ".join(_SESSION_KEYS), data)
+    unknown = [k for k in data if k not in _SESSION_KEYS]
+    if unknown:
+        raise bad(f"key {quote(unknown[0])}", "one of " + ", ".join(_SESSION_KEYS), unknown[0])
+    model = data.get("model")
+    if not isinstance(model, str):
+        raise bad("'model'", "the id of the model (text)", model)
+    stop = data.get("stop", {})
+    if not isinstance(stop, Mapping):
+        raise bad("'stop'", "a mapping of stop-rule settings", stop)
+    rule = {f.name: f for f in fields(StopRule)}
+    for key, value in stop.items():
+        if key not in rule:
+            raise bad(f"'stop' key {quote(key)}", "one of " + ", ".join(rule), key)
+        if key == "max_questions":
+            ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+            if not ok:
+                raise bad("'stop.max_questions'", "null or a whole number >= 0", value)
+        elif not _finite_number(value):
+            raise bad(f"'stop.{key}'", "a finite number", value)
+    criterion = data.get("criterion", "joint")
+    if criterion not in ("joint", "marginal"):
+        raise bad("'criterion'", "'joint' or 'marginal'", criterion)
+    costs = data.get("costs", True)
+    if not isinstance(costs, bool):
+        raise bad("'costs'", "true or false", costs)
+    history = data.get("history", [])
+    if not isinstance(history, list | tuple):
+        raise bad("'history'", "a list of [question, answer] pairs", history)
+    steps = []
+    for i, step in enumerate(history):
+        if not (isinstance(step, list | tuple) and len(step) == 2 and isinstance(step[0], str)):
+            raise bad(f"'history'[{i}]", "a [question id, answer] pair", step)
+        answer = step[1]
+        if not (answer is None or isinstance(answer, str | Mapping | list)):
+            raise bad(f"'history'[{i}] answer", "a label, a soft answer or null", answer)
+        steps.append((step[0], answer))
+    return {"model": model, "stop": dict(stop), "criterion": criterion, "costs": costs, "history": steps}
+
+
+def _finite_number(value: Any) -> bool:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False

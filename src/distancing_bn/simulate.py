@@ -92,7 +92,8 @@ class SimulationResult:
         return self.table
 
     def summary(self, every: int = 5) -> str:
-        """Return a wide text table every ``every`` questions, and the questions needed."""
+        """Return a wide text table every ``every`` (>= 1) questions, and the questions needed."""
+        _check_count("every", every, minimum=1)
         t = self.table
         wide = t.pivot(index="questions", columns="policy", values="top1_accuracy")
         brier = t.pivot(index="questions", columns="policy", values="brier")
@@ -124,6 +125,11 @@ class SimulationResult:
         return plot_policy_curves(self, ax=ax, metric=metric, **kwargs)
 
 
+def _check_count(name: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+
+
 def _metrics(
     model: Model, truth: Mapping[str, NDArray[np.int64]], codes: Mapping[str, NDArray[np.int64]], n: int
 ) -> tuple[float, float, float, NDArray[np.float64]]:
@@ -150,8 +156,21 @@ def simulate(
     max_questions: int | None = None,
     criterion: str = "joint",
 ) -> SimulationResult:
-    """Compare question policies on ``n_cases`` cases sampled from the model; see the module doc."""
+    """Compare question policies on ``n_cases`` cases sampled from the model; see the module doc.
+
+    Raises
+    ------
+    ValueError
+        ``n_cases`` is not a whole number >= 1, ``seed`` not None or a whole number >= 0,
+        ``max_questions`` not None or a whole number >= 0, or a policy is unknown.
+    """
     import pandas as pd
+
+    _check_count("n_cases", n_cases, minimum=1)
+    if seed is not None:
+        _check_count("seed", seed, minimum=0)
+    if max_questions is not None:
+        _check_count("max_questions", max_questions, minimum=0)
 
     rng = np.random.default_rng(None if seed is None else seed + 1)
     truth = sample_cases(model, n_cases, seed=seed)
