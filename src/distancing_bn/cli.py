@@ -141,6 +141,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         "chunk_size": args.chunk_size,
         "workers": args.workers,
         "sep": _sep(args.sep),
+        "raw_cells": args.raw_cells,
     }
     if fmt == "table":
         import io
@@ -183,7 +184,7 @@ def _positive_int(text: str) -> int:
 
 
 def _sep(text: str | None) -> str | None:
-    return {"tab": "\t", "\\t": "\t"}.get(text, text) if text else None
+    return None if text is None else {"tab": "\t", "\\t": "\t"}.get(text, text)
 
 
 def _readable(model: Any, frame: Any) -> str:
@@ -229,7 +230,12 @@ def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
     p.add_argument("--strict", action="store_true", help="refuse unknown columns")
     p.add_argument("--errors", choices=("mark", "raise"), default="mark", help="invalid cells: mark the row or stop")
     p.add_argument("--chunk-size", type=int, default=50_000, metavar="N", help="rows per chunk (default 50000)")
-    p.add_argument("--sep", metavar="S", help="delimiter (default: detected among , ; tab)")
+    p.add_argument("--sep", metavar="S", help="delimiter: one character, or 'tab' (default: detected among , ; tab)")
+    p.add_argument(
+        "--raw-cells",
+        action="store_true",
+        help="write id and text cells exactly as read, even those a spreadsheet would run as formulas",
+    )
     p.add_argument(
         "--workers",
         type=_positive_int,

@@ -24,6 +24,7 @@ __all__ = [
     "Answer",
     "Evidence",
     "encode_labels",
+    "factorize_cells",
     "from_answers",
     "from_codes",
     "is_unanswered",
@@ -59,9 +60,9 @@ def _label(network: Network, question: str, value: Any) -> str:
     text = str(value).strip()
     if text in states:
         return text
-    folded = {s.lower(): s for s in states}
-    if text.lower() in folded:
-        return folded[text.lower()]
+    folded = [s for s in states if s.lower() == text.lower()]
+    if len(folded) == 1:  # case is ignored only where it picks one answer
+        return folded[0]
     valid = ", ".join(f"'{s}'" for s in (*states, UNSURE))
     close = difflib.get_close_matches(text, list(states), n=1, cutoff=0.6)
     hint = f". Did you mean '{close[0]}'?" if close else ""
@@ -181,23 +182,53 @@ def one_hot(codes: NDArray[np.integer[Any]], card: int) -> NDArray[np.float64]:
     return np.take(table, np.where(codes >= 0, codes, card), axis=0)
 
 
-def encode_labels(column: Any, states: tuple[str, ...]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """Turn a column of answer labels into codes (``-1`` = unanswered) and a mask of invalid cells.
+def factorize_cells(column: Any) -> tuple[NDArray[np.intp], Any, NDArray[np.bool_] | None]:
+    """``pandas.factorize`` of a column whose cells may be lists, dicts or sets.
 
-    Labels match case-insensitively after stripping; blank, NaN/None and 'unsure' are
-    unanswered. Vectorised: each distinct value is looked up once (``pandas.factorize``).
+    Returns the keys (``-1`` = NaN/None), the distinct values and, if some cells cannot be
+    hashed, a mask of those cells (they get key ``-1`` here; they are never a valid answer).
     """
     import pandas as pd
 
-    lookup = {s.lower(): i for i, s in enumerate(states)}
-    keys, uniques = pd.factorize(column, use_na_sentinel=True)
+    try:
+        keys, uniques = pd.factorize(column, use_na_sentinel=True)
+        return keys, uniques, None
+    except TypeError:  # an unhashable cell
+        values = pd.Series(column, dtype=object)
+        odd = np.fromiter((not _hashable(v) for v in values), dtype=bool, count=len(values))
+        keys, uniques = pd.factorize(values.where(~odd, None), use_na_sentinel=True)
+        return keys, uniques, odd
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def encode_labels(column: Any, states: tuple[str, ...]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Turn a column of answer labels into codes (``-1`` = unanswered) and a mask of invalid cells.
+
+    Labels match exactly after stripping, else case-insensitively where that picks a single
+    answer (with answers 'YES' and 'yes', 'Yes' is invalid); blank, NaN/None and 'unsure' are
+    unanswered; lists and dicts are invalid. Vectorised: each distinct value is looked up
+    once (``pandas.factorize``).
+    """
+    exact = {s: i for i, s in enumerate(states)}
+    folded: dict[str, int] = {}
+    for i, s in enumerate(states):
+        folded[s.lower()] = -2 if s.lower() in folded else i  # -2: two answers differ only in case
+    keys, uniques, odd = factorize_cells(column)
     table = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last entry: NaN / None
     bad = np.zeros(len(uniques) + 1, dtype=bool)
     for j, u in enumerate(uniques):
-        text = str(u).strip().lower()
-        if text in lookup:
-            table[j] = lookup[text]
-        elif text not in ("", UNSURE, "nan"):
+        text = str(u).strip()
+        code = exact.get(text, folded.get(text.lower(), -1))
+        if code >= 0:
+            table[j] = code
+        elif code == -2 or text.lower() not in ("", UNSURE, "nan"):
             bad[j] = True
     keys = np.where(keys < 0, len(uniques), keys)
-    return table[keys], bad[keys]
+    return table[keys], (bad[keys] | odd) if odd is not None else bad[keys]

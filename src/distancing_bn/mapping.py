@@ -98,9 +98,18 @@ def load_mapping(path: str | Path, network: Network, *, model_id: str | None = N
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        data = p.read_bytes()
     except OSError as exc:
         raise DataError(f"{p}: cannot read the mapping file: {exc.strerror}", file=str(p)) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"{p}:{line}: the mapping file is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+            file=str(p),
+            line=line,
+        ) from None
     return parse_mapping(text, network, file=str(p), model_id=model_id)
 
 
