@@ -1,8 +1,11 @@
 """The ``distancing-bn`` command line: thin wrappers over the Python API.
 
 Exit codes: 0 ok; 1 a batch finished but some rows were marked; 2 a bad model, evidence, data
-or usage. Errors of the package are printed as ``error: <Type>: <message>`` on stderr; any other
-exception is a bug and keeps its traceback. Heavy modules are imported inside the commands so
+or usage, or a file that cannot be opened, read or written. Errors of the package are printed
+as ``error: <Type>: <message>`` on stderr, and so is an ``OSError`` naming a file (as a
+``DataError``: a missing, unreadable or full file is bad input, not a bug); any other exception
+is a bug and keeps its traceback. SIGTERM and SIGHUP end a ``score`` run like Ctrl-C (exit
+128 + the signal's number) after removing its temporary file. Heavy modules are imported inside the commands so
 that ``--help`` stays fast.
 """
 
@@ -301,6 +304,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except BrokenPipeError:  # e.g. piped into `head`
         return EXIT_OK
+    except OSError as exc:
+        if exc.filename is None:  # not a file that cannot be opened, read or written: a bug
+            raise
+        from .csvio import file_error
+
+        error = file_error(exc.filename, exc, "open")
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -28,6 +28,7 @@ with a ``'`` in front (the OWASP rule against CSV injection).
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import os
 import re
@@ -106,9 +107,9 @@ def _open(src: str | Path) -> tuple[BinaryIO, str, Path | None]:
 
 
 def file_error(path: Path | str, exc: OSError, doing: str) -> DataError:
-    """A :class:`DataError` for a file that cannot be read or written, with what to do."""
+    """A :class:`DataError` for a file that cannot be ``doing`` (read, write, open), with what to do."""
     if isinstance(exc, FileNotFoundError):
-        what = "no such file" if doing == "read" else "no such directory"
+        what = "no such directory" if doing == "write" else "no such file"
         fix = "check the path"
     elif isinstance(exc, IsADirectoryError):
         what, fix = "is a directory", "give the path of a file"
@@ -116,7 +117,8 @@ def file_error(path: Path | str, exc: OSError, doing: str) -> DataError:
         what, fix = "permission denied", f"check who may {doing} it"
     else:
         what = exc.strerror or type(exc).__name__
-        fix = "free some space or write elsewhere" if doing == "write" else "check the file"
+        full = exc.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
+        fix = "free some space, raise the file size limit or write elsewhere" if full else "check the file"
     return DataError(f"{path}: cannot {doing} the file: {what}; {fix}", file=str(path))
 
 
@@ -594,11 +596,9 @@ class _Reader:
         if isinstance(exc, UnicodeDecodeError):
             offset = stream.bad_utf8_at if stream is not None else _first_bad_utf8(self.path)  # type: ignore[arg-type]
             if stream is not None or offset is None:
-                at = f" (byte {offset})" if offset is not None else ""
+                at = f"byte {offset}" if offset is not None else "a byte"
                 return DataError(
-                    f"{name}: a row after row {done} is not valid UTF-8{at}; save the file as UTF-8",
-                    file=name,
-                    row=None,
+                    f"{name}: {at} (after row {done}) is not valid UTF-8; save the file as UTF-8", file=name
                 )
             row, line = _locate(self.path, self.sep, offset=offset)  # type: ignore[arg-type]
             where = f"row {row} (line {line})" if row is not None else f"line {line}"
