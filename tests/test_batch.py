@@ -378,6 +378,10 @@ def test_any_frame_keeps_every_row_and_marks_exactly_the_invalid_rows(model: Any
     frame = pd.DataFrame({c: pd.Series(columns[c], dtype=object) for c in order})
     frame.index = index
     nq = data.draw(st.booleans(), label="next_question") if n <= 12 else False
+    if not qs:  # no question column at all: refused, whatever the rows (issue 10)
+        with pytest.raises(DataError, match="no column of the input is a question"):
+            score(model, frame, next_question=nq)
+        return
     out = score(model, frame, next_question=nq, facets=data.draw(st.booleans(), label="facets"))
 
     assert len(out) == n

@@ -167,7 +167,13 @@ def test_sep_tab_alias(tmp_path: Path) -> None:
     assert [r["case_id"] for r in parse(res.stdout)] == EXAMPLE_IDS
 
 
-def test_interrupted_run_leaves_no_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [(signal.SIGINT, 130, b"interrupted"), (signal.SIGTERM, 143, b""), (signal.SIGHUP, 129, b"")],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_interrupted_run_leaves_no_output(tmp_path: Path, sig: int, code: int, said: bytes) -> None:
+    """A signal that ends a run removes its temporary file (SIGKILL cannot be caught: see docs/cli.md)."""
     lines = EXAMPLE_ANSWERS.read_text(encoding="utf-8").splitlines(keepends=True)
     header, body = lines[0], "".join(lines[1:])
     src = tmp_path / "big.csv"
@@ -190,14 +196,14 @@ def test_interrupted_run_leaves_no_output(tmp_path: Path) -> None:
             time.sleep(0.05)
         time.sleep(1.0)
         assert proc.poll() is None, "the run finished before it could be interrupted"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, err.decode()
-    assert b"interrupted" in err
+    assert proc.returncode == code, err.decode()
+    assert said in err and b"Traceback" not in err
     assert not dst.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
 
@@ -235,3 +241,88 @@ def test_workers_must_be_positive(tmp_path: Path) -> None:
     res = cli(str(EXAMPLE_ANSWERS), "--workers", "0")
     assert res.returncode == 2
     assert b"--workers" in res.stderr and b"at least 1" in res.stderr
+
+
+# ---------------------------------------------------------------------------- bad input: exit 2, no traceback
+def assert_error(res: subprocess.CompletedProcess, *parts: str) -> str:
+    err = res.stderr.decode()
+    assert res.returncode == 2, err
+    assert err.startswith("error: DataError: "), err
+    assert "Traceback" not in err
+    for part in parts:
+        assert part in err, (part, err)
+    return err
+
+
+def test_output_equal_to_the_input_exits_2_and_keeps_the_input(tmp_path: Path) -> None:
+    src = tmp_path / "x.csv"
+    src.write_bytes(EXAMPLE_ANSWERS.read_bytes())
+    assert_error(cli(str(src), "-o", str(src)), "the output is the input file")
+    assert src.read_bytes() == EXAMPLE_ANSWERS.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]
+
+
+def test_output_directory_exits_2_before_any_work(tmp_path: Path) -> None:
+    assert_error(cli(str(tmp_path / "missing.csv"), "-o", str(tmp_path)), "the output is a directory")
+
+
+@pytest.mark.parametrize("sep", [",,", "é", ""])
+def test_a_bad_delimiter_exits_2(sep: str) -> None:
+    assert_error(cli(str(EXAMPLE_ANSWERS), "--sep", sep), "the delimiter must be one ASCII character")
+
+
+def test_a_wrong_delimiter_exits_2_naming_the_header_and_the_fix(tmp_path: Path) -> None:
+    src = tmp_path / "semi.csv"
+    src.write_text(EXAMPLE_ANSWERS.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    dst = tmp_path / "out.csv"
+    err = assert_error(cli(str(src), "--sep", ",", "-o", str(dst)), "no column of the input is a question", "--sep ';'")
+    assert "'case_id;" in err
+    assert not dst.exists()
+
+
+def test_a_directory_as_input_exits_2(tmp_path: Path) -> None:
+    assert_error(cli(str(tmp_path)), "is a directory")
+
+
+def test_a_row_with_too_many_fields_exits_2_naming_row_and_line(tmp_path: Path) -> None:
+    src = tmp_path / "many.csv"
+    src.write_text("case_id,less_contact\nc1,no\nc2,no\nc3,no,extra\n", encoding="utf-8")
+    assert_error(cli(str(src)), "row 3 (line 4) has 3 fields")
+
+
+def test_stdin_errors_exit_2(tmp_path: Path) -> None:
+    assert_error(cli("-", stdin=b"case_id,less_contact\nc1,no\nc2,no,extra\n"), "<stdin>", "has 3 fields")
+    assert_error(cli("-", stdin=b"case_id,less_contact\nc\xff1,no\n"), "<stdin>", "not valid UTF-8")
+
+
+def test_raw_cells_keeps_formulas_and_the_default_defuses_them(tmp_path: Path) -> None:
+    src = tmp_path / "f.csv"
+    src.write_text("case_id,less_contact\n=1+1,no\n-5,no\n", encoding="utf-8")
+    res = cli(str(src), "--no-next-question")
+    assert res.returncode == 0, res.stderr.decode()
+    assert [r["case_id"] for r in parse(res.stdout)] == ["'=1+1", "-5"]
+    res = cli(str(src), "--no-next-question", "--raw-cells")
+    assert [r["case_id"] for r in parse(res.stdout)] == ["=1+1", "-5"]
+
+
+def test_main_reports_a_file_error_and_keeps_a_bug_s_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An OSError naming a file is bad input (exit 2, one line); one naming no file is a bug."""
+    import distancing_bn.batch as batch
+    from distancing_bn.cli import main
+
+    def unreadable(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", "/data/answers.csv")
+
+    monkeypatch.setattr(batch, "score_csv", unreadable)
+    assert main(["score", "/data/answers.csv", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: DataError: /data/answers.csv: cannot open the file: permission denied")
+
+    def bug(*_args: object, **_kwargs: object) -> None:
+        raise OSError("an internal failure")
+
+    monkeypatch.setattr(batch, "score_csv", bug)
+    with pytest.raises(OSError, match="an internal failure"):
+        main(["score", "/data/answers.csv", "--quiet"])

@@ -271,10 +271,6 @@ def test_mapping_without_format_key_is_reported_not_looped(default_model: Any) -
         parse_mapping("id: x\nmodel: distancing\ncolumns: {}\n", default_model.network, file="m.yaml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mapping.py (the CSV helper's) must read with spec.read_yaml_bytes; see the r-spec report",
-)
 def test_mapping_symlink_to_dev_zero_is_refused(tmp_path: Path) -> None:
     if not Path("/dev/zero").exists() or sys.platform != "linux":
         pytest.skip("needs /dev/zero and RLIMIT_AS")

@@ -272,9 +272,12 @@ def test_sep_forces_the_delimiter(model: Any, tmp_path: Path) -> None:
     assert rows[0]["status"] == "ok"
     expected = model.posterior({"less_contact": "a_lot"}).probabilities
     assert abs(float(rows[0]["p_fear_of_intimacy"]) - expected["fear_of_intimacy"]) < 1e-6
-    # detected: ';' splits the header into a, b, 'c,less_contact' -- no question column at all
-    run(model, src, tmp_path / "detected.csv", next_question=False)
-    assert list(read_rows(tmp_path / "detected.csv")[0])[:3] == ["a", "b", "c,less_contact"]
+    # detected: ';' splits the header into a, b, 'c,less_contact' -- no question column at all,
+    # which is refused (issue 10) with the header seen and the delimiter that would read it
+    with pytest.raises(DataError, match=r"no column of the input is a question") as exc:
+        run(model, src, tmp_path / "detected.csv", next_question=False)
+    assert "'c,less_contact'" in str(exc.value) and "--sep ','" in str(exc.value)
+    assert not (tmp_path / "detected.csv").exists()
 
 
 SPECTRUM = [
@@ -294,17 +297,29 @@ SPECTRUM = [
 
 @pytest.mark.parametrize("name", SPECTRUM)
 def test_csv_spectrum_values_come_back_exactly(model: Any, tmp_path: Path, external_dir: Path, name: str) -> None:
+    from distancing_bn.csvio import read_csv_chunks
+
     src = external_dir / "csv-spectrum" / "csvs" / f"{name}.csv"
     expected = json.loads((external_dir / "csv-spectrum" / "json" / f"{name}.json").read_text(encoding="utf-8"))
+    for cs in (1, 50_000):  # the reader, on the file's own bytes
+        chunks, _sep, header = read_csv_chunks(src, None, cs)
+        got = [dict(zip(header, row, strict=True)) for c in chunks for row in c.astype(object).values.tolist()]
+        assert got == expected
+    # scoring: the same cells beside a question column (a file of no question is refused)
+    scored_src = tmp_path / "with_question.csv"
+    with open(scored_src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\r\n" if "crlf" in name else "\n")
+        w.writerow([*expected[0], "less_contact"])
+        w.writerows([*row.values(), "no"] for row in expected)
     dst = tmp_path / "out.csv"
     for cs in (1, 50_000):
-        summary = run(model, src, dst, chunk_size=cs)
+        summary = run(model, scored_src, dst, chunk_size=cs, raw_cells=True)
         assert summary.rows == len(expected)
         rows = read_rows(dst)
         assert len(rows) == len(expected)
-        for got, want in zip(rows, expected, strict=True):
-            assert {k: got[k] for k in want} == want
-            assert got["status"] == "ok"
+        for got_row, want in zip(rows, expected, strict=True):
+            assert {k: got_row[k] for k in want} == want
+            assert got_row["status"] == "ok"
 
 
 # ---------------------------------------------------------------------------- empty and header-only files
@@ -562,8 +577,10 @@ def test_a_row_with_an_extra_field_mid_file_is_refused_by_both_readers(
     src.write_text(src.read_text(encoding="utf-8").replace("r350,", "r350,extra,", 1), encoding="utf-8")
     monkeypatch.setattr(csvio, "_ARROW_BLOCK", 256)
     dst = tmp_path / "extra_out.csv"
-    with pytest.raises(DataError, match="cannot read CSV"):
+    with pytest.raises(DataError, match=r"row 351 \(line 352\) has 3 fields, the header has 2") as exc:
         run(model, src, dst, chunk_size=64, next_question=False)
+    assert (exc.value.row, exc.value.line) == (351, 352)
+    assert "r350" not in str(exc.value)  # no cell of the row is echoed
     assert not dst.exists()
 
 

@@ -13,9 +13,12 @@ import contextlib
 import difflib
 import os
 import re
+import signal
+import stat
 import sys
-import tempfile
+import threading
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .csvio import read_csv_chunks, write_csv_chunk
+from .csvio import file_error, read_csv_chunks, write_csv_chunk
 from .errors import DataError, DistancingBNWarning
-from .evidence import Evidence, encode_labels, one_hot
+from .evidence import Evidence, encode_labels, factorize_cells, one_hot
 from .gains import best_joint_questions
 from .mapping import ColumnMap, SurveyMapping, likelihood_table, load_mapping
 
@@ -67,7 +70,11 @@ def _resolve_mapping(model: Model, mapping: SurveyMapping | str | Path | None) -
 
 
 class _Plan:
-    """Which columns inform which questions, which are ids; decided once per input header."""
+    """Which columns inform which questions, which are ids; decided once per input header.
+
+    Linear in the number of columns; refuses a header of which no column is a question or a
+    mapped column (``separator``: the CSV delimiter it was read with, for the hint).
+    """
 
     def __init__(
         self,
@@ -76,46 +83,52 @@ class _Plan:
         mapping: SurveyMapping | None,
         id_columns: Sequence[str] | None,
         strict: bool,
+        *,
+        separator: str | None = None,
     ) -> None:
+        columns = list(columns)
+        repeated = sorted(c for c, k in Counter(columns).items() if k > 1)
+        if repeated:
+            raise DataError(f"the input has repeated column names {_names(repeated)}; each column needs its own name")
         questions = set(model.questions)
+        by_column: dict[str, ColumnMap] = {}
+        for cm in mapping.columns if mapping is not None else ():
+            by_column.setdefault(cm.column, cm)
         self.direct = [c for c in columns if c in questions]
-        self.mapped: list[ColumnMap] = []
-        if mapping is not None:
-            self.mapped = [cm for c in columns if (cm := mapping.for_column(c)) is not None and c not in questions]
+        self.mapped = [by_column[c] for c in columns if c in by_column and c not in questions]
+        if not self.direct and not self.mapped:
+            raise DataError(_no_question_message(model, columns, mapping, separator))
         used = set(self.direct) | {cm.column for cm in self.mapped}
         ignored = set(mapping.ignore) if mapping is not None else set()
         if id_columns is None:
             self.ids = [c for c in columns if c not in used]
-            unknown = [c for c in columns if c not in used and c not in ignored and not _ID_LIKE.search(c)]
+            chosen: set[str] = set()
         else:
-            missing = [c for c in id_columns if c not in columns]
+            present = set(columns)
+            missing = [c for c in id_columns if c not in present]
             if missing:
-                raise DataError(f"id column(s) {missing} not in the input; columns: {list(columns)[:20]}")
+                raise DataError(f"id column(s) {_names(missing)} not in the input; columns: {_names(columns)}")
             self.ids = list(id_columns)
-            unknown = [
-                c
-                for c in columns
-                if c not in used and c not in ignored and c not in id_columns and not _ID_LIKE.search(c)
-            ]
-        repeated = sorted({c for c in columns if list(columns).count(c) > 1})
-        if repeated:
-            raise DataError(f"the input has repeated column names {repeated}; each column needs its own name")
+            chosen = set(id_columns)
+        unknown = [
+            c for c in columns if c not in used and c not in ignored and c not in chosen and not _ID_LIKE.search(c)
+        ]
         reserved = {f"p_{v}" for v in (*model.causes, *model.facets)} | set(OUTPUT_COLUMNS)
         clash = [c for c in self.ids if c in reserved]
         if clash:
             raise DataError(
-                f"input column(s) {clash} have the names of output columns; "
+                f"input column(s) {_names(clash)} have the names of output columns; "
                 "rename them or leave them out with id_columns"
             )
         if unknown:
             hints = []
-            for c in unknown:
+            for c in unknown[:_SHOWN]:  # difflib only for the names shown
                 close = difflib.get_close_matches(str(c), list(model.questions), n=1, cutoff=0.75)
-                hints.append(f"'{c}' (did you mean '{close[0]}'?)" if close else f"'{c}'")
+                hints.append(f"{_cut(c)} (did you mean '{close[0]}'?)" if close else _cut(c))
             msg = (
                 f"{len(unknown)} column(s) are not questions of model '{model.id}' and not mapped: "
-                + ", ".join(hints[:15])
-                + (" ..." if len(hints) > 15 else "")
+                + ", ".join(hints)
+                + (" ..." if len(unknown) > _SHOWN else "")
             )
             if strict:
                 raise DataError(msg + "; remove them, map them, or pass id_columns / strict=False")
@@ -123,15 +136,56 @@ class _Plan:
             warnings.warn(msg + kept, DistancingBNWarning, stacklevel=4)
 
 
-def _cell_text(value: Any) -> str:
-    return repr(str(value))[:40]
+_SHOWN = 15  # column names listed in a message
+
+
+def _cut(name: Any) -> str:
+    """A column name or cell for a message: repr'd, cut to 40 characters."""
+    return repr(str(name))[:40]
+
+
+def _names(names: Sequence[Any], shown: int = _SHOWN) -> str:
+    """A list of column names for a message: each cut, at most ``shown`` of them."""
+    more = f", ... ({len(names) - shown} more)" if len(names) > shown else ""
+    return "[" + ", ".join(_cut(c) for c in names[:shown]) + more + "]"
+
+
+def _no_question_message(
+    model: Model, columns: Sequence[str], mapping: SurveyMapping | None, separator: str | None
+) -> str:
+    """Why a header that informs no question is refused, what it was and what would fix it."""
+    what = f"no column of the input is a question of model '{model.id}'"
+    if mapping is not None:
+        what += f" or a column of the mapping '{mapping.id}'"
+    seen = f"the header has {len(columns)} column(s): {_names(columns, 5)}"
+    expected = ", ".join(f"'{q}'" for q in model.questions[:5]) + (", ..." if len(model.questions) > 5 else "")
+    known = set(model.questions) | ({cm.column for cm in mapping.columns} if mapping is not None else set())
+    hints = []
+    if separator is not None:
+        for other in (",", ";", "\t", "|"):
+            if other != separator and any(
+                part.strip() in known for c in columns if other in c for part in c.split(other)
+            ):
+                shown = "tab" if other == "\t" else other
+                hints.append(
+                    f"the header looks {shown!r}-separated: give the delimiter with sep={other!r} (--sep {shown!r})"
+                )
+                break
+        else:
+            if len(columns) == 1:
+                hints.append(
+                    f"the header was split at {separator!r} into one column; if the file uses another delimiter, "
+                    "give it with sep= (--sep)"
+                )
+    if mapping is None:
+        hints.append("if the columns are a survey's own, describe them in a mapping (mapping=, --mapping)")
+    return f"{what}; {seen}; questions are for example {expected}" + "".join(f"; {h}" for h in hints)
 
 
 def _evidence(
     model: Model, frame: pd.DataFrame, plan: _Plan, row_offset: int, errors: ErrorMode
 ) -> tuple[Evidence, np.ndarray, np.ndarray]:
     """Build likelihoods for every question; return evidence, per-row status and notices."""
-    import pandas as pd
 
     net = model.network
     n = len(frame)
@@ -145,14 +199,14 @@ def _evidence(
         first = int(bad_rows[0])
         if errors == "raise":
             raise DataError(
-                f"row {row_offset + first + 1}, column '{col}': {_cell_text(values.iloc[first])} is not "
+                f"row {row_offset + first + 1}, column '{col}': {_cut(values.iloc[first])} is not "
                 f"a valid answer; valid: {valid}",
                 row=row_offset + first + 1,
                 column=col,
             )
         for r in bad_rows:
             if status[r] == "ok":
-                status[r] = f"invalid: column '{col}' has {_cell_text(values.iloc[r])}; valid: {valid}"
+                status[r] = f"invalid: column '{col}' has {_cut(values.iloc[r])}; valid: {valid}"
 
     for col in plan.direct:
         states = net.states[col]
@@ -163,18 +217,19 @@ def _evidence(
             merge(col, one_hot(codes, len(states)))
     for cm in plan.mapped:
         card = net.card(cm.question)
-        keys, uniques = pd.factorize(frame[cm.column], use_na_sentinel=True)
+        keys, uniques, odd = factorize_cells(frame[cm.column])
         table, bad = likelihood_table(cm, list(uniques), card)
         table = np.vstack([table, np.ones((1, card))])
         bad = np.append(bad, False)
         keys = np.where(keys < 0, len(uniques), keys)
-        if bad[keys].any():
+        bad_cells = bad[keys] if odd is None else bad[keys] | odd
+        if bad_cells.any():
             valid = (
                 ", ".join(sorted(cm.answers, key=lambda x: (len(x), x)))
                 + ", missing: "
                 + (", ".join(sorted(cm.missing)) or "(blank)")
             )
-            fail(cm.column, np.flatnonzero(bad[keys]), frame[cm.column], valid)
+            fail(cm.column, np.flatnonzero(bad_cells), frame[cm.column], valid)
         merge(cm.question, table[keys])
     notices = _notices(model, Evidence(n, lik))  # from every valid cell, even in a marked row
     invalid = status != "ok"
@@ -205,6 +260,12 @@ def score_frame(
     """
     import pandas as pd
 
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"expected a pandas DataFrame with one column per question (or a dask DataFrame), got "
+            f"{type(frame).__name__}; for a list of answer dicts use pandas.DataFrame(rows), for one "
+            "person's answers model.posterior(answers)"
+        )
     if errors not in ("mark", "raise"):
         raise ValueError(f"errors must be 'mark' or 'raise', got {errors!r}")
     _check_workers(workers)
@@ -260,18 +321,17 @@ def score_frame(
             )
         status[impossible] = "impossible: these answers together have probability zero under the model"
     bad = status != "ok"
-    out = pd.DataFrame({c: frame[c] for c in plan.ids}, index=frame.index)
+    tail: dict[str, Any] = {}
     for v in names:
         col = probs[v]
         col[bad] = np.nan
-        out[f"p_{v}"] = col
+        tail[f"p_{v}"] = col
     cause_mat = np.column_stack([probs[c] for c in causes]) if causes else np.zeros((n, 0))
     top_idx = _first_best(np.where(np.isnan(cause_mat), -1.0, cause_mat)) if causes else np.zeros(n, dtype=int)
     top_cause = np.asarray(causes, dtype=object)[top_idx] if causes else np.full(n, None)
-    top_cause = np.where(bad, None, top_cause)
-    out["top_cause"] = top_cause
-    out["top_probability"] = np.where(bad, np.nan, cause_mat[np.arange(n), top_idx] if causes else np.nan)
-    out["notices"] = notices
+    tail["top_cause"] = np.where(bad, None, top_cause)
+    tail["top_probability"] = np.where(bad, np.nan, cause_mat[np.arange(n), top_idx] if causes else np.nan)
+    tail["notices"] = notices
     if next_question:
         if one_pass:
             none = (nq_index < 0) | bad
@@ -279,10 +339,11 @@ def score_frame(
             gain = np.where(none, np.nan, nq_gain)
         else:
             nq, gain = _next_questions(model, ev, bad)
-        out["next_question"] = nq
-        out["next_gain_bits"] = gain
-    out["status"] = status
-    return out
+        tail["next_question"] = nq
+        tail["next_gain_bits"] = gain
+    tail["status"] = status
+    # the id columns in one selection and the results in one frame: no per-column insert
+    return pd.concat([frame[plan.ids], pd.DataFrame(tail, index=frame.index)], axis=1)
 
 
 def _first_best(score: np.ndarray) -> np.ndarray:
@@ -361,47 +422,38 @@ def score_csv(
     sep: str | None = None,
     progress: bool | None = None,
     workers: int | None = None,
+    raw_cells: bool = False,
 ) -> ScoreSummary:
     """Score a CSV file into another, chunk by chunk; ``'-'`` reads stdin / writes stdout.
 
-    The output is written to a temporary file beside ``dst`` and renamed only on success, so a
-    failed or interrupted run never leaves a partial file under the output name. Ids are read
-    and written as text, unchanged; rows keep their order; results do not depend on
-    ``chunk_size``. ``dst=None`` writes next to ``src`` as ``<name>.scored.csv``.
+    The output is written to a temporary file beside ``dst`` (``.<name>.<random>.partial``)
+    and renamed only on success, so a failed or interrupted run (an error, Ctrl-C, SIGTERM or
+    SIGHUP) never leaves a partial file; only SIGKILL, which no program can catch, leaves the
+    temporary file behind. An existing ``dst`` keeps its permissions; a new one gets those
+    of the umask. A ``dst`` that is a device or a pipe (``/dev/null``) is written in place. Ids
+    are read and written as text; rows keep their order; results do not depend on
+    ``chunk_size``. Text cells a spreadsheet would run as formulas get a ``'`` in front
+    unless ``raw_cells`` (see :mod:`distancing_bn.csvio`). ``dst=None`` writes next to
+    ``src`` as ``<name>.scored.csv``.
 
     Raises
     ------
     DataError
-        The file cannot be read, a mapping is wrong, or (``errors='raise'``) a cell is invalid
-        (1-based row number and column named).
+        The input cannot be read, the output cannot be written (or is the input, or a
+        directory), a mapping is wrong, no column is a question or a mapped column, or
+        (``errors='raise'``) a cell is invalid (1-based row number and column named).
     """
+    if chunk_size < 1:
+        raise DataError(f"chunk_size must be at least 1, got {chunk_size}")
+    n_workers = default_workers() if workers is None else _check_workers(workers)
+    if dst is None:
+        dst = "-" if str(src) == "-" else str(Path(src).with_suffix("")) + ".scored.csv"
+    output = _Output(src, dst)  # checked before any work
     if model is None:
         from .formats import load_model
 
         model = load_model()
-    if chunk_size < 1:
-        raise DataError(f"chunk_size must be at least 1, got {chunk_size}")
     resolved = _resolve_mapping(model, mapping)
-    chunks, _separator, header = read_csv_chunks(src, sep, chunk_size)
-    plan = _Plan(model, header, resolved, id_columns, strict)
-    if dst is None:
-        dst = "-" if str(src) == "-" else str(Path(src).with_suffix("")) + ".scored.csv"
-    to_stdout = str(dst) == "-"
-    if to_stdout:
-        sys.stdout.flush()
-        out_fh: Any = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
-        tmp = None
-    else:
-        d = Path(dst)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=d.parent if str(d.parent) else ".", prefix=f".{d.name}.", suffix=".partial")
-        except OSError as exc:
-            raise DataError(f"{d}: cannot write the output: {exc.strerror}", file=str(d)) from None
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        out_fh = os.fdopen(fd, "wb")
-    bar = _progress_bar(progress, src)
 
     def run(frame: pd.DataFrame, offset: int) -> pd.DataFrame:
         return score_frame(
@@ -418,39 +470,179 @@ def score_csv(
             _row_offset=offset,
         )
 
-    n_workers = default_workers() if workers is None else _check_workers(workers)
     rows = ok = 0
-    blas = _single_threaded_blas() if n_workers > 1 else contextlib.nullcontext()
-    try:
-        with blas:
-            wrote_header = False
-            for chunk in _read_ahead(chunks) if n_workers > 1 else chunks:
-                scored = run(chunk, rows)
-                write_csv_chunk(scored, out_fh, header=not wrote_header)
-                wrote_header = True
-                rows += len(scored)
-                ok += int((scored["status"] == "ok").sum())
-                if bar is not None:
-                    bar.update(len(scored))
-            if not wrote_header:  # header-only input: write the output header alone
-                import pandas as pd
+    bar = None
+    with _runs_end_on_signals():
+        chunks, separator, header = read_csv_chunks(src, sep, chunk_size)
+        plan = _Plan(model, header, resolved, id_columns, strict, separator=separator)
+        blas = _single_threaded_blas() if n_workers > 1 else contextlib.nullcontext()
+        try:
+            output.open()
+            bar = _progress_bar(progress, src)
+            with blas:
+                wrote_header = False
+                for chunk in _read_ahead(chunks) if n_workers > 1 else chunks:
+                    scored = run(chunk, rows)
+                    output.write(scored, header=not wrote_header, raw_cells=raw_cells)
+                    wrote_header = True
+                    rows += len(scored)
+                    ok += int((scored["status"] == "ok").sum())
+                    if bar is not None:
+                        bar.update(len(scored))
+                if not wrote_header:  # header-only input: write the output header alone
+                    import pandas as pd
 
-                empty = pd.DataFrame({c: pd.Series(dtype=str) for c in header})
-                write_csv_chunk(run(empty, 0), out_fh, header=True)
-        if tmp is not None:
-            out_fh.close()
-            os.replace(tmp, dst)
-            tmp = None
-        else:
-            out_fh.flush()
-    finally:
-        if bar is not None:
-            bar.close()
-        if tmp is not None:
-            out_fh.close()
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+                    empty = pd.DataFrame({c: pd.Series(dtype=str) for c in header})
+                    output.write(run(empty, 0), header=True, raw_cells=raw_cells)
+            output.commit()
+        finally:
+            if bar is not None:
+                bar.close()
+            output.discard()
     return ScoreSummary(rows, ok, rows - ok, str(dst))
+
+
+class _Output:
+    """Where scored rows go: stdout; a device or pipe, written in place; or a temporary file
+    beside the target, renamed over it by :meth:`commit` (removed by :meth:`discard` otherwise).
+
+    Everything that can be known about the target is checked when it is made, before any work.
+    """
+
+    def __init__(self, src: str | Path, dst: str | Path) -> None:
+        self.name = str(dst)
+        self.fh: Any = None
+        self.tmp: str | None = None
+        self.mode: int | None = None  # the permission bits of a file being replaced
+        if self.name == "-":
+            self.kind = "stdout"
+            return
+        path = Path(dst)
+        if path.is_dir():
+            raise DataError(
+                f"{path}: the output is a directory; give a file name, e.g. "
+                f"{path / (Path(str(src)).stem if str(src) != '-' else 'answers')}.scored.csv",
+                file=str(path),
+            )
+        if str(src) != "-" and _same_file(Path(src), path):
+            raise DataError(
+                f"{path}: the output is the input file {src}; scoring would replace the answers with the "
+                "results: give another output name",
+                file=str(path),
+            )
+        self.target = os.path.realpath(path)  # a link keeps pointing at the result
+        try:
+            info = os.stat(self.target)
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise file_error(path, exc, "write") from None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            self.kind = "in place"  # /dev/null, /dev/stdout, a named pipe: no rename over them
+            return
+        parent = os.path.dirname(self.target)
+        if not os.path.isdir(parent):
+            raise DataError(f"{path}: cannot write the output: the directory {parent} does not exist", file=str(path))
+        self.kind = "atomic"
+        self.mode = info.st_mode & 0o777 if info is not None else None
+
+    def open(self) -> None:
+        if self.kind == "stdout":
+            sys.stdout.flush()
+            self.fh = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
+            return
+        try:
+            if self.kind == "in place":
+                self.fh = open(self.target, "wb")  # noqa: SIM115 - closed by commit / discard
+                return
+            directory, name = os.path.split(self.target)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            for _ in range(100):
+                tmp = os.path.join(directory, f".{name}.{os.urandom(4).hex()}.partial")
+                try:  # a new output's mode: 0o666 less the umask, as the kernel applies it
+                    fd = os.open(tmp, flags, 0o600 if self.mode is not None else 0o666)
+                    break
+                except FileExistsError:
+                    continue
+            else:  # pragma: no cover - 100 random names taken
+                raise FileExistsError(f"no free temporary name beside {self.target}")
+            self.tmp = tmp
+            if self.mode is not None:
+                os.fchmod(fd, self.mode)
+            self.fh = os.fdopen(fd, "wb")
+        except OSError as exc:
+            raise file_error(self.name, exc, "write") from None
+
+    def write(self, frame: pd.DataFrame, *, header: bool, raw_cells: bool) -> None:
+        try:
+            write_csv_chunk(frame, self.fh, header=header, raw_cells=raw_cells)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise file_error(self.name, exc, "write") from None
+
+    def commit(self) -> None:
+        try:
+            if self.kind == "stdout":
+                self.fh.flush()
+                return
+            fh, self.fh = self.fh, None
+            fh.close()
+            if self.tmp is not None:
+                os.replace(self.tmp, self.target)
+                self.tmp = None
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise file_error(self.name, exc, "write") from None
+
+    def discard(self) -> None:
+        """Close and remove the temporary file of a run that did not commit (no-op after commit)."""
+        if self.kind != "stdout" and self.fh is not None:
+            fh, self.fh = self.fh, None
+            with contextlib.suppress(OSError):
+                fh.close()
+        if self.tmp is not None:
+            tmp, self.tmp = self.tmp, None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` are one file (links resolved; hard links too)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _runs_end_on_signals() -> Iterator[None]:
+    """While a run lasts, SIGTERM and SIGHUP end it as Ctrl-C does: by an exception (here
+    ``SystemExit(128 + signal)``), so the temporary output file is removed on the way out.
+
+    Only where the signal has its default action (a handler of the caller's stays) and only
+    in the main thread (the only one that may set handlers).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for sig in _ENDING_SIGNALS:
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            previous[sig] = signal.signal(sig, _end_run)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _end_run(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _read_ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -1,8 +1,11 @@
 """The ``distancing-bn`` command line: thin wrappers over the Python API.
 
 Exit codes: 0 ok; 1 a batch finished but some rows were marked; 2 a bad model, evidence, data
-or usage. Errors of the package are printed as ``error: <Type>: <message>`` on stderr; any other
-exception is a bug and keeps its traceback. Heavy modules are imported inside the commands so
+or usage, or a file that cannot be opened, read or written. Errors of the package are printed
+as ``error: <Type>: <message>`` on stderr, and so is an ``OSError`` naming a file (as a
+``DataError``: a missing, unreadable or full file is bad input, not a bug); any other exception
+is a bug and keeps its traceback. SIGTERM and SIGHUP end a ``score`` run like Ctrl-C (exit
+128 + the signal's number) after removing its temporary file. Heavy modules are imported inside the commands so
 that ``--help`` stays fast.
 """
 
@@ -141,6 +144,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         "chunk_size": args.chunk_size,
         "workers": args.workers,
         "sep": _sep(args.sep),
+        "raw_cells": args.raw_cells,
     }
     if fmt == "table":
         import io
@@ -193,7 +197,7 @@ def _case_count(text: str) -> int:
 
 
 def _sep(text: str | None) -> str | None:
-    return {"tab": "\t", "\\t": "\t"}.get(text, text) if text else None
+    return None if text is None else {"tab": "\t", "\\t": "\t"}.get(text, text)
 
 
 def _readable(model: Any, frame: Any) -> str:
@@ -239,7 +243,12 @@ def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
     p.add_argument("--strict", action="store_true", help="refuse unknown columns")
     p.add_argument("--errors", choices=("mark", "raise"), default="mark", help="invalid cells: mark the row or stop")
     p.add_argument("--chunk-size", type=int, default=50_000, metavar="N", help="rows per chunk (default 50000)")
-    p.add_argument("--sep", metavar="S", help="delimiter (default: detected among , ; tab)")
+    p.add_argument("--sep", metavar="S", help="delimiter: one character, or 'tab' (default: detected among , ; tab)")
+    p.add_argument(
+        "--raw-cells",
+        action="store_true",
+        help="write id and text cells exactly as read, even those a spreadsheet would run as formulas",
+    )
     p.add_argument(
         "--workers",
         type=_positive_int,
@@ -309,6 +318,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except BrokenPipeError:  # e.g. piped into `head`
         return EXIT_OK
+    except OSError as exc:
+        if exc.filename is None:  # not a file that cannot be opened, read or written: a bug
+            raise
+        from .csvio import file_error
+
+        error = file_error(exc.filename, exc, "open")
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

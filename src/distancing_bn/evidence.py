@@ -26,6 +26,7 @@ __all__ = [
     "Answer",
     "Evidence",
     "encode_labels",
+    "factorize_cells",
     "from_answers",
     "from_codes",
     "is_unanswered",
@@ -275,16 +276,41 @@ def one_hot(codes: NDArray[np.integer[Any]], card: int) -> NDArray[np.float64]:
     return np.take(table, np.where(codes >= 0, codes, card), axis=0)
 
 
+def factorize_cells(column: Any) -> tuple[NDArray[np.intp], Any, NDArray[np.bool_] | None]:
+    """``pandas.factorize`` of a column whose cells may be lists, dicts or sets.
+
+    Returns the keys (``-1`` = NaN/None), the distinct values and, if some cells cannot be
+    hashed, a mask of those cells (they get key ``-1`` here; they are never a valid answer).
+    """
+    import pandas as pd
+
+    try:
+        keys, uniques = pd.factorize(column, use_na_sentinel=True)
+        return keys, uniques, None
+    except TypeError:  # an unhashable cell
+        values = pd.Series(column, dtype=object)
+        odd = np.fromiter((not _hashable(v) for v in values), dtype=bool, count=len(values))
+        keys, uniques = pd.factorize(values.where(~odd, None), use_na_sentinel=True)
+        return keys, uniques, odd
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def encode_labels(column: Any, states: tuple[str, ...]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Turn a column of answer labels into codes (``-1`` = unanswered) and a mask of invalid cells.
 
     Labels match as in :func:`label_index` after stripping (exactly, else ignoring case when no
-    two answers differ only in case); blank, NaN/None and 'unsure' are unanswered. Vectorised:
-    each distinct value is looked up once (``pandas.factorize``).
+    two answers differ only in case: with answers 'YES' and 'yes', 'Yes' is invalid); blank,
+    NaN/None and 'unsure' are unanswered; lists and dicts are invalid. Vectorised: each distinct
+    value is looked up once (``pandas.factorize``).
     """
-    import pandas as pd
-
-    keys, uniques = pd.factorize(column, use_na_sentinel=True)
+    keys, uniques, odd = factorize_cells(column)
     table = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last entry: NaN / None
     bad = np.zeros(len(uniques) + 1, dtype=bool)
     for j, u in enumerate(uniques):
@@ -295,4 +321,4 @@ def encode_labels(column: Any, states: tuple[str, ...]) -> tuple[NDArray[np.int6
         elif text.lower() not in ("", UNSURE, "nan"):
             bad[j] = True
     keys = np.where(keys < 0, len(uniques), keys)
-    return table[keys], bad[keys]
+    return table[keys], (bad[keys] | odd) if odd is not None else bad[keys]

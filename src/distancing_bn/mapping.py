@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import DataError, ModelSyntaxError, Problem
-from .spec import _Doc, _parse_yaml
+from .spec import _Doc, _parse_yaml, _show, read_yaml_bytes
 
 if TYPE_CHECKING:
     from .network import Network
@@ -98,9 +98,18 @@ def load_mapping(path: str | Path, network: Network, *, model_id: str | None = N
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise DataError(f"{p}: cannot read the mapping file: {exc.strerror}", file=str(p)) from None
+        data = read_yaml_bytes(p, what="mapping file")  # a regular file within MAX_YAML_FILE_BYTES
+    except ModelSyntaxError as exc:
+        raise DataError(str(exc), file=str(p), line=exc.line) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"{p}:{line}: the mapping file is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+            file=str(p),
+            line=line,
+        ) from None
     return parse_mapping(text, network, file=str(p), model_id=model_id)
 
 
@@ -119,7 +128,7 @@ def parse_mapping(
         if key not in _TOP:
             doc.problem(key, f"unknown key '{key}'; valid keys: {', '.join(_TOP)}")
     if top.get("format") != FORMAT:
-        doc.problem("format", f"format must be '{FORMAT}', got {top.get('format')!r}")
+        doc.problem("format", f"format must be '{FORMAT}', got {_show(top.get('format'))}")
     for key in ("id", "model", "columns"):
         if key not in top and isinstance(data, dict):
             doc.problem("", f"missing required key '{key}'")
@@ -171,7 +180,7 @@ def _codes(value: Any, path: str, doc: _Doc) -> frozenset[str]:
         value = [value]
     bad = [v for v in value if isinstance(v, (dict, list))]
     if bad:
-        doc.problem(path, f"expected a list of codes (numbers or text), got {bad[0]!r}")
+        doc.problem(path, f"expected a list of codes (numbers or text), got {_show(bad[0])}")
         return frozenset()
     return frozenset(_code_text(v) for v in value)
 
@@ -195,13 +204,13 @@ def _column(
     if q not in questions:
         close = difflib.get_close_matches(str(q), questions, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        doc.problem(f"{path}.question", f"unknown question {q!r}{hint}")
+        doc.problem(f"{path}.question", f"unknown question {_show(q)}{hint}")
         return None
     states = network.states[q]
     scale = spec.get("scale")
     reverse = spec.get("reverse", False)
     if not isinstance(reverse, bool):
-        doc.problem(f"{path}.reverse", f"expected true or false, got {reverse!r}")
+        doc.problem(f"{path}.reverse", f"expected true or false, got {_show(reverse)}")
         reverse = False
     lo_hi: tuple[float, float] | None = None
     if scale is not None:
@@ -211,7 +220,7 @@ def _column(
             or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in scale)
             or scale[0] >= scale[1]
         ):
-            doc.problem(f"{path}.scale", f"expected [min, max] with min < max, got {scale!r}")
+            doc.problem(f"{path}.scale", f"expected [min, max] with min < max, got {_show(scale)}")
         else:
             lo_hi = (float(scale[0]), float(scale[1]))
     if reverse and lo_hi is None:
@@ -226,15 +235,15 @@ def _column(
         ap = f"{path}.answers.{code}"
         key = _code_text(code)
         if key in table:
-            doc.problem(ap, f"code {code!r} is the same code as one given before (codes are compared as numbers)")
+            doc.problem(ap, f"code {_show(code)} is the same code as one given before (codes are compared as numbers)")
             continue
         if key in column_missing or key in global_missing:
-            doc.problem(ap, f"code {code!r} is also listed as missing; a code is either an answer or missing")
+            doc.problem(ap, f"code {_show(code)} is also listed as missing; a code is either an answer or missing")
         if lo_hi is not None:
             try:
                 x = float(key)
                 if not lo_hi[0] <= x <= lo_hi[1]:
-                    doc.problem(ap, f"code {code!r} is outside the scale {list(scale)}")
+                    doc.problem(ap, f"code {_show(code)} is outside the scale {list(scale)}")
             except ValueError:
                 pass
         if isinstance(value, str):
@@ -254,7 +263,7 @@ def _column(
             for s in states:
                 x = value.get(s, 0.0)
                 if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
-                    doc.problem(ap, f"likelihood of '{s}' must be a number >= 0, got {x!r}")
+                    doc.problem(ap, f"likelihood of '{s}' must be a number >= 0, got {_show(x)}")
                     ok = False
                     break
                 lik.append(float(x))
@@ -264,10 +273,10 @@ def _column(
             if ok:
                 table[key] = tuple(lik)
         else:
-            doc.problem(ap, f"expected an answer label or a soft answer mapping, got {value!r}")
+            doc.problem(ap, f"expected an answer label or a soft answer mapping, got {_show(value)}")
     rationale = spec.get("rationale", "")
     if not isinstance(rationale, str):
-        doc.problem(f"{path}.rationale", f"expected text, got {rationale!r}")
+        doc.problem(f"{path}.rationale", f"expected text, got {_show(rationale)}")
         rationale = ""
     return ColumnMap(name, q, table, global_missing | column_missing, lo_hi, reverse, rationale.strip(), doc.line(path))
 
