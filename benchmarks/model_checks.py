@@ -55,9 +55,7 @@ Codes = dict[str, NDArray[np.int64]]
 
 
 # ----------------------------------------------------------------------------- sampling
-def sample_given_premise(
-    model: Model, n: int, *, seed: int = 0, clamp: Mapping[str, int] | None = None
-) -> Codes:
+def sample_given_premise(model: Model, n: int, *, seed: int = 0, clamp: Mapping[str, int] | None = None) -> Codes:
     """Draw ``n`` cases from P(all variables | observed premise), optionally with causes clamped.
 
     Forward sampling with rejection on the always-observed questions; ``clamp`` fixes the state
@@ -161,13 +159,13 @@ def premise_report(model: Model) -> dict[str, Any]:
     logp = np.zeros(len(grid))
     for c in causes:
         ps = net.parents[c]
-        idx = tuple(col[p] for p in ps) + (col[c],)
+        idx = (*(col[p] for p in ps), col[c])
         logp += np.log(net.cpts[c][idx])
     for q, ans in model.observed.items():
         ps = net.parents[q]
         if not set(ps) <= set(causes):
             raise ValueError(f"observed question '{q}' has a non-cause parent; not handled here")
-        idx = tuple(col[p] for p in ps) + (np.full(len(grid), net.states[q].index(ans)),)
+        idx = (*(col[p] for p in ps), np.full(len(grid), net.states[q].index(ans)))
         logp += np.log(net.cpts[q][idx])
     w = np.exp(logp - logp.max())
     w /= w.sum()
@@ -293,8 +291,15 @@ def robustness(model: Model, data: dict[str, Any], mode: str, n: int, seed: int,
     p_k = cause_posteriors(model, adaptive_answers(model, cases, n, k), n)
     acc, n_one = single_cause_accuracy(p_k, y)
     right, calls = confident_calls(p_k, y)
-    return {"mode": mode, "cases": n, f"single_cause_accuracy_{k}": acc, "single_cause_cases": n_one,
-            "calls_ge_0.9": calls, "calls_right": right, "ece": ece(p_k, y)}
+    return {
+        "mode": mode,
+        "cases": n,
+        f"single_cause_accuracy_{k}": acc,
+        "single_cause_cases": n_one,
+        "calls_ge_0.9": calls,
+        "calls_right": right,
+        "ece": ece(p_k, y),
+    }
 
 
 def separation(model: Model, per_cause: int, seed: int) -> dict[str, Any]:
@@ -313,8 +318,13 @@ def separation(model: Model, per_cause: int, seed: int) -> dict[str, Any]:
     off = conf.copy()
     np.fill_diagonal(off, 0)
     j, k = np.unravel_index(off.argmax(), off.shape)
-    return {"per_cause": per_cause, "recall": recall, "confusion": conf.round(3).tolist(), "causes": causes,
-            "worst_pair": [causes[j], causes[k], float(off[j, k])]}
+    return {
+        "per_cause": per_cause,
+        "recall": recall,
+        "confusion": conf.round(3).tolist(),
+        "causes": causes,
+        "worst_pair": [causes[j], causes[k], float(off[j, k])],
+    }
 
 
 def run(model_path: Path, n: int, seed: int, k_cal: int = 8, k_rob: int = 15, per_cause: int = 300) -> dict[str, Any]:
@@ -335,12 +345,16 @@ def run(model_path: Path, n: int, seed: int, k_cal: int = 8, k_rob: int = 15, pe
 def _print(res: dict[str, Any]) -> None:
     pr = res["premise"]
     print(f"model {res['model']}  seed {res['seed']}  ({res['seconds']} s)")
-    print(f"premise: P(no cause | nothing answered) = {pr['p_no_cause']:.4f}; mean causes present {pr['mean_causes_present']:.2f}")
+    print(
+        f"premise: P(no cause | nothing answered) = {pr['p_no_cause']:.4f}; mean causes present {pr['mean_causes_present']:.2f}"
+    )
     print("  cause marginals: " + ", ".join(f"{c} {v:.3f}" for c, v in pr["cause_marginals"].items()))
     for s, dist in pr["generic_signs"].items():
         print(f"  {s}: " + ", ".join(f"{a} {v:.2f}" for a, v in dist.items()))
     for key in ("calibration", "calibration_15"):
-        print(key + ": " + ", ".join(f"{a} {v:.3f}" if isinstance(v, float) else f"{a} {v}" for a, v in res[key].items()))
+        print(
+            key + ": " + ", ".join(f"{a} {v:.3f}" if isinstance(v, float) else f"{a} {v}" for a, v in res[key].items())
+        )
     for r in res["robustness"]:
         print("robustness: " + ", ".join(f"{a} {v:.3f}" if isinstance(v, float) else f"{a} {v}" for a, v in r.items()))
     sep = res["separation"]
