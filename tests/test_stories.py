@@ -38,6 +38,16 @@ SAFETY_NONE = {
 }
 MOOD_NONE = {q: "no" for q in ("low_mood", "lost_interest", "grief_lingers", "heavy_use")}
 SCREENS_CLEAR = {**SAFETY_NONE, **MOOD_NONE, "self_harm_talk": "no"}
+# what a person says about the common closeness signs when the story is about something else
+CALM = {
+    "pulls_back_after_closeness": "never",
+    "emotionally_closed": "never",
+    "declines_help": "never",
+    "partner_more_critical": "no",
+    "hot_and_cold": "never",
+    "arguments_unresolved": "never",
+    "vague_about_future": "never",
+}
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,9 @@ STORIES = [
         "When we talk about moving in, Kim changes the subject, says they feel tied down, and doubts "
         "they are good enough for me.",
         {
+            **CALM,
+            "emotionally_closed": "sometimes",
+            "hot_and_cold": "sometimes",
             "vague_about_future": "often",
             "feels_trapped": "yes",
             "fears_being_hurt": "yes",
@@ -166,6 +179,10 @@ STORIES = [
         "Since the restructuring, Dana works late, worries about the job and the mortgage, and is "
         "short with everyone. It started suddenly a few weeks ago.",
         {
+            **CALM,
+            "emotionally_closed": "sometimes",
+            "arguments_unresolved": "sometimes",
+            "less_connected": "somewhat",
             "longer_hours": "yes",
             "money_worries": "yes",
             "job_insecurity": "yes",
@@ -185,6 +202,8 @@ STORIES = [
         "Lee's mother fell ill and Lee now looks after her and our toddler most evenings; when a "
         "quiet month came, Lee was close again.",
         {
+            **CALM,
+            "less_connected": "somewhat",
             "caring_for_relative": "yes",
             "more_childcare": "yes",
             "rarely_alone_together": "yes",
@@ -216,6 +235,10 @@ STORIES = [
         "After the business failed, Morgan keeps asking what the point of it all is and puts "
         "themselves down; it came on suddenly.",
         {
+            **CALM,
+            "emotionally_closed": "sometimes",
+            "declines_help": "sometimes",
+            "less_connected": "somewhat",
             "setback": "yes",
             "questioning_life": "a_lot",
             "puts_self_down": "often",
@@ -231,6 +254,11 @@ STORIES = [
         "Over the last year or two, Ash seems less drawn to me; we have little to talk about and "
         "evenings together feel flat. No sign of anyone else.",
         {
+            **CALM,
+            "emotionally_closed": "sometimes",
+            "partner_more_critical": "a_little",
+            "vague_about_future": "sometimes",
+            "less_connected": "very_much",
             "less_physically_drawn": "a_lot",
             "time_together_flat": "very",
             "shared_activities_gone": "yes",
@@ -251,6 +279,8 @@ STORIES = [
         "We used to share everything. Now our talk is about bills, time together is dull, and Robin "
         "has mentioned my habits bother them. It crept up on us.",
         {
+            **CALM,
+            "vague_about_future": "sometimes",
             "time_together_flat": "very",
             "surface_talk": "mostly",
             "less_connected": "very_much",
@@ -269,6 +299,11 @@ STORIES = [
         "Out of nowhere Taylor guards the phone, has evenings that are not explained and keeps "
         "mentioning a new colleague; questions are met with irritation.",
         {
+            **CALM,
+            "emotionally_closed": "sometimes",
+            "hot_and_cold": "often",
+            "vague_about_future": "often",
+            "less_connected": "very_much",
             "secretive_phone": "yes",
             "unexplained_absences": "yes",
             "mentions_someone": "yes",
@@ -284,6 +319,11 @@ STORIES = [
         "Casey admitted to having feelings for a friend, started going to the gym a lot and has "
         "become much less affectionate.",
         {
+            **CALM,
+            "emotionally_closed": "sometimes",
+            "hot_and_cold": "sometimes",
+            "vague_about_future": "often",
+            "less_connected": "very_much",
             "told_feelings_elsewhere": "yes",
             "mentions_someone": "yes",
             "fitness_regime": "yes",
@@ -328,6 +368,8 @@ STORIES = [
         "Jamie has asked again and again for time just for us, says they feel unsupported, and misses "
         "physical closeness.",
         {
+            **CALM,
+            "less_connected": "somewhat",
             "asked_for_time": "yes",
             "partner_feels_unsupported": "yes",
             "partner_complains_missing": "yes",
@@ -341,6 +383,9 @@ STORIES = [
         "Avery says something is missing, that I do not listen when they need me, and has become a "
         "little more critical.",
         {
+            **CALM,
+            "arguments_unresolved": "sometimes",
+            "less_connected": "somewhat",
             "partner_feels_unsupported": "yes",
             "partner_complains_missing": "yes",
             "partner_more_critical": "a_little",
@@ -355,6 +400,8 @@ STORIES = [
         "Since the promotion, Riley travels most weeks and spends evenings on work goals; they seem "
         "energised, not stressed.",
         {
+            **CALM,
+            "less_connected": "somewhat",
             "new_role": "yes",
             "work_travel": "yes",
             "free_time_on_goal": "most",
@@ -371,6 +418,8 @@ STORIES = [
         "Sky started a degree and trains for a marathon; most free time goes to that and we no longer "
         "do our weekend walks.",
         {
+            **CALM,
+            "less_connected": "somewhat",
             "new_studies": "yes",
             "fitness_regime": "yes",
             "free_time_on_goal": "most",
@@ -435,6 +484,10 @@ STORIES = [
         "nothing_stands_out",
         "Things just feel a little less close lately; no big changes, no rows, nothing worrying.",
         {
+            **CALM,
+            "stress_talk_short": "no",
+            "anxious": "rarely",
+            "rarely_alone_together": "no",
             "less_contact": "a_little",
             "less_connected": "somewhat",
             "less_affection": "no",
@@ -447,6 +500,10 @@ STORIES = [
             "bereavement": "no",
             "secretive_phone": "no",
             "time_together_flat": "no",
+            "new_role": "no",
+            "new_studies": "no",
+            "fitness_regime": "no",
+            "free_time_on_goal": "none",
         },
         nothing=True,
     ),
