@@ -369,6 +369,11 @@ STORIES = [
         "physical closeness.",
         {
             **CALM,
+            "arguments_unresolved": "sometimes",
+            "names_a_pressure": "no",
+            "worn_out": "no",
+            "less_affection": "a_little",
+            "time_together_flat": "no",
             "less_connected": "somewhat",
             "asked_for_time": "yes",
             "partner_feels_unsupported": "yes",
@@ -485,6 +490,9 @@ STORIES = [
         "Things just feel a little less close lately; no big changes, no rows, nothing worrying.",
         {
             **CALM,
+            "names_a_pressure": "no",
+            "worn_out": "no",
+            "energised_by_goal": "no",
             "stress_talk_short": "no",
             "anxious": "rarely",
             "rarely_alone_together": "no",
@@ -588,6 +596,7 @@ def _group_answer(model: Any, group: str, story: Story) -> Any:
     return known if known else "unsure"
 
 
+@pytest.mark.xfail(strict=False, reason="interview API not yet on main")
 @pytest.mark.parametrize("story", STORIES, ids=[s.name for s in STORIES])
 def test_story_in_an_adaptive_session(model: Any, story: Story) -> None:
     from distancing_bn import Session
