@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
