@@ -38,6 +38,32 @@ SAFETY_NONE = {
 }
 MOOD_NONE = {q: "no" for q in ("low_mood", "lost_interest", "grief_lingers", "heavy_use")}
 SCREENS_CLEAR = {**SAFETY_NONE, **MOOD_NONE, "self_harm_talk": "no"}
+LIFE_NONE = {
+    q: "no"
+    for q in (
+        "longer_hours",
+        "money_worries",
+        "caring_for_relative",
+        "more_childcare",
+        "new_studies",
+        "own_health_problem",
+        "legal_trouble",
+        "bereavement",
+    )
+}
+SAID_NONE = {
+    q: "no"
+    for q in (
+        "asked_for_time",
+        "partner_feels_unsupported",
+        "partner_complains_missing",
+        "wants_more_intimacy",
+        "fears_being_hurt",
+        "feels_trapped",
+        "misses_single_life",
+        "idealises_ex",
+    )
+}
 # what a person says about the common closeness signs when the story is about something else
 CALM = {
     "pulls_back_after_closeness": "never",
@@ -280,6 +306,8 @@ STORIES = [
         "has mentioned my habits bother them. It crept up on us.",
         {
             **CALM,
+            **LIFE_NONE,
+            **SAID_NONE,
             "vague_about_future": "sometimes",
             "time_together_flat": "very",
             "surface_talk": "mostly",
@@ -406,6 +434,9 @@ STORIES = [
         "energised, not stressed.",
         {
             **CALM,
+            **LIFE_NONE,
+            **SAID_NONE,
+            "longer_hours": "yes",
             "less_connected": "somewhat",
             "new_role": "yes",
             "work_travel": "yes",
@@ -596,7 +627,6 @@ def _group_answer(model: Any, group: str, story: Story) -> Any:
     return known if known else "unsure"
 
 
-@pytest.mark.xfail(strict=False, reason="interview API not yet on main")
 @pytest.mark.parametrize("story", STORIES, ids=[s.name for s in STORIES])
 def test_story_in_an_adaptive_session(model: Any, story: Story) -> None:
     from distancing_bn import Session
@@ -615,4 +645,6 @@ def test_story_in_an_adaptive_session(model: Any, story: Story) -> None:
         if q not in screens:
             after += 1
     assert screens <= set(session.asked) or screens <= set(session.answers), "screens not asked"
-    _check(model, story, session.posterior().probabilities, session.guidance(), dict(session.answers))
+    post = session.posterior() if callable(session.posterior) else session.posterior
+    guidance = session.guidance() if callable(session.guidance) else session.guidance
+    _check(model, story, post.probabilities, guidance, dict(session.answers))
