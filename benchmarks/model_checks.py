@@ -18,7 +18,8 @@ draws from P(everything | premise), the population the model speaks about. Infer
   (i) every question-link strength x0.6 and every question leak x2, (ii) every probability
   resampled from a Beta (a Dirichlet for several answers) with its value as mean and
   concentration 20. Reported: single-cause accuracy (top cause is the one present) after the
-  screens and 15 adaptive questions, and the share of calls (a cause at >= 0.9) that are right.
+  screens and 15 adaptive questions, and the share of calls (a cause at >= 0.9) that are right;
+  and, as the ceiling, the same figures when the perturbed truth scores its own cases.
 - **Separation**: for each cause, cases with that cause alone present (the others clamped
   absent) and every question answered: recall (top cause is that cause) and the confusion
   matrix (share of each cause's cases whose top cause is another).
@@ -291,6 +292,8 @@ def robustness(model: Model, data: dict[str, Any], mode: str, n: int, seed: int,
     p_k = cause_posteriors(model, adaptive_answers(model, cases, n, k), n)
     acc, n_one = single_cause_accuracy(p_k, y)
     right, calls = confident_calls(p_k, y)
+    # the ceiling: the perturbed truth scoring its own cases (same questions policy)
+    p_o = cause_posteriors(truth_model, adaptive_answers(truth_model, cases, n, k), n)
     return {
         "mode": mode,
         "cases": n,
@@ -299,6 +302,8 @@ def robustness(model: Model, data: dict[str, Any], mode: str, n: int, seed: int,
         "calls_ge_0.9": calls,
         "calls_right": right,
         "ece": ece(p_k, y),
+        f"oracle_single_cause_accuracy_{k}": single_cause_accuracy(p_o, y)[0],
+        "oracle_calls_right": confident_calls(p_o, y)[0],
     }
 
 
