@@ -195,7 +195,7 @@ def test_shared_questions_do_not_repeat_numbers_without_a_reason(data: dict[str,
 
 def test_history_questions_carry_weak_no_evidence(model: Any) -> None:
     prior = model.posterior({})
-    for q, first in (("hurt_before", "not_known"), ("past_pattern", "not_known")):
+    for q, first in (("hurt_before", "no"), ("past_pattern", "no")):
         post = model.posterior({q: first})
         for c in model.causes:
             assert post.probabilities[c] >= 0.6 * prior.probabilities[c], (q, c)

@@ -109,7 +109,7 @@ STORIES = [
             "shuts_down": "sometimes",
             "misses_single_life": "yes",
             "less_contact": "a_little",
-            "hurt_before": "not_known",
+            "hurt_before": "no",
         },
         cause="avoidant_attachment",
     ),
