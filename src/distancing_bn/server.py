@@ -712,4 +712,3 @@ class _ModelChanged(DataError):
 
 class _TooMany(DataError):
     """A batch with more rows than the server accepts."""
-
