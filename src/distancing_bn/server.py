@@ -585,8 +585,11 @@ def create_app(model: Model | None = None, *, limits: Limits | None = None) -> F
 
     @app.exception_handler(DistancingBNError)
     async def _library_error(_: Request, exc: DistancingBNError) -> JSONResponse:
-        status = 413 if isinstance(exc, _TooMany) else 422
-        return _error(status, type(exc).__name__, str(exc))
+        return _error(422, type(exc).__name__, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> JSONResponse:  # logged by _Guard, by type only
+        return _error(500, "InternalError", "the server could not handle this request")
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -675,7 +678,8 @@ def create_app(model: Model | None = None, *, limits: Limits | None = None) -> F
         else:
             return _error(415, "UnsupportedMediaType", "send the rows as application/json or text/csv")
         if len(frame) > limits.max_score_rows:
-            raise _TooMany(f"{len(frame):,} rows sent; at most {limits.max_score_rows:,} per request")
+            message = f"{len(frame):,} rows sent; at most {limits.max_score_rows:,} per request (send them in parts)"
+            return _error(413, "PayloadTooLarge", message)
         frame = frame.map(lambda v: "" if v is None else str(v))
         scored = model.score(frame, facets=facets, next_question=next_question, errors="mark")
         if "text/csv" in request.headers.get("accept", ""):
@@ -708,7 +712,3 @@ def create_app(model: Model | None = None, *, limits: Limits | None = None) -> F
 
 class _ModelChanged(DataError):
     """The client's answers were given for a model with another hash."""
-
-
-class _TooMany(DataError):
-    """A batch with more rows than the server accepts."""

@@ -1,0 +1,498 @@
+"""The HTTP API of ``distancing-bn serve`` through FastAPI's test client.
+
+Every endpoint with good and bad input; bad input gives 4xx with the library's own message;
+limits (body size, batch rows, rate); the page and its files; nothing a person answers reaches
+the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the 'serve' extra (FastAPI) is not installed")
+pytest.importorskip("httpx", reason="FastAPI's test client needs httpx")
+
+from fastapi.testclient import TestClient
+
+import distancing_bn as dbn
+from distancing_bn import cli
+from distancing_bn.server import Limits, create_app
+
+STATIC = Path(dbn.__file__).parent / "static"
+
+
+@pytest.fixture(scope="module")
+def model() -> dbn.Model:
+    return dbn.load_model()
+
+
+@pytest.fixture(scope="module")
+def client(model: dbn.Model) -> Iterator[TestClient]:
+    with TestClient(create_app(model, limits=Limits(rate_limit=0))) as c:
+        yield c
+
+
+def _error(response: Any, status: int, kind: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["type"] == kind, body
+    return str(body["error"]["message"])
+
+
+def _library_message(fn: Any) -> str:
+    with pytest.raises(dbn.DistancingBNError) as info:
+        fn()
+    return str(info.value)
+
+
+# ---------------------------------------------------------------------- GET /v1/model
+def test_model_describes_causes_questions_and_answers_with_labels(client: TestClient, model: dbn.Model) -> None:
+    r = client.get("/v1/model")
+    assert r.status_code == 200
+    info = r.json()
+    assert info["api"] == "v1" and info["id"] == model.id
+    assert info["model_sha256"] == model.spec.sha256 and len(info["model_sha256"]) == 64
+    assert info["disclaimer"] == model.disclaimer
+    assert [c["id"] for c in info["causes"]] == list(model.causes)
+    assert all(c["label"] and c["kind"] in ("relationship", "safety") for c in info["causes"])
+    assert [q["id"] for q in info["questions"]] == list(model.questions)
+    for q in info["questions"]:
+        assert q["label"] and q["text"] and q["theme"] in info["themes"]
+        assert [a["id"] for a in q["answers"]] == list(model.answers_of(q["id"]))
+        assert all(a["label"] for a in q["answers"])
+    by_id = {q["id"]: q for q in info["questions"]}
+    display = model.spec.question("less_contact").display("a_lot")
+    assert by_id["less_contact"]["answers"][2] == {"id": "a_lot", "label": display} and display != "a_lot"
+    assert {n["id"]: n["urgent"] for n in info["notices"]}["safety_control"] is True
+    assert {n["id"]: n["urgent"] for n in info["notices"]}["professional_help_mood"] is False
+    groups = getattr(model, "groups", {})
+    assert [g["id"] for g in info["groups"]] == list(groups)
+    for g in info["groups"]:
+        assert [i["id"] for i in g["items"]] == list(groups[g["id"]].items) and g["none_label"]
+    assert info["screens"] == list(getattr(model, "screens", ()))
+
+
+def test_openapi_schema_lists_every_endpoint_and_no_page_loads_from_the_internet(client: TestClient) -> None:
+    paths = client.get("/v1/openapi.json").json()["paths"]
+    assert set(paths) == {f"/v1/{p}" for p in ("model", "posterior", "next", "explain", "guidance", "score")}
+    assert "text/csv" in paths["/v1/score"]["post"]["requestBody"]["content"]
+    for swagger in ("/docs", "/redoc"):  # FastAPI's doc pages pull their scripts from a CDN
+        assert client.get(swagger).status_code == 404
+
+
+# ---------------------------------------------------------------------- POST /v1/posterior
+def test_posterior_matches_the_library(client: TestClient, model: dbn.Model) -> None:
+    answers = {"less_contact": "a_lot", "longer_hours": "yes", "money_worries": "a_lot"}
+    r = client.post("/v1/posterior", json={"answers": answers})
+    assert r.status_code == 200
+    body = r.json()
+    expected = model.posterior(answers).probabilities
+    got = {c["id"]: c["probability"] for c in body["causes"]} | {f["id"]: f["probability"] for f in body["facets"]}
+    assert got == pytest.approx(expected.to_dict(), abs=1e-12)
+    probs = [c["probability"] for c in body["causes"]]
+    assert probs == sorted(probs, reverse=True)
+    assert body["answered"] == 3 and body["model_sha256"] == model.spec.sha256
+    prior = client.post("/v1/posterior", json={}).json()
+    assert {c["id"]: c["probability"] for c in prior["causes"]} == pytest.approx(
+        {c: model.prior.probabilities[c] for c in model.causes}
+    )
+
+
+def test_posterior_soft_answer_and_unsure(client: TestClient, model: dbn.Model) -> None:
+    soft = {"less_contact": {"no": 0.2, "a_little": 0.3, "a_lot": 0.5}}
+    r = client.post("/v1/posterior", json={"answers": soft, "unsure": ["longer_hours"]})
+    assert r.status_code == 200
+    got = {c["id"]: c["probability"] for c in r.json()["causes"]}
+    assert got == pytest.approx({c: model.posterior(soft).probabilities[c] for c in model.causes}, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("answers", "kind"),
+    [
+        ({"less_contactt": "a_lot"}, "UnknownQuestionError"),
+        ({"less_contact": "heaps"}, "InvalidAnswerError"),
+        ({"less_contact": 3}, "InvalidAnswerError"),
+        ({"less_contact": {"no": -1, "a_little": 1, "a_lot": 1}}, "InvalidAnswerError"),
+    ],
+)
+def test_posterior_bad_answers_give_422_with_the_library_message(
+    client: TestClient, model: dbn.Model, answers: dict[str, Any], kind: str
+) -> None:
+    message = _error(client.post("/v1/posterior", json={"answers": answers}), 422, kind)
+    assert message == _library_message(lambda: model.posterior(answers))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[1, 2], {"answers": "less_contact=a_lot"}, {"answers": {}, "surprise": 1}, {"unsure": "less_contact"}],
+)
+def test_malformed_bodies_give_422_naming_the_field(client: TestClient, body: Any) -> None:
+    message = _error(client.post("/v1/posterior", json=body), 422, "RequestValidationError")
+    assert re.search(r"body|answers|surprise|unsure", message)
+    assert "less_contact=a_lot" not in message  # the rule, never the value sent
+
+
+def test_not_json_gives_422(client: TestClient) -> None:
+    r = client.post("/v1/next", content=b"{not json", headers={"content-type": "application/json"})
+    _error(r, 422, "RequestValidationError")
+
+
+def test_answers_for_another_model_version_are_refused(client: TestClient) -> None:
+    r = client.post("/v1/posterior", json={"answers": {}, "model_sha256": "0" * 64})
+    assert "another version of the model" in _error(r, 409, "ModelChanged")
+
+
+# ---------------------------------------------------------------------- POST /v1/next
+def _replay(model: dbn.Model, answers: dict[str, Any], unsure: list[str] = ()) -> dbn.Session:
+    s = dbn.Session(model)
+    for q, a in answers.items():
+        s.answer(q, a)
+    for q in unsure:
+        s.answer(q, "unsure")
+    return s
+
+
+def test_next_is_the_sessions_next_question(client: TestClient, model: dbn.Model) -> None:
+    answers: dict[str, Any] = {}
+    for _ in range(3):
+        body = client.post("/v1/next", json={"answers": answers}).json()
+        expected = _replay(model, answers).next_question()
+        assert body["done"] is False and body["stop_reason"] is None
+        nxt = body["next"]
+        assert nxt["id"] == expected
+        assert nxt["kind"] in ("question", "group") and nxt["text"] and nxt["label"]
+        if nxt["kind"] == "question":
+            answers[nxt["id"]] = nxt["answers"][-1]["id"]
+        else:
+            answers[nxt["id"]] = [nxt["items"][0]["id"]]
+        assert body["asked"] == len(answers) - 1
+
+
+def test_next_does_not_ask_an_unsure_question_again(client: TestClient, model: dbn.Model) -> None:
+    first = client.post("/v1/next", json={}).json()["next"]["id"]
+    second = client.post("/v1/next", json={"unsure": [first]}).json()
+    assert second["next"]["id"] != first
+    assert second["next"]["id"] == _replay(model, {}, [first]).next_question()
+
+
+def test_next_stops_on_the_question_budget(client: TestClient, model: dbn.Model) -> None:
+    body = client.post("/v1/next", json={"answers": {"less_contact": "a_lot"}, "stop": {"max_questions": 1}}).json()
+    s = dbn.Session(model, stop=dbn.StopRule(max_questions=1)).answer("less_contact", "a_lot")
+    assert body["done"] is True and body["next"] is None
+    assert body["stop_reason"] == s.stop_reason and body["stop_text"]
+
+
+def test_next_reports_the_safety_notice(client: TestClient) -> None:
+    body = client.post("/v1/next", json={"answers": {"controlling": "often"}}).json()
+    assert body["urgent"] is True and body["notices"][0]["id"] == "safety_control"
+    calm = client.post("/v1/next", json={"answers": {"controlling": "no"}}).json()
+    assert calm["urgent"] is False and calm["notices"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"answers": {"less_contact": "a_lot"}, "unsure": ["less_contact"]}, "DistancingBNError"),
+        ({"unsure": ["no_such_question"]}, "UnknownQuestionError"),
+    ],
+)
+def test_next_bad_steps_give_422(client: TestClient, body: dict[str, Any], kind: str) -> None:
+    _error(client.post("/v1/next", json=body), 422, kind)
+
+
+@pytest.mark.parametrize("stop", [{"max_questions": -1}, {"decided_low": 2}, {"min_gain_bits": "lots"}, {"x": 1}])
+def test_next_bad_stop_rule_gives_422(client: TestClient, stop: dict[str, Any]) -> None:
+    _error(client.post("/v1/next", json={"stop": stop}), 422, "RequestValidationError")
+
+
+def test_checklists_take_picked_items_none_and_unsure(client: TestClient, model: dbn.Model) -> None:
+    groups = getattr(model, "groups", {})
+    if not groups:
+        pytest.skip("this model has no checklists (groups)")
+    gid, group = next(iter(groups.items()))
+    for value in ([group.items[0]], "none"):
+        body = client.post("/v1/next", json={"answers": {gid: value}})
+        assert body.status_code == 200, body.text
+        assert body.json()["next"] is None or body.json()["next"]["id"] != gid
+        post = client.post("/v1/posterior", json={"answers": {gid: value}}).json()
+        expected = _replay(model, {gid: value}).posterior.probabilities
+        assert {c["id"]: c["probability"] for c in post["causes"]} == pytest.approx(
+            {c: expected[c] for c in model.causes}
+        )
+    assert client.post("/v1/next", json={"unsure": [gid]}).json()["next"]["id"] != gid
+    _error(client.post("/v1/next", json={"answers": {gid: ["not_an_item"]}}), 422, _kind_of(model, gid))
+
+
+def _kind_of(model: dbn.Model, gid: str) -> str:
+    try:
+        _replay(model, {gid: ["not_an_item"]})
+    except dbn.DistancingBNError as exc:
+        return type(exc).__name__
+    raise AssertionError("the library accepted an unknown checklist item")
+
+
+# ---------------------------------------------------------------------- POST /v1/explain
+def test_explain_the_top_cause_by_default(client: TestClient, model: dbn.Model) -> None:
+    answers = {"longer_hours": "yes", "money_worries": "a_lot", "less_contact": "a_little"}
+    body = client.post("/v1/explain", json={"answers": answers}).json()
+    post = model.posterior(answers)
+    assert body["cause"] == post.top_causes(1).index[0]
+    assert body["label"] == model.label(body["cause"])
+    assert body["probability"] == pytest.approx(post.probabilities[body["cause"]])
+    assert {r["question"] for r in body["contributions"]} == set(answers)
+    assert body["supports"] and all(r["effect"] in ("raised", "made certain") for r in body["supports"])
+    for r in body["contributions"]:
+        assert r["label"] and r["answer"] == answers[r["question"]]
+        assert r["answer_label"] == model.spec.question(r["question"]).display(r["answer"])
+        assert r["strength"] in ("decisive", "strong", "moderate", "slight", "very slight", "none")
+
+
+def test_explain_a_named_cause_and_an_unknown_one(client: TestClient, model: dbn.Model) -> None:
+    answers = {"longer_hours": "yes"}
+    body = client.post("/v1/explain", json={"answers": answers, "cause": "loss_of_attraction"}).json()
+    assert body["cause"] == "loss_of_attraction"
+    message = _error(
+        client.post("/v1/explain", json={"answers": answers, "cause": "boredom"}), 422, "UnknownQuestionError"
+    )
+    assert message == _library_message(lambda: model.explain(answers, "boredom"))
+
+
+# ---------------------------------------------------------------------- POST /v1/guidance
+def test_guidance_puts_the_safety_notice_first_and_withholds_tips(client: TestClient) -> None:
+    body = client.post("/v1/guidance", json={"answers": {"controlling": "often", "low_mood": "most_days"}}).json()
+    assert body["urgent"] is True and body["tips_withheld"] is True
+    kinds = [n["kind"] for n in body["notices"]]
+    assert kinds[0] == "safety" and "professional_help" in kinds
+    assert body["causes"] == [] and body["disclaimer"]
+
+
+def test_guidance_gives_tips_for_likely_causes(client: TestClient, model: dbn.Model) -> None:
+    answers = {"longer_hours": "yes", "money_worries": "a_lot", "job_insecurity": "yes"}
+    body = client.post("/v1/guidance", json={"answers": answers}).json()
+    assert body["urgent"] is False and body["notices"] == []
+    assert body["causes"] and all(c["tips"] and c["label"] for c in body["causes"])
+    assert body["causes"][0]["cause"] == model.guidance(answers).causes[0].cause
+
+
+def test_guidance_bad_answer(client: TestClient) -> None:
+    _error(client.post("/v1/guidance", json={"answers": {"controlling": "always"}}), 422, "InvalidAnswerError")
+
+
+# ---------------------------------------------------------------------- POST /v1/score
+def test_score_json_rows_match_the_library(client: TestClient, model: dbn.Model) -> None:
+    import pandas as pd
+
+    rows = [
+        {"id": "a", "less_contact": "a_lot", "longer_hours": "yes"},
+        {"id": "b", "less_contact": "heaps"},
+        {"id": "c", "controlling": "often"},
+    ]
+    r = client.post("/v1/score", json={"rows": rows})
+    assert r.status_code == 200
+    body = r.json()
+    expected = model.score(pd.DataFrame(rows).fillna(""))
+    assert body["columns"] == list(expected.columns)
+    assert body["summary"] == {"rows": 3, "ok": 2, "marked": 1}
+    got = body["rows"]
+    assert [g["id"] for g in got] == ["a", "b", "c"]
+    assert got[0]["p_external_stressors"] == pytest.approx(expected["p_external_stressors"].iloc[0])
+    assert got[1]["status"].startswith("invalid") and got[1]["top_cause"] is None
+    assert "safety_control" in got[2]["notices"]
+
+
+def test_score_csv_in_and_out(client: TestClient) -> None:
+    csv = "id;less_contact;longer_hours\n1;a_lot;yes\n2;no;\n"
+    r = client.post("/v1/score", content=csv, headers={"content-type": "text/csv"})
+    assert r.status_code == 200 and [row["id"] for row in r.json()["rows"]] == ["1", "2"]
+    r = client.post("/v1/score?facets=true", content=csv, headers={"content-type": "text/csv", "accept": "text/csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.splitlines()
+    assert lines[0].startswith("id,p_") and "status" in lines[0] and "p_es_work" in lines[0]
+    assert len(lines) == 3 and lines[1].startswith("1,") and lines[1].endswith(",ok")
+
+
+def test_score_defuses_formula_cells_in_csv_output(client: TestClient) -> None:
+    r = client.post("/v1/score", json={"rows": [{"id": "=1+1", "less_contact": "no"}]}, headers={"accept": "text/csv"})
+    assert r.text.splitlines()[1].startswith("'=1+1,")
+
+
+@pytest.mark.parametrize(
+    ("content", "ctype", "status", "kind"),
+    [
+        (b"", "text/csv", 422, "DataError"),
+        (b"\xff\xfeless_contact\n", "text/csv", 422, "DataError"),
+        (b'{"rows": [1]}', "application/json", 422, "RequestValidationError"),
+        (b'{"rows": [{"less_contact": "no"}], "extra": 1}', "application/json", 422, "RequestValidationError"),
+        (b"<rows/>", "application/xml", 415, "UnsupportedMediaType"),
+        (b"name,age\nx,3\n", "text/csv", 422, "DataError"),
+    ],
+)
+def test_score_bad_input(client: TestClient, content: bytes, ctype: str, status: int, kind: str) -> None:
+    _error(client.post("/v1/score", content=content, headers={"content-type": ctype}), status, kind)
+
+
+def test_score_row_and_size_limits(model: dbn.Model) -> None:
+    limits = Limits(max_score_rows=5, max_score_bytes=2000, rate_limit=0)
+    with TestClient(create_app(model, limits=limits)) as c:
+        many = "less_contact\n" + "no\n" * 6
+        assert "at most 5 per request" in _error(
+            c.post("/v1/score", content=many, headers={"content-type": "text/csv"}), 413, "PayloadTooLarge"
+        )
+        big = "less_contact\n" + "no\n" * 1000
+        assert "2,000 bytes" in _error(
+            c.post("/v1/score", content=big, headers={"content-type": "text/csv"}), 413, "PayloadTooLarge"
+        )
+        ok = c.post("/v1/score", content="less_contact\nno\n", headers={"content-type": "text/csv"})
+        assert ok.status_code == 200
+
+
+# ---------------------------------------------------------------------- limits
+def test_body_limit_with_and_without_content_length(model: dbn.Model) -> None:
+    with TestClient(create_app(model, limits=Limits(max_body_bytes=200, rate_limit=0))) as c:
+        big = {"answers": {"less_contact": "a_lot"}, "unsure": ["longer_hours"] * 40}
+        _error(c.post("/v1/next", json=big), 413, "PayloadTooLarge")
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+            yield b'{"answers": {}, "unsure": ['
+            for _ in range(40):
+                yield b'"longer_hours",'
+            yield b'"x"]}'
+
+        _error(
+            c.post("/v1/next", content=chunks(), headers={"content-type": "application/json"}), 413, "PayloadTooLarge"
+        )
+        assert c.post("/v1/next", json={"answers": {"less_contact": "a_lot"}}).status_code == 200
+
+
+def test_rate_limit_per_client(model: dbn.Model) -> None:
+    with TestClient(create_app(model, limits=Limits(rate_limit=3, rate_window_s=60))) as c:
+        assert [c.get("/v1/model").status_code for _ in range(3)] == [200, 200, 200]
+        r = c.get("/v1/model")
+        assert "at most 3 per 60 s" in _error(r, 429, "RateLimited")
+        assert 0 < int(r.headers["retry-after"]) <= 60
+    with TestClient(create_app(model, limits=Limits(rate_limit=3, rate_window_s=0.05))) as c:
+        import time
+
+        for _ in range(3):
+            c.get("/v1/model")
+        time.sleep(0.06)
+        assert c.get("/v1/model").status_code == 200  # a new window
+
+
+def test_unknown_route_and_method(client: TestClient) -> None:
+    _error(client.get("/v1/nothing"), 404, "NotFound")
+    _error(client.get("/v1/posterior"), 405, "MethodNotAllowed")
+
+
+def test_api_responses_are_not_cached(client: TestClient) -> None:
+    r = client.post("/v1/posterior", json={})
+    assert r.headers["cache-control"] == "no-store" and r.headers["x-content-type-options"] == "nosniff"
+
+
+# ---------------------------------------------------------------------- the page
+def test_page_and_its_files_are_served_with_a_strict_policy(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
+    for src in re.findall(r'(?:src|href)="([^"#]+)"', page.text):
+        assert src.startswith("/static/"), src
+        assert client.get(src).status_code == 200
+    _error(client.get("/static/nothing.js"), 404, "NotFound")
+
+
+def test_page_files_fetch_nothing_from_the_internet() -> None:
+    for name in ("index.html", "app.js", "style.css"):
+        text = (STATIC / name).read_text()
+        assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import", text, re.IGNORECASE), name
+    js = (STATIC / "app.js").read_text()
+    assert "innerHTML" not in js and "eval(" not in js  # text goes in as text
+
+
+def test_page_controls_are_labelled() -> None:
+    html = (STATIC / "index.html").read_text()
+    assert '<html lang="en">' in html and 'name="viewport"' in html
+    for button in re.findall(r"<button[^>]*>(.*?)</button>", html, re.DOTALL):
+        assert button.strip(), "a button without a visible name"
+    js = (STATIC / "app.js").read_text()
+    assert js.count('el("label", { for: ') >= 3  # every radio and checkbox has its label
+
+
+# ---------------------------------------------------------------------- privacy
+SECRET_ID = "zzsecretid"
+SECRETS = ("a_lot", "often", "most_days", "heaps", "zzsecret", SECRET_ID, "less_contact", "controlling")
+
+
+def test_nothing_answered_reaches_the_logs(
+    model: dbn.Model, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with TestClient(create_app(model, limits=Limits(rate_limit=0)), raise_server_exceptions=False) as c:
+        answers = {"less_contact": "a_lot", "controlling": "often", "low_mood": "most_days"}
+        c.post("/v1/posterior", json={"answers": answers})
+        c.post("/v1/next?less_contact=a_lot", json={"answers": answers})
+        c.post("/v1/explain", json={"answers": answers})
+        c.post("/v1/guidance", json={"answers": answers})
+        c.post("/v1/posterior", json={"answers": {"less_contact": "heaps"}})  # a library error
+        c.post("/v1/posterior", json={"answers": {"less_contact": ["zzsecret"]}, "zzsecret": 1})
+        c.post("/v1/score", content=f"{SECRET_ID},less_contact\nzzsecret,a_lot\n", headers={"content-type": "text/csv"})
+        c.get(f"/v1/{SECRET_ID}?controlling=often")
+        c.get(f"/static/{SECRET_ID}.js")
+
+        def broken(*_: Any, **__: Any) -> Any:
+            raise RuntimeError("zzsecret: controlling=often")
+
+        monkeypatch.setattr("distancing_bn.server._guidance", broken)
+        r = c.post("/v1/guidance", json={"answers": answers})
+        assert r.status_code == 500 and r.json()["error"]["type"] == "InternalError"
+        assert "zzsecret" not in r.text
+    server = [rec for rec in caplog.records if not rec.name.startswith("httpx")]  # httpx: the test's client
+    lines = [rec.getMessage() for rec in server]
+    access = [m for m in lines if re.match(r"^(GET|POST) \S+ \d{3} [\d.]+ms$", m)]
+    assert len(access) == 10, lines
+    assert "POST /v1/next 200" in "\n".join(access) and "GET - 404" in "\n".join(access)
+    assert any("internal error (RuntimeError)" in m for m in lines)
+    for text in lines:
+        for secret in SECRETS:
+            assert secret not in text, (secret, text)
+    # tracebacks (exc_info) would carry the message: none may be attached
+    assert not [rec for rec in server if rec.exc_info or rec.exc_text]
+
+
+# ---------------------------------------------------------------------- the command
+def test_serve_command_binds_loopback_and_warns_for_other_hosts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uvicorn = pytest.importorskip("uvicorn")
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+    assert cli.main(["serve", "--port", "8123"]) == 0
+    err = capsys.readouterr().err
+    assert calls[-1]["host"] == "127.0.0.1" and calls[-1]["port"] == 8123
+    assert calls[-1]["access_log"] is False and "warning" not in err and "http://127.0.0.1:8123/" in err
+    assert cli.main(["serve", "--host", "0.0.0.0", "--rate-limit", "0"]) == 0
+    err = capsys.readouterr().err
+    assert calls[-1]["host"] == "0.0.0.0" and "warning: listening on 0.0.0.0" in err
+    assert calls[-1]["app"].guard_limits.rate_limit == 0
+
+
+@pytest.mark.parametrize(
+    "argv", [["serve", "--port", "0"], ["serve", "--port", "70000"], ["serve", "--rate-limit", "-1"]]
+)
+def test_serve_command_bad_options(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+def test_serve_command_bad_model_is_a_library_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: distancing-bn/1\nid: [\n")
+    assert cli.main(["serve", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith("error: ModelSyntaxError")
