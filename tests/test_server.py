@@ -299,6 +299,7 @@ def test_score_json_rows_match_the_library(client: TestClient, model: dbn.Model)
     expected = model.score(pd.DataFrame(rows).fillna(""))
     assert body["columns"] == list(expected.columns)
     assert body["summary"] == {"rows": 3, "ok": 2, "marked": 1}
+    assert body["warnings"] == []
     got = body["rows"]
     assert [g["id"] for g in got] == ["a", "b", "c"]
     assert got[0]["p_external_stressors"] == pytest.approx(expected["p_external_stressors"].iloc[0])
@@ -310,6 +311,9 @@ def test_score_csv_in_and_out(client: TestClient) -> None:
     csv = "id;less_contact;longer_hours\n1;a_lot;yes\n2;no;\n"
     r = client.post("/v1/score", content=csv, headers={"content-type": "text/csv"})
     assert r.status_code == 200 and [row["id"] for row in r.json()["rows"]] == ["1", "2"]
+    assert r.json()["warnings"] == []
+    odd = client.post("/v1/score", content="note,less_contact\nx,no\n", headers={"content-type": "text/csv"})
+    assert "'note'" in odd.json()["warnings"][0]  # told to the client, not to the log
     r = client.post("/v1/score?facets=true", content=csv, headers={"content-type": "text/csv", "accept": "text/csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.splitlines()

@@ -21,12 +21,14 @@ import logging
 import math
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, fields
 from importlib.resources import files
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
@@ -413,6 +415,17 @@ def _read_csv(body: bytes) -> pd.DataFrame:
         raise DataError(f"the CSV body cannot be read: {first}") from None
 
 
+_SCORE_LOCK = threading.Lock()
+
+
+def _score(model: Model, frame: pd.DataFrame, facets: bool, next_question: bool) -> tuple[pd.DataFrame, list[str]]:
+    """Score a batch, one at a time, with the library's warnings kept for the response (not the log)."""
+    with _SCORE_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scored = model.score(frame, facets=facets, next_question=next_question, errors="mark")
+    return scored, list(dict.fromkeys(str(w.message) for w in caught))
+
+
 def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for rec in frame.to_dict(orient="records"):
@@ -681,7 +694,7 @@ def create_app(model: Model | None = None, *, limits: Limits | None = None) -> F
             message = f"{len(frame):,} rows sent; at most {limits.max_score_rows:,} per request (send them in parts)"
             return _error(413, "PayloadTooLarge", message)
         frame = frame.map(lambda v: "" if v is None else str(v))
-        scored = model.score(frame, facets=facets, next_question=next_question, errors="mark")
+        scored, notes = await run_in_threadpool(_score, model, frame, facets, next_question)
         if "text/csv" in request.headers.get("accept", ""):
             from .csvio import write_csv_chunk
 
@@ -695,6 +708,7 @@ def create_app(model: Model | None = None, *, limits: Limits | None = None) -> F
                 "columns": [str(c) for c in scored.columns],
                 "rows": _frame_rows(scored),
                 "summary": {"rows": len(scored), "ok": ok, "marked": len(scored) - ok},
+                "warnings": notes,
             }
         )
 
