@@ -25,6 +25,7 @@ from distancing_bn import cli
 from distancing_bn.server import Limits, create_app
 
 STATIC = Path(dbn.__file__).parent / "static"
+INTERVIEW = Path(__file__).parent / "data" / "interview.yaml"  # screens, checklists, a safety cause
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,26 @@ def model() -> dbn.Model:
 def client(model: dbn.Model) -> Iterator[TestClient]:
     with TestClient(create_app(model, limits=Limits(rate_limit=0))) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def interview() -> dbn.Model:
+    return dbn.load_model(INTERVIEW)
+
+
+@pytest.fixture(scope="module")
+def iclient(interview: dbn.Model) -> Iterator[TestClient]:
+    with TestClient(create_app(interview, limits=Limits(rate_limit=0))) as c:
+        yield c
+
+
+def _takes_checklists(model: dbn.Model) -> bool:
+    gid, group = next(iter(model.groups.items()))
+    try:
+        dbn.Session(model).answer(gid, [group.items[0]])
+    except dbn.DistancingBNError:
+        return False
+    return True
 
 
 def _error(response: Any, status: int, kind: str) -> str:
@@ -211,22 +232,63 @@ def test_next_bad_stop_rule_gives_422(client: TestClient, stop: dict[str, Any]) 
     _error(client.post("/v1/next", json={"stop": stop}), 422, "RequestValidationError")
 
 
-def test_checklists_take_picked_items_none_and_unsure(client: TestClient, model: dbn.Model) -> None:
-    groups = getattr(model, "groups", {})
-    if not groups:
-        pytest.skip("this model has no checklists (groups)")
-    gid, group = next(iter(groups.items()))
-    for value in ([group.items[0]], "none"):
-        body = client.post("/v1/next", json={"answers": {gid: value}})
+def test_model_describes_checklists_screens_themes_and_observed(iclient: TestClient, interview: dbn.Model) -> None:
+    info = iclient.get("/v1/model").json()
+    assert info["screens"] == list(interview.screens) == ["afraid", "safety_check"]
+    assert info["observed"] == {"distance_noticed": "yes"}
+    assert "distance_noticed" not in {q["id"] for q in info["questions"]}
+    groups = {g["id"]: g for g in info["groups"]}
+    life = groups["life_events"]
+    assert [i["id"] for i in life["items"]] == ["long_hours", "money", "bereaved"]
+    assert [i["label"] for i in life["items"]] == ["Longer hours", "Money worries", "A recent loss"]
+    assert life["theme"] == "Life changes" and life["cost"] == 1.5 and life["none_label"]
+    assert groups["safety_check"]["screen"] == 2
+    by_id = {q["id"]: q for q in info["questions"]}
+    assert by_id["long_hours"]["group"] == "life_events" and by_id["afraid"]["group"] is None
+    assert by_id["afraid"]["label"] == "Afraid of them" and by_id["afraid"]["screen"] == 1
+    assert info["themes"][:2] == ["Life changes", "Safety"] and "Talking" in info["themes"]
+    assert {c["id"]: c["kind"] for c in info["causes"]}["control"] == "safety"
+
+
+def test_screens_come_first(iclient: TestClient, interview: dbn.Model) -> None:
+    first = iclient.post("/v1/next", json={}).json()["next"]
+    assert first["id"] == dbn.Session(interview).next_question()
+    if first["id"] != "afraid":
+        pytest.skip("the library's next_question does not ask screens first yet (contract: screens)")
+    assert first["kind"] == "question"
+    if not _takes_checklists(interview):
+        pytest.skip("the library's Session does not take checklist answers yet (contract: Session group answers)")
+    second = iclient.post("/v1/next", json={"answers": {"afraid": "no"}}).json()["next"]
+    assert second["id"] == "safety_check" and second["kind"] == "group"
+    assert [i["id"] for i in second["items"]] == ["checks_phone", "cuts_off"]
+
+
+def test_checklists_take_picked_items_none_and_unsure(iclient: TestClient, interview: dbn.Model) -> None:
+    if not _takes_checklists(interview):
+        pytest.skip("the library's Session does not take checklist answers yet (contract: Session group answers)")
+    gid = "life_events"
+    for value in (["money"], ["long_hours", "bereaved"], "none", {"long_hours": "yes", "money": "no"}):
+        body = iclient.post("/v1/next", json={"answers": {"afraid": "no", gid: value}})
         assert body.status_code == 200, body.text
         assert body.json()["next"] is None or body.json()["next"]["id"] != gid
-        post = client.post("/v1/posterior", json={"answers": {gid: value}}).json()
-        expected = _replay(model, {gid: value}).posterior.probabilities
+        post = iclient.post("/v1/posterior", json={"answers": {gid: value}}).json()
+        expected = _replay(interview, {gid: value}).posterior.probabilities
         assert {c["id"]: c["probability"] for c in post["causes"]} == pytest.approx(
-            {c: expected[c] for c in model.causes}
+            {c: expected[c] for c in interview.causes}, abs=1e-12
         )
-    assert client.post("/v1/next", json={"unsure": [gid]}).json()["next"]["id"] != gid
-    _error(client.post("/v1/next", json={"answers": {gid: ["not_an_item"]}}), 422, _kind_of(model, gid))
+    after = iclient.post("/v1/next", json={"answers": {"afraid": "no"}, "unsure": ["safety_check", gid]}).json()
+    assert after["next"] is None or after["next"]["id"] not in ("safety_check", gid)
+    r = iclient.post("/v1/next", json={"answers": {gid: ["not_an_item"]}})
+    _error(r, 422, _kind_of(interview, gid))
+
+
+def test_a_likely_safety_cause_raises_the_urgent_notice_first(iclient: TestClient) -> None:
+    answers = {"afraid": "yes", "sad": "yes"}
+    body = iclient.post("/v1/guidance", json={"answers": answers}).json()
+    assert body["urgent"] is True and body["notices"][0]["kind"] == "safety"
+    assert body["tips_withheld"] is True and body["causes"] == []
+    post = iclient.post("/v1/posterior", json={"answers": answers}).json()
+    assert {c["id"]: c["kind"] for c in post["causes"]}["control"] == "safety"
 
 
 def _kind_of(model: dbn.Model, gid: str) -> str:

@@ -155,20 +155,6 @@ def _spec_question(model: Model, q: str) -> Any:
     return model.spec.question(q) if model.spec is not None else None
 
 
-def _question_label(model: Model, q: str) -> str:
-    fn = getattr(model, "question_label", None)
-    return str(fn(q)) if fn is not None else model.question_text(q)
-
-
-def _question_theme(model: Model, q: str) -> str:
-    fn = getattr(model, "question_theme", None)
-    return str(fn(q)) if fn is not None else "Other"
-
-
-def _groups(model: Model) -> dict[str, Any]:
-    return dict(getattr(model, "groups", {}) or {})
-
-
 def _answer_label(model: Model, q: str, answer: str) -> str:
     sq = _spec_question(model, q)
     return sq.display(answer) if sq is not None else answer
@@ -178,21 +164,15 @@ def _notice(n: Any) -> dict[str, Any]:
     return {"id": n.id, "kind": n.kind, "title": n.title, "text": n.text, "urgent": n.kind in URGENT_KINDS}
 
 
-def _cause_kind(model: Model, c: str) -> str:
-    if model.spec is None:
-        return "relationship"
-    return str(getattr(model.spec.cause(c), "kind", "relationship"))
-
-
 def _question(model: Model, q: str) -> dict[str, Any]:
     sq = _spec_question(model, q)
-    group = next((g.id for g in _groups(model).values() if q in g.items), None)
+    group = next((g.id for g in model.groups.values() if q in g.items), None)
     return {
         "kind": "question",
         "id": q,
         "text": model.question_text(q),
-        "label": _question_label(model, q),
-        "theme": _question_theme(model, q),
+        "label": model.question_label(q),
+        "theme": model.question_theme(q),
         "answers": [{"id": a, "label": _answer_label(model, q, a)} for a in model.answers_of(q)],
         "unsure": bool(getattr(sq, "unsure", True)),
         "cost": model.cost(q),
@@ -208,8 +188,8 @@ def _group(model: Model, g: Any) -> dict[str, Any]:
         "id": g.id,
         "text": g.text,
         "label": g.label,
-        "theme": g.theme or _question_theme(model, g.items[0]),
-        "items": [{"id": q, "label": _question_label(model, q), "text": model.question_text(q)} for q in g.items],
+        "theme": model.question_theme(g.id),
+        "items": [{"id": q, "label": model.question_label(q), "text": model.question_text(q)} for q in g.items],
         "none_label": g.none_label or "None of these",
         "cost": g.cost,
         "screen": g.screen,
@@ -217,7 +197,7 @@ def _group(model: Model, g: Any) -> dict[str, Any]:
 
 
 def _asked_item(model: Model, qid: str) -> dict[str, Any]:
-    groups = _groups(model)
+    groups = model.groups
     return _group(model, groups[qid]) if qid in groups else _question(model, qid)
 
 
@@ -232,13 +212,14 @@ def describe(model: Model) -> dict[str, Any]:
             {
                 "id": c,
                 "label": model.label(c),
-                "kind": _cause_kind(model, c),
+                "kind": model.cause_kind(c),
                 "description": getattr(sc, "description", ""),
                 "prior": float(prior[c]),
             }
         )
     questions = [_question(model, q) for q in model.questions]
-    themes = list(dict.fromkeys(q["theme"] for q in questions))
+    groups = [_group(model, g) for g in model.groups.values()]
+    themes = list(dict.fromkeys(q["theme"] for q in (*groups, *questions)))
     return {
         "api": API_VERSION,
         "id": model.id,
@@ -249,9 +230,9 @@ def describe(model: Model) -> dict[str, Any]:
         "disclaimer": model.disclaimer,
         "causes": causes,
         "questions": questions,
-        "groups": [_group(model, g) for g in _groups(model).values()],
-        "screens": list(getattr(model, "screens", ()) or ()),
-        "observed": dict(getattr(model, "observed", {}) or {}),
+        "groups": groups,
+        "screens": list(model.screens),
+        "observed": model.observed,
         "themes": themes,
         "notices": [_notice(n) for n in spec.notices] if spec is not None else [],
     }
@@ -307,7 +288,7 @@ def _posterior(model: Model, s: Session) -> dict[str, Any]:
         {
             "id": c,
             "label": model.label(c),
-            "kind": _cause_kind(model, c),
+            "kind": model.cause_kind(c),
             "probability": float(probs[c]),
             "prior": float(prior[c]),
         }
@@ -340,7 +321,7 @@ def _explain(model: Model, s: Session, cause: str | None) -> dict[str, Any]:
     post = s.posterior
     if cause is None:
         ranked = post.probabilities[list(model.causes)].sort_values(ascending=False)
-        relationship = [c for c in ranked.index if _cause_kind(model, c) == "relationship"]
+        relationship = [c for c in ranked.index if model.cause_kind(c) == "relationship"]
         cause = relationship[0] if relationship else str(ranked.index[0])
     ex = post.explain(cause)
     rows = []
@@ -351,7 +332,7 @@ def _explain(model: Model, s: Session, cause: str | None) -> dict[str, Any]:
         rows.append(
             {
                 "question": q,
-                "label": _question_label(model, q),
+                "label": model.question_label(q),
                 "text": r["text"],
                 "answer": raw if isinstance(raw, str) else None,
                 "answer_label": r["answer"],
