@@ -47,6 +47,20 @@
     show("failure", "failure-title");
   }
 
+  // Run one user action: the page is marked busy (aria-busy) until its requests are done and drawn.
+  async function run(action) {
+    const main = $("main");
+    if (main.getAttribute("aria-busy") === "true") return;  // no double submits
+    main.setAttribute("aria-busy", "true");
+    try {
+      await action();
+    } catch (err) {
+      failure(err);
+    } finally {
+      main.removeAttribute("aria-busy");
+    }
+  }
+
   async function call(path, body) {
     const init = body === undefined
       ? { method: "GET", headers: { Accept: "application/json" } }
@@ -112,7 +126,7 @@
     return state.history.length;
   }
 
-  function showQuestion(item, volunteered) {
+  function showQuestion(item, volunteered, previous) {
     state.current = item;
     state.volunteered = volunteered;
     const n = askedCount() + 1;
@@ -127,11 +141,14 @@
       $("q-hint").textContent = "Pick any that apply.";
       item.items.forEach((it, i) => {
         const id = `c-${i}`;
-        const input = el("input", { type: "checkbox", id, name: "item", value: it.id });
+        const picked = Array.isArray(previous) && previous.includes(it.id);
+        const input = el("input", { type: "checkbox", id, name: "item", value: it.id, checked: picked });
         input.addEventListener("change", () => { if (input.checked) $("c-none").checked = false; });
         box.append(el("div", { className: "choice" }, input, el("label", { for: id, text: it.label })));
       });
-      const none = el("input", { type: "checkbox", id: "c-none", name: "none", value: "none" });
+      const none = el("input", {
+        type: "checkbox", id: "c-none", name: "none", value: "none", checked: previous === "none",
+      });
       none.addEventListener("change", () => {
         if (none.checked) box.querySelectorAll("input[name=item]").forEach((x) => { x.checked = false; });
       });
@@ -140,7 +157,9 @@
       $("q-hint").textContent = "";
       item.answers.forEach((a, i) => {
         const id = `c-${i}`;
-        const input = el("input", { type: "radio", id, name: "answer", value: a.id, required: true });
+        const input = el("input", {
+          type: "radio", id, name: "answer", value: a.id, required: true, checked: previous === a.id,
+        });
         box.append(el("div", { className: "choice" }, input, el("label", { for: id, text: a.label })));
       });
     }
@@ -177,20 +196,24 @@
 
   function record(id, value) {
     state.history.push({ id, value });
-    step().catch((err) => {
-      state.history.pop();
-      failure(err);
+    run(async () => {
+      try {
+        await step();
+      } catch (err) {
+        state.history.pop();  // the server refused it: the answer is not kept
+        throw err;
+      }
     });
   }
 
   function back() {
-    if (state.volunteered) {  // leave the chosen question unanswered
-      step().catch(failure);
+    if (state.volunteered) {  // leave the chosen question unanswered: back to where the person was
+      run(step);
       return;
     }
-    if (!state.history.length) return;
-    state.history.pop();
-    step().catch(failure);
+    const last = state.history.pop();
+    if (!last) return;
+    showQuestion(state.byId.get(last.id), false, last.value);  // the previous answer, ready to change
   }
 
   // ------------------------------------------------------------------ volunteering
@@ -322,23 +345,24 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("start").addEventListener("click", () => step().catch(failure));
+    const results = () => run(() => showResult(state.lastNext));
+    $("start").addEventListener("click", () => run(step));
     $("qform").addEventListener("submit", submitCurrent);
     $("q-unsure").addEventListener("click", () => record(state.current.id, "unsure"));
     $("q-back").addEventListener("click", back);
-    $("q-finish").addEventListener("click", () => showResult(state.lastNext).catch(failure));
-    $("notice-results").addEventListener("click", () => showResult(state.lastNext).catch(failure));
+    $("q-finish").addEventListener("click", results);
+    $("notice-results").addEventListener("click", results);
     $("notice-continue").addEventListener("click", () => {
       const next = state.lastNext;
       if (next && !next.done) showQuestion(next.next, false);
-      else showResult(next).catch(failure);
+      else results();
     });
     $("result-back").addEventListener("click", () => {
-      state.history.pop();
-      step().catch(failure);
+      state.volunteered = false;
+      back();
     });
     $("result-restart").addEventListener("click", restart);
-    $("failure-retry").addEventListener("click", () => (state.model ? step() : init()).catch(failure));
-    init().catch(failure);
+    $("failure-retry").addEventListener("click", () => run(state.model ? step : init));
+    run(init);
   });
 })();
