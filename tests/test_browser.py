@@ -164,6 +164,20 @@ def wait_step(pg: Any) -> str:
     raise AssertionError("no section is shown")
 
 
+def open_browse(pg: Any) -> None:
+    """Open the list of other questions and every theme in it."""
+    if not pg.locator("#browse").evaluate("d => d.open"):
+        pg.locator("#browse > summary").click()
+    for theme in pg.locator("#browse-list details").all():
+        if not theme.evaluate("d => d.open"):
+            theme.locator("summary").click()
+
+
+def volunteer(pg: Any, question: str) -> None:
+    open_browse(pg)
+    pg.locator(f"#browse-list button[data-question-id={question}]").click()
+
+
 def start(pg: Any, url: str) -> None:
     pg.goto(url)
     pg.wait_for_selector("#intro:not([hidden])")
@@ -207,9 +221,10 @@ def test_three_questions_a_volunteered_one_and_a_result(page: Any, server: Serve
     assert "Question 4" in page.locator("#progress").inner_text()
 
     # volunteer: the list by theme, then one question from it
-    page.locator("#browse summary").click()
-    themes = page.locator("#browse-list h3").all_inner_texts()
+    page.locator("#browse > summary").click()
+    themes = [re.sub(r" \(\d+\)$", "", t) for t in page.locator("#browse-list summary").all_inner_texts()]
     assert themes == list(dict.fromkeys(model.question_theme(q) for q in model.questions)) and all(themes)
+    open_browse(page)
     shoot(page, "3-browse")
     choice = page.locator("#browse-list button[data-question-id=longer_hours]")
     assert choice.count() == 1
@@ -250,8 +265,7 @@ def test_three_questions_a_volunteered_one_and_a_result(page: Any, server: Serve
 def test_safety_answer_shows_the_notice_first(page: Any, server: Server) -> None:
     model = dbn.load_model()
     start(page, server.url)
-    page.locator("#browse summary").click()
-    page.locator("#browse-list button[data-question-id=controlling]").click()
+    volunteer(page, "controlling")
     display = model.spec.question("controlling").display("often")
     page.locator("#choices label", has_text=display).click()
     page.locator("#q-next").click()
@@ -285,8 +299,7 @@ def test_checklist_as_checkboxes(browser: Any, tmp_path: Path) -> None:
         context = browser.new_context(viewport=PHONE)
         pg = context.new_page()
         start(pg, server.url)
-        pg.locator("#browse summary").click()
-        pg.locator("#browse-list button[data-question-id=life_events]").click()
+        volunteer(pg, "life_events")
         assert pg.locator("#choices input[type=checkbox]").count() == 4  # three items and "none of these"
         pg.locator("#choices label", has_text="Money worries").click()
         pg.locator("#choices label", has_text="A recent loss").click()

@@ -236,9 +236,9 @@
   function renderBrowse() {
     const list = $("browse-list");
     list.replaceChildren();
-    for (const [theme, qs] of remaining()) {
-      if (!qs.length) continue;
-      const heading = el("h3", { text: theme });
+    const themes = [...remaining()].filter(([, qs]) => qs.length);
+    for (const [theme, qs] of themes) {
+      const heading = el("summary", { text: `${theme} (${qs.length})` });
       const ul = el("ul", { className: "browse" });
       for (const q of qs) {
         const button = el("button", {
@@ -247,7 +247,7 @@
         button.addEventListener("click", () => showQuestion(state.byId.get(q.id), true));
         ul.append(el("li", {}, button));
       }
-      list.append(el("div", { className: "theme" }, heading, ul));
+      list.append(el("details", { className: "theme", open: themes.length === 1 }, heading, ul));
     }
     if (!list.children.length) list.append(el("p", { className: "muted", text: "Every question has been answered." }));
   }
@@ -293,8 +293,8 @@
     reasons.replaceChildren();
     if (why && (why.supports.length || why.against.length)) {
       reasons.append(el("h2", { text: `Why "${why.label}" comes out on top` }));
-      const item = (r) => el("li", {}, el("strong", { text: r.label }),
-        document.createTextNode(`: you said "${r.answer_label}" (${r.strength})`));
+      const item = (r) => el("li", {}, el("strong", { text: r.label }), el("br"),
+        document.createTextNode(`You said "${r.answer_label}": ${r.strength} evidence`));
       if (why.supports.length) {
         reasons.append(el("p", { text: "Answers that point towards it:" }),
           el("ul", { className: "reasons" }, ...why.supports.slice(0, 5).map(item)));
@@ -309,7 +309,7 @@
     tips.replaceChildren();
     if (guide.causes.length) {
       tips.append(el("h2", { text: "Things you could try" }));
-      for (const c of guide.causes) {
+      for (const c of [...guide.causes].sort((a, b) => b.probability - a.probability)) {
         tips.append(el("h3", { text: `${c.label} (${percent(c.probability)})` }),
           el("ul", { className: "tips" }, ...c.tips.map((t) => el("li", { text: t }))));
       }
@@ -332,8 +332,6 @@
     for (const g of model.groups) state.byId.set(g.id, g);
     document.title = model.title;
     $("brand").textContent = model.title;
-    $("intro-title").textContent = model.title;
-    $("intro-description").textContent = "";
     $("disclaimer").textContent = model.disclaimer;
     show("intro", "intro-title");
   }
