@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
+import distancing_bn as dbn
+
 pytest.importorskip("fastapi", reason="the 'serve' extra (FastAPI) is not installed")
 pytest.importorskip("uvicorn", reason="the 'serve' extra (uvicorn) is not installed")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
-
-import distancing_bn as dbn
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and os.path.exists(p)), None)
 if CHROMIUM is None:
