@@ -206,7 +206,8 @@ def test_next_stops_on_the_question_budget(client: TestClient, model: dbn.Model)
     body = client.post("/v1/next", json={"answers": {"less_contact": "a_lot"}, "stop": {"max_questions": 1}}).json()
     s = dbn.Session(model, stop=dbn.StopRule(max_questions=1)).answer("less_contact", "a_lot")
     assert body["done"] is True and body["next"] is None
-    assert body["stop_reason"] == s.stop_reason and body["stop_text"]
+    assert body["stop_reason"] == s.decision().code == "budget" and body["stop_message"] == s.stop_reason
+    assert body["stop_text"] and "bits" not in body["stop_text"]
 
 
 def test_next_reports_the_safety_notice(client: TestClient) -> None:
@@ -230,6 +231,13 @@ def test_next_bad_steps_give_422(client: TestClient, body: dict[str, Any], kind:
 @pytest.mark.parametrize("stop", [{"max_questions": -1}, {"decided_low": 2}, {"min_gain_bits": "lots"}, {"x": 1}])
 def test_next_bad_stop_rule_gives_422(client: TestClient, stop: dict[str, Any]) -> None:
     _error(client.post("/v1/next", json={"stop": stop}), 422, "RequestValidationError")
+
+
+def test_next_stop_rule_out_of_order_gives_the_librarys_message(client: TestClient) -> None:
+    message = _error(
+        client.post("/v1/next", json={"stop": {"decided_low": 0.9, "decided_high": 0.2}}), 422, "DataError"
+    )
+    assert "decided_low <= decided_high" in message
 
 
 def test_model_describes_checklists_screens_themes_and_observed(iclient: TestClient, interview: dbn.Model) -> None:

@@ -214,7 +214,7 @@ def describe(model: Model) -> dict[str, Any]:
                 "label": model.label(c),
                 "kind": model.cause_kind(c),
                 "description": getattr(sc, "description", ""),
-                "prior": float(prior[c]),
+                "prior": _p(prior[c]),
             }
         )
     questions = [_question(model, q) for q in model.questions]
@@ -245,7 +245,10 @@ def _session(model: Model, body: AnswersIn, stop: StopIn | None = None) -> Sessi
     if stop is not None:
         known = {f.name for f in fields(StopRule)}
         given = {k: v for k, v in stop.model_dump(exclude_none=True).items() if k in known}
-        rule = StopRule(**given)
+        try:
+            rule = StopRule(**given)
+        except ValueError as exc:  # e.g. decided_low above decided_high
+            raise DataError(f"stop: {exc}") from None
     s = Session(model, stop=rule) if rule is not None else Session(model)
     for q, a in body.answers.items():
         s.answer(q, a)
@@ -255,13 +258,7 @@ def _session(model: Model, body: AnswersIn, stop: StopIn | None = None) -> Sessi
 
 
 def _notices(guide: Any) -> tuple[list[dict[str, Any]], bool]:
-    notices = getattr(guide, "notices", None)
-    if notices is None:  # before the contract's Guidance.notices: safety first, then professional help
-        notices = (*guide.safety, *guide.professional_help)
-    out = [_notice(n) for n in notices]
-    out.sort(key=lambda n: not n["urgent"])
-    urgent = bool(getattr(guide, "urgent", any(n["urgent"] for n in out)))
-    return out, urgent
+    return [_notice(n) for n in guide.notices], bool(guide.urgent)
 
 
 def _guidance(model: Model, s: Session) -> dict[str, Any]:
@@ -272,12 +269,17 @@ def _guidance(model: Model, s: Session) -> dict[str, Any]:
         "tips_withheld": bool(guide.tips_withheld),
         "notices": notices,
         "causes": [
-            {"cause": c.cause, "label": c.label, "probability": c.probability, "tips": list(c.tips)}
+            {"cause": c.cause, "label": c.label, "probability": _p(c.probability), "tips": list(c.tips)}
             for c in guide.causes
         ],
-        "general": list(getattr(guide, "general", ()) or ()),
+        "general": list(guide.general),
         "disclaimer": guide.disclaimer,
     }
+
+
+def _p(x: float) -> float:
+    """A probability for JSON: 12 decimals (0.3, not 0.29999999999999977)."""
+    return round(float(x), 12)
 
 
 def _posterior(model: Model, s: Session) -> dict[str, Any]:
@@ -289,15 +291,14 @@ def _posterior(model: Model, s: Session) -> dict[str, Any]:
             "id": c,
             "label": model.label(c),
             "kind": model.cause_kind(c),
-            "probability": float(probs[c]),
-            "prior": float(prior[c]),
+            "probability": _p(probs[c]),
+            "prior": _p(prior[c]),
         }
         for c in model.causes
     ]
     causes.sort(key=lambda c: -c["probability"])
     facets = [
-        {"id": f, "label": model.label(f), "probability": float(probs[f]), "prior": float(prior[f])}
-        for f in model.facets
+        {"id": f, "label": model.label(f), "probability": _p(probs[f]), "prior": _p(prior[f])} for f in model.facets
     ]
     return {
         "causes": causes,
@@ -346,7 +347,7 @@ def _explain(model: Model, s: Session, cause: str | None) -> dict[str, Any]:
     return {
         "cause": ex.cause,
         "label": ex.label,
-        "probability": ex.probability,
+        "probability": _p(ex.probability),
         "supports": [r for r in moved if r["effect"] in ("raised", "made certain")],
         "against": [r for r in moved if r["effect"] in ("lowered", "ruled out")],
         "contributions": rows,
@@ -354,14 +355,15 @@ def _explain(model: Model, s: Session, cause: str | None) -> dict[str, Any]:
 
 
 def _next(model: Model, s: Session) -> dict[str, Any]:
-    q = s.next_question()
-    reason = s.stop_reason
+    d = s.decision()
     notices, urgent = _notices(s.guidance())
     return {
-        "done": q is None,
-        "next": _asked_item(model, q) if q is not None else None,
-        "stop_reason": reason,
-        "stop_text": STOP_TEXT.get(reason, reason) if reason is not None else None,
+        "done": d.question is None,
+        "next": _asked_item(model, d.question) if d.question is not None else None,
+        "screen": bool(d.screen),
+        "stop_reason": d.code,
+        "stop_message": d.reason,
+        "stop_text": STOP_TEXT.get(d.code or "", d.reason) if d.question is None else None,
         "asked": len(s.asked),
         "notices": notices,
         "urgent": urgent,
