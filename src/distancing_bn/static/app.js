@@ -138,7 +138,7 @@
     const box = $("choices");
     box.replaceChildren();
     if (item.kind === "group") {
-      $("q-hint").textContent = "Pick any that apply.";
+      $("q-hint").textContent = /pick/i.test(item.text) ? "" : "Pick any that apply.";
       item.items.forEach((it, i) => {
         const id = `c-${i}`;
         const picked = Array.isArray(previous) && previous.includes(it.id);
