@@ -570,3 +570,21 @@ def test_serve_command_bad_model_is_a_library_error(tmp_path: Path, capsys: pyte
     bad.write_text("format: distancing-bn/1\nid: [\n")
     assert cli.main(["serve", str(bad)]) == 2
     assert capsys.readouterr().err.startswith("error: ModelSyntaxError")
+
+
+def test_concurrent_requests_give_the_same_answers_as_one_at_a_time(client: TestClient, model: dbn.Model) -> None:
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(7)
+    bodies = []
+    for _ in range(16):
+        picked = rng.sample(list(model.questions), 4)
+        bodies.append({"answers": {q: rng.choice(model.answers_of(q)) for q in picked}})
+
+    def both(body: dict[str, Any]) -> tuple[Any, Any]:
+        return client.post("/v1/next", json=body).json(), client.post("/v1/explain", json=body).json()
+
+    one_by_one = [both(b) for b in bodies]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(both, bodies)) == one_by_one
