@@ -103,6 +103,9 @@ def test_openapi_schema_lists_every_endpoint_and_no_page_loads_from_the_internet
     paths = client.get("/v1/openapi.json").json()["paths"]
     assert set(paths) == {f"/v1/{p}" for p in ("model", "posterior", "next", "explain", "guidance", "score")}
     assert "text/csv" in paths["/v1/score"]["post"]["requestBody"]["content"]
+    replies = paths["/v1/next"]["post"]["responses"]
+    assert replies["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/NextOut")
+    assert replies["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
     for swagger in ("/docs", "/redoc"):  # FastAPI's doc pages pull their scripts from a CDN
         assert client.get(swagger).status_code == 404
 

@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, fields
 from importlib.resources import files
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -148,6 +148,192 @@ class ScoreIn(BaseModel):
     rows: list[dict[str, str | int | float | None]]
     facets: bool = False
     next_question: bool = True
+
+
+# ---------------------------------------------------------------------- reply bodies (the OpenAPI schema)
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Out):
+    type: str = Field(description="the library's error class, or RequestValidationError, PayloadTooLarge, …")
+    message: str
+
+
+class ErrorOut(_Out):
+    """Every error reply."""
+
+    error: ErrorDetail
+
+
+class AnswerOut(_Out):
+    id: str
+    label: str
+
+
+class QuestionOut(_Out):
+    kind: Literal["question"]
+    id: str
+    text: str
+    label: str
+    theme: str
+    answers: list[AnswerOut]
+    unsure: bool = Field(description="whether 'not sure' is offered")
+    cost: float
+    screen: int | None = Field(description="asked before any ranking, lower numbers first")
+    group: str | None = Field(description="the checklist this question belongs to")
+    notices: dict[str, list[str]] = Field(description="notice id -> the answers that raise it")
+
+
+class ItemOut(_Out):
+    id: str
+    label: str
+    text: str
+
+
+class GroupOut(_Out):
+    kind: Literal["group"]
+    id: str
+    text: str
+    label: str
+    theme: str
+    items: list[ItemOut]
+    none_label: str
+    cost: float
+    screen: int | None
+
+
+class NoticeOut(_Out):
+    id: str
+    kind: str = Field(description="safety, crisis or professional_help")
+    title: str
+    text: str
+    urgent: bool = Field(description="safety and crisis notices: shown first; relationship tips withheld")
+
+
+class CauseOut(_Out):
+    id: str
+    label: str
+    kind: str = Field(description="relationship, or safety (drives a notice; never a cause to work on)")
+    description: str
+    prior: float
+
+
+class ModelOut(_Out):
+    api: str
+    id: str
+    title: str
+    description: str
+    version: str
+    model_sha256: str | None
+    disclaimer: str
+    causes: list[CauseOut]
+    questions: list[QuestionOut]
+    groups: list[GroupOut]
+    screens: list[str]
+    observed: dict[str, str]
+    themes: list[str]
+    notices: list[NoticeOut]
+
+
+class CauseP(_Out):
+    id: str
+    label: str
+    kind: str
+    probability: float = Field(description="P(present | answers)")
+    prior: float = Field(description="P(present) before any answer")
+
+
+class FacetP(_Out):
+    id: str
+    label: str
+    probability: float
+    prior: float
+
+
+class PosteriorOut(_Out):
+    model_sha256: str | None
+    causes: list[CauseP] = Field(description="highest probability first")
+    facets: list[FacetP]
+    answered: int
+    log_evidence: float | None = Field(description="natural log of P(answers)")
+
+
+class NextOut(_Out):
+    model_sha256: str | None
+    done: bool
+    next: QuestionOut | GroupOut | None = Field(discriminator="kind")
+    screen: bool
+    stop_reason: str | None = Field(description="decided, no_gain, budget or exhausted")
+    stop_message: str | None
+    stop_text: str | None
+    asked: int
+    notices: list[NoticeOut]
+    urgent: bool
+
+
+class ContributionOut(_Out):
+    question: str
+    label: str
+    text: str
+    answer: str | None
+    answer_label: str
+    effect: str = Field(description="raised, lowered, unchanged, made certain or ruled out")
+    strength: str = Field(description="decisive, strong, moderate, slight, very slight or none")
+    factor: float | None = Field(description="odds multiplied by; null when made certain or ruled out")
+    bits: float | None
+
+
+class ExplainOut(_Out):
+    model_sha256: str | None
+    cause: str
+    label: str
+    probability: float
+    supports: list[ContributionOut]
+    against: list[ContributionOut]
+    contributions: list[ContributionOut]
+
+
+class CauseTipsOut(_Out):
+    cause: str
+    label: str
+    probability: float
+    tips: list[str]
+
+
+class GuidanceOut(_Out):
+    model_sha256: str | None
+    urgent: bool
+    tips_withheld: bool
+    notices: list[NoticeOut] = Field(description="urgent first")
+    causes: list[CauseTipsOut]
+    general: list[str]
+    disclaimer: str
+
+
+class ScoreSummaryOut(_Out):
+    rows: int
+    ok: int
+    marked: int
+
+
+class ScoreOut(_Out):
+    model_sha256: str | None
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    summary: ScoreSummaryOut
+    warnings: list[str]
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": what}
+    for code, what in {
+        409: "the answers were given for another model (model_sha256)",
+        413: "the body (or the batch) is too large",
+        422: "bad answers (the library's message) or a body of the wrong shape",
+        429: "too many requests from this address",
+    }.items()
+}
 
 
 # ---------------------------------------------------------------------- model description
@@ -617,33 +803,60 @@ def create_app(model: Model | None = None, *, limits: Limits | None = None) -> F
                 "reload the model description and start again"
             )
 
-    @app.get(f"/{API_VERSION}/model", summary="The model: causes, questions, checklists, screens, notices")
-    def get_model() -> dict[str, Any]:
+    @app.get(
+        f"/{API_VERSION}/model",
+        summary="The model: causes, questions, checklists, screens, notices",
+        response_model=ModelOut,
+        responses={429: _ERRORS[429]},
+    )
+    def get_model() -> Any:
         return info
 
-    @app.post(f"/{API_VERSION}/posterior", summary="P(cause present | answers) for every cause and facet")
-    def post_posterior(body: AnswersIn) -> dict[str, Any]:
+    @app.post(
+        f"/{API_VERSION}/posterior",
+        summary="P(cause present | answers) for every cause and facet",
+        response_model=PosteriorOut,
+        responses=_ERRORS,
+    )
+    def post_posterior(body: AnswersIn) -> Any:
         checked(body)
         return {"model_sha256": sha, **_posterior(model, _session(model, body))}
 
-    @app.post(f"/{API_VERSION}/next", summary="The next question or checklist, or why to stop")
-    def post_next(body: NextIn) -> dict[str, Any]:
+    @app.post(
+        f"/{API_VERSION}/next",
+        summary="The next question or checklist, or why to stop",
+        response_model=NextOut,
+        responses=_ERRORS,
+    )
+    def post_next(body: NextIn) -> Any:
         checked(body)
         return {"model_sha256": sha, **_next(model, _session(model, body, body.stop))}
 
-    @app.post(f"/{API_VERSION}/explain", summary="Which answers moved a cause, and how strongly")
-    def post_explain(body: ExplainIn) -> dict[str, Any]:
+    @app.post(
+        f"/{API_VERSION}/explain",
+        summary="Which answers moved a cause, and how strongly",
+        response_model=ExplainOut,
+        responses=_ERRORS,
+    )
+    def post_explain(body: ExplainIn) -> Any:
         checked(body)
         return {"model_sha256": sha, **_explain(model, _session(model, body), body.cause)}
 
-    @app.post(f"/{API_VERSION}/guidance", summary="Notices (urgent first) and tips for the likely causes")
-    def post_guidance(body: AnswersIn) -> dict[str, Any]:
+    @app.post(
+        f"/{API_VERSION}/guidance",
+        summary="Notices (urgent first) and tips for the likely causes",
+        response_model=GuidanceOut,
+        responses=_ERRORS,
+    )
+    def post_guidance(body: AnswersIn) -> Any:
         checked(body)
         return {"model_sha256": sha, **_guidance(model, _session(model, body))}
 
     @app.post(
         f"/{API_VERSION}/score",
         summary="Score many rows (JSON or CSV in; JSON, or CSV with Accept: text/csv, out)",
+        response_model=ScoreOut,
+        responses={**_ERRORS, 415: {"model": ErrorOut, "description": "neither JSON nor CSV"}},
         openapi_extra={
             "requestBody": {
                 "content": {
