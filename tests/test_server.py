@@ -559,6 +559,24 @@ def test_serve_command_binds_loopback_and_warns_for_other_hosts(
     assert calls[-1]["app"].guard_limits.rate_limit == 0
 
 
+def test_serve_command_port_in_use_or_unknown_host(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    uvicorn = pytest.importorskip("uvicorn")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("must not start"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli.main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot listen on 127.0.0.1 port {port}: ") and "another --port" in err
+    assert cli.main(["serve", "--host", "no-such-host.invalid"]) == 2
+    assert "error: cannot listen on no-such-host.invalid" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv", [["serve", "--port", "0"], ["serve", "--port", "70000"], ["serve", "--rate-limit", "-1"]]
 )

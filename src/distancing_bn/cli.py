@@ -419,6 +419,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             "questionnaire; there is no login and no TLS (put a proxy with HTTPS in front)",
             file=sys.stderr,
         )
+    problem = _cannot_listen(args.host, args.port)
+    if problem:
+        print(f"error: cannot listen on {args.host} port {args.port}: {problem}", file=sys.stderr)
+        return EXIT_ERROR
     app = create_app(model, limits=Limits(rate_limit=args.rate_limit))
     from uvicorn.config import LOGGING_CONFIG
 
@@ -437,6 +441,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_level=level.lower(),
     )
     return EXIT_OK
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, no such address), or None."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"{exc.strerror or 'unknown address'} (give an address such as 127.0.0.1 or 0.0.0.0)"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            fix = "; choose another --port" if exc.errno == errno.EADDRINUSE else ""
+            return f"{exc.strerror or type(exc).__name__}{fix}"
+    return None
 
 
 def _port(text: str) -> int:
