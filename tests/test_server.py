@@ -387,6 +387,8 @@ def test_score_csv_in_and_out(client: TestClient) -> None:
     assert r.json()["warnings"] == []
     odd = client.post("/v1/score", content="note,less_contact\nx,no\n", headers={"content-type": "text/csv"})
     assert "'note'" in odd.json()["warnings"][0]  # told to the client, not to the log
+    wide = client.post("/v1/score", content="less_contact,x\nno,1,2\n", headers={"content-type": "text/csv"})
+    assert wide.status_code == 200 and "more fields than the header" in " ".join(wide.json()["warnings"])
     r = client.post("/v1/score?facets=true", content=csv, headers={"content-type": "text/csv", "accept": "text/csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.splitlines()

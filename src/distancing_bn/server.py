@@ -587,12 +587,26 @@ def _read_csv(body: bytes) -> pd.DataFrame:
 _SCORE_LOCK = threading.Lock()
 
 
-def _score(model: Model, frame: pd.DataFrame, facets: bool, next_question: bool) -> tuple[pd.DataFrame, list[str]]:
-    """Score a batch, one at a time, with the library's warnings kept for the response (not the log)."""
+def _score(
+    model: Model, make_frame: Callable[[], pd.DataFrame], facets: bool, next_question: bool, max_rows: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """Read and score a batch, one batch at a time, with the warnings kept for the reply (not the log)."""
+    import pandas as pd
+
     with _SCORE_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        frame = make_frame()
+        if len(frame) > max_rows:
+            raise _TooManyRows(f"{len(frame):,} rows sent; at most {max_rows:,} per request (send them in parts)")
+        frame = frame.map(lambda v: "" if v is None else str(v))
         scored = model.score(frame, facets=facets, next_question=next_question, errors="mark")
-    return scored, list(dict.fromkeys(str(w.message) for w in caught))
+    notes = [
+        "some rows have more fields than the header; the fields beyond the header were not read"
+        if issubclass(w.category, pd.errors.ParserWarning)
+        else str(w.message)
+        for w in caught
+    ]
+    return scored, list(dict.fromkeys(notes))
 
 
 def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -872,8 +886,12 @@ def create_app(model: Model | None = None, *, limits: Limits | None = None) -> F
 
         raw = await request.body()
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        make_frame: Callable[[], pd.DataFrame]
         if kind in ("text/csv", "application/csv", "text/plain"):
-            frame = _read_csv(raw)
+
+            def make_frame() -> pd.DataFrame:
+                return _read_csv(raw)
+
         elif kind in ("application/json", ""):
             try:
                 body = ScoreIn.model_validate_json(raw)
@@ -882,15 +900,20 @@ def create_app(model: Model | None = None, *, limits: Limits | None = None) -> F
                 where = ".".join(str(x) for x in errors[0].get("loc", ())) if errors else "body"
                 why = errors[0].get("msg", "invalid") if errors else "not JSON"
                 return _error(422, "RequestValidationError", f"{where or 'body'}: {why}")
-            frame = pd.DataFrame(body.rows, dtype=object)
+            rows = body.rows
+
+            def make_frame() -> pd.DataFrame:
+                return pd.DataFrame(rows, dtype=object)
+
             facets, next_question = body.facets, body.next_question
         else:
             return _error(415, "UnsupportedMediaType", "send the rows as application/json or text/csv")
-        if len(frame) > limits.max_score_rows:
-            message = f"{len(frame):,} rows sent; at most {limits.max_score_rows:,} per request (send them in parts)"
-            return _error(413, "PayloadTooLarge", message)
-        frame = frame.map(lambda v: "" if v is None else str(v))
-        scored, notes = await run_in_threadpool(_score, model, frame, facets, next_question)
+        try:
+            scored, notes = await run_in_threadpool(
+                _score, model, make_frame, facets, next_question, limits.max_score_rows
+            )
+        except _TooManyRows as exc:
+            return _error(413, "PayloadTooLarge", str(exc))
         if "text/csv" in request.headers.get("accept", ""):
             from .csvio import write_csv_chunk
 
@@ -922,3 +945,7 @@ def create_app(model: Model | None = None, *, limits: Limits | None = None) -> F
 
 class _ModelChanged(DataError):
     """The client's answers were given for a model with another hash."""
+
+
+class _TooManyRows(DataError):
+    """A batch with more rows than the server takes."""
