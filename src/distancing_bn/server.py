@@ -435,7 +435,7 @@ def _session(model: Model, body: AnswersIn, stop: StopIn | None = None) -> Sessi
             rule = StopRule(**given)
         except ValueError as exc:  # e.g. decided_low above decided_high
             raise DataError(f"stop: {exc}") from None
-    s = Session(model, stop=rule) if rule is not None else Session(model)
+    s = Session(model, stop=rule)
     for q, a in body.answers.items():
         s.answer(q, a)
     for q in body.unsure:
@@ -680,6 +680,7 @@ class _Guard:
         client = scope.get("client")
         ok, retry = self._allowed(str(client[0]) if client else "-")
         if not ok:
+            retry = max(1.0, retry)
             await _send_json(
                 send,
                 429,
