@@ -347,10 +347,18 @@ def test_screens_first_and_a_safety_cause_is_not_listed_as_a_reason(browser: Any
 
 
 def test_the_server_printed_no_answers(server: Server) -> None:
-    """Runs after the browser tests above (same server): its whole output, checked for what was answered."""
+    """The whole output of the server the browser tests used, after answers in bodies and query strings."""
+    import httpx
+
+    answers = {"controlling": "often", "longer_hours": "yes", "less_contact": "a_lot"}
+    for path in ("posterior", "next", "explain", "guidance"):
+        r = httpx.post(f"{server.url}v1/{path}?less_contact=a_lot", json={"answers": answers}, timeout=30)
+        assert r.status_code == 200
+    assert httpx.post(f"{server.url}v1/next", json={"answers": {"less_contact": "heaps"}}).status_code == 422
+    time.sleep(0.3)  # let the server write its lines
     out = server.output()
     assert re.search(r"POST /v1/next 200", out), out[-2000:]
-    for secret in ("controlling", "longer_hours", "often", "less_contact", "answers", "{"):
+    for secret in ("controlling", "longer_hours", "often", "less_contact", "a_lot", "heaps", "answers", "{"):
         assert secret not in out, secret
     access = re.findall(r"(?:GET|POST) \S+ \d{3} ", out)
     assert access and not [line for line in access if "?" in line]  # no query strings
