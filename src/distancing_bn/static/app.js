@@ -106,7 +106,7 @@
     const fresh = next.notices.filter((n) => n.urgent && !state.seenUrgent.has(n.id));
     if (fresh.length) {
       fresh.forEach((n) => state.seenUrgent.add(n.id));
-      showNotice(fresh[0]);
+      showNotices(fresh);
       return;
     }
     if (next.done) {
@@ -116,9 +116,11 @@
     showQuestion(next.next, false);
   }
 
-  function showNotice(notice) {
-    $("notice-title").textContent = notice.title;
-    $("notice-text").textContent = notice.text;
+  function showNotices(notices) {  // urgent notices just raised, before anything else
+    const list = $("notice-list");
+    list.replaceChildren(...notices.map((n, i) => el("div", { className: "notice urgent", role: "alert" },
+      el(i === 0 ? "h1" : "h2", { id: i === 0 ? "notice-title" : null, tabindex: i === 0 ? "-1" : null, text: n.title }),
+      el("p", { text: n.text }))));
     show("notice", "notice-title");
   }
 
