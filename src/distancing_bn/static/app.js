@@ -319,7 +319,11 @@
       tips.append(el("h2", { text: "Things you could try" }),
         el("ul", { className: "tips" }, ...guide.general.map((t) => el("li", { text: t }))));
     } else if (!guide.tips_withheld) {
-      tips.append(el("p", { text: "No reason stands out yet; answering more questions would sharpen the picture." }));
+      tips.append(el("p", {
+        text: next && next.done
+          ? "No single reason stands out from these answers."
+          : "No reason stands out yet; answering more questions would sharpen the picture.",
+      }));
     }
     $("result-disclaimer").textContent = guide.disclaimer;
     $("result-back").disabled = state.history.length === 0;
