@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,52 @@ def iclient(interview: dbn.Model) -> Iterator[TestClient]:
         yield c
 
 
+@dataclass(frozen=True)
+class Picks:
+    """Ids taken from the model, so that the tests follow the bundled model as it changes."""
+
+    plain: tuple[str, ...]  # three questions outside checklists that raise no notice
+    answers: dict[str, str]  # each of them with its last answer
+    urgent: dict[str, Any]  # answers that raise an urgent notice (a question, or a checklist item)
+    calm: dict[str, Any]  # the same question or checklist answered "no"
+    help: dict[str, Any]  # answers that raise a professional-help notice
+
+    def score_row(self, answers: dict[str, Any], model: dbn.Model) -> dict[str, str]:
+        """The same answers as cells of a batch row (a checklist as its items)."""
+        row = {}
+        for q, a in answers.items():
+            if q in model.groups:
+                row |= {i: model.answers_of(i)[1 if i in a else 0] for i in model.groups[q].items}
+            else:
+                row[q] = a
+        return row
+
+
+def _trigger(model: dbn.Model, kinds: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Answers raising a notice of one of ``kinds``, and the same question answered 'no'."""
+    kind = {n.id: n.kind for n in model.spec.notices}
+    group_of = {i: g for g, grp in model.groups.items() for i in grp.items}
+    found = [(q.id, triggers[-1]) for q in model.spec.questions for nid, triggers in q.notices if kind[nid] in kinds]
+    for q, answer in found:
+        if q in model.questions and q not in group_of:
+            return {q: answer}, {q: model.answers_of(q)[0]}
+    q, _ = found[0]
+    return {group_of[q]: [q]}, {group_of[q]: "none"}
+
+
+@pytest.fixture(scope="module")
+def picks(model: dbn.Model) -> Picks:
+    in_groups = {i for g in model.groups.values() for i in g.items}
+    plain = tuple(
+        q
+        for q in model.questions
+        if q not in in_groups and not model.spec.question(q).notices and q not in model.screens
+    )[:3]
+    urgent, calm = _trigger(model, ("safety", "crisis"))
+    help_, _ = _trigger(model, ("professional_help",))
+    return Picks(plain, {q: model.answers_of(q)[-1] for q in plain}, urgent, calm, help_)
+
+
 def _takes_checklists(model: dbn.Model) -> bool:
     gid, group = next(iter(model.groups.items()))
     try:
@@ -87,11 +134,13 @@ def test_model_describes_causes_questions_and_answers_with_labels(client: TestCl
         assert q["label"] and q["text"] and q["theme"] in info["themes"]
         assert [a["id"] for a in q["answers"]] == list(model.answers_of(q["id"]))
         assert all(a["label"] for a in q["answers"])
-    by_id = {q["id"]: q for q in info["questions"]}
-    display = model.spec.question("less_contact").display("a_lot")
-    assert by_id["less_contact"]["answers"][2] == {"id": "a_lot", "label": display} and display != "a_lot"
-    assert {n["id"]: n["urgent"] for n in info["notices"]}["safety_control"] is True
-    assert {n["id"]: n["urgent"] for n in info["notices"]}["professional_help_mood"] is False
+    for q in info["questions"]:
+        shown = model.spec.question(q["id"])
+        assert [a["label"] for a in q["answers"]] == [shown.display(a) for a in model.answers_of(q["id"])]
+        assert q["notices"] == {n: list(a) for n, a in shown.notices}
+    assert [n["id"] for n in info["notices"]] == [n.id for n in model.spec.notices]
+    assert all(n["urgent"] == (n["kind"] in ("safety", "crisis")) for n in info["notices"])
+    assert any(n["urgent"] for n in info["notices"]) and not all(n["urgent"] for n in info["notices"])
     groups = getattr(model, "groups", {})
     assert [g["id"] for g in info["groups"]] == list(groups)
     for g in info["groups"]:
@@ -111,8 +160,8 @@ def test_openapi_schema_lists_every_endpoint_and_no_page_loads_from_the_internet
 
 
 # ---------------------------------------------------------------------- POST /v1/posterior
-def test_posterior_matches_the_library(client: TestClient, model: dbn.Model) -> None:
-    answers = {"less_contact": "a_lot", "longer_hours": "yes", "money_worries": "a_lot"}
+def test_posterior_matches_the_library(client: TestClient, model: dbn.Model, picks: Picks) -> None:
+    answers = picks.answers
     r = client.post("/v1/posterior", json={"answers": answers})
     assert r.status_code == 200
     body = r.json()
@@ -128,26 +177,34 @@ def test_posterior_matches_the_library(client: TestClient, model: dbn.Model) -> 
     )
 
 
-def test_posterior_soft_answer_and_unsure(client: TestClient, model: dbn.Model) -> None:
-    soft = {"less_contact": {"no": 0.2, "a_little": 0.3, "a_lot": 0.5}}
-    r = client.post("/v1/posterior", json={"answers": soft, "unsure": ["longer_hours"]})
+def test_posterior_soft_answer_and_unsure(client: TestClient, model: dbn.Model, picks: Picks) -> None:
+    q = picks.plain[0]
+    soft = {q: {a: (i + 1) / 10 for i, a in enumerate(model.answers_of(q))}}
+    r = client.post("/v1/posterior", json={"answers": soft, "unsure": [picks.plain[1]]})
     assert r.status_code == 200
     got = {c["id"]: c["probability"] for c in r.json()["causes"]}
     assert got == pytest.approx({c: model.posterior(soft).probabilities[c] for c in model.causes}, abs=1e-12)
 
 
 @pytest.mark.parametrize(
-    ("answers", "kind"),
+    ("case", "kind"),
     [
-        ({"less_contactt": "a_lot"}, "UnknownQuestionError"),
-        ({"less_contact": "heaps"}, "InvalidAnswerError"),
-        ({"less_contact": 3}, "InvalidAnswerError"),
-        ({"less_contact": {"no": -1, "a_little": 1, "a_lot": 1}}, "InvalidAnswerError"),
+        ("misspelt question", "UnknownQuestionError"),
+        ("no such answer", "InvalidAnswerError"),
+        ("a number", "InvalidAnswerError"),
+        ("a negative likelihood", "InvalidAnswerError"),
     ],
 )
 def test_posterior_bad_answers_give_422_with_the_library_message(
-    client: TestClient, model: dbn.Model, answers: dict[str, Any], kind: str
+    client: TestClient, model: dbn.Model, picks: Picks, case: str, kind: str
 ) -> None:
+    q = picks.plain[0]
+    answers = {
+        "misspelt question": {q + "x": model.answers_of(q)[0]},
+        "no such answer": {q: "heaps"},
+        "a number": {q: 3},
+        "a negative likelihood": {q: {a: -1.0 if i == 0 else 1.0 for i, a in enumerate(model.answers_of(q))}},
+    }[case]
     message = _error(client.post("/v1/posterior", json={"answers": answers}), 422, kind)
     assert message == _library_message(lambda: model.posterior(answers))
 
@@ -205,30 +262,31 @@ def test_next_does_not_ask_an_unsure_question_again(client: TestClient, model: d
     assert second["next"]["id"] == _replay(model, {}, [first]).next_question()
 
 
-def test_next_stops_on_the_question_budget(client: TestClient, model: dbn.Model) -> None:
-    body = client.post("/v1/next", json={"answers": {"less_contact": "a_lot"}, "stop": {"max_questions": 1}}).json()
-    s = dbn.Session(model, stop=dbn.StopRule(max_questions=1)).answer("less_contact", "a_lot")
+def test_next_stops_on_the_question_budget(client: TestClient, model: dbn.Model, picks: Picks) -> None:
+    q, a = next(iter(picks.answers.items()))
+    s = dbn.Session(model, stop=dbn.StopRule(max_questions=1))
+    for screen in model.screens:  # screens are asked whatever the budget
+        s.answer(screen, "unsure")
+    s.answer(q, a)
+    unsure = list(model.screens)
+    body = client.post("/v1/next", json={"answers": {q: a}, "unsure": unsure, "stop": {"max_questions": 1}}).json()
     assert body["done"] is True and body["next"] is None
     assert body["stop_reason"] == s.decision().code == "budget" and body["stop_message"] == s.stop_reason
     assert body["stop_text"] and "bits" not in body["stop_text"]
 
 
-def test_next_reports_the_safety_notice(client: TestClient) -> None:
-    body = client.post("/v1/next", json={"answers": {"controlling": "often"}}).json()
-    assert body["urgent"] is True and body["notices"][0]["id"] == "safety_control"
-    calm = client.post("/v1/next", json={"answers": {"controlling": "no"}}).json()
-    assert calm["urgent"] is False and calm["notices"] == []
+def test_next_reports_the_urgent_notice(client: TestClient, model: dbn.Model, picks: Picks) -> None:
+    body = client.post("/v1/next", json={"answers": picks.urgent}).json()
+    assert body["urgent"] is True and body["notices"][0]["urgent"] is True
+    assert [n["id"] for n in body["notices"]] == [n.id for n in _replay(model, picks.urgent).guidance().notices]
+    calm = client.post("/v1/next", json={"answers": picks.calm}).json()
+    assert calm["urgent"] is False and not [n for n in calm["notices"] if n["urgent"]]
 
 
-@pytest.mark.parametrize(
-    ("body", "kind"),
-    [
-        ({"answers": {"less_contact": "a_lot"}, "unsure": ["less_contact"]}, "DistancingBNError"),
-        ({"unsure": ["no_such_question"]}, "UnknownQuestionError"),
-    ],
-)
-def test_next_bad_steps_give_422(client: TestClient, body: dict[str, Any], kind: str) -> None:
-    _error(client.post("/v1/next", json=body), 422, kind)
+def test_next_bad_steps_give_422(client: TestClient, picks: Picks) -> None:
+    q, a = next(iter(picks.answers.items()))
+    _error(client.post("/v1/next", json={"answers": {q: a}, "unsure": [q]}), 422, "DistancingBNError")
+    _error(client.post("/v1/next", json={"unsure": ["no_such_question"]}), 422, "UnknownQuestionError")
 
 
 @pytest.mark.parametrize("stop", [{"max_questions": -1}, {"decided_low": 2}, {"min_gain_bits": "lots"}, {"x": 1}])
@@ -311,25 +369,32 @@ def _kind_of(model: dbn.Model, gid: str) -> str:
 
 
 # ---------------------------------------------------------------------- POST /v1/explain
-def test_explain_the_top_cause_by_default(client: TestClient, model: dbn.Model) -> None:
-    answers = {"longer_hours": "yes", "money_worries": "a_lot", "less_contact": "a_little"}
+def test_explain_the_top_cause_by_default(client: TestClient, model: dbn.Model, picks: Picks) -> None:
+    answers = picks.answers
     body = client.post("/v1/explain", json={"answers": answers}).json()
     post = model.posterior(answers)
-    assert body["cause"] == post.top_causes(1).index[0]
+    relationship = [c for c in post.top_causes(len(model.causes)).index if model.cause_kind(c) == "relationship"]
+    assert body["cause"] == relationship[0]
     assert body["label"] == model.label(body["cause"])
     assert body["probability"] == pytest.approx(post.probabilities[body["cause"]])
     assert {r["question"] for r in body["contributions"]} == set(answers)
-    assert body["supports"] and all(r["effect"] in ("raised", "made certain") for r in body["supports"])
+    moved = [r for r in body["contributions"] if r["strength"] not in ("none", "very slight")]
+    assert body["supports"] == [r for r in moved if r["effect"] in ("raised", "made certain")]
+    assert body["against"] == [r for r in moved if r["effect"] in ("lowered", "ruled out")]
+    assert any(r["effect"] != "unchanged" for r in body["contributions"])
     for r in body["contributions"]:
         assert r["label"] and r["answer"] == answers[r["question"]]
         assert r["answer_label"] == model.spec.question(r["question"]).display(r["answer"])
         assert r["strength"] in ("decisive", "strong", "moderate", "slight", "very slight", "none")
 
 
-def test_explain_a_named_cause_and_an_unknown_one(client: TestClient, model: dbn.Model) -> None:
-    answers = {"longer_hours": "yes"}
-    body = client.post("/v1/explain", json={"answers": answers, "cause": "loss_of_attraction"}).json()
-    assert body["cause"] == "loss_of_attraction"
+def test_explain_a_named_cause_and_an_unknown_one(client: TestClient, model: dbn.Model, picks: Picks) -> None:
+    answers = picks.answers
+    cause = model.causes[-1]
+    body = client.post("/v1/explain", json={"answers": answers, "cause": cause}).json()
+    assert body["cause"] == cause and body["probability"] == pytest.approx(
+        model.posterior(answers).probabilities[cause]
+    )
     message = _error(
         client.post("/v1/explain", json={"answers": answers, "cause": "boredom"}), 422, "UnknownQuestionError"
     )
@@ -337,34 +402,44 @@ def test_explain_a_named_cause_and_an_unknown_one(client: TestClient, model: dbn
 
 
 # ---------------------------------------------------------------------- POST /v1/guidance
-def test_guidance_puts_the_safety_notice_first_and_withholds_tips(client: TestClient) -> None:
-    body = client.post("/v1/guidance", json={"answers": {"controlling": "often", "low_mood": "most_days"}}).json()
+def test_guidance_puts_the_urgent_notice_first_and_withholds_tips(client: TestClient, picks: Picks) -> None:
+    answers = dict(picks.help)
+    for q, a in picks.urgent.items():  # both may be items of one checklist
+        answers[q] = [*answers[q], *a] if isinstance(answers.get(q), list) else a
+    body = client.post("/v1/guidance", json={"answers": answers}).json()
     assert body["urgent"] is True and body["tips_withheld"] is True
     kinds = [n["kind"] for n in body["notices"]]
-    assert kinds[0] == "safety" and "professional_help" in kinds
+    assert kinds[0] in ("safety", "crisis") and "professional_help" in kinds
+    assert kinds.index("professional_help") > max(i for i, k in enumerate(kinds) if k in ("safety", "crisis"))
     assert body["causes"] == [] and body["disclaimer"]
 
 
-def test_guidance_gives_tips_for_likely_causes(client: TestClient, model: dbn.Model) -> None:
-    answers = {"longer_hours": "yes", "money_worries": "a_lot", "job_insecurity": "yes"}
-    body = client.post("/v1/guidance", json={"answers": answers}).json()
-    assert body["urgent"] is False and body["notices"] == []
-    assert body["causes"] and all(c["tips"] and c["label"] for c in body["causes"])
-    assert body["causes"][0]["cause"] == model.guidance(answers).causes[0].cause
+def test_guidance_is_the_librarys(client: TestClient, model: dbn.Model, picks: Picks) -> None:
+    for answers in (picks.answers, picks.help, {}):
+        body = client.post("/v1/guidance", json={"answers": answers}).json()
+        guide = _replay(model, answers).guidance()
+        assert body["urgent"] is guide.urgent and body["tips_withheld"] is guide.tips_withheld
+        assert [n["id"] for n in body["notices"]] == [n.id for n in guide.notices]
+        assert [(c["cause"], c["label"], c["tips"]) for c in body["causes"]] == [
+            (c.cause, c.label, list(c.tips)) for c in guide.causes
+        ]
+        assert body["general"] == list(guide.general) and body["disclaimer"] == model.disclaimer
+        assert all(c["tips"] and c["label"] for c in body["causes"])
 
 
-def test_guidance_bad_answer(client: TestClient) -> None:
-    _error(client.post("/v1/guidance", json={"answers": {"controlling": "always"}}), 422, "InvalidAnswerError")
+def test_guidance_bad_answer(client: TestClient, picks: Picks) -> None:
+    r = client.post("/v1/guidance", json={"answers": {picks.plain[0]: "always"}})
+    _error(r, 422, "InvalidAnswerError")
 
 
 # ---------------------------------------------------------------------- POST /v1/score
-def test_score_json_rows_match_the_library(client: TestClient, model: dbn.Model) -> None:
+def test_score_json_rows_match_the_library(client: TestClient, model: dbn.Model, picks: Picks) -> None:
     import pandas as pd
 
     rows = [
-        {"id": "a", "less_contact": "a_lot", "longer_hours": "yes"},
-        {"id": "b", "less_contact": "heaps"},
-        {"id": "c", "controlling": "often"},
+        {"id": "a", **picks.answers},
+        {"id": "b", picks.plain[0]: "heaps"},
+        {"id": "c", **picks.score_row(picks.urgent, model)},
     ]
     r = client.post("/v1/score", json={"rows": rows})
     assert r.status_code == 200
@@ -375,29 +450,34 @@ def test_score_json_rows_match_the_library(client: TestClient, model: dbn.Model)
     assert body["warnings"] == []
     got = body["rows"]
     assert [g["id"] for g in got] == ["a", "b", "c"]
-    assert got[0]["p_external_stressors"] == pytest.approx(expected["p_external_stressors"].iloc[0])
+    for c in model.causes:
+        assert got[0][f"p_{c}"] == pytest.approx(expected[f"p_{c}"].iloc[0], abs=1e-12)
     assert got[1]["status"].startswith("invalid") and got[1]["top_cause"] is None
-    assert "safety_control" in got[2]["notices"]
+    urgent = [n.id for n in model.spec.notices if n.kind in ("safety", "crisis")]
+    assert got[2]["notices"] == expected["notices"].iloc[2] and any(n in got[2]["notices"] for n in urgent)
 
 
-def test_score_csv_in_and_out(client: TestClient) -> None:
-    csv = "id;less_contact;longer_hours\n1;a_lot;yes\n2;no;\n"
+def test_score_csv_in_and_out(client: TestClient, model: dbn.Model, picks: Picks) -> None:
+    q1, q2 = picks.plain[:2]
+    csv = f"id;{q1};{q2}\n1;{picks.answers[q1]};{picks.answers[q2]}\n2;{model.answers_of(q1)[0]};\n"
     r = client.post("/v1/score", content=csv, headers={"content-type": "text/csv"})
     assert r.status_code == 200 and [row["id"] for row in r.json()["rows"]] == ["1", "2"]
     assert r.json()["warnings"] == []
-    odd = client.post("/v1/score", content="note,less_contact\nx,no\n", headers={"content-type": "text/csv"})
+    no = model.answers_of(q1)[0]
+    odd = client.post("/v1/score", content=f"note,{q1}\nx,{no}\n", headers={"content-type": "text/csv"})
     assert "'note'" in odd.json()["warnings"][0]  # told to the client, not to the log
-    wide = client.post("/v1/score", content="less_contact,x\nno,1,2\n", headers={"content-type": "text/csv"})
+    wide = client.post("/v1/score", content=f"{q1},x\n{no},1,2\n", headers={"content-type": "text/csv"})
     assert wide.status_code == 200 and "more fields than the header" in " ".join(wide.json()["warnings"])
     r = client.post("/v1/score?facets=true", content=csv, headers={"content-type": "text/csv", "accept": "text/csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.splitlines()
-    assert lines[0].startswith("id,p_") and "status" in lines[0] and "p_es_work" in lines[0]
+    assert lines[0].startswith("id,p_") and "status" in lines[0] and f"p_{model.facets[0]}" in lines[0]
     assert len(lines) == 3 and lines[1].startswith("1,") and lines[1].endswith(",ok")
 
 
-def test_score_defuses_formula_cells_in_csv_output(client: TestClient) -> None:
-    r = client.post("/v1/score", json={"rows": [{"id": "=1+1", "less_contact": "no"}]}, headers={"accept": "text/csv"})
+def test_score_defuses_formula_cells_in_csv_output(client: TestClient, picks: Picks) -> None:
+    row = {"id": "=1+1", **picks.answers}
+    r = client.post("/v1/score", json={"rows": [row]}, headers={"accept": "text/csv"})
     assert r.text.splitlines()[1].startswith("'=1+1,")
 
 
@@ -405,9 +485,9 @@ def test_score_defuses_formula_cells_in_csv_output(client: TestClient) -> None:
     ("content", "ctype", "status", "kind"),
     [
         (b"", "text/csv", 422, "DataError"),
-        (b"\xff\xfeless_contact\n", "text/csv", 422, "DataError"),
+        (b"\xff\xfeq\n", "text/csv", 422, "DataError"),
         (b'{"rows": [1]}', "application/json", 422, "RequestValidationError"),
-        (b'{"rows": [{"less_contact": "no"}], "extra": 1}', "application/json", 422, "RequestValidationError"),
+        (b'{"rows": [{"q": "no"}], "extra": 1}', "application/json", 422, "RequestValidationError"),
         (b"<rows/>", "application/xml", 415, "UnsupportedMediaType"),
         (b"name,age\nx,3\n", "text/csv", 422, "DataError"),
     ],
@@ -416,37 +496,40 @@ def test_score_bad_input(client: TestClient, content: bytes, ctype: str, status:
     _error(client.post("/v1/score", content=content, headers={"content-type": ctype}), status, kind)
 
 
-def test_score_row_and_size_limits(model: dbn.Model) -> None:
+def test_score_row_and_size_limits(model: dbn.Model, picks: Picks) -> None:
     limits = Limits(max_score_rows=5, max_score_bytes=2000, rate_limit=0)
+    q = picks.plain[0]
+    no = model.answers_of(q)[0]
     with TestClient(create_app(model, limits=limits)) as c:
-        many = "less_contact\n" + "no\n" * 6
+        many = f"{q}\n" + f"{no}\n" * 6
         assert "at most 5 per request" in _error(
             c.post("/v1/score", content=many, headers={"content-type": "text/csv"}), 413, "PayloadTooLarge"
         )
-        big = "less_contact\n" + "no\n" * 1000
+        big = f"{q}\n" + f"{no}\n" * 1000
         assert "2,000 bytes" in _error(
             c.post("/v1/score", content=big, headers={"content-type": "text/csv"}), 413, "PayloadTooLarge"
         )
-        ok = c.post("/v1/score", content="less_contact\nno\n", headers={"content-type": "text/csv"})
+        ok = c.post("/v1/score", content=f"{q}\n{no}\n", headers={"content-type": "text/csv"})
         assert ok.status_code == 200
 
 
 # ---------------------------------------------------------------------- limits
-def test_body_limit_with_and_without_content_length(model: dbn.Model) -> None:
+def test_body_limit_with_and_without_content_length(model: dbn.Model, picks: Picks) -> None:
+    q, a = next(iter(picks.answers.items()))
     with TestClient(create_app(model, limits=Limits(max_body_bytes=200, rate_limit=0))) as c:
-        big = {"answers": {"less_contact": "a_lot"}, "unsure": ["longer_hours"] * 40}
+        big = {"answers": {q: a}, "unsure": ["some_question"] * 40}
         _error(c.post("/v1/next", json=big), 413, "PayloadTooLarge")
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
             yield b'{"answers": {}, "unsure": ['
             for _ in range(40):
-                yield b'"longer_hours",'
+                yield b'"some_question",'
             yield b'"x"]}'
 
         _error(
             c.post("/v1/next", content=chunks(), headers={"content-type": "application/json"}), 413, "PayloadTooLarge"
         )
-        assert c.post("/v1/next", json={"answers": {"less_contact": "a_lot"}}).status_code == 200
+        assert c.post("/v1/next", json={"answers": {q: a}}).status_code == 200
 
 
 def test_rate_limit_per_client(model: dbn.Model) -> None:
@@ -505,27 +588,31 @@ def test_page_controls_are_labelled() -> None:
 
 # ---------------------------------------------------------------------- privacy
 SECRET_ID = "zzsecretid"
-SECRETS = ("a_lot", "often", "most_days", "heaps", "zzsecret", SECRET_ID, "less_contact", "controlling")
 
 
 def test_nothing_answered_reaches_the_logs(
-    model: dbn.Model, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    model: dbn.Model, picks: Picks, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    answers = {**picks.answers, **picks.urgent, **picks.help}
+    q = picks.plain[0]
+    secrets = {"heaps", "zzsecret", SECRET_ID, *answers}
+    secrets |= {str(v) for a in answers.values() for v in (a if isinstance(a, list) else [a])}
+    secrets = {x for x in secrets if len(x) >= 4}  # 'no' and 'yes' are parts of ordinary words
     with TestClient(create_app(model, limits=Limits(rate_limit=0)), raise_server_exceptions=False) as c:
-        answers = {"less_contact": "a_lot", "controlling": "often", "low_mood": "most_days"}
         c.post("/v1/posterior", json={"answers": answers})
-        c.post("/v1/next?less_contact=a_lot", json={"answers": answers})
+        c.post(f"/v1/next?{q}={picks.answers[q]}", json={"answers": answers})
         c.post("/v1/explain", json={"answers": answers})
         c.post("/v1/guidance", json={"answers": answers})
-        c.post("/v1/posterior", json={"answers": {"less_contact": "heaps"}})  # a library error
-        c.post("/v1/posterior", json={"answers": {"less_contact": ["zzsecret"]}, "zzsecret": 1})
-        c.post("/v1/score", content=f"{SECRET_ID},less_contact\nzzsecret,a_lot\n", headers={"content-type": "text/csv"})
-        c.get(f"/v1/{SECRET_ID}?controlling=often")
+        c.post("/v1/posterior", json={"answers": {q: "heaps"}})  # a library error
+        c.post("/v1/posterior", json={"answers": {q: ["zzsecret"]}, "zzsecret": 1})
+        csv = f"{SECRET_ID},{q}\nzzsecret,{picks.answers[q]}\n"
+        c.post("/v1/score", content=csv, headers={"content-type": "text/csv"})
+        c.get(f"/v1/{SECRET_ID}?{q}={picks.answers[q]}")
         c.get(f"/static/{SECRET_ID}.js")
 
         def broken(*_: Any, **__: Any) -> Any:
-            raise RuntimeError("zzsecret: controlling=often")
+            raise RuntimeError(f"zzsecret: {q}={picks.answers[q]}")
 
         monkeypatch.setattr("distancing_bn.server._guidance", broken)
         r = c.post("/v1/guidance", json={"answers": answers})
@@ -538,7 +625,7 @@ def test_nothing_answered_reaches_the_logs(
     assert "POST /v1/next 200" in "\n".join(access) and "GET - 404" in "\n".join(access)
     assert any("internal error (RuntimeError)" in m for m in lines)
     for text in lines:
-        for secret in SECRETS:
+        for secret in secrets:
             assert secret not in text, (secret, text)
     # tracebacks (exc_info) would carry the message: none may be attached
     assert not [rec for rec in server if rec.exc_info or rec.exc_text]

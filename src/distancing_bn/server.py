@@ -550,7 +550,7 @@ def _next(model: Model, s: Session) -> dict[str, Any]:
         "stop_reason": d.code,
         "stop_message": d.reason,
         "stop_text": STOP_TEXT.get(d.code or "", d.reason) if d.question is None else None,
-        "asked": len(s.asked),
+        "asked": s.steps,
         "notices": notices,
         "urgent": urgent,
     }
