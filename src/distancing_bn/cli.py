@@ -158,14 +158,20 @@ def _cmd_score(args: argparse.Namespace) -> int:
         finally:
             sys.stdout = old
         frame = pd.read_csv(io.StringIO(buf.getvalue()), dtype=str, keep_default_na=False)
-        print(_readable(model, frame))
-        print(f"\n{summary.rows} rows: {summary.ok} ok, {summary.marked} marked.")
-        if "notices" in frame.columns and frame["notices"].str.contains("safety").any():
-            print(
-                "Some rows raise a SAFETY notice (signs of control, threats or fear): for those, safety and "
-                "outside support come before any relationship advice."
+        from ._table import URGENT_KINDS, notice_titles, render_score_table, wrap_paragraphs
+
+        print(render_score_table(model, frame))
+        kinds = notice_titles(model)
+        raised = {x for cell in frame.get("notices", pd.Series(dtype=str)) for x in str(cell).split()}
+        after = [f"{summary.rows} rows: {summary.ok} ok, {summary.marked} marked."]
+        if any(kinds.get(x, ("", ""))[1] in URGENT_KINDS for x in raised):
+            after.append(
+                "Rows marked '!' raise an urgent notice (signs of control, threats, fear or crisis): for "
+                "those people, safety and outside support come before any relationship advice."
             )
-        print(model.disclaimer)
+        after.append(model.disclaimer)
+        print()
+        print(wrap_paragraphs(after))
     else:
         summary = score_csv(args.src, args.output, model, progress=False if args.quiet else None, **kwargs)
         if args.output != "-" and not args.quiet:
@@ -198,36 +204,6 @@ def _case_count(text: str) -> int:
 
 def _sep(text: str | None) -> str | None:
     return None if text is None else {"tab": "\t", "\\t": "\t"}.get(text, text)
-
-
-def _readable(model: Any, frame: Any) -> str:
-    """Render scored rows as an aligned table: id, the two likeliest causes, next question, status."""
-    import pandas as pd
-
-    ids = [
-        c
-        for c in frame.columns
-        if not c.startswith("p_")
-        and c not in ("top_cause", "top_probability", "next_question", "next_gain_bits", "status")
-    ]
-    out = pd.DataFrame({"row": frame[ids[0]] if ids else range(1, len(frame) + 1)})
-    firsts, seconds = [], []
-    for _, row in frame.iterrows():
-        if row["status"] != "ok":
-            firsts.append("-")
-            seconds.append("-")
-            continue
-        probs = sorted(((float(row[f"p_{c}"]), c) for c in model.causes), reverse=True)
-        firsts.append(f"{model.label(probs[0][1])} {probs[0][0]:.0%}")
-        seconds.append(f"{model.label(probs[1][1])} {probs[1][0]:.0%}" if len(probs) > 1 else "")
-    out["most likely"] = firsts
-    out["then"] = seconds
-    if "next_question" in frame.columns:
-        out["ask next"] = frame["next_question"].replace("", "-")
-    if "notices" in frame.columns and (frame["notices"] != "").any():
-        out["notices"] = frame["notices"].replace("", "-")
-    out["status"] = [s if len(s) <= 60 else s[:57] + "..." for s in frame["status"]]
-    return out.to_string(index=False)
 
 
 def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
