@@ -96,9 +96,7 @@ def _text(cell: Any) -> str:
     return str(cell)
 
 
-def render_score_table(
-    model: Model, frame: pd.DataFrame, *, width: int | None = None, first_row: int = 1
-) -> str:
+def render_score_table(model: Model, frame: pd.DataFrame, *, width: int | None = None, first_row: int = 1) -> str:
     """Render scored rows (the output of ``score``, as objects or as text) for a terminal.
 
     Parameters
@@ -114,7 +112,6 @@ def render_score_table(
         The 1-based data-row number of the frame's first row.
     """
     width = max(MIN_WIDTH, terminal_width() if width is None else int(width))
-    n = len(frame)
     titles = notice_titles(model)
     causes = [c for c in model.causes if f"p_{c}" in frame.columns and _cause_kind(model, c) != "safety"]
     id_col = _id_column(frame)
