@@ -218,7 +218,9 @@ def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
     p.add_argument("--no-next-question", action="store_true", help="skip the next-question columns")
     p.add_argument("--strict", action="store_true", help="refuse unknown columns")
     p.add_argument("--errors", choices=("mark", "raise"), default="mark", help="invalid cells: mark the row or stop")
-    p.add_argument("--chunk-size", type=int, default=50_000, metavar="N", help="rows per chunk (default 50000)")
+    p.add_argument(
+        "--chunk-size", type=_positive_int, default=50_000, metavar="N", help="rows read at a time (default 50000)"
+    )
     p.add_argument("--sep", metavar="S", help="delimiter: one character, or 'tab' (default: detected among , ; tab)")
     p.add_argument(
         "--raw-cells",
