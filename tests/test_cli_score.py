@@ -338,7 +338,19 @@ def test_a_wrong_delimiter_exits_2_naming_the_header_and_the_fix(tmp_path: Path)
     dst = tmp_path / "out.csv"
     err = assert_error(cli(str(src), "--sep", ",", "-o", str(dst)), "no column of the input is a question", "--sep ';'")
     assert "'case_id;" in err
+    assert "sep=" not in err and "mapping=" not in err  # the options, not the Python arguments
     assert not dst.exists()
+
+
+def test_strict_refusal_names_the_options_not_python_arguments(tmp_path: Path) -> None:
+    src = tmp_path / "extra.csv"
+    src.write_text("case_id,less_contact,shoe_size\nc1,a_lot,42\n", encoding="utf-8")
+    res = cli(str(src), "--strict")
+    assert res.returncode == 2
+    err = res.stderr.decode()
+    assert "'shoe_size'" in err and "--id-col" in err and "--strict" in err
+    assert "strict=False" not in err and "id_columns" not in err
+    assert cli(str(src), "--strict", "--id-col", "case_id", "--id-col", "shoe_size", "--quiet").returncode == 0
 
 
 def test_a_directory_as_input_exits_2(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,32 @@ from typing import Any
 __all__ = ["main"]
 
 EXIT_OK, EXIT_MARKED, EXIT_ERROR = 0, 1, 2
+
+# The library's messages give advice in Python terms (``targets=[...]``, ``strict=False``); on
+# the command line the same advice names the options. Each pattern is a phrase a library
+# message ends with, and its replacement the command line's words for it.
+_CLI_WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"load_network\(path, targets=\[\.\.\.\]\)"),
+        "give them with --target NAME (repeat it for several targets)",
+    ),
+    (re.compile(r"or pass id_columns / strict=False"), "name the columns to keep with --id-col, or drop --strict"),
+    (re.compile(r"leave them out with id_columns"), "leave them out by naming the columns to keep with --id-col"),
+    (re.compile(r"sep='[^']*' \((--sep '[^']*')\)"), r"\1"),
+    (re.compile(r"sep= \(--sep\)"), "--sep"),
+    (re.compile(r"\(mapping=, --mapping\)"), "(--mapping)"),
+    (
+        re.compile(r"or raise memory_budget \(bytes; None for no limit\)"),
+        "or load it in Python with a larger memory_budget (the command line keeps the default budget)",
+    ),
+)
+
+
+def for_cli(message: str) -> str:
+    """Return a library message with its Python advice in the command line's words (options)."""
+    for pattern, words in _CLI_WORDING:
+        message = pattern.sub(words, message)
+    return message
 
 
 def _model_arg(p: argparse.ArgumentParser) -> None:
@@ -54,18 +81,41 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         model = _load(args)
     except ModelValidationError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(for_cli(str(problem)), file=sys.stderr)
         print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
         return EXIT_ERROR
     print(f"{path}: ok ({len(model.causes)} causes, {len(model.facets)} facets, {len(model.questions)} questions)")
     return EXIT_OK
 
 
+def _rounded(value: Any) -> Any:
+    """``value`` with every float to 12 significant digits (0.26899999999999996 -> 0.269)."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _with_labels(model: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """Add each question's ``label`` and ``answer_labels`` (answer -> the words a person sees)."""
+    from ._table import question_label
+
+    spec = model.spec
+    for q in info["questions"]:
+        q.setdefault("label", question_label(model, q["id"]))
+        shown = spec.question(q["id"]).display if spec is not None else str
+        q.setdefault("answer_labels", {a: shown(a) for a in q["answers"]})
+    return info
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     model = _load(args)
-    info = model.info()
+    info = _with_labels(model, model.info())
     if args.json:
-        json.dump(info, sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(_rounded(info), sys.stdout, indent=2, ensure_ascii=False)
         print()
         return EXIT_OK
     print(f"{info['title']} ({info['id']})")
@@ -247,7 +297,32 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     model = _load(args)
     result = model.simulate(args.cases, seed=args.seed, max_questions=args.max_questions, criterion=args.criterion)
     print(result.summary(every=args.every))
+    print(_counted_cases(model, args.cases, args.seed))
     return EXIT_OK
+
+
+def _counted_cases(model: Any, n: int, seed: int) -> str:
+    """Which simulated cases the accuracy counts, and why fewer than all when so.
+
+    The cases are drawn again with the simulation's seed (the same draw): top-1 accuracy counts
+    only cases in which at least one cause is present, since otherwise no top cause is right.
+    """
+    import numpy as np
+
+    from .simulate import sample_cases
+
+    truth = sample_cases(model, n, seed=seed)
+    present = np.zeros(n, dtype=bool)
+    for cause in model.causes:
+        present |= truth[cause] == model._info[cause].present
+    with_cause = int(present.sum())
+    if with_cause == n:
+        return f"Top-1 accuracy counts all {n:,} cases: each has at least one cause present."
+    return (
+        f"Top-1 accuracy counts the {with_cause:,} of {n:,} cases that have at least one cause present: in the "
+        f"other {n - with_cause:,} the draw gave no cause, so no top cause can be right. The Brier score counts "
+        f"all {n:,}."
+    )
 
 
 def _add_score_commands(sub: Any) -> None:
@@ -256,15 +331,45 @@ def _add_score_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_score)
     from ._ask import non_negative_int
 
-    p = sub.add_parser("simulate", help="compare question policies (EIG, random, fixed) on simulated cases")
+    p = sub.add_parser(
+        "simulate",
+        help="compare question policies (EIG, random, fixed) on simulated cases",
+        description="Draw cases from the model (causes hidden, every question answered), reveal their answers "
+        "one question at a time under three policies (eig: the most informative next question; random; fixed: "
+        "one order for everyone) and report top-1 accuracy and the Brier score after each number of questions.",
+    )
     _model_arg(p)
     p.add_argument(
         "--cases", type=_case_count, default=2000, metavar="N", help="cases to simulate (1 to 1,000,000; default 2000)"
     )
-    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="random seed (a whole number >= 0)")
-    p.add_argument("--max-questions", type=non_negative_int, default=None, metavar="K", help="ask at most K questions")
-    p.add_argument("--criterion", choices=("joint", "marginal"), default="joint")
-    p.add_argument("--every", type=_positive_int, default=5, metavar="K", help="print every K questions (at least 1)")
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        metavar="S",
+        help="random seed, a whole number >= 0 (default 0); the same seed draws the same cases",
+    )
+    p.add_argument(
+        "--max-questions",
+        type=non_negative_int,
+        default=None,
+        metavar="K",
+        help="stop each policy after K questions (default: ask every question); the all-questions row is still shown",
+    )
+    p.add_argument(
+        "--criterion",
+        choices=("joint", "marginal"),
+        default="joint",
+        help="what the eig policy's information gain is about: 'joint' (all causes together, the default) "
+        "or 'marginal' (the sum over the causes one by one)",
+    )
+    p.add_argument(
+        "--every",
+        type=_positive_int,
+        default=5,
+        metavar="K",
+        help="print a line every K questions (at least 1; default 5), plus the last ones",
+    )
     p.set_defaults(func=_cmd_simulate)
 
 
@@ -286,13 +391,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import DistancingBNError
 
     def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
-        print(f"warning: {message}", file=sys.stderr)
+        print(f"warning: {for_cli(str(message))}", file=sys.stderr)
 
     warnings.showwarning = show
     try:
         return int(args.func(args))
     except DistancingBNError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: {type(exc).__name__}: {for_cli(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # e.g. piped into `head`
         return EXIT_OK
