@@ -222,27 +222,31 @@ def test_every_option_has_help(command: str) -> None:
     assert out.returncode == 0 and "usage: distancing-bn " + command in out.stdout
 
 
-def test_simulate_says_which_cases_its_accuracy_counts() -> None:
+@pytest.mark.parametrize("curves", [False, True])
+def test_simulate_says_which_cases_its_accuracy_counts(curves: bool) -> None:
     import numpy as np
 
     import distancing_bn as dbn
+    from distancing_bn.interviews import sample_premise_cases
     from distancing_bn.simulate import sample_cases
 
     model = dbn.load_model()
-    truth = sample_cases(model, 50, seed=0)
-    present = np.zeros(50, dtype=bool)
+    truth = sample_cases(model, 50, seed=0) if curves else sample_premise_cases(model, 50, seed=0)
+    count = np.zeros(50, dtype=int)
     for c in model.causes:
-        present |= truth[c] == model.network.states[c].index("present")
-    counted = int(present.sum())
-    out = run("simulate", "--cases", "50", "--max-questions", "1")
+        count += truth[c] == model.network.states[c].index("present")
+    counted = int((count > 0).sum())
+    out = run("simulate", "--cases", "50", "--max-questions", "1", *(["--curves"] if curves else []))
     assert out.returncode == 0, out.stderr
-    assert "Simulated 50 cases" in out.stdout
+    assert "Simulated 50" in out.stdout
     flat = " ".join(out.stdout.split())
     if counted < 50:
         assert f"counts the {counted} of 50 cases that have at least one cause present" in flat
         assert f"in the other {50 - counted} the draw gave no cause" in flat
     else:
         assert "counts all 50 cases" in flat
+    if not curves:
+        assert f"'Cases with one cause' counts the {int((count == 1).sum())} with exactly one" in flat
 
 
 def test_for_cli_words_python_advice_as_options() -> None:

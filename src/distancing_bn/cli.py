@@ -295,34 +295,106 @@ def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     model = _load(args)
-    result = model.simulate(args.cases, seed=args.seed, max_questions=args.max_questions, criterion=args.criterion)
-    print(result.summary(every=args.every))
-    print(_counted_cases(model, args.cases, args.seed))
+    if args.curves:
+        crit = args.criteria[0]
+        result = model.simulate(args.cases, seed=args.seed, max_questions=args.max_questions, criterion=crit)
+        print(result.summary(every=args.every))
+        print(_counted_cases(model, args.cases, args.seed, premise=False))
+        return EXIT_OK
+    from .information import StopRule
+    from .interviews import simulate_interviews
+
+    try:
+        rule = StopRule(
+            min_gain_bits=args.min_gain,
+            decided_low=args.decided_low,
+            decided_high=args.decided_high,
+            max_questions=args.max_questions,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    report = simulate_interviews(
+        model,
+        args.cases,
+        seed=args.seed,
+        criteria=args.criteria,
+        unsure_rate=args.unsure_rate,
+        stop=rule,
+        costs=not args.no_costs,
+    )
+    print(report.summary())
+    print(_counted_cases(model, args.cases, args.seed, premise=True))
     return EXIT_OK
 
 
-def _counted_cases(model: Any, n: int, seed: int) -> str:
-    """Which simulated cases the accuracy counts, and why fewer than all when so.
+def _counted_cases(model: Any, n: int, seed: int, *, premise: bool) -> str:
+    """Which simulated cases the accuracies count, and why fewer than all when so.
 
-    The cases are drawn again with the simulation's seed (the same draw): top-1 accuracy counts
-    only cases in which at least one cause is present, since otherwise no top cause is right.
+    The cases are drawn again with the simulation's seed (the same draw, given the model's
+    premise for interviews): top-cause accuracy counts only the cases in which at least one
+    cause is present (with none, no top cause can be right).
     """
     import numpy as np
 
+    from .interviews import sample_premise_cases
     from .simulate import sample_cases
 
-    truth = sample_cases(model, n, seed=seed)
-    present = np.zeros(n, dtype=bool)
+    truth = sample_premise_cases(model, n, seed=seed) if premise else sample_cases(model, n, seed=seed)
+    count = np.zeros(n, dtype=int)
     for cause in model.causes:
-        present |= truth[cause] == model._info[cause].present
-    with_cause = int(present.sum())
+        count += truth[cause] == model._info[cause].present
+    with_cause, single = int((count > 0).sum()), int((count == 1).sum())
     if with_cause == n:
-        return f"Top-1 accuracy counts all {n:,} cases: each has at least one cause present."
-    return (
-        f"Top-1 accuracy counts the {with_cause:,} of {n:,} cases that have at least one cause present: in the "
-        f"other {n - with_cause:,} the draw gave no cause, so no top cause can be right. The Brier score counts "
-        f"all {n:,}."
-    )
+        said = f"Top-cause accuracy counts all {n:,} cases: each has at least one cause present."
+    else:
+        said = (
+            f"Top-cause accuracy counts the {with_cause:,} of {n:,} cases that have at least one cause present: "
+            f"in the other {n - with_cause:,} the draw gave no cause, so no top cause can be right."
+        )
+    if premise:
+        return said + f" 'Cases with one cause' counts the {single:,} with exactly one."
+    return said + f" The Brier score counts all {n:,}."
+
+
+def _criteria(text: str) -> list[str]:
+    from .information import CRITERIA
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in CRITERIA]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(CRITERIA)}, got {text[:40]!r}")
+    return items
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text[:40]!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text[:40]!r}")
+    return value
+
+
+def _bits(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text[:40]!r}")
+    return value
 
 
 def _add_score_commands(sub: Any) -> None:
@@ -333,43 +405,54 @@ def _add_score_commands(sub: Any) -> None:
 
     p = sub.add_parser(
         "simulate",
-        help="compare question policies (EIG, random, fixed) on simulated cases",
-        description="Draw cases from the model (causes hidden, every question answered), reveal their answers "
-        "one question at a time under three policies (eig: the most informative next question; random; fixed: "
-        "one order for everyone) and report top-1 accuracy and the Brier score after each number of questions.",
+        help="run the interview on cases sampled from the model: length, accuracy, notices shown",
+        description=(
+            "Sample cases from the model (given its premise) and interview each one as 'ask' would: screens "
+            "first, then the best question or checklist, until the stop rule fires. Reports the questions "
+            "asked, top-cause accuracy at the stop and with every question, and how often notices were shown."
+        ),
     )
     _model_arg(p)
     p.add_argument(
-        "--cases", type=_case_count, default=2000, metavar="N", help="cases to simulate (1 to 1,000,000; default 2000)"
+        "--cases", type=_case_count, default=500, metavar="N", help="cases to simulate (1 to 1,000,000; default 500)"
     )
-    p.add_argument(
-        "--seed",
-        type=non_negative_int,
-        default=0,
-        metavar="S",
-        help="random seed, a whole number >= 0 (default 0); the same seed draws the same cases",
-    )
-    p.add_argument(
-        "--max-questions",
-        type=non_negative_int,
-        default=None,
-        metavar="K",
-        help="stop each policy after K questions (default: ask every question); the all-questions row is still shown",
-    )
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="random seed (a whole number >= 0)")
     p.add_argument(
         "--criterion",
-        choices=("joint", "marginal"),
-        default="joint",
-        help="what the eig policy's information gain is about: 'joint' (all causes together, the default) "
-        "or 'marginal' (the sum over the causes one by one)",
+        "--criteria",
+        dest="criteria",
+        type=_criteria,
+        default=["joint"],
+        metavar="LIST",
+        help="how the next question is chosen: joint, marginal or decision, or several separated by commas "
+        "to compare them (default: joint)",
     )
     p.add_argument(
-        "--every",
-        type=_positive_int,
-        default=5,
-        metavar="K",
-        help="print a line every K questions (at least 1; default 5), plus the last ones",
+        "--unsure-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="share of questions answered 'unsure' (0 to below 1; default 0)",
     )
+    p.add_argument(
+        "--decided-low", type=_probability, default=0.1, metavar="P", help="a cause below P counts as ruled out (0.1)"
+    )
+    p.add_argument(
+        "--decided-high", type=_probability, default=0.9, metavar="P", help="a cause above P counts as found (0.9)"
+    )
+    p.add_argument(
+        "--min-gain", type=_bits, default=0.02, metavar="BITS", help="stop when no question gains this much (0.02)"
+    )
+    p.add_argument(
+        "--max-questions", type=non_negative_int, default=None, metavar="K", help="stop after K questions (no limit)"
+    )
+    p.add_argument("--no-costs", action="store_true", help="rank by gain alone, not gain per unit of cost")
+    p.add_argument(
+        "--curves",
+        action="store_true",
+        help="instead: accuracy after each number of questions for the eig, random and fixed orders (no stop rule)",
+    )
+    p.add_argument("--every", type=_positive_int, default=5, metavar="K", help="with --curves: print every K questions")
     p.set_defaults(func=_cmd_simulate)
 
 
