@@ -130,6 +130,20 @@ def test_summary_with_guidance_and_no_notice_is_the_plain_summary() -> None:
     assert "!!" not in post.summary(guidance=True, disclaimer=False)
 
 
+def test_explanation_sentences_quote_answers_as_a_person_saw_them() -> None:
+    model = dbn_default()
+    answers = {"onset": "sudden", "less_contact": "a_lot", "longer_hours": "yes"}
+    text = " ".join(model.posterior(answers).explain("external_stressors").sentences())
+    for q, a in answers.items():
+        shown = model.spec.question(q).display(a)
+        assert f"'{shown[0].upper()}{shown[1:]}'" in text  # one style: a capital first letter
+    assert "a_lot" not in text  # never the answer id
+
+
+def dbn_default() -> Model:
+    return distancing_bn.load_model()
+
+
 def test_explanation_labels_fall_back_to_the_question_texts(post: Posterior) -> None:
     import dataclasses
 

@@ -37,6 +37,15 @@ class VariableInfo:
     present: int  # index of the state whose probability `probabilities` reports
 
 
+def _as_said(answer: str) -> str:
+    """An answer as quoted in a sentence: words get a capital first letter, as labelled answers
+    have ('sudden' -> 'Sudden', like 'Yes, a lot'); ids with underscores and other text as they are."""
+    text = str(answer)
+    if text[:1].islower() and "_" not in text:
+        return text[0].upper() + text[1:]
+    return text
+
+
 def _html_table(frame: pd.DataFrame, caption: str, note: str) -> str:
 
     body = frame.to_html(escape=True, index=False, float_format=lambda x: f"{x:.3f}", border=0)
@@ -342,7 +351,7 @@ class Explanation:
                     if f >= 1
                     else f"became {1 / f:.1f} times less likely (odds)"
                 )
-            out.append(f"Because you said '{row.answer}' to \"{row.text}\", {self.label} {how}.")
+            out.append(f"Because you said '{_as_said(row.answer)}' to \"{row.text}\", {self.label} {how}.")
         return out
 
     def summary(self, k: int = 5, *, disclaimer: bool = True) -> str:
