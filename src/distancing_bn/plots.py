@@ -123,7 +123,7 @@ def _node_name(model: Any, name: str, role: str) -> str:
     label when the model gives one (never by their long text), everything else by id."""
     if role in ("cause", "facet"):
         return str(model.label(name))
-    if role == "question" and getattr(model, "spec", None) is not None:
+    if role in ("question", "other") and getattr(model, "spec", None) is not None:  # "other": a premise
         q = next((x for x in model.spec.questions if x.id == name), None)
         label = getattr(q, "label", "") if q is not None else ""
         return str(label) if label else name
