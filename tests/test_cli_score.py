@@ -399,3 +399,36 @@ def test_main_reports_a_file_error_and_keeps_a_bug_s_traceback(
     monkeypatch.setattr(batch, "score_csv", bug)
     with pytest.raises(OSError, match="an internal failure"):
         main(["score", "/data/answers.csv", "--quiet"])
+
+
+@pytest.mark.parametrize("width", [40, 72, 100, 200])
+def test_render_score_table_fits_and_says_why_no_question(width: int) -> None:
+    import pandas as pd
+
+    import distancing_bn as dbn
+    from distancing_bn._table import render_score_table
+
+    model = dbn.load_model()
+    causes = list(model.causes)
+    long_status = "invalid: column 'less_affection' has 'x'; valid: " + ", ".join(["an_answer"] * 12)
+    rows = []
+    for i, (nq, stop, status, notices) in enumerate(
+        [
+            ("less_contact", "", "ok", "safety_control professional_help_mood"),
+            ("", "decided", "ok", ""),
+            ("", "", long_status, ""),
+        ]
+    ):
+        row = {"person": f"p{i}", **{f"p_{c}": f"{(j + 1 + i) / (len(causes) + 3):.6f}" for j, c in enumerate(causes)}}
+        rows.append(row | {"notices": notices, "next_question": nq, "stop_reason": stop, "status": status})
+    text = render_score_table(model, pd.DataFrame(rows), width=width, first_row=41)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert table_rows(text) == [41, 42, 43]  # numbered from first_row
+    flat = " ".join(text.split())
+    assert model.question_label("less_contact")[:12] in flat and "less_contact" not in flat
+    assert "nothing, each cause is settled" in flat
+    assert f"status: {long_status}" in flat  # the whole status, wrapped
+    assert flat.index("! notice: Your safety comes first") < flat.index("* notice: It may help")  # urgent first
+    top = max(causes, key=lambda c: float(rows[0][f"p_{c}"]))
+    assert model.label(top)[: min(10, width // 4)] in lines[2]  # the likeliest cause on the row's first line

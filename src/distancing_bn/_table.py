@@ -24,7 +24,13 @@ if TYPE_CHECKING:
 __all__ = ["URGENT_KINDS", "notice_titles", "question_label", "render_score_table", "terminal_width", "wrap_paragraphs"]
 
 URGENT_KINDS = ("safety", "crisis")  # shown first, with "!"
-RESULT_COLUMNS = ("top_cause", "top_probability", "notices", "next_question", "next_gain_bits", "status")
+RESULT_COLUMNS = ("top_cause", "top_probability", "notices", "next_question", "next_gain_bits", "stop_reason", "status")
+STOP_WORDS = {  # why a row has no next question (the stop_reason column), in a person's words
+    "decided": "nothing, each cause is settled",
+    "no_gain": "nothing, no question would add much",
+    "exhausted": "nothing, every question is answered",
+    "budget": "nothing, the question budget is spent",
+}
 MIN_WIDTH = 40  # narrower terminals get 40-column lines
 ELLIPSIS = "..."
 TOP = 3  # causes shown per row
@@ -84,8 +90,11 @@ def _float(cell: Any) -> float:
 
 
 def _id_column(frame: pd.DataFrame) -> str | None:
+    from .batch import OUTPUT_COLUMNS
+
+    results = set(RESULT_COLUMNS) | set(OUTPUT_COLUMNS)
     for c in frame.columns:
-        if not str(c).startswith("p_") and c not in RESULT_COLUMNS:
+        if not str(c).startswith("p_") and c not in results:
             return str(c)
     return None
 
@@ -127,6 +136,7 @@ def render_score_table(model: Model, frame: pd.DataFrame, *, width: int | None =
             probs.sort(key=lambda x: (-x[0], x[1]))
             top = [(model.label(c), f"{p:.0%}") for p, _, c in probs[:TOP]]
         nq = _text(rec.get("next_question")) if has_next and ok else ""
+        stop = _text(rec.get("stop_reason")) if has_next and ok and not nq else ""
         notice_ids = _text(rec.get("notices")).split()
         notices = [(titles.get(x, (x, ""))[0], titles.get(x, (x, ""))[1] in URGENT_KINDS) for x in notice_ids]
         notices.sort(key=lambda t: not t[1])  # urgent first, stable otherwise
@@ -135,7 +145,7 @@ def render_score_table(model: Model, frame: pd.DataFrame, *, width: int | None =
                 "row": str(first_row + i),
                 "id": _text(rec.get(id_col)) if id_col else "",
                 "top": top or [("-", "")],
-                "next": question_label(model, nq) if nq else "-",
+                "next": question_label(model, nq) if nq else STOP_WORDS.get(stop, stop.replace("_", " ")) or "-",
                 "status": status,
                 "notices": notices,
             }
@@ -150,18 +160,13 @@ def render_score_table(model: Model, frame: pd.DataFrame, *, width: int | None =
     free = max(8, width - fixed)
     cause_need = max([len("most likely causes")] + [len(label) for r in rows for label, _ in r["top"]])
     next_need = max([len("ask next")] + [len(r["next"]) for r in rows]) if has_next else 0
-    # the next question gets a column when it fits beside the causes (or at least 24 characters
-    # of it do); otherwise a line of its own under the causes
-    next_column = has_next and (
-        cause_need + len(GAP) + next_need <= free or free - min(cause_need, free * 55 // 100) - len(GAP) >= 24
-    )
+    # the next question gets a column when the causes fit whole beside it and it gets at least
+    # 24 characters (or all it needs); otherwise a line of its own under the causes
+    next_column = has_next and cause_need + len(GAP) + min(next_need, 24) <= free
     if not next_column:
         cause_w, next_w = min(cause_need, free), 0
-    elif cause_need + len(GAP) + next_need <= free:
-        cause_w, next_w = cause_need, next_need
-    else:  # share the room: the causes get what they need, up to 55%; the question the rest
-        cause_w = min(cause_need, free * 55 // 100)
-        next_w = free - cause_w - len(GAP)
+    else:
+        cause_w, next_w = cause_need, min(next_need, free - cause_need - len(GAP))
 
     def line(row: str, id_: str, cause: str, pct: str, nxt: str, status: str) -> str:
         parts = [f"{row:>{row_w}}"]
@@ -182,7 +187,7 @@ def render_score_table(model: Model, frame: pd.DataFrame, *, width: int | None =
         for label, pct in r["top"][1:]:
             out.append(line("", "", label, pct, "", ""))
         if has_next and not next_column and r["next"] != "-":
-            out.append(indent + _cut(f"ask next: {r['next']}", width - len(indent)))
+            out += _wrapped(f"ask next: {r['next']}", width, indent)
         for title, urgent in r["notices"]:
             out += _wrapped(f"{'!' if urgent else '*'} notice: {title}", width, indent)
         if r["status"] != "ok" and (r["status"] != short or len(short) > status_w):
