@@ -261,3 +261,9 @@ def test_for_cli_words_python_advice_as_options() -> None:
     said = "the header looks ';'-separated: give the delimiter with sep=';' (--sep ';')"
     assert for_cli(said) == "the header looks ';'-separated: give the delimiter with --sep ';'"
     assert for_cli("nothing to change here") == "nothing to change here"
+
+
+def test_simulate_stop_rule_errors_name_the_options() -> None:
+    out = run("simulate", "--cases", "5", "--decided-low", "0.95", "--decided-high", "0.9")
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: --decided-low must be at most --decided-high, got 0.95 and 0.9"

@@ -36,6 +36,10 @@ _CLI_WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"sep= \(--sep\)"), "--sep"),
     (re.compile(r"\(mapping=, --mapping\)"), "(--mapping)"),
     (
+        re.compile(r"StopRule needs 0 <= decided_low <= decided_high <= 1, got (\S+) and (\S+)"),
+        r"--decided-low must be at most --decided-high, got \1 and \2",
+    ),
+    (
         re.compile(r"or raise memory_budget \(bytes; None for no limit\)"),
         "or load it in Python with a larger memory_budget (the command line keeps the default budget)",
     ),
@@ -312,7 +316,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             max_questions=args.max_questions,
         )
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {for_cli(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     report = simulate_interviews(
         model,
