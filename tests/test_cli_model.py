@@ -35,6 +35,11 @@ def test_validate_default_model_exits_0() -> None:
     out = run("validate")
     assert out.returncode == 0, out.stderr
     assert f"ok ({len(model.causes)} causes, {len(model.facets)} facets" in out.stdout
+    example = REPO / "tests" / "data" / "interview.yaml"
+    interview = dbn.load_model(example)
+    out = run("validate", str(example))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith(f"{len(interview.questions)} questions, {len(interview.groups)} checklists)")
 
 
 def test_validate_broken_model_lists_every_problem_with_file_and_line(tmp_path: Path) -> None:

@@ -88,7 +88,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(for_cli(str(problem)), file=sys.stderr)
         print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
         return EXIT_ERROR
-    print(f"{path}: ok ({len(model.causes)} causes, {len(model.facets)} facets, {len(model.questions)} questions)")
+    groups = len(getattr(model, "groups", {}))
+    checklists = f", {groups} checklist{'s' if groups != 1 else ''}" if groups else ""
+    print(
+        f"{path}: ok ({len(model.causes)} causes, {len(model.facets)} facets, {len(model.questions)} questions"
+        f"{checklists})"
+    )
     return EXIT_OK
 
 
