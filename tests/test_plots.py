@@ -161,8 +161,13 @@ def _assert_clean_layout(ax: Axes) -> None:
     legend = ax.get_legend().get_window_extent(r)
     assert not xlabel.overlaps(legend), "the x label overlaps the legend"
     assert not any(xlabel.overlaps(t) for t in ticks), "the x label overlaps a tick label"
+    plot_area = ax.get_window_extent(r)
+    assert legend.x0 >= plot_area.x1, "the legend covers the plot"
+    title = ax.title.get_window_extent(r)
+    ylabel = ax.yaxis.label.get_window_extent(r)
+    assert not title.overlaps(ylabel) and not title.overlaps(legend), "the title overlaps a label"
     figure = fig.bbox
-    for box in (legend, xlabel, *ticks):
+    for box in (legend, xlabel, title, *ticks):
         assert figure.x0 - 1 <= box.x0 and box.x1 <= figure.x1 + 1 and figure.y0 - 1 <= box.y0, "outside the figure"
 
 

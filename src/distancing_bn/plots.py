@@ -144,45 +144,65 @@ def _boxes_overlap(a: Any, b: Any, pad: float = 0.0) -> bool:
     return a.x0 < b.x1 - pad and b.x0 < a.x1 - pad and a.y0 < b.y1 - pad and b.y0 < a.y1 - pad
 
 
+def _fit_title(ax: Axes) -> None:
+    """Wrap the Axes' title onto more lines when it is wider than the Axes (a narrow plot)."""
+    fig = ax.get_figure()
+    fig.canvas.draw()  # type: ignore[union-attr]
+    title, axes = ax.title.get_window_extent(), ax.get_window_extent()
+    if title.width > axes.width > 0:
+        text = ax.get_title()
+        width = max(12, int(len(text) * axes.width / title.width) - 1)
+        ax.set_title(textwrap.fill(text, width), fontsize=ax.title.get_fontsize())
+        fig.canvas.draw()  # type: ignore[union-attr]  # the layout makes room for the new lines
+
+
 def _fit_xticklabels(ax: Axes, names: Sequence[str], *, fontsize: float = 8.0) -> None:
     """Set x tick labels that do not collide: wrapped level text when there is room, else
-    vertical text on one line; when even that is too tight, only every k-th label is shown.
+    upright text on one line (a size smaller if that is what it takes); when even that is too
+    tight, every k-th label and the last one.
 
     Decided on the drawn figure (its final layout), so it holds for any figure size.
     """
+    import math
+
     fig = ax.get_figure()
     n = len(names)
-    ticks = np.arange(n)
-    ax.set_xticks(ticks)
+    ax.set_xticks(np.arange(n))
 
     def draw() -> list[Any]:
         fig.canvas.draw()  # type: ignore[union-attr]
-        renderer = fig.canvas.get_renderer()  # type: ignore[union-attr]
-        return [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+        return [t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()]
 
     def collide(boxes: list[Any]) -> bool:
         return any(_boxes_overlap(a, b, pad=-2.0) for a, b in itertools.pairwise(boxes))
 
     ax.set_xticklabels([""] * n)
     draw()  # the final layout: how wide the Axes really is
-    w_pt = ax.get_window_extent().width * 72.0 / fig.dpi  # type: ignore[union-attr]
-    spacing_pt = w_pt / max(n, 1)
-    chars = int(spacing_pt / (0.6 * fontsize))
+    spacing_px = ax.get_window_extent().width / max(n, 1)
+    chars = int(spacing_px * 72.0 / fig.dpi / (0.6 * fontsize))  # type: ignore[union-attr]
     if chars >= 9:  # level, wrapped to the room between ticks (at most three lines)
         ax.set_xticklabels([_shorten(s, chars, 3) for s in names], fontsize=fontsize, rotation=0, ha="center")
         if not collide(draw()):
             return
-    for fs in (fontsize, fontsize - 1.0, fontsize - 1.5):
-        shown = [_shorten(s, 34, 1) for s in names]
-        for step in range(1, n + 1):
-            texts = [s if i % step == 0 or i == n - 1 else "" for i, s in enumerate(shown)]
-            if step > 1 and (n - 1) % step and n - 1 - (n - 1) // step * step < step / 2:
-                texts[(n - 1) // step * step] = ""  # keep the last label clear of the one before
-            ax.set_xticklabels(texts, fontsize=fs, rotation=90, ha="center", va="top")
-            if not collide(draw()):
-                return
-            if step == 1 and fs > fontsize - 1.5:
-                break  # first try a smaller font at every label
+    shown = [_shorten(s, 34, 1) for s in names]
+    for fs in (fontsize, fontsize - 1.0):
+        ax.set_xticklabels(shown, fontsize=fs, rotation=90, ha="center", va="top")
+        boxes = draw()
+        if not collide(boxes):
+            return
+    # every k-th label, k from the labels' own width; the last label stays, its neighbour goes
+    need = max(2, math.ceil((max(b.width for b in boxes) + 3.0) / max(spacing_px, 1e-9)))  # ticks per label
+    step = need
+    while step < n:
+        keep = [i % step == 0 for i in range(n)]
+        keep[-1] = True
+        if 0 < (n - 1) % step < need:
+            keep[(n - 1) // step * step] = False  # too close to the last one
+        ax.set_xticklabels([s if k else "" for s, k in zip(shown, keep, strict=True)], fontsize=fs, rotation=90)
+        if not collide(draw()):
+            return
+        step += 1
+    ax.set_xticklabels([s if i in (0, n - 1) else "" for i, s in enumerate(shown)], fontsize=fs, rotation=90)
 
 
 # --------------------------------------------------------------------------- posterior
@@ -374,6 +394,7 @@ def plot_trajectory(session: Session, *, ax: Axes | None = None, labels: str = "
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5, frameon=False, title="cause")
     ax.set_title("How each cause moved, answer by answer", fontsize=11)
     _fit_xticklabels(ax, names)
+    _fit_title(ax)
     return ax
 
 
