@@ -84,6 +84,9 @@ def _display(model: Model, question: str, answer: str) -> str:
 
 
 def _cause_kind(model: Model, cause: str) -> str:
+    get = getattr(model, "cause_kind", None)
+    if get is not None:
+        return str(get(cause))
     if model.spec is None:
         return "relationship"
     return str(getattr(model.spec.cause(cause), "kind", "relationship"))
@@ -450,6 +453,9 @@ class _Interview:
             self.out.say("Every question has been answered.", indent="  ")
             return "cancel"
         themes: dict[str, list[str]] = {}
+        for item in _screens(self.model):  # the themes of the screens (safety, mood) come first
+            if item in pending:
+                themes.setdefault(_question_theme(self.model, item), [])
         for item in pending:
             themes.setdefault(_question_theme(self.model, item), []).append(item)
         order: list[str] = []
@@ -575,12 +581,20 @@ def _reasons(model: Model, answers: Mapping[str, Any], cause: str, out: _Out) ->
     """What points to ``cause`` (strongest first), then what speaks against it."""
     import math
 
-    frame = model.explain(answers, cause).to_frame()
+    post = model.posterior(answers)
+    p, start = float(post.probabilities[cause]), float(post.prior_probabilities[cause])
     label = model.label(cause)
+    out.line()
+    if p < 0.5 and p < start * 1.1:
+        out.say(
+            f"No reason stands out: {label}, the most likely one, is at {percent(p)} "
+            f"(it was {percent(start)} at the start)."
+        )
+        return
+    frame = model.explain(answers, cause).to_frame()
     support = frame[frame["factor"] >= NEGLIGIBLE_FACTOR]
     against = frame[frame["factor"] <= 1 / NEGLIGIBLE_FACTOR]
-    out.line()
-    out.say(f"Why {label} stands out")
+    out.say(f"Why {label} stands out" if p >= 0.5 else f"What moved {label}, the most likely so far")
     if support.empty:
         out.say("No single answer points to it much; it leads because of how the answers add up.", indent="  ")
     else:
@@ -675,6 +689,10 @@ def report(model: Model, answers: Mapping[str, Any], stream: TextIO, *, width: i
     tips = list(getattr(guide, "causes", ()))
     withheld = bool(getattr(guide, "tips_withheld", bool(urgent)))
     if withheld:
+        return
+    if not answers:
+        out.line()
+        out.say("Answer a few questions to see which reasons fit, and ideas that may help.")
         return
     out.line()
     if tips:
