@@ -287,15 +287,15 @@ class Ask:
         assert self.current == item, self.block
         return kind
 
-    def listing(self) -> list[tuple[str, str]]:
-        """The volunteer list on screen: (theme, label) per number, in order."""
+    def listing(self, *, full: bool = True) -> list[tuple[str, str]]:
+        """The volunteer list on screen: (theme, label) per number, in order (numbered 1, 2, ... if ``full``)."""
         rows: list[tuple[str, str]] = []
         theme = ""
         body = self.block.split("Questions not answered yet, by theme:", 1)[1]
         for line in body.split("\n"):
             m = re.match(r"^ +(\d+)\) (.*)$", line)
             if m:
-                assert int(m.group(1)) == len(rows) + 1
+                assert not full or int(m.group(1)) == len(rows) + 1
                 rows.append((theme, m.group(2)))
             elif re.match(r"^  \S", line):
                 theme = line.strip()
@@ -358,7 +358,7 @@ def test_answers_by_text_prefix_and_number_with_ambiguity(
     assert ask.options() == ["No", "Yes, a little less", "Yes, a lot less"]
     assert ask.type("yes") == "answer"  # fits two answers: asked again, both named
     assert "fits more than one answer (Yes, a little less, Yes, a lot less)" in _norm(ask.block)
-    assert "Valid: a number from 1 to 3" in _norm(ask.block)
+    assert "Please type a number from 1 to 3 or the answer's words (or u, b, l, q; ? for help)." in _norm(ask.block)
     assert ask.current is None  # the same question, not a new one
     ask.type("YES, A LOT LESS")
     # a unique prefix
@@ -419,7 +419,9 @@ def test_volunteer_through_the_list(ask_model: Model, ask_model_path: Path, sess
             i for i in (*ask_model.questions, *ask_model.groups) if text.startswith(ask_model.question_label(i))
         )
         assert ask_model.question_theme(item) == theme
-    assert ask.type("99") == "number" and "Valid: a number from 1 to" in _norm(ask.block)
+    assert ask.type("99") == "number" and f"There is no question 99; they are numbered 1 to {len(listing)}." in _norm(
+        ask.block
+    )
     assert ask.type("") == "answer"  # Enter goes back to the question
     # answer one by its label's first letters
     assert ask.type("l") == "number"
@@ -429,7 +431,21 @@ def test_volunteer_through_the_list(ask_model: Model, ask_model_path: Path, sess
     assert saved(session_file)["history"] == [["money_worries", "yes"]]
     assert "Most likely so far:" in ask.block
     ask.type("l")
-    assert "Money worries" not in {t for _, t in ask.listing()}
+    full = ask.listing()
+    assert "Money worries" not in {t for _, t in full}
+    ask.type("")
+    # 'l WORDS' lists only the questions with those words, under the numbers of the full list
+    assert ask.type("l partner") == "number"
+    found = ask.listing(full=False)
+    assert found and len(found) < len(full)
+    for _, label in found:
+        item = next(
+            i for i in (*ask_model.questions, *ask_model.groups) if label.startswith(ask_model.question_label(i))
+        )
+        text = ask_model.groups[item].text if item in ask_model.groups else ask_model.question_text(item)
+        assert "partner" in f"{label} {text}".lower()
+    numbers = re.findall(r"^ +(\d+)\) ", ask.block, re.MULTILINE)
+    assert [full[int(n) - 1] for n in numbers] == found
     ask.type("q")
     status, _ = ask.finish()
     assert status == 0

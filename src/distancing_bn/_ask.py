@@ -32,7 +32,7 @@ MAX_INPUT = 200  # characters of one typed line that are looked at
 KEYS = (
     ("u", "not sure (go on to another question)"),
     ("b", "back: take back the last answer"),
-    ("l", "list the questions not answered yet, and answer any of them"),
+    ("l", "list the questions not answered yet, and answer any of them (l money: those about money)"),
     ("q", "stop the questions and see the summary"),
     ("?", "show this help"),
 )
@@ -215,7 +215,7 @@ def match_picks(text: str, n_items: int) -> tuple[list[int] | str | None, str]:
 
 def _invalid_hint(n: int, *, checklist: bool = False) -> str:
     first = f"numbers from 1 to {n}, or 0 for none" if checklist else f"a number from 1 to {n} or the answer's words"
-    return f"Valid: {first}; u = not sure, b = back, l = list, q = stop, ? = help."
+    return f"Please type {first} (or u, b, l, q; ? for help)."
 
 
 # ----------------------------------------------------------------------------- saving
@@ -301,6 +301,7 @@ class _Interview:
         self.steps: list[int] = [1] * len(session.asked)  # history entries each answer added (for 'b')
         self.shown: set[str] = set()  # urgent notices already shown
         self.screens_said = False
+        self.list_words = ""  # what followed 'l' (find questions with those words)
         self.ended = ""  # why the questions ended: decided, quit, eof, notice
 
     # ------------------------------------------------------------ plumbing
@@ -393,8 +394,11 @@ class _Interview:
             if typed is None:
                 return "eof"
             key = _clean(typed).casefold()
-            if key in ("q", "b", "l"):
-                return {"q": "quit", "b": "back", "l": "list"}[key]
+            if key in ("q", "b"):
+                return {"q": "quit", "b": "back"}[key]
+            if key == "l" or key.startswith("l "):
+                self.list_words = key[2:]
+                return "list"
             if key == "?":
                 _keys_help(self.out)
                 continue
@@ -422,8 +426,11 @@ class _Interview:
             if typed is None:
                 return "eof"
             key = _clean(typed).casefold()
-            if key in ("q", "b", "l"):
-                return {"q": "quit", "b": "back", "l": "list"}[key]
+            if key in ("q", "b"):
+                return {"q": "quit", "b": "back"}[key]
+            if key == "l" or key.startswith("l "):
+                self.list_words = key[2:]
+                return "list"
             if key == "?":
                 self.out.say(HOW_TO_PICK)
                 _keys_help(self.out)
@@ -441,34 +448,52 @@ class _Interview:
                 return "answered"
 
     # ------------------------------------------------------------ volunteering
-    def volunteer(self) -> str:
-        """List the questions not answered yet, by theme; ask the one chosen. Return what happened."""
+    def pending(self) -> list[str]:
+        """Questions and checklists not answered yet, by theme (the themes of the screens first)."""
         done = self.answered()
         grouped = _groups(self.model)
         in_group = {q for g in grouped.values() for q in g.items}
-        pending = [g for g in grouped if g not in done]
-        pending += [q for q in self.model.questions if q not in done and q not in in_group]
-        pending += [q for q in self.model.questions if q not in done and q in in_group]
-        if not pending:
+        items = [g for g in grouped if g not in done]
+        items += [q for q in self.model.questions if q not in done and q not in in_group]
+        items += [q for q in self.model.questions if q not in done and q in in_group]
+        themes: dict[str, list[str]] = {}
+        for item in _screens(self.model):
+            if item in items:
+                themes.setdefault(_question_theme(self.model, item), [])
+        for item in items:
+            themes.setdefault(_question_theme(self.model, item), []).append(item)
+        return [item for members in themes.values() for item in members]
+
+    def show_list(self, order: Sequence[str], picked: Sequence[str]) -> None:
+        """Print the ``picked`` items of ``order`` under their themes, with their numbers in ``order``."""
+        grouped = _groups(self.model)
+        theme = None
+        for n, item in enumerate(order, start=1):
+            if item not in picked:
+                continue
+            if _question_theme(self.model, item) != theme:
+                theme = _question_theme(self.model, item)
+                self.out.say(theme, indent="  ")
+            extra = " (checklist)" if item in grouped else ""
+            self.out.item(f"{f'{n})':>4}", _question_label(self.model, item) + extra, indent="  ")
+
+    def volunteer(self, words: str = "") -> str:
+        """List the questions not answered yet (those with ``words``, if given); ask the one chosen."""
+        order = self.pending()
+        if not order:
             self.out.say("Every question has been answered.", indent="  ")
             return "cancel"
-        themes: dict[str, list[str]] = {}
-        for item in _screens(self.model):  # the themes of the screens (safety, mood) come first
-            if item in pending:
-                themes.setdefault(_question_theme(self.model, item), [])
-        for item in pending:
-            themes.setdefault(_question_theme(self.model, item), []).append(item)
-        order: list[str] = []
+        picked = self.matching(order, words) if words else order
         self.out.line()
+        if words and not picked:
+            self.out.say("No question left has those words; here are all of them.")
+            picked = order
         self.out.say("Questions not answered yet, by theme:")
-        for theme, items in themes.items():
-            self.out.say(theme, indent="  ")
-            for item in items:
-                order.append(item)
-                mark = f"{len(order)})"
-                extra = " (checklist)" if item in grouped else ""
-                self.out.item(f"{mark:>4}", _question_label(self.model, item) + extra, indent="  ")
-        self.out.say("Type the number of the question to answer now, or just press Enter to go back.")
+        self.show_list(order, picked)
+        self.out.say(
+            "Type the number of the question to answer now, or a word to find one "
+            "(such as money), or press Enter to go back."
+        )
         while True:
             typed = self.read("number> ")
             if typed is None:
@@ -478,19 +503,39 @@ class _Interview:
                 return "cancel"
             if key == "q":
                 return "quit"
-            options = [(item, _question_label(self.model, item)) for item in order]
-            index, problem = match_answer(typed, options)
-            if index is None:
-                problem = problem.replace("answers are", "questions are").replace("one answer", "one question")
-                problem = problem.replace("of the answers", "of the questions")
-                self.out.say(
-                    f"{problem} Valid: a number from 1 to {len(order)} or the start of a question's words; "
-                    "Enter = go back, q = stop.",
-                    indent="  ",
-                )
-                continue
-            outcome = self.ask(order[index])
+            chosen = None
+            if key.isascii() and key.isdecimal():
+                if 1 <= int(key) <= len(order):
+                    chosen = order[int(key) - 1]
+                else:
+                    self.out.say(f"There is no question {key[:6]}; they are numbered 1 to {len(order)}.", indent="  ")
+                    continue
+            else:
+                found = self.matching(order, key)
+                if len(found) == 1:
+                    chosen = found[0]
+                elif found:
+                    self.out.say("These have those words:")
+                    self.show_list(order, found)
+                    continue
+                else:
+                    self.out.say(
+                        "No question left has those words. Type a number from the list, or press Enter to go back.",
+                        indent="  ",
+                    )
+                    continue
+            outcome = self.ask(chosen)
             return "cancel" if outcome in ("back", "list") else outcome
+
+    def matching(self, items: Sequence[str], words: str) -> list[str]:
+        """The items whose label or text contains every word of ``words`` (any case)."""
+        wanted = _clean(words).casefold().split()
+        out = []
+        for item in items:
+            hay = f"{_question_label(self.model, item)} {_item_text(self.model, item)}".casefold()
+            if all(w in hay for w in wanted):
+                out.append(item)
+        return out
 
     # ------------------------------------------------------------ notices
     def urgent_notices(self) -> str:
@@ -544,7 +589,7 @@ class _Interview:
                 self.screens_said = True
             outcome = self.ask(item)
             if outcome == "list":
-                outcome = self.volunteer()
+                outcome = self.volunteer(self.list_words)
             if outcome in ("quit", "eof"):
                 return outcome
             if outcome == "back":
