@@ -928,10 +928,7 @@ def test_an_answer_contradicting_an_earlier_one_is_asked_again(tmp_path: Path) -
     model_path = tmp_path / "decided.yaml"
     model_path.write_text(DETERMINISTIC_MODEL, encoding="utf-8")
     model = load_model(model_path)
-    rule = StopRule(min_gain_bits=0.0, max_questions=3)
-    if hasattr(rule, "confident_probability"):
-        rule = StopRule(confident_probability=1.1, min_gain_bits=0.0, max_questions=3)
-    session = model.session(stop=rule)
+    session = model.session(stop=StopRule(decided_low=0.0, decided_high=1.0, min_gain_bits=0.0, max_questions=3))
     session.answer("shows_a", "yes")  # A is certain: 'hides_a' can only be 'no'
     out = io.StringIO()
     run_interview(model, session, io.StringIO("l\n1\n2\n1\nq\n"), out, width=80)

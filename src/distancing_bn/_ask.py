@@ -109,6 +109,12 @@ def _is_urgent(notice: Any) -> bool:
     return notice.kind in URGENT_KINDS
 
 
+def _n_steps(session: Session) -> int:
+    """Steps taken: questions and checklists (a checklist counts once), each undone by one ``undo()``."""
+    steps = getattr(session, "steps", None)
+    return int(steps) if steps is not None else len(session.asked)
+
+
 def _screens(model: Model) -> tuple[str, ...]:
     return tuple(getattr(model, "screens", ()) or ())
 
@@ -298,7 +304,7 @@ class _Interview:
         self.out = out
         self.save_path = save
         self.save_failed = False
-        self.steps: list[int] = [1] * len(session.asked)  # history entries each answer added (for 'b')
+        self.steps: list[int] = [1] * _n_steps(session)  # session steps each answer added (undone by 'b')
         self.shown: set[str] = set()  # urgent notices already shown
         self.screens_said = False
         self.list_words = ""  # what followed 'l' (find questions with those words)
@@ -339,12 +345,12 @@ class _Interview:
         """Give ``value`` to ``item``; False (and nothing recorded) when it contradicts earlier answers."""
         from .errors import ImpossibleEvidenceError
 
-        before = len(self.session.asked)
+        before = _n_steps(self.session)
         self.session.answer(item, value)
         try:
             self.session.posterior  # noqa: B018 - checks the answers still have a probability
         except ImpossibleEvidenceError as exc:
-            for _ in range(len(self.session.asked) - before):
+            for _ in range(_n_steps(self.session) - before):
                 self.session.undo()
             members = set(getattr(_groups(self.model).get(item), "items", ()))
             others = [x for x in exc.conflict if x != item and x not in members]
@@ -362,7 +368,7 @@ class _Interview:
                     indent="  ",
                 )
             return False
-        self.steps.append(max(1, len(self.session.asked) - before))
+        self.steps.append(max(1, _n_steps(self.session) - before))
         self.save()
         return True
 
@@ -603,17 +609,19 @@ class _Interview:
 
 def stop_words(model: Model, session: Session) -> str:
     """Why the questions stopped, in plain words (no ids, no bits)."""
+    decision = getattr(session, "decision", None)
+    code = getattr(decision(), "code", None) if decision is not None else None
     reason = session.stop_reason or ""
-    if reason == "budget" or reason.startswith("question budget"):
+    if code == "budget" or (code is None and "budget" in reason):
         n = session.stop_rule.max_questions
         return f"That was the last question: you asked for at most {n}."
-    if reason == "exhausted" or reason.startswith("every question"):
+    if code == "exhausted" or (code is None and reason.startswith("every question")):
         return "Every question has been asked."
-    if reason == "no_gain" or reason.startswith("no question"):
+    if code == "no_gain" or (code is None and reason.startswith("no question")):
         return "No question left is likely to change the picture much, so the questions stop here."
     causes = _relationship_causes(model)
     top = session.posterior.probabilities[causes].sort_values(ascending=False)
-    text = "The picture is clear enough to stop here."
+    text = "The picture is clear enough to stop here: each possible reason now looks either likely or unlikely."
     if len(top) and top.iloc[0] >= 0.5:
         lead = top.iloc[0] - (top.iloc[1] if len(top) > 1 else 0.0)
         text += f" {model.label(str(top.index[0]))} looks likely ({percent(top.iloc[0])})"
