@@ -621,8 +621,10 @@ def stop_words(model: Model, session: Session) -> str:
         return "No question left is likely to change the picture much, so the questions stop here."
     causes = _relationship_causes(model)
     top = session.posterior.probabilities[causes].sort_values(ascending=False)
+    if not len(top) or top.iloc[0] < 0.5:
+        return "The picture is clear enough to stop here: none of the possible reasons looks likely."
     text = "The picture is clear enough to stop here: each possible reason now looks either likely or unlikely."
-    if len(top) and top.iloc[0] >= 0.5:
+    if len(top):
         lead = top.iloc[0] - (top.iloc[1] if len(top) > 1 else 0.0)
         text += f" {model.label(str(top.index[0]))} looks likely ({percent(top.iloc[0])})"
         text += f", {points(lead)} ahead of the next reason." if len(top) > 1 else "."
@@ -762,7 +764,7 @@ def report(model: Model, answers: Mapping[str, Any], stream: TextIO, *, width: i
         for t in general:
             out.item("-", t, indent="   ")
     if not tips and not general:
-        out.say("No reason stands out yet; answering more questions would sharpen the picture.")
+        out.say("No reason stands out from your answers so far.")
 
 
 # ----------------------------------------------------------------------------- JSON files
@@ -883,7 +885,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             raise DataError(f"{save}: cannot save the session there: {exc.strerror}", file=save) from None
     header(model, out)
     if args.resume:
-        n = len(session.asked)
+        n = _n_steps(session)
         out.say(f"Going on with the session saved in {args.resume}: {n} question{'s' if n != 1 else ''} so far.")
         if session.answers:
             _Interview(model, session, sys.stdin, out).top_line()
