@@ -899,7 +899,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         raise
     if ended == "quit" or ended == "notice":
         out.line()
-        out.say("You stopped the questions." + (f" To go on later: --resume {save}" if save else ""))
+        again = " ".join(["distancing-bn ask", *([args.model] if args.model else []), "--resume", save or ""])
+        out.say("You stopped the questions." + (f" To go on later, run: {again}" if save else ""))
     report(model, session.answers, sys.stdout, width=width)
     return 0
 
