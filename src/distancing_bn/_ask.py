@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -899,7 +900,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         raise
     if ended == "quit" or ended == "notice":
         out.line()
-        again = " ".join(["distancing-bn ask", *([args.model] if args.model else []), "--resume", save or ""])
+        targets = [x for t in args.targets or () for x in ("--target", t)]
+        again = shlex.join(
+            ["distancing-bn", "ask", *([args.model] if args.model else []), *targets, "--resume", save or ""]
+        )
         out.say("You stopped the questions." + (f" To go on later, run: {again}" if save else ""))
     report(model, session.answers, sys.stdout, width=width)
     return 0
