@@ -904,7 +904,9 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         again = shlex.join(
             ["distancing-bn", "ask", *([args.model] if args.model else []), *targets, "--resume", save or ""]
         )
-        out.say("You stopped the questions." + (f" To go on later, run: {again}" if save else ""))
+        out.say("You stopped the questions." + (" To go on later, run:" if save else ""))
+        if save:
+            out.line(f"  {again}")  # a command is never wrapped
     report(model, session.answers, sys.stdout, width=width)
     return 0
 
