@@ -484,6 +484,26 @@ def test_checklist_multi_select(ask_model: Model, ask_model_path: Path, session_
     assert ask.finish()[0] == 0
 
 
+def test_an_unsure_checklist_is_set_aside_with_its_items(
+    ask_model: Model, ask_model_path: Path, session_file: Path
+) -> None:
+    ask = Ask(ask_model, str(ask_model_path), "--save", str(session_file))
+    ask.wait()
+    ask.go_to("life_events")
+    ask.type("u")
+    items = ask_model.groups["life_events"].items
+    assert saved(session_file)["history"] == [["life_events", dict.fromkeys(items, "unsure")]]
+    assert ask.type("l") == "number"
+    labels = {t for _, t in ask.listing()}
+    assert "Recent life events (checklist)" not in labels  # the Session counts its items as asked
+    assert not labels & {ask_model.question_label(q) for q in items}
+    ask.type("")
+    assert ask.type("b") == "answer" and "Took back the last answer." in ask.block
+    assert saved(session_file)["history"] == []
+    ask.type("q")
+    assert ask.finish()[0] == 0
+
+
 # ----------------------------------------------------------------------------- the safety notice
 def test_safety_notice_at_once_then_go_on(ask_model: Model, ask_model_path: Path) -> None:
     ask = Ask(ask_model, str(ask_model_path))
@@ -547,6 +567,17 @@ def test_save_and_resume(ask_model: Model, ask_model_path: Path, session_file: P
     ask.type("q")
     assert ask.finish()[0] == 0
     assert [s[0] for s in saved(session_file)["history"]] == [first, second, third]  # saved to the same file
+
+
+def test_a_resumed_session_shows_its_notice_first(ask_model: Model, ask_model_path: Path, session_file: Path) -> None:
+    session = ask_model.session().answer("partner_afraid", "yes")
+    session_file.write_text(json.dumps(session.to_dict()), encoding="utf-8")
+    ask = Ask(ask_model, str(ask_model_path), "--resume", str(session_file))
+    assert ask.wait() == "notice"
+    assert "Your safety comes first" in ask.block and not re.search(r"^Question", ask.block, re.MULTILINE)
+    assert ask.type("c") == "answer" and re.search(r"^Question 2", ask.block, re.MULTILINE)
+    ask.type("q")
+    assert ask.finish()[0] == 0
 
 
 def test_resume_refuses_a_changed_model(ask_model_path: Path, session_file: Path, tmp_path: Path) -> None:

@@ -309,7 +309,6 @@ class _Interview:
         self.shown: set[str] = set()  # urgent notices already shown
         self.screens_said = False
         self.list_words = ""  # what followed 'l' (find questions with those words)
-        self.ended = ""  # why the questions ended: decided, quit, eof, notice
 
     # ------------------------------------------------------------ plumbing
     def read(self, prompt: str = "> ") -> str | None:
@@ -336,10 +335,9 @@ class _Interview:
     def answered(self) -> set[str]:
         """Questions and checklists already asked (answered, unsure or skipped)."""
         done = set(self.session.asked) | set(self.session.answers)
-        for gid, group in _groups(self.model).items():
-            if gid in done or all(i in done for i in group.items):
+        for gid, group in _groups(self.model).items():  # an 'unsure' checklist leaves its items open
+            if all(i in done for i in group.items):
                 done.add(gid)
-                done.update(group.items)
         return done
 
     def record(self, item: str, value: Any) -> bool:
@@ -356,7 +354,7 @@ class _Interview:
             members = set(getattr(_groups(self.model).get(item), "items", ()))
             others = [x for x in exc.conflict if x != item and x not in members]
             if not others:
-                self.out.say("  The model gives that answer no chance at all; please choose another.", hang="  ")
+                self.out.say("The model gives that answer no chance at all; please choose another.", indent="  ")
             elif len(others) == 1:
                 self.out.say(
                     "That answer cannot hold together with your answer to: "
@@ -583,6 +581,8 @@ class _Interview:
     def run(self) -> str:
         """Ask until the stop rule fires or the person stops; return why it ended."""
         screens = set(_screens(self.model))
+        if self.steps and self.urgent_notices() == "stop":  # a resumed session: its notice first
+            return "notice"
         while True:
             item = self.session.next_question()
             if item is None:
