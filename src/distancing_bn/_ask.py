@@ -750,22 +750,21 @@ def report(model: Model, answers: Mapping[str, Any], stream: TextIO, *, width: i
         out.line()
         out.say("Answer a few questions to see which reasons fit, and ideas that may help.")
         return
-    out.line()
+    general = list(getattr(guide, "general", ()) or ())
+    if tips or general:
+        out.line()
     if tips:
         out.say("Ideas that may help")
         for c in tips:
             out.say(f"{c.label} ({percent(c.probability)}):", indent="  ")
             for t in c.tips:
                 out.item("-", t, indent="   ")
-    general = list(getattr(guide, "general", ()) or ())
     if general:
         if tips:
             out.line()
-        out.say("In general" if tips else "No single reason stands out yet. Some general ideas:")
+        out.say("In general" if tips else "Some general ideas")
         for t in general:
             out.item("-", t, indent="   ")
-    if not tips and not general:
-        out.say("No reason stands out from your answers so far.")
 
 
 # ----------------------------------------------------------------------------- JSON files
