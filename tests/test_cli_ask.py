@@ -321,6 +321,15 @@ class Ask:
         return self.log.getvalue().replace("\r\n", "\n")
 
 
+def assert_no_ids(model: Model, out: str) -> None:
+    """No question, cause, checklist or notice id reaches the person (ids with an underscore only)."""
+    ids = [*model.questions, *model.causes, *model.groups, *(n.id for n in model.spec.notices)]
+    for q in model.questions:
+        ids += [a for a in model.answers_of(q) if "_" in a]
+    found = sorted({i for i in ids if "_" in i and re.search(rf"\b{re.escape(i)}\b", out)})
+    assert found == []
+
+
 def saved(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -377,6 +386,7 @@ def test_answers_by_text_prefix_and_number_with_ambiguity(
     status, out = ask.finish()
     assert status == 0
     assert "Traceback" not in out
+    assert_no_ids(ask_model, out)
 
 
 def test_unsure_and_back(ask_model: Model, ask_model_path: Path, session_file: Path) -> None:
@@ -526,6 +536,7 @@ def test_safety_notice_at_once_then_go_on(ask_model: Model, ask_model_path: Path
     assert "is not the point right now" in _norm(report)
     assert "Ideas that may help" not in report
     assert "Controlling behaviour" not in out  # a safety cause speaks through its notice
+    assert_no_ids(ask_model, out)
 
 
 def test_safety_notice_then_stop(ask_model: Model, ask_model_path: Path) -> None:
@@ -683,10 +694,7 @@ def test_narrow_terminal_wraps_whole_words_and_shows_no_ids(model: Model) -> Non
     # wrapped paragraphs put back together are the model's texts, word for word
     flat = _norm(out)
     assert _norm(model.disclaimer) in flat
-    # no id reaches the person: question, cause, notice and checklist ids all have an underscore here
-    ids = [*model.questions, *model.causes, *model.groups, *(n.id for n in model.spec.notices)]
-    found = [i for i in ids if "_" in i and re.search(rf"\b{re.escape(i)}\b", out)]
-    assert found == []
+    assert_no_ids(model, out)
     assert not re.search(r"\bbits?\b", out)
     assert "Traceback" not in out
 
