@@ -591,6 +591,20 @@ def test_a_resumed_session_shows_its_notice_first(ask_model: Model, ask_model_pa
     assert ask.finish()[0] == 0
 
 
+def test_ctrl_c_keeps_what_was_saved(ask_model: Model, ask_model_path: Path, session_file: Path) -> None:
+    ask = Ask(ask_model, str(ask_model_path), "--save", str(session_file))
+    ask.wait()
+    first = ask.current
+    ask.type("1")
+    ask.child.sendintr()
+    ask.child.expect(pexpect.EOF)
+    ask.child.close()
+    assert ask.child.exitstatus == 130
+    assert f"interrupted; the answers so far are saved in {session_file}" in ask.transcript
+    assert "Traceback" not in ask.transcript
+    assert [s[0] for s in saved(session_file)["history"]] == [first]
+
+
 def test_resume_refuses_a_changed_model(ask_model_path: Path, session_file: Path, tmp_path: Path) -> None:
     res = run_cli("ask", str(ask_model_path), "--save", str(session_file), stdin="1\nq\n")
     assert res.returncode == 0, res.stderr
