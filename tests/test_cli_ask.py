@@ -216,7 +216,7 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-PROMPTS = {"answer": r"\n> ", "number": r"\nnumber> ", "notice": r"\nc or q> "}
+PROMPTS = {"answer": r"\n> ", "number": r"\nnumber> ", "notice": r"\nc or q> ", "kind": r"\nkind> "}
 
 
 class Ask:
@@ -461,6 +461,59 @@ def test_volunteer_through_the_list(ask_model: Model, ask_model_path: Path, sess
     assert status == 0
 
 
+EXTRA_QUESTION = """\
+  - id: extra_{k}
+    label: Extra sign {k}
+    theme: More signs
+    text: Is extra sign number {k} there?
+    answers: [no, yes]
+    leak: 0.1
+    leak_rationale: Test number.
+    links:
+      - {{cause: drifting_apart, strength: 0.2, rationale: Test number.}}
+"""
+
+
+def test_a_long_list_starts_with_its_themes(tmp_path: Path, session_file: Path) -> None:
+    extra = "".join(EXTRA_QUESTION.format(k=k) for k in range(1, 16))
+    path = tmp_path / "long.yaml"
+    path.write_text(ASK_MODEL.replace("\ngroups:\n", "\n" + extra + "\ngroups:\n"), encoding="utf-8")
+    model = load_model(path)
+    assert len(model.questions) + len(model.groups) > 20
+    ask = Ask(model, str(path), "--save", str(session_file))
+    ask.wait()
+    assert ask.type("l") == "kind"
+    kinds = re.findall(r"^ +(\d+|a)\) (.*)$", ask.block, re.MULTILINE)
+    themes = list(dict.fromkeys(model.question_theme(i) for i in (*model.questions, *model.groups)))
+    shown = [t for _, t in kinds][:-1]
+    assert sorted(shown) == sorted(f"{t} ({n})" for t, n in _theme_counts(model, themes).items())
+    assert shown[0] == "Safety (4)"  # the screens' theme first
+    assert kinds[-1] == ("a", "all of them")
+    assert ask.type("x9") == "kind" and "Please type a number from 1 to" in _norm(ask.block)
+    number = next(k for k, t in kinds if t.startswith("More signs"))
+    assert ask.type(number) == "number"
+    listing = ask.listing(full=False)
+    assert {theme for theme, _ in listing} == {"More signs"} and len(listing) == 15
+    numbers = re.findall(r"^ +(\d+)\) Extra sign 7$", ask.block, re.MULTILINE)
+    assert len(numbers) == 1
+    ask.type(numbers[0])
+    assert ask.current == "extra_7"
+    ask.type("yes")
+    assert saved(session_file)["history"] == [["extra_7", "yes"]]
+    # 'a' lists everything, numbered from 1
+    assert ask.type("l") == "kind"
+    assert ask.type("a") == "number"
+    assert len(ask.listing()) == len(model.questions) + len(model.groups) - 1
+    ask.type("")
+    ask.type("q")
+    assert ask.finish()[0] == 0
+
+
+def _theme_counts(model: Model, themes: list[str]) -> dict[str, int]:
+    items = [*model.groups, *model.questions]
+    return {t: sum(model.question_theme(i) == t for i in items) for t in themes}
+
+
 def _session_takes_groups(model: Model) -> bool:
     try:
         model.session().answer("life_events", "none")
@@ -677,7 +730,10 @@ def _answer_anything(ask: Ask, steps: int) -> None:
 def test_narrow_terminal_wraps_whole_words_and_shows_no_ids(model: Model) -> None:
     ask = Ask(model, columns=50)
     ask.wait()
-    assert ask.type("l") == "number"  # the list of every question, at 50 columns
+    if ask.type("l") == "kind":  # a long list with several themes starts with them
+        assert "all of them" in ask.block
+        ask.type("a")
+    assert ask.kind == "number"  # the list of every question, at 50 columns
     assert len(ask.listing()) == len(model.questions) + len(model.groups)
     ask.type("")
     seen: list[str] = []

@@ -29,6 +29,7 @@ __all__ = ["add_ask_command", "load_answers", "load_saved_session", "non_negativ
 
 URGENT_KINDS = ("safety", "crisis")
 MAX_INPUT = 200  # characters of one typed line that are looked at
+LIST_AT_ONCE = 20  # a longer list of questions to volunteer starts with its themes
 
 KEYS = (
     ("u", "not sure (go on to another question)"),
@@ -493,6 +494,12 @@ class _Interview:
         if words and not picked:
             self.out.say("No question left has those words; here are all of them.")
             picked = order
+        themes = list(dict.fromkeys(_question_theme(self.model, i) for i in order))
+        if picked is order and len(order) > LIST_AT_ONCE and len(themes) > 1:
+            chosen = self.choose_theme(order, themes)
+            if isinstance(chosen, str):
+                return chosen
+            picked = chosen
         self.out.say("Questions not answered yet, by theme:")
         self.show_list(order, picked)
         self.out.say(
@@ -531,6 +538,40 @@ class _Interview:
                     continue
             outcome = self.ask(chosen)
             return "cancel" if outcome in ("back", "list") else outcome
+
+    def choose_theme(self, order: Sequence[str], themes: Sequence[str]) -> list[str] | str:
+        """A long list starts with its themes: return the items picked, or cancel, quit or eof."""
+        counts = {t: sum(_question_theme(self.model, i) == t for i in order) for t in themes}
+        self.out.say(f"{len(order)} questions are not answered yet. Which kind?")
+        for k, theme in enumerate(themes, start=1):
+            self.out.item(f"{f'{k})':>4}", f"{theme} ({counts[theme]})", indent="  ")
+        self.out.item(f"{'a)':>4}", "all of them", indent="  ")
+        self.out.say(
+            "Type the number of a kind, a for all, or a word to find questions (such as money); Enter goes back."
+        )
+        while True:
+            typed = self.read("kind> ")
+            if typed is None:
+                return "eof"
+            key = _clean(typed).casefold()
+            if key in ("", "b", "l"):
+                return "cancel"
+            if key == "q":
+                return "quit"
+            if key in ("a", "all"):
+                return list(order)
+            if key.isascii() and key.isdecimal() and 1 <= int(key) <= len(themes):
+                return [i for i in order if _question_theme(self.model, i) == themes[int(key) - 1]]
+            named = [t for t in themes if t.casefold().startswith(key)]
+            if len(named) == 1:
+                return [i for i in order if _question_theme(self.model, i) == named[0]]
+            found = self.matching(order, key)
+            if found:
+                return found
+            self.out.say(
+                f"Please type a number from 1 to {len(themes)}, a for all, or a word from a question; Enter goes back.",
+                indent="  ",
+            )
 
     def matching(self, items: Sequence[str], words: str) -> list[str]:
         """The items whose label or text contains every word of ``words`` (any case)."""
