@@ -847,6 +847,22 @@ def test_strength_words_and_odds_phrases() -> None:
     assert [percent(p) for p in (0.0, 0.001, 0.5, 0.999, 1.0)] == ["0%", "<1%", "50%", ">99%", "100%"]
 
 
+def test_match_answer_and_picks() -> None:
+    from distancing_bn._ask import match_answer, match_picks
+
+    options = [("no", "No"), ("not_often", "Not often"), ("often", "Often")]
+    assert match_answer("no", options) == (0, "")  # an exact text beats a longer one it starts
+    assert match_answer("  NOT   often ", options) == (1, "")
+    assert match_answer("not_often", options) == (1, "")  # the id works too
+    assert match_answer("of", options) == (2, "")
+    assert match_answer("n", options)[0] is None and "(No, Not often)" in match_answer("n", options)[1]
+    assert match_answer("3", options) == (2, "") and match_answer("0", options)[0] is None
+    assert match_answer("", options)[0] is None
+    assert match_picks("3, 1 3", 3) == ([0, 2], "")
+    assert match_picks("0", 3) == ("none", "") and match_picks("None", 3) == ("none", "")
+    assert match_picks("1 x", 3)[0] is None and match_picks("0 1", 3)[0] is None and match_picks("4", 3)[0] is None
+
+
 def test_terminal_width_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COLUMNS", raising=False)
     # under pytest stdout is not a terminal: the fallback
