@@ -874,15 +874,16 @@ def test_terminal_width_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ----------------------------------------------------------------------------- answers files (not interactive)
-def test_answers_file_runs_without_asking(tmp_path: Path, model: Model) -> None:
+def test_answers_file_runs_without_asking(tmp_path: Path, ask_model: Model, ask_model_path: Path) -> None:
+    model = ask_model
     path = tmp_path / "answers.json"
-    path.write_text(json.dumps({"threatened_or_afraid": "yes", "low_mood": "most_days"}), encoding="utf-8")
-    res = run_cli("ask", "--answers", str(path))  # stdin is empty: nothing may be asked
+    path.write_text(json.dumps({"partner_afraid": "yes", "seems_low": "yes"}), encoding="utf-8")
+    res = run_cli("ask", str(ask_model_path), "--answers", str(path))  # stdin is empty: nothing may be asked
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "Question" not in out and "> " not in out
-    safety = model.spec.notice("safety_control")
-    help_ = model.spec.notice("professional_help_mood")
+    safety = model.spec.notice("safety_first")
+    help_ = model.spec.notice("mood_help")
     flat = _norm(out)
     assert f"!! {safety.title}" in out and _norm(safety.text) in flat
     assert f"*  {help_.title}" in out and _norm(help_.text) in flat
@@ -911,25 +912,28 @@ def test_answers_file_bad_json(tmp_path: Path, content: str | None, message: str
     assert "Traceback" not in res.stderr
 
 
-def test_answers_file_unknown_question(tmp_path: Path) -> None:
+def test_answers_file_unknown_question(tmp_path: Path, ask_model_path: Path) -> None:
     path = tmp_path / "answers.json"
-    path.write_text(json.dumps({"threatend_or_afraid": "yes"}), encoding="utf-8")
-    res = run_cli("ask", "--answers", str(path))
+    path.write_text(json.dumps({"partner_afriad": "yes"}), encoding="utf-8")
+    res = run_cli("ask", str(ask_model_path), "--answers", str(path))
     assert res.returncode == 2
     assert "error: UnknownQuestionError" in res.stderr
-    assert "did you mean 'threatened_or_afraid'" in res.stderr
+    assert "did you mean 'partner_afraid'" in res.stderr
     assert "Traceback" not in res.stderr
 
 
-def test_piped_input_unicode_digits_and_bad_bytes_are_invalid_choices() -> None:
-    res = run_cli("ask", stdin="²\n١\n1\nq\n")  # str.isdigit() is True for both; int() fails on '²'
+def test_piped_input_unicode_digits_and_bad_bytes_are_invalid_choices(ask_model_path: Path) -> None:
+    # the first question (a screen) has two answers: '²' and '١' are no answer numbers
+    res = run_cli(
+        "ask", str(ask_model_path), stdin="²\n١\n1\nq\n"
+    )  # str.isdigit() is True for both; int() fails on '²'
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     assert res.stdout.count("That is not one of the answers.") == 2
     assert "Question 2" in res.stdout
     env = _env(80)
     raw = subprocess.run(
-        [sys.executable, "-m", "distancing_bn", "ask"],
+        [sys.executable, "-m", "distancing_bn", "ask", str(ask_model_path)],
         input=b"\xff\xfe\n1\nq\n",
         capture_output=True,
         cwd=REPO,
@@ -948,8 +952,9 @@ def test_end_of_input_stops_and_reports() -> None:
     assert "Your summary" in res.stdout
 
 
-def test_max_questions() -> None:
-    res = run_cli("ask", "--max-questions", "3", stdin="1\n0\nc\n" * 10)
+def test_max_questions(ask_model_path: Path) -> None:
+    # the two screens (a question, then a checklist), then one question chosen by gain
+    res = run_cli("ask", str(ask_model_path), "--max-questions", "3", stdin="1\n0\n1\n1\n1\n")
     assert res.returncode == 0, res.stderr
     assert re.findall(r"^Question (\d+)", res.stdout, re.MULTILINE) == ["1", "2", "3"]
     assert "That was the last question: you asked for at most 3." in res.stdout
@@ -986,18 +991,20 @@ def test_answers_file_bad_bytes(tmp_path: Path, content: bytes, message: str) ->
 @pytest.mark.parametrize(
     ("answers", "error"),
     [
-        ('{"less_contact": {"no": 1e308, "a_little": 1, "a_lot": 1e999}}', "InvalidAnswerError"),  # inf
-        ({"less_contact": {"no": -1, "a_little": 1, "a_lot": 1}}, "InvalidAnswerError"),
-        ({"less_contact": {"no": 0, "a_little": 0, "a_lot": 0}}, "InvalidAnswerError"),
-        ({"less_contact": [1, 2, 3]}, "InvalidAnswerError"),
-        ({"less_contact": 10**300}, "InvalidAnswerError"),
+        ('{"less_talk": {"no": 1e308, "a_little": 1, "a_lot": 1e999}}', "InvalidAnswerError"),  # inf
+        ({"less_talk": {"no": -1, "a_little": 1, "a_lot": 1}}, "InvalidAnswerError"),
+        ({"less_talk": {"no": 0, "a_little": 0, "a_lot": 0}}, "InvalidAnswerError"),
+        ({"less_talk": [1, 2, 3]}, "InvalidAnswerError"),
+        ({"less_talk": 10**300}, "InvalidAnswerError"),
         ({"x" * 100_000: "yes"}, "UnknownQuestionError"),
     ],
 )
-def test_answers_file_bad_answers(tmp_path: Path, answers: dict[str, Any] | str, error: str) -> None:
+def test_answers_file_bad_answers(
+    tmp_path: Path, ask_model_path: Path, answers: dict[str, Any] | str, error: str
+) -> None:
     path = tmp_path / "answers.json"
     path.write_text(answers if isinstance(answers, str) else json.dumps(answers), encoding="utf-8")
-    res = run_cli("ask", "--answers", str(path))
+    res = run_cli("ask", str(ask_model_path), "--answers", str(path))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.startswith(f"error: {error}: ") and len(res.stderr) < 400
 
