@@ -45,6 +45,10 @@ notices:
     text: >
       Being afraid of a partner is not a communication problem to solve; a helpline can help
       you think it through.
+  - id: crisis_line
+    kind: crisis
+    title: If they may harm themselves
+    text: Talk of self-harm should always be taken seriously; a crisis line can advise you today.
   - id: mood_help
     kind: professional_help
     title: Someone to talk to
@@ -93,6 +97,16 @@ questions:
     links:
       - {cause: coercive_control, strength: 0.7, rationale: Test number.}
     notices: {safety_first: [yes]}
+  - id: talks_of_harm
+    label: Talks of self-harm
+    theme: Safety
+    text: Has your partner talked about harming themselves?
+    answers: [no, yes]
+    leak: 0.02
+    leak_rationale: Test number.
+    links:
+      - {cause: low_mood_cause, strength: 0.3, rationale: Test number.}
+    notices: {crisis_line: [yes]}
   - id: checks_phone
     label: Checks your phone
     theme: Safety
@@ -487,7 +501,7 @@ def test_a_long_list_starts_with_its_themes(tmp_path: Path, session_file: Path) 
     themes = list(dict.fromkeys(model.question_theme(i) for i in (*model.questions, *model.groups)))
     shown = [t for _, t in kinds][:-1]
     assert sorted(shown) == sorted(f"{t} ({n})" for t, n in _theme_counts(model, themes).items())
-    assert shown[0] == "Safety (4)"  # the screens' theme first
+    assert shown[0] == "Safety (5)"  # the screens' theme first
     assert kinds[-1] == ("a", "all of them")
     assert ask.type("x9") == "kind" and "Please type a number from 1 to" in _norm(ask.block)
     number = next(k for k, t in kinds if t.startswith("More signs"))
@@ -590,6 +604,28 @@ def test_safety_notice_at_once_then_go_on(ask_model: Model, ask_model_path: Path
     assert "Ideas that may help" not in report
     assert "Controlling behaviour" not in out  # a safety cause speaks through its notice
     assert_no_ids(ask_model, out)
+
+
+def test_crisis_notice_at_once_and_both_urgent_notices_first(ask_model: Model, ask_model_path: Path) -> None:
+    ask = Ask(ask_model, str(ask_model_path))
+    ask.wait()
+    ask.go_to("talks_of_harm")
+    assert ask.type("yes") == "notice"
+    assert "If they may harm themselves" in ask.block and "Your safety comes first" not in ask.block
+    ask.type("c")
+    ask.go_to("partner_afraid")
+    assert ask.type("yes") == "notice"
+    assert "Your safety comes first" in ask.block
+    assert "If they may harm themselves" not in ask.block  # each notice is shown at once only once
+    assert ask.type("q") == "end"
+    status, out = ask.finish()
+    assert status == 0
+    report = _norm(out.split("Your summary", 1)[1])
+    first_table = report.index("How likely each possible reason")
+    assert report.index("If they may harm themselves") < first_table
+    assert report.index("Your safety comes first") < first_table
+    assert report.index("not the point right now: safety comes first") < first_table
+    assert "Ideas that may help" not in report
 
 
 def test_safety_notice_then_stop(ask_model: Model, ask_model_path: Path) -> None:

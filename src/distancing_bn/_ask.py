@@ -768,7 +768,7 @@ def report(model: Model, answers: Mapping[str, Any], stream: TextIO, *, width: i
         out.rule("!")
     if urgent:
         out.say(
-            "The list of possible reasons below is not the point right now: your safety comes first. "
+            "The list of possible reasons below is not the point right now: safety comes first. "
             "Relationship tips are not shown.",
         )
         out.line()
