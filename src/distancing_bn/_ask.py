@@ -960,7 +960,7 @@ def non_negative_int(text: str) -> int:
 
 
 def _epilog() -> str:
-    keys = "\n".join(f"  {k:<3} {what}" for k, what in KEYS)
+    keys = "\n".join(wrap(what, 78, indent=f"  {k:<3} ", hang=" " * 6) for k, what in KEYS)
     return (
         "answering:\n"
         "  type the number of an answer, or its words (the first letters are\n"
