@@ -674,8 +674,14 @@ def stop_words(model: Model, session: Session) -> str:
 
 
 # ----------------------------------------------------------------------------- the report
-def _reasons(model: Model, answers: Mapping[str, Any], cause: str, out: _Out) -> None:
-    """What points to ``cause`` (strongest first), then what speaks against it."""
+def _reasons(
+    model: Model, answers: Mapping[str, Any], cause: str, out: _Out, picked_in: Mapping[str, str] | None = None
+) -> None:
+    """What points to ``cause`` (strongest first), then what speaks against it.
+
+    ``picked_in`` maps the items answered through a checklist to it: those are said as picked
+    (or not picked) by their labels, as the person saw them.
+    """
     import math
 
     post = model.posterior(answers)
@@ -701,7 +707,7 @@ def _reasons(model: Model, answers: Mapping[str, Any], cause: str, out: _Out) ->
                 how = "under the model this answer makes it certain"
             else:
                 how = f"{strength_word(row.factor)} evidence for it ({odds_phrase(row.factor)})"
-            out.item("-", f'You answered "{_shown(model, row)}" to "{row.text}": {how}.', indent="   ")
+            out.item("-", f"{_what_was_said(model, row, picked_in or {})}: {how}.", indent="   ")
     if not against.empty:
         out.say("What speaks against it:", indent="  ")
         for row in against.head(3).itertuples():
@@ -710,10 +716,30 @@ def _reasons(model: Model, answers: Mapping[str, Any], cause: str, out: _Out) ->
                 if row.factor == 0
                 else f"{strength_word(row.factor)} evidence against it ({odds_phrase(row.factor)})"
             )
-            out.item("-", f'You answered "{_shown(model, row)}" to "{row.text}": {how}.', indent="   ")
+            out.item("-", f"{_what_was_said(model, row, picked_in or {})}: {how}.", indent="   ")
     out.say(
         '("As likely" compares the odds of this reason with and without that one answer.)',
         indent="  ",
+    )
+
+
+def _what_was_said(model: Model, row: Any, picked_in: Mapping[str, str]) -> str:
+    """'You answered "Yes" to "..."', or for a checklist item 'You picked "..." (checklist)'."""
+    q = row.question
+    group = picked_in.get(q)
+    if group is not None and q in model.questions:
+        picked = _applies(model, q, row.answer)
+        verb = "picked" if picked else "did not pick"
+        return f'You {verb} "{_question_label(model, q)}" ({_question_label(model, group)})'
+    return f'You answered "{_shown(model, row)}" to "{row.text}"'
+
+
+def _applies(model: Model, question: str, shown: str) -> bool:
+    """True when the shown answer of a checklist item is its second one (the item applies)."""
+    options = model.answers_of(question)
+    return len(options) == 2 and shown.casefold() in (
+        options[1].casefold(),
+        _display(model, question, options[1]).casefold(),
     )
 
 
@@ -750,8 +776,18 @@ def _table(model: Model, post: Any, out: _Out) -> str | None:
     return str(now.index[0]) if len(now) else None
 
 
-def report(model: Model, answers: Mapping[str, Any], stream: TextIO, *, width: int | None = None) -> None:
-    """Print the summary: notices first, then the probabilities, the reasons, and the tips."""
+def report(
+    model: Model,
+    answers: Mapping[str, Any],
+    stream: TextIO,
+    *,
+    width: int | None = None,
+    picked_in: Mapping[str, str] | None = None,
+) -> None:
+    """Print the summary: notices first, then the probabilities, the reasons, and the tips.
+
+    ``picked_in`` maps items answered through a checklist to its id (see :func:`checklist_items`).
+    """
     out = _Out(stream, width or terminal_width())
     post = model.posterior(answers)
     guide = model.guidance(answers)
@@ -782,7 +818,7 @@ def report(model: Model, answers: Mapping[str, Any], stream: TextIO, *, width: i
         out.say("No answers yet, so these are the starting estimates for each possible reason:")
     top = _table(model, post, out)
     if answers and top is not None:
-        _reasons(model, answers, top, out)
+        _reasons(model, answers, top, out, picked_in)
     tips = list(getattr(guide, "causes", ()))
     withheld = bool(getattr(guide, "tips_withheld", bool(urgent)))
     if withheld:
@@ -888,6 +924,15 @@ class _JSONProblem(Exception):
 
 
 # ----------------------------------------------------------------------------- the command
+def checklist_items(session: Session) -> dict[str, str]:
+    """The items answered through a checklist in ``session``, each mapped to its checklist."""
+    out: dict[str, str] = {}
+    for step in session.history:
+        if step["question"] in _groups(session.model) and isinstance(step["answer"], Mapping):
+            out.update(dict.fromkeys(step["answer"], step["question"]))
+    return out
+
+
 def run_interview(
     model: Model, session: Session, inp: TextIO, stream: TextIO, *, width: int | None = None, save: str | None = None
 ) -> str:
@@ -947,7 +992,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         out.say("You stopped the questions." + (" To go on later, run:" if save else ""))
         if save:
             out.line(f"  {again}")  # a command is never wrapped
-    report(model, session.answers, sys.stdout, width=width)
+    report(model, session.answers, sys.stdout, width=width, picked_in=checklist_items(session))
     return 0
 
 
