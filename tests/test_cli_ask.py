@@ -646,6 +646,25 @@ def test_safety_notice_then_stop(ask_model: Model, ask_model_path: Path) -> None
     assert after.index("You stopped the questions.") < after.index("Your summary")
 
 
+def test_at_a_notice_the_saved_file_can_be_deleted(ask_model: Model, ask_model_path: Path, session_file: Path) -> None:
+    ask = Ask(ask_model, str(ask_model_path), "--save", str(session_file))
+    ask.wait()
+    ask.go_to("partner_afraid")
+    assert ask.type("yes") == "notice"
+    assert f"Your answers are being saved in {session_file}." in _norm(ask.block)
+    assert session_file.exists()
+    assert ask.type("d") == "notice"
+    assert f"Deleted {session_file}; nothing more will be saved." in _norm(ask.block)
+    assert not session_file.exists()
+    assert ask.type("c") == "answer"
+    ask.type("1")  # another answer: still nothing saved
+    ask.type("q")
+    status, out = ask.finish()
+    assert status == 0
+    assert not session_file.exists()
+    assert "--resume" not in out.split("c or q> d", 1)[1]
+
+
 # ----------------------------------------------------------------------------- save and resume
 def test_save_and_resume(ask_model: Model, ask_model_path: Path, session_file: Path) -> None:
     ask = Ask(ask_model, str(ask_model_path), "--save", str(session_file))

@@ -600,6 +600,11 @@ class _Interview:
             out.say(n.text, indent="   ")
             out.rule("!")
         out.say("You can stop here and see the summary, or go on with the questions. Type c to go on, or q to stop.")
+        if self.save_path is not None and not self.save_failed:
+            out.say(
+                f"Your answers are being saved in {self.save_path}. If someone else could read it, "
+                "type d to delete it now and save nothing more."
+            )
         while True:
             typed = self.read("c or q> ")
             if typed is None:
@@ -609,7 +614,24 @@ class _Interview:
                 return "go"
             if key in ("q", "s", "stop", "n", "no"):
                 return "stop"
+            if key == "d" and self.save_path is not None:
+                self.forget_saved()
+                continue
             out.say("Please type c to go on with the questions, or q to stop and see the summary.", indent="  ")
+
+    def forget_saved(self) -> None:
+        """Delete the saved session and save nothing more."""
+        path, self.save_path = self.save_path, None
+        if path is None:
+            return
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self.out.say(f"The file {path} could not be deleted ({exc.strerror}); nothing more is saved.", indent="  ")
+            return
+        self.out.say(f"Deleted {path}; nothing more will be saved. Type c to go on, or q to stop.", indent="  ")
 
     # ------------------------------------------------------------ the loop
     def top_line(self) -> None:
@@ -977,12 +999,14 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             _Interview(model, session, sys.stdin, out).top_line()
     if save:
         out.say(f"Your answers are saved in {save} after each one (only you can read that file).")
+    interview = _Interview(model, session, sys.stdin, out, save=save)
     try:
-        ended = run_interview(model, session, sys.stdin, sys.stdout, width=width, save=save)
+        ended = interview.run()
     except KeyboardInterrupt:
-        if save:
-            print(f"\ninterrupted; the answers so far are saved in {save}", file=sys.stderr)
+        if interview.save_path:
+            print(f"\ninterrupted; the answers so far are saved in {interview.save_path}", file=sys.stderr)
         raise
+    save = interview.save_path  # None once the person deleted the file
     if ended == "quit" or ended == "notice":
         out.line()
         targets = [x for t in args.targets or () for x in ("--target", t)]
