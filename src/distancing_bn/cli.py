@@ -397,10 +397,106 @@ def _add_score_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_simulate)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .server import Limits, create_app
+    except ImportError as exc:
+        print(
+            f"error: serve needs FastAPI and uvicorn ({exc.name} is missing); "
+            "install them with: pip install 'distancing-bn[serve]'",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    model = _load(args)
+    if args.host not in LOOPBACK_HOSTS:
+        print(
+            f"warning: listening on {args.host}, not only this computer: anyone who can reach it can use the "
+            "questionnaire; there is no login and no TLS (put a proxy with HTTPS in front)",
+            file=sys.stderr,
+        )
+    problem = _cannot_listen(args.host, args.port)
+    if problem:
+        print(f"error: cannot listen on {args.host} port {args.port}: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    app = create_app(model, limits=Limits(rate_limit=args.rate_limit))
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = json.loads(json.dumps(LOGGING_CONFIG))
+    level = "WARNING" if args.quiet else "INFO"
+    config["loggers"]["distancing_bn.server"] = {"handlers": ["default"], "level": level, "propagate": False}
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"serving {model.title} at http://{shown}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=False,  # uvicorn's access log prints query strings; the app logs routes only
+        log_config=config,
+        server_header=False,
+        log_level=level.lower(),
+    )
+    return EXIT_OK
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, no such address), or None."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"{exc.strerror or 'unknown address'} (give an address such as 127.0.0.1 or 0.0.0.0)"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            fix = "; choose another --port" if exc.errno == errno.EADDRINUSE else ""
+            return f"{exc.strerror or type(exc).__name__}{fix}"
+    return None
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {value}")
+    return value
+
+
+def _add_serve_command(sub: Any) -> None:
+    from ._ask import non_negative_int
+
+    p = sub.add_parser(
+        "serve",
+        help="run the browser questionnaire and the JSON HTTP API (needs the 'serve' extra)",
+        description="Serve the questionnaire page at / and the JSON API at /v1 (see docs/http-api.md). "
+        "Nothing answered is stored or logged.",
+    )
+    _model_arg(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
+    p.add_argument(
+        "--rate-limit",
+        type=non_negative_int,
+        default=300,
+        metavar="N",
+        help="requests per minute per client address (default 300; 0: no limit)",
+    )
+    p.add_argument("--quiet", action="store_true", help="log warnings and errors only (no access log)")
+    p.set_defaults(func=_cmd_serve)
+
+
 def _extra_commands() -> list[Any]:
     from ._ask import add_ask_command
 
-    return [add_ask_command, _add_score_commands]
+    return [add_ask_command, _add_score_commands, _add_serve_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
