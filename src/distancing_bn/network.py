@@ -49,6 +49,13 @@ class Network:
         The variables that can be answered (our questions).
     reported
         Non-observable variables whose marginals are reported besides the targets (our facets).
+    present
+        Variable -> the states that count as 'present' (given when loading, or a file's fault
+        states); a variable not listed falls back to its state names (see ``Model.variables``).
+    texts, costs
+        Question texts and costs given with a network file (a side file, arguments, XDSL).
+    disclaimer
+        The line a network file gives to show with every result (``None``: it gives none).
     """
 
     name: str
@@ -59,6 +66,10 @@ class Network:
     targets: tuple[str, ...]
     observables: tuple[str, ...]
     reported: tuple[str, ...] = ()
+    present: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    texts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    costs: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    disclaimer: str | None = field(default=None, repr=False)
     index: Mapping[str, int] = field(init=False, repr=False)
     observable_set: frozenset[str] = field(init=False, repr=False)
 
