@@ -193,7 +193,7 @@ def test_write_network_file_matches_pyagrum(
 
 
 def test_write_network_file_raises_unknown_suffix(example: Network, tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"cannot write '\.csv'; valid: \.bif, \.xmlbif, \.xdsl"):
+    with pytest.raises(ModelError, match=r"cannot write '\.csv'; valid: \.bif, \.xmlbif, \.bifxml, \.xdsl, \.net, \.uai"):
         write_network_file(example, tmp_path / "x.csv")
     assert list(tmp_path.iterdir()) == []
 
@@ -297,7 +297,7 @@ def test_read_network_file_raises_garbage_bif_text(tmp_path: Path, content: str)
 
 @pytest.mark.parametrize("name", ["model.csv", "model", "model.yaml"])
 def test_read_network_file_raises_unknown_suffix(tmp_path: Path, name: str) -> None:
-    with pytest.raises(ModelError, match=r"unknown network format '[^']*'; valid: \.bif, \.xmlbif, \.xdsl"):
+    with pytest.raises(ModelError, match=r"unknown network format '[^']*'; valid: \.bif, \.bif\.gz, \.xmlbif, \.bifxml, \.xml, \.xdsl, \.net, \.uai"):
         read_network_file(tmp_path / name, targets=["a"])
 
 

@@ -42,7 +42,7 @@ def parse(raw: bytes, text: str, path: str, name: str) -> Parts:
     try:
         root = ET.fromstring(raw)
     except ET.ParseError as exc:
-        raise ModelSyntaxError(f"cannot read XDSL network: {exc}", file=path, line=exc.position[0]) from None
+        raise ModelSyntaxError(f"cannot read XDSL network: ParseError: {exc}", file=path, line=exc.position[0]) from None
     if root.tag != "smile":
         raise ModelSyntaxError(f"the root element is <{root.tag[:40]}>, not <smile>: not an XDSL file", file=path)
     nodes = root.find("nodes")
