@@ -58,6 +58,7 @@ WRITE_SUFFIXES = (".bif", ".xmlbif", ".bifxml", ".xdsl", ".net", ".uai")
 NETWORK_SUFFIXES = WRITE_SUFFIXES  # kept for callers of the first version
 FILE_TOLERANCE = 1e-4  # rows of published tables are rounded (0.333333 x 3, six-decimal files)
 WARN_ABOVE = 1e-9  # a row further than this from 1 is reported (float noise is not)
+EXACT_ENOUGH = 1e-12  # tables whose rows are all this close to 1 are kept exactly as written
 _FORMATS = {"bif": "BIF", "xmlbif": "XMLBIF", "xdsl": "XDSL", "net": "Hugin NET", "uai": "UAI"}
 _BY_SUFFIX = {
     ".bif": "bif",
@@ -197,7 +198,8 @@ def build_network(
             [replace(pr, file=file, line=pr.line or parts.lines.get(pr.key_path or "") or None) for pr in exc.problems]
         ) from None
     in_file = set(net.observables)
-    net = replace(net, observables=tuple(v for v in parts.states if v in in_file))
+    kept = {v: _as_written(parts.cpts[v], net.cpts[v]) for v in net.variables}
+    net = replace(net, observables=tuple(v for v in parts.states if v in in_file), cpts=MappingProxyType(kept))
     return with_extras(
         net,
         present={**parts.present, **(present or {})},
@@ -207,6 +209,15 @@ def build_network(
         file=file,
         from_file=set(parts.present),
     )
+
+
+def _as_written(given: np.ndarray, rescaled: np.ndarray) -> np.ndarray:
+    """The table as the file gives it where every row is 1 to float noise (so files round-trip exactly)."""
+    arr = np.array(given, dtype=np.float64)
+    if arr.shape != rescaled.shape or not np.all(np.abs(arr.sum(axis=-1) - 1.0) <= EXACT_ENOUGH):
+        return rescaled
+    arr.setflags(write=False)
+    return arr
 
 
 def _warn_rounded_rows(parts: Parts, tolerance: float, where: str) -> None:
