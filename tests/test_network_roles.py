@@ -172,3 +172,17 @@ def test_cli_bad_present_is_a_message_not_a_traceback(external_dir: Path) -> Non
         out = run_cli("info", path, "--target", "lung", "--present", flag)
         assert out.returncode != 0 and "Traceback" not in out.stderr
         assert "NAME=STATE" in out.stderr or "'maybe' is not a state of 'lung'" in out.stderr
+
+
+def test_always_observed_premise_survives_an_xdsl_round_trip(tmp_path: Path) -> None:
+    interview = Path(__file__).parent / "data" / "interview.yaml"
+    if not interview.exists():
+        pytest.skip("no interview example in this checkout")
+    model = load_model(interview)
+    path = tmp_path / "interview.xdsl"
+    model.save(path)
+    back = load_model(path)
+    assert dict(back.network.observed) == dict(model.network.observed) == {"distance_noticed": "yes"}
+    assert "distance_noticed" not in back.questions
+    a, b = model.posterior({}).probabilities, back.posterior({}).probabilities
+    assert (abs(a - b) < 1e-12).all()

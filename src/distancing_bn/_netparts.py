@@ -31,6 +31,7 @@ class Parts:
     targets: list[str] | None = None  # roles given by the file (XDSL diagnosis), else None
     observables: list[str] | None = None
     reported: list[str] = field(default_factory=list)
+    observed: dict[str, str] = field(default_factory=dict)  # always-observed premises (XDSL property)
     present: dict[str, tuple[str, ...]] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     costs: dict[str, float] = field(default_factory=dict)

@@ -11,7 +11,8 @@ and ``"auxiliary"``) and ``fault="true"`` states, which count as the target's pr
 A node's ``<name>`` in the GeNIe extension is its text when it differs from its id; a
 ``<property id="cost">`` is the cost of asking an observation, ``<property id="role">facet``
 marks an auxiliary node whose marginal is reported, and ``<property id="disclaimer">`` under
-``<properties>`` of the network is the line shown with every result. ``noisymax``,
+``<properties>`` of the network is the line shown with every result, and
+``<property id="observed">STATE`` marks a premise that every query is conditioned on. ``noisymax``,
 ``equation``, ``decision`` and ``utility`` nodes are refused.
 """
 
@@ -42,7 +43,9 @@ def parse(raw: bytes, text: str, path: str, name: str) -> Parts:
     try:
         root = ET.fromstring(raw)
     except ET.ParseError as exc:
-        raise ModelSyntaxError(f"cannot read XDSL network: ParseError: {exc}", file=path, line=exc.position[0]) from None
+        raise ModelSyntaxError(
+            f"cannot read XDSL network: ParseError: {exc}", file=path, line=exc.position[0]
+        ) from None
     if root.tag != "smile":
         raise ModelSyntaxError(f"the root element is <{root.tag[:40]}>, not <smile>: not an XDSL file", file=path)
     nodes = root.find("nodes")
@@ -97,6 +100,14 @@ def parse(raw: bytes, text: str, path: str, name: str) -> Parts:
                 parts.costs[node_id] = parse_number(value, f"the cost of {node_id[:40]!r}", path, line)
             elif key == "role" and value == "facet":
                 facets.add(node_id)
+            elif key == "observed":
+                if value not in states:
+                    raise ModelSyntaxError(
+                        f"node {node_id[:40]!r} is observed in state {value[:40]!r}, which it does not have",
+                        file=path,
+                        line=line,
+                    )
+                parts.observed[node_id] = value
     for prop in root.findall("properties/property"):
         if prop.get("id") == "disclaimer" and (prop.text or "").strip():
             parts.disclaimer = (prop.text or "").strip()
@@ -163,6 +174,7 @@ def dump(
     texts: Mapping[str, str] | None = None,
     costs: Mapping[str, float] | None = None,
     disclaimer: str | None = None,
+    observed: Mapping[str, str] | None = None,
 ) -> bytes:
     """Return an XDSL file with the roles as GeNIe writes them (targets, observations, auxiliaries)."""
     present = present or {}
@@ -190,6 +202,8 @@ def dump(
             out.append(f'      <property id="cost">{format_number(costs[v])}</property>')
         if v in rset and v not in tset and v not in oset:
             out.append('      <property id="role">facet</property>')
+        if observed and v in observed:
+            out.append(f'      <property id="observed">{escape(observed[v])}</property>')
         out.append("    </cpt>")
     out += ["  </nodes>", "  <extensions>", f'    <genie version="1.0" app="distancing-bn" name={quoteattr(name)}>']
     for v in variables:

@@ -179,6 +179,8 @@ def build_network(
     elif observables is None and parts.observables is not None:
         observables = [v for v in parts.observables if v not in set(targets)]
     reported = list(reported) or [v for v in parts.reported if v not in set(targets)]
+    if parts.observed and observables is not None:
+        observables = [v for v in observables if v not in parts.observed]
     _warn_rounded_rows(parts, tolerance, where)
     try:
         net = Network.create(
@@ -190,6 +192,7 @@ def build_network(
             observables=observables,
             reported=reported,
             tolerance=tolerance,
+            **({"observed": parts.observed} if parts.observed else {}),
         )
     except ModelValidationError as exc:
         if file is None:
@@ -785,6 +788,7 @@ def network_file_bytes(network: Network, suffix: str) -> bytes:
             texts=network.texts,
             costs=network.costs,
             disclaimer=network.disclaimer,
+            observed=network.observed,
         )
     if suffix == ".net":
         from . import _hugin
