@@ -8,11 +8,13 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from distancing_bn.errors import ModelValidationError, ModelWarning
 from distancing_bn.formats import load_model, load_network
-from distancing_bn.model import present_states
+from distancing_bn.model import Model, present_states
+from distancing_bn.network import Network
 
 pytest.importorskip("pgmpy")
 
@@ -186,3 +188,67 @@ def test_always_observed_premise_survives_an_xdsl_round_trip(tmp_path: Path) -> 
     assert "distance_noticed" not in back.questions
     a, b = model.posterior({}).probabilities, back.posterior({}).probabilities
     assert (abs(a - b) < 1e-12).all()
+
+
+# ----------------------------------------------------------------------------- memory-aware plans
+def chain_network(card: int = 20, length: int = 21) -> Network:
+    """Three root targets joined only through a long chain: holding them together is costly."""
+    rng = np.random.default_rng(7)
+    states: dict[str, tuple[str, ...]] = {}
+    parents: dict[str, tuple[str, ...]] = {}
+    cpts: dict[str, np.ndarray] = {}
+    labels = tuple(f"s{i}" for i in range(card))
+    hooks = {0: "t0", length // 2: "t1", length - 1: "t2"}
+    for t in hooks.values():
+        states[t], parents[t] = labels, ()
+        cpts[t] = rng.dirichlet(np.ones(card))
+    for i in range(length):
+        ps = tuple(x for x in ((f"x{i - 1}",) if i else ()) + ((hooks[i],) if i in hooks else ()))
+        states[f"x{i}"], parents[f"x{i}"] = labels, ps
+        cpts[f"x{i}"] = rng.dirichlet(np.ones(card), size=(card,) * len(ps))
+    return Network.create("chain", states, parents, cpts, targets=["t0", "t1", "t2"])
+
+
+def test_targets_are_not_forced_together_when_it_would_grow_the_tree() -> None:
+    from distancing_bn.inference import estimate_memory
+
+    net = chain_network()
+    plan = estimate_memory(net)._plan  # type: ignore[attr-defined]
+    assert not plan.has_joint  # together: 20 cliques of 160,000 states instead of about 9,000 states in all
+    assert max(plan.sizes) <= 20**3
+
+
+def test_cheap_targets_still_share_the_root_clique() -> None:
+    from distancing_bn.inference import estimate_memory
+
+    plan = estimate_memory(load_model(EXAMPLE).network)._plan  # type: ignore[attr-defined]
+    assert plan.has_joint
+
+
+def test_plan_without_the_joint_is_exact_against_pgmpy() -> None:
+    from pgmpy.inference import VariableElimination
+
+    from distancing_bn.interop import to_pgmpy
+
+    net = chain_network(card=6, length=9)
+    model = Model(net, memory_budget=None)
+    evidence = {"x4": "s2", "x8": "s5"}
+    ours = model.posterior(evidence)
+    ve = VariableElimination(to_pgmpy(net))
+    for t in net.targets:
+        want = ve.query([t], evidence=evidence, show_progress=False)
+        order = [want.state_names[t].index(s) for s in net.states[t]]
+        np.testing.assert_allclose(np.asarray(ours.marginal(t)), want.values[order], rtol=0, atol=1e-9)
+
+
+def test_forty_three_state_targets_plan_without_overflow() -> None:
+    states = {f"t{i}": ("a", "b", "c") for i in range(40)} | {f"q{i}": ("no", "yes") for i in range(40)}
+    parents = {f"t{i}": () for i in range(40)} | {f"q{i}": (f"t{i}",) for i in range(40)}
+    cpts = {f"t{i}": np.array([0.5, 0.3, 0.2]) for i in range(40)}
+    cpts |= {f"q{i}": np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]]) for i in range(40)}
+    net = Network.create("wide", states, parents, cpts, targets=[f"t{i}" for i in range(40)])
+    model = Model(net)
+    assert not model.engine.has_joint  # 3**40 joint states: never held together
+    assert float(model.posterior({"q0": "yes"}).marginal("t0")["c"]) == pytest.approx(
+        0.2 * 0.8 / (0.5 * 0.1 + 0.3 * 0.5 + 0.2 * 0.8)
+    )
