@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._netparts import Parts, check_sizes, format_number, parse_number
+from ._netparts import EXTRAS_TAG, Parts, apply_extras, check_sizes, format_number, parse_number
 from .errors import ModelError, ModelSyntaxError
 
 __all__ = ["dump", "parse", "unwritable"]
@@ -202,10 +202,12 @@ def parse(text: str, path: str, name: str) -> Parts:
         parts.lines[var] = line or 0
     for var in parts.states:
         parts.parents.setdefault(var, ())
+    if found := re.search(rf"^%\s*{re.escape(EXTRAS_TAG)}(.*)$", text, re.MULTILINE):
+        apply_extras(parts, found.group(1), path, text.count("\n", 0, found.start()) + 1)
     return parts
 
 
-def unwritable(variables: list[str], states: dict[str, tuple[str, ...]], texts: dict[str, str]) -> str | None:
+def unwritable(variables: list[str], states: dict[str, tuple[str, ...]]) -> str | None:
     """Return why these names cannot be written as NET so that they read back, or None."""
     for v in variables:
         if not _IDENT.fullmatch(v):
@@ -215,9 +217,6 @@ def unwritable(variables: list[str], states: dict[str, tuple[str, ...]], texts: 
                 return (
                     f"state {s[:40]!r} of {v[:40]!r}: NET state names need no quotes, backslashes or control characters"
                 )
-        text = texts.get(v)
-        if text is not None and re.search(r'["\\\x00-\x1f\x7f]', text):
-            return f"the text of {v[:40]!r}: NET labels need no quotes, backslashes or control characters"
     return None
 
 
@@ -234,17 +233,24 @@ def dump(
     parents: dict[str, tuple[str, ...]],
     cpts: dict[str, np.ndarray],
     texts: dict[str, str],
+    extras: str | None = None,
 ) -> str:
-    """Return a Hugin NET file of these variables (names checked with :func:`unwritable` first)."""
-    if why := unwritable(variables, states, texts):
+    """Return a Hugin NET file of these variables (names checked with :func:`unwritable` first).
+
+    A text is written as the node's ``label`` where NET can hold it (no quotes, backslashes or
+    line breaks); ``extras`` (see :func:`_netparts.extras_json`) goes into a last comment line.
+    """
+    if why := unwritable(variables, states):
         raise ModelError(f"cannot write as NET: {why}")
     out = ["net", "{", "}", ""]
     for v in variables:
         out += [f"node {v}", "{", "    states = (" + " ".join(f'"{s}"' for s in states[v]) + ");"]
-        if v in texts:
+        if v in texts and not re.search(r'["\\\x00-\x1f\x7f]', texts[v]):
             out.append(f'    label = "{texts[v]}";')
         out += ["}", ""]
     for v in variables:
         given = f" | {' '.join(parents[v])}" if parents[v] else ""
         out += [f"potential ({v}{given})", "{", "    data = " + _nested(cpts[v], " " * 11) + ";", "}", ""]
-    return "\n".join(out)
+    if extras:
+        out.append(f"% {EXTRAS_TAG}{extras}")
+    return "\n".join(out) + "\n"

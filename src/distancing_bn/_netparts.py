@@ -7,7 +7,9 @@ Tables use our layout: one axis per parent (in ``parents`` order), the child's s
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +18,7 @@ from numpy.typing import NDArray
 from .errors import ModelSyntaxError
 from .spec import _LIMITS_DOC, MAX_STATES, MAX_TABLE_CELLS
 
-__all__ = ["Parts", "check_sizes", "format_number"]
+__all__ = ["EXTRAS_TAG", "Parts", "apply_extras", "check_sizes", "extras_json", "format_number"]
 
 
 @dataclass
@@ -73,3 +75,56 @@ def parse_number(token: str, what: str, path: str, line: int | None) -> float:
 
 def _cut(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+EXTRAS_TAG = "distancing-bn: "
+
+
+def extras_json(
+    *,
+    targets: Sequence[str],
+    observables: Sequence[str],
+    reported: Sequence[str],
+    present: Mapping[str, Sequence[str]],
+    texts: Mapping[str, str],
+    costs: Mapping[str, float],
+    observed: Mapping[str, str],
+    disclaimer: str | None,
+) -> str:
+    """One line of JSON (ASCII, no line breaks) with what a NET or UAI file has no place for."""
+    data: dict[str, object] = {"targets": list(targets), "observables": list(observables)}
+    for key, value in (
+        ("reported", list(reported)),
+        ("present", {k: list(v) for k, v in present.items()}),
+        ("texts", dict(texts)),
+        ("costs", dict(costs)),
+        ("observed", dict(observed)),
+    ):
+        if value:
+            data[key] = value
+    if disclaimer:
+        data["disclaimer"] = disclaimer
+    return json.dumps(data, ensure_ascii=True)
+
+
+def apply_extras(parts: Parts, line_text: str, path: str, line: int | None) -> None:
+    """Read the line written by :func:`extras_json` into ``parts`` (names are checked later)."""
+    try:
+        data = json.loads(line_text)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        parts.targets = [str(v) for v in data.get("targets", [])] or None
+        parts.observables = [str(v) for v in data["observables"]] if "observables" in data else None
+        parts.reported = [str(v) for v in data.get("reported", [])]
+        parts.present.update({str(k): tuple(str(s) for s in v) for k, v in data.get("present", {}).items()})
+        parts.texts.update({str(k): str(v) for k, v in data.get("texts", {}).items()})
+        parts.costs.update({str(k): float(v) for k, v in data.get("costs", {}).items()})
+        parts.observed.update({str(k): str(v) for k, v in data.get("observed", {}).items()})
+        if isinstance(data.get("disclaimer"), str):
+            parts.disclaimer = data["disclaimer"]
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ModelSyntaxError(
+            f"the '{EXTRAS_TAG.strip()}' line (roles, texts, costs) is damaged: {type(exc).__name__}",
+            file=path,
+            line=line,
+        ) from None

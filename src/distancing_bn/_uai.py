@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from ._netparts import Parts, check_sizes, format_number, parse_number
+from ._netparts import EXTRAS_TAG, Parts, apply_extras, check_sizes, format_number, parse_number
 from .errors import ModelError, ModelSyntaxError
 
 __all__ = ["NAMES_TAG", "dump", "parse"]
@@ -31,10 +31,13 @@ def parse(text: str, path: str, name: str) -> Parts:
     tokens: list[tuple[str, int]] = []
     comments: dict[int, str] = {}
     names_json: str | None = None
+    extras: tuple[str, int] | None = None
     for n, raw in enumerate(text.splitlines(), start=1):
         body, _, comment = raw.partition("#")
         if raw.startswith(NAMES_TAG):
             names_json = raw[len(NAMES_TAG) :]
+        elif raw.startswith("# " + EXTRAS_TAG):
+            extras = (raw[len("# " + EXTRAS_TAG) :], n)
         elif comment.strip():
             comments[n] = comment.strip()
         tokens += [(t, n) for t in body.split()]
@@ -116,6 +119,8 @@ def parse(text: str, path: str, name: str) -> Parts:
         raise ModelSyntaxError(
             f"unexpected {tokens[pos][0][:40]!r} after the last table", file=path, line=tokens[pos][1]
         )
+    if extras is not None:
+        apply_extras(parts, extras[0], path, extras[1])
     return parts
 
 
@@ -124,8 +129,9 @@ def dump(
     states: dict[str, tuple[str, ...]],
     parents: dict[str, tuple[str, ...]],
     cpts: dict[str, np.ndarray],
+    extras: str | None = None,
 ) -> str:
-    """Return a UAI file of these variables, with their names in comments."""
+    """Return a UAI file of these variables, with their names (and ``extras``) in comments."""
     for v in variables:
         if "\n" in v or "\r" in v or any("\n" in s or "\r" in s for s in states[v]):
             raise ModelError(f"cannot write as UAI: the name of {v[:40]!r} or of a state has a line break")
@@ -143,4 +149,6 @@ def dump(
             out.append(" " + " ".join(format_number(x) for x in row))
         out.append("")
     out.append(NAMES_TAG + json.dumps({v: list(states[v]) for v in variables}, ensure_ascii=True))
+    if extras:
+        out.append("# " + EXTRAS_TAG + extras)
     return "\n".join(out) + "\n"

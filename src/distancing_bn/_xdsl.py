@@ -108,9 +108,12 @@ def parse(raw: bytes, text: str, path: str, name: str) -> Parts:
                         line=line,
                     )
                 parts.observed[node_id] = value
+    order: dict[str, list[str]] = {}
     for prop in root.findall("properties/property"):
         if prop.get("id") == "disclaimer" and (prop.text or "").strip():
             parts.disclaimer = (prop.text or "").strip()
+        elif prop.get("id") in ("targets", "reported"):  # our own: the order of causes and facets
+            order[str(prop.get("id"))] = (prop.text or "").split()
     for ext in root.findall("extensions/genie/node"):
         node_id, label = ext.get("id", ""), ext.findtext("name")
         if node_id in parts.states and label is not None and label.strip() and label.strip() != node_id:
@@ -120,6 +123,10 @@ def parse(raw: bytes, text: str, path: str, name: str) -> Parts:
         parts.observables = [v for v in parts.states if roles.get(v) == "observation"]
         facets -= set(parts.targets) | set(parts.observables)
     parts.reported = [v for v in parts.states if v in facets]
+    if parts.targets and sorted(order.get("targets", [])) == sorted(parts.targets):
+        parts.targets = order["targets"]
+    if parts.reported and sorted(order.get("reported", [])) == sorted(parts.reported):
+        parts.reported = order["reported"]
     return parts
 
 
@@ -185,8 +192,12 @@ def dump(
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<smile version="1.0" id={quoteattr(name)} numsamples="10000" discsamples="10000">',
     ]
+    props = [f'    <property id="targets">{escape(" ".join(targets))}</property>']
+    if reported:
+        props.append(f'    <property id="reported">{escape(" ".join(reported))}</property>')
     if disclaimer:
-        out += ["  <properties>", f'    <property id="disclaimer">{escape(disclaimer)}</property>', "  </properties>"]
+        props.append(f'    <property id="disclaimer">{escape(disclaimer)}</property>')
+    out += ["  <properties>", *props, "  </properties>"]
     out.append("  <nodes>")
     for v in variables:
         role = "target" if v in tset else "observation" if v in oset else "auxiliary"

@@ -725,7 +725,7 @@ def check_writable(network: Network, suffix: str) -> None:
         from . import _hugin
 
         why = (
-            _hugin.unwritable(list(network.variables), dict(network.states), dict(network.texts))
+            _hugin.unwritable(list(network.variables), dict(network.states))
             if suffix == ".net"
             else next(
                 (
@@ -790,16 +790,24 @@ def network_file_bytes(network: Network, suffix: str) -> bytes:
             disclaimer=network.disclaimer,
             observed=network.observed,
         )
-    if suffix == ".net":
-        from . import _hugin
+    if suffix in (".net", ".uai"):
+        from . import _hugin, _uai
+        from ._netparts import extras_json
 
-        return _hugin.dump(
-            variables, dict(network.states), dict(network.parents), dict(network.cpts), dict(network.texts)
-        ).encode("utf-8")
-    if suffix == ".uai":
-        from . import _uai
-
-        return _uai.dump(variables, dict(network.states), dict(network.parents), dict(network.cpts)).encode("utf-8")
+        extras = extras_json(
+            targets=network.targets,
+            observables=network.observables,
+            reported=network.reported,
+            present=network.present,
+            texts=network.texts,
+            costs=network.costs,
+            observed=network.observed,
+            disclaimer=network.disclaimer,
+        )
+        states, parents, cpts = dict(network.states), dict(network.parents), dict(network.cpts)
+        if suffix == ".net":
+            return _hugin.dump(variables, states, parents, cpts, dict(network.texts), extras).encode("utf-8")
+        return _uai.dump(variables, states, parents, cpts, extras).encode("utf-8")
     from pgmpy.readwrite import BIFWriter, XMLBIFWriter
 
     model = to_pgmpy(network)
