@@ -191,3 +191,30 @@ def test_cause_thresholds_raise_notices_and_safety_causes_get_no_tips(model: dbn
     mood = model.guidance({"sad": "yes", "bereaved": "yes"})
     assert [n.kind for n in mood.notices] == ["professional_help"]
     assert all(c.cause != "control" for c in model.guidance({"checks_phone": "yes"}).causes)
+
+
+def test_batch_scoring_follows_the_interview(model: dbn.Model) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "afraid": ["", "no", "no", "yes"],
+            "checks_phone": ["", "", "no", "yes"],
+            "cuts_off": ["", "", "no", "yes"],
+            "long_hours": ["", "", "yes", ""],
+            "sad": ["", "", "yes", ""],
+        }
+    )
+    out = model.score(frame)
+    assert out["next_question"].tolist()[:2] == ["afraid", "safety_check"]  # the pending screen first
+    assert out["stop_reason"].tolist()[:2] == ["", ""]
+    # a row past its screens gets the best question or a stop reason, as a session would
+    row = out.iloc[2]
+    answers = {k: v for k, v in frame.iloc[2].items() if v}
+    decision = model.next_question(answers)
+    assert (pd.isna(row["next_question"]) and row["stop_reason"] == decision.code) or (
+        row["next_question"] == model.rank_questions(answers, groups=False).best
+    )
+    # notices from answers and from a cause's probability, urgent ones first
+    assert out["notices"].iloc[3].split()[0] == "safety"
+    assert "mood" in out["notices"].iloc[2].split()
