@@ -413,3 +413,33 @@ def test_every_published_network_matches_pyagrum_on_every_node(external_dir: Pat
     for v in (*roots, *rest):
         want = [ie.posterior(v)[{v: s}] for s in net.states[v]]
         np.testing.assert_allclose(np.asarray(post.marginal(v)), want, rtol=0, atol=atol, err_msg=v)
+
+
+def test_net_lists_nested_too_deep_are_refused_without_recursing(tmp_path: Path) -> None:
+    depth = 5000
+    path = tmp_path / "deep.net"
+    path.write_text(
+        'net\n{\n}\nnode a\n{\n  states = ("y" "n");\n}\npotential (a)\n{\n  data = '
+        + "(" * depth
+        + "0.5 0.5"
+        + ")" * depth
+        + ";\n}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ModelSyntaxError, match=r"lists are nested more than 64 deep") as info:
+        read_network_file(path, targets=["a"])
+    assert info.value.line == 10
+
+
+def test_xdsl_entity_expansion_is_refused(tmp_path: Path) -> None:
+    entities = '<!ENTITY a0 "xxxxxxxxxx">' + "".join(
+        f'<!ENTITY a{i} "' + f"&a{i - 1};" * 10 + '">' for i in range(1, 10)
+    )
+    path = tmp_path / "lol.xdsl"
+    path.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE smile [{entities}]><smile id="x"><nodes><cpt id="a">'
+        '<state id="&a9;"/><state id="n"/><probabilities>0.5 0.5</probabilities></cpt></nodes></smile>',
+        encoding="utf-8",
+    )
+    with pytest.raises(ModelSyntaxError, match=r"cannot read XDSL network: ParseError"):
+        read_network_file(path, targets=["a"])

@@ -76,9 +76,15 @@ def _unquote(tok: str) -> str:
     return re.sub(r"\\(.)", r"\1", tok[1:-1]) if tok.startswith('"') else tok
 
 
-def _value(toks: _Tokens) -> object:
+_MAX_DEPTH = 64  # nested lists: one level per parent and one for the child (MAX_TABLE_CELLS allows 20)
+
+
+def _value(toks: _Tokens, depth: int = 0) -> object:
     """A value: a string, a word or number, or a parenthesised list of values."""
+    line = toks.line
     tok = toks.next("a value")
+    if tok == "(" and depth >= _MAX_DEPTH:
+        raise ModelSyntaxError(f"lists are nested more than {_MAX_DEPTH} deep", file=toks.path, line=line)
     if tok == "(":
         items: list[object] = []
         while toks.peek() != ")":
@@ -87,7 +93,7 @@ def _value(toks: _Tokens) -> object:
             if toks.peek() == ",":
                 toks.next(",")
                 continue
-            items.append(_value(toks))
+            items.append(_value(toks, depth + 1))
         toks.next(")")
         return items
     return tok
