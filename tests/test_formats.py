@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import itertools
 import warnings
 from pathlib import Path
 
@@ -443,3 +444,23 @@ def test_xdsl_entity_expansion_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ModelSyntaxError, match=r"cannot read XDSL network: ParseError"):
         read_network_file(path, targets=["a"])
+
+
+@pytest.mark.parametrize("suffix", [".bifxml", ".net"])
+def test_files_written_by_pyagrum_are_read_with_its_numbers(external_dir: Path, tmp_path: Path, suffix: str) -> None:
+    gum = pytest.importorskip("pyagrum")
+    bn = gum.loadBN(str(external_dir / "networks" / "alarm.bif"))
+    path = tmp_path / f"alarm{suffix}"
+    gum.saveBN(bn, str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)  # pyAgrum writes its single-precision numbers
+        net = read_network_file(path, targets=["HYPOVOLEMIA"])
+    assert set(net.variables) == set(bn.names())
+    for v in net.variables:
+        assert tuple(bn.variable(v).labels()) == net.states[v]
+        cpt = bn.cpt(v)
+        for idx in itertools.product(*(range(net.card(p)) for p in net.parents[v])):
+            given = {p: net.states[p][i] for p, i in zip(net.parents[v], idx, strict=True)}
+            want = np.asarray(cpt[given] if given else cpt.toarray(), dtype=float)
+            # pyAgrum holds BIF numbers in single precision and writes them rounded: 1e-7
+            np.testing.assert_allclose(net.cpts[v][idx], want / want.sum(), rtol=0, atol=1e-7, err_msg=v)
