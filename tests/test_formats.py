@@ -379,7 +379,7 @@ def test_unknown_suffix_lists_every_readable_format(tmp_path: Path) -> None:
 
 
 def test_network_without_roles_needs_targets(external_dir: Path) -> None:
-    with pytest.raises(ModelError, match=r"gives no targets: pass them"):
+    with pytest.raises(ModelError, match=r"gives no roles, so it needs targets: pass them"):
         read_network_file(external_dir / "networks" / "asia.bif")
 
 

@@ -170,7 +170,7 @@ def build_network(
     if targets is None or len(targets) == 0:
         if not parts.targets:
             raise ModelError(
-                f"{where}this {what} gives no targets: pass them, e.g. load_network(path, targets=[...]) "
+                f"{where}this {what} gives no roles, so it needs targets: pass them, e.g. load_network(path, targets=[...]) "
                 "or --target NAME"
             )
         targets = parts.targets
