@@ -170,8 +170,8 @@ def build_network(
     if targets is None or len(targets) == 0:
         if not parts.targets:
             raise ModelError(
-                f"{where}this {what} gives no roles, so it needs targets: pass them, e.g. load_network(path, targets=[...]) "
-                "or --target NAME"
+                f"{where}this {what} gives no roles, so it needs targets: pass them, "
+                "e.g. load_network(path, targets=[...]) or --target NAME"
             )
         targets = parts.targets
         if observables is None and parts.observables is not None:
