@@ -299,7 +299,8 @@ def test_read_network_file_raises_garbage_bif_text(tmp_path: Path, content: str)
 def test_read_network_file_raises_unknown_suffix(tmp_path: Path, name: str) -> None:
     with pytest.raises(
         ModelError,
-        match=r"unknown network format '[^']*'; valid: \.bif, \.bif\.gz, \.xmlbif, \.bifxml, \.xml, \.xdsl, \.net, \.uai",
+        match=r"unknown network format '[^']*'; valid: \.bif, \.bif\.gz, \.xmlbif, \.bifxml, \.xml, \.xdsl, "
+        r"\.net, \.uai",
     ):
         read_network_file(tmp_path / name, targets=["a"])
 
