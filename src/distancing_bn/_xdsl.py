@@ -12,8 +12,10 @@ A node's ``<name>`` in the GeNIe extension is its text when it differs from its 
 ``<property id="cost">`` is the cost of asking an observation, ``<property id="role">facet``
 marks an auxiliary node whose marginal is reported, and ``<property id="disclaimer">`` under
 ``<properties>`` of the network is the line shown with every result, and
-``<property id="observed">STATE`` marks a premise that every query is conditioned on. ``noisymax``,
-``equation``, ``decision`` and ``utility`` nodes are refused.
+``<property id="observed">STATE`` marks a premise that every query is conditioned on. ``noisymax``
+nodes are read as SMILE defines them (Díez parameters, see :func:`_noisy_max_table`) and our
+noisy-MAX questions are written as such; ``equation``, ``decision`` and ``utility`` nodes
+are refused.
 """
 
 from __future__ import annotations
@@ -57,9 +59,8 @@ def parse(raw: bytes, text: str, path: str, name: str) -> Parts:
     for node in nodes:
         node_id = node.get("id", "")
         line = _line(text, node_id)
-        if node.tag not in ("cpt", "deterministic"):
+        if node.tag not in ("cpt", "deterministic", "noisymax"):
             how = {
-                "noisymax": "convert it to a table (a 'cpt' node) in GeNIe before saving",
                 "equation": "continuous nodes are not supported",
             }.get(node.tag, "influence-diagram nodes are not supported")
             raise ModelSyntaxError(f"node {node_id[:40]!r} is a <{node.tag[:20]}> node: {how}", file=path, line=line)
@@ -68,6 +69,8 @@ def parse(raw: bytes, text: str, path: str, name: str) -> Parts:
         if node_id in parts.states:
             raise ModelSyntaxError(f"node {node_id[:40]!r} is declared twice", file=path, line=line)
         states = tuple(s.get("id", "") for s in node.findall("state"))
+        if node.tag == "noisymax" and node.findtext("property[@id='order']") == "reversed":
+            states = states[::-1]  # ours: a question's answers, written from the last to the first
         fault = tuple(s.get("id", "") for s in node.findall("state") if s.get("fault", "").lower() == "true")
         found = node.find("parents")
         parents = tuple((found.text or "").split()) if found is not None else ()
@@ -135,6 +138,11 @@ def _table(
 ) -> np.ndarray:
     """The table of a ``cpt`` (its probabilities) or ``deterministic`` node (its resulting states)."""
     cells = int(np.prod(shape))
+    if node.tag == "noisymax":
+        table = _noisy_max_table(node, node_id, shape, path, line)
+        if node.findtext("property[@id='order']") == "reversed":  # ours: answers were written last to first
+            table = table[..., ::-1]
+        return table
     if node.tag == "deterministic":
         found = (node.findtext("resultingstates") or "").split()
         if len(found) * len(states) != cells:
@@ -167,6 +175,82 @@ def _table(
     return np.array(numbers, dtype=np.float64).reshape(shape)
 
 
+def _noisy_max_table(node: ET.Element, node_id: str, shape: tuple[int, ...], path: str, line: int | None) -> np.ndarray:
+    """The table of a GeNIe ``noisymax`` node from its (Díez) parameters, as SMILE defines it.
+
+    ``<strengths>`` gives, parent after parent, that parent's state indices from the strongest
+    to the distinguished one (last). ``<parameters>`` gives, parent after parent and in that
+    order, one distribution over the node's states per parent state (the node's last state is
+    its distinguished one), then the leak distribution. With the states ranked from the last
+    (lowest) up, P(node <= y | parents) is the product over parents of P(y_i <= y | x_i) times
+    the leak's P(<= y).
+    """
+    parent_cards, m = shape[:-1], shape[-1]
+    what = f"the noisy-MAX parameters of {node_id[:40]!r}"
+    strengths = [parse_number(t, what, path, line) for t in (node.findtext("strengths") or "").split()]
+    params = [parse_number(t, what, path, line) for t in (node.findtext("parameters") or "").split()]
+    want = (sum(parent_cards) + 1) * m
+    if len(params) != want or len(strengths) != sum(parent_cards):
+        raise ModelSyntaxError(
+            f"{what}: {len(params)} parameters and {len(strengths)} strengths; expected {want} and "
+            f"{sum(parent_cards)} (a distribution over its {m} states per parent state, then the leak)",
+            file=path,
+            line=line,
+        )
+    cols = np.array(params, dtype=np.float64).reshape(-1, m)
+    # upper[k] = P(state index >= k): the share at or below level k when the last state is lowest
+    upper = np.cumsum(cols[:, ::-1], axis=1)[:, ::-1]
+    table = np.broadcast_to(upper[-1], (*parent_cards, m)).copy()
+    offset = 0
+    for i, card in enumerate(parent_cards):
+        order = [int(x) for x in strengths[offset : offset + card]]
+        if sorted(order) != list(range(card)):
+            raise ModelSyntaxError(
+                f"{what}: the strengths of parent {i + 1} are not an order of its states", file=path, line=line
+            )
+        by_state = np.empty((card, m))
+        for pos, state in enumerate(order):
+            by_state[state] = upper[offset + pos]
+        view = [1] * len(parent_cards) + [m]
+        view[i] = card
+        table *= by_state.reshape(view)
+        offset += card
+    probs = table - np.concatenate([table[..., 1:], np.zeros((*parent_cards, 1))], axis=-1)
+    return np.clip(probs, 0.0, 1.0)
+
+
+def _noisy_max_lines(
+    v: str,
+    role: str,
+    states: tuple[str, ...],
+    parents: tuple[str, ...],
+    leak: Sequence[float],
+    strengths: Sequence[Sequence[float]],
+    cost: float | None,
+) -> list[str]:
+    """A ``noisymax`` node for one of our noisy-MAX questions (see :func:`dump`)."""
+
+    def level(upper: Sequence[float]) -> list[float]:  # answers 0 .. K-1, answer 0 takes the rest
+        return [max(0.0, 1.0 - sum(upper)), *upper]
+
+    k = len(states)
+    distinguished = [0.0] * (k - 1) + [1.0]
+    columns: list[float] = []
+    for s in strengths:
+        columns += level(s)[::-1] + distinguished  # the parent present (strongest), then absent
+    columns += level(leak)[::-1]
+    lines = [f'    <noisymax id={quoteattr(v)} diagtype="{role}">']
+    lines += [f"      <state id={quoteattr(s)} />" for s in states[::-1]]
+    if parents:
+        lines.append(f"      <parents>{escape(' '.join(parents))}</parents>")
+    lines.append("      <strengths>" + " ".join("1 0" for _ in parents) + "</strengths>")
+    lines.append("      <parameters>" + " ".join(format_number(x) for x in columns) + "</parameters>")
+    if cost is not None:
+        lines.append(f'      <property id="cost">{format_number(cost)}</property>')
+    lines += ['      <property id="order">reversed</property>', "    </noisymax>"]
+    return lines
+
+
 def dump(
     name: str,
     variables: Sequence[str],
@@ -182,8 +266,16 @@ def dump(
     costs: Mapping[str, float] | None = None,
     disclaimer: str | None = None,
     observed: Mapping[str, str] | None = None,
+    noisy: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]] | None = None,
 ) -> bytes:
-    """Return an XDSL file with the roles as GeNIe writes them (targets, observations, auxiliaries)."""
+    """Return an XDSL file with the roles as GeNIe writes them (targets, observations, auxiliaries).
+
+    ``noisy`` maps a question to its leak and per-parent strengths (our noisy-MAX: answers
+    from the lowest, parents with states ``absent, present``); such a question is written as a
+    GeNIe ``noisymax`` node, its answers from the last to the first (GeNIe's distinguished
+    state is the last), with ``<property id="order">reversed</property>`` so that it reads back
+    in our order.
+    """
     present = present or {}
     texts = texts or {}
     costs = costs or {}
@@ -201,6 +293,9 @@ def dump(
     out.append("  <nodes>")
     for v in variables:
         role = "target" if v in tset else "observation" if v in oset else "auxiliary"
+        if noisy and v in noisy:
+            out += _noisy_max_lines(v, role, states[v], parents[v], *noisy[v], costs.get(v) if v in oset else None)
+            continue
         out.append(f'    <cpt id={quoteattr(v)} diagtype="{role}">')
         faults = set(present.get(v, ())) if v in tset else set()
         for s in states[v]:

@@ -190,7 +190,7 @@ def save_model(model: Model, path: str | Path) -> None:
                 costs={q: model.cost(q) for q in model.questions},
                 disclaimer=model.disclaimer,
             )
-        write_network_file(network, p)
+        write_network_file(network, p, noisy=_noisy_questions(model) if suffix == ".xdsl" else None)
         return
     if suffix not in YAML_SUFFIXES:
         raise ModelError(
@@ -199,6 +199,22 @@ def save_model(model: Model, path: str | Path) -> None:
     if model.spec is None:
         raise ModelError(f"{p}: only models loaded from YAML can be written as YAML; use " + ", ".join(WRITE_SUFFIXES))
     write_atomically(p, dump_spec(model.spec).encode("utf-8"), what="model file")
+
+
+def _noisy_questions(model: Model) -> dict[str, tuple[tuple[float, ...], list[tuple[float, ...]]]]:
+    """Our noisy-OR/noisy-MAX questions (leak, strengths) whose parents are two-state causes or facets."""
+    if model.spec is None:
+        return {}
+    net = model.network
+    out = {}
+    for q in model.spec.questions:
+        if q.table is not None or q.leak is None or q.id not in net.observables:
+            continue
+        parents = tuple(lk.parent for lk in q.links)
+        if parents != net.parents[q.id] or any(net.states[p] != ("absent", "present") for p in parents):
+            continue
+        out[q.id] = (tuple(q.leak), [tuple(lk.strength) for lk in q.links])
+    return out
 
 
 def model_info(model: Model) -> dict[str, Any]:

@@ -761,7 +761,12 @@ def check_writable(network: Network, suffix: str) -> None:
                 )
 
 
-def network_file_bytes(network: Network, suffix: str) -> bytes:
+def network_file_bytes(
+    network: Network,
+    suffix: str,
+    *,
+    noisy: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]] | None = None,
+) -> bytes:
     """Return ``network`` as the bytes of a BIF, XMLBIF, XDSL, Hugin NET or UAI file (UTF-8).
 
     Names are checked first. XDSL files carry the roles (targets, observations, auxiliaries),
@@ -789,6 +794,7 @@ def network_file_bytes(network: Network, suffix: str) -> bytes:
             costs=network.costs,
             disclaimer=network.disclaimer,
             observed=network.observed,
+            noisy=noisy,
         )
     if suffix in (".net", ".uai"):
         from . import _hugin, _uai
@@ -818,7 +824,12 @@ def network_file_bytes(network: Network, suffix: str) -> bytes:
         return str(XMLBIFWriter(model)).encode("utf-8")
 
 
-def write_network_file(network: Network, path: str | Path) -> None:
+def write_network_file(
+    network: Network,
+    path: str | Path,
+    *,
+    noisy: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]] | None = None,
+) -> None:
     """Write ``network`` as BIF, XMLBIF, XDSL, Hugin NET or UAI (by suffix), atomically; the mode follows the umask.
 
     Raises
@@ -832,7 +843,7 @@ def write_network_file(network: Network, path: str | Path) -> None:
     if suffix not in WRITE_SUFFIXES:
         raise ModelError(f"{p}: cannot write '{suffix}'; valid: {', '.join(WRITE_SUFFIXES)}")
     try:
-        data = network_file_bytes(network, suffix)
+        data = network_file_bytes(network, suffix, noisy=noisy)
     except ModelError as exc:
         raise ModelError(f"{p}: {exc}") from None
     write_atomically(p, data, what=f"{_FORMAT_NAMES[suffix]} file")
