@@ -322,6 +322,11 @@ def estimate_memory(
         cliques = _merge_small_cliques(cliques, cards, merge_limit, protect)
     if has_joint:
         root = next(k for k, c in enumerate(cliques) if set(target_idx) <= set(c))
+        # a diagnostic network (every question a leaf) gets a root of exactly the targets, above the
+        # clique that holds them: the separator-based joint gains need it (see Engine.joint_gains)
+        if set(cliques[root]) != set(target_idx) and len(leaf_vars) == len(obs):
+            cliques = [*cliques, tuple(sorted(target_idx))]
+            root = len(cliques) - 1
     else:
         root = max(range(len(cliques)), key=lambda k: len(cliques[k]))
     sets = tuple(frozenset(c) for c in cliques)

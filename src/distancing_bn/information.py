@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import itertools
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -322,7 +323,131 @@ def open_groups(model: Model, done: Collection[str]) -> list[tuple[str, list[str
     return out
 
 
+def _blocks(model: Model, given: Collection[str], items: Sequence[str]) -> list[list[str]]:
+    """Split ``items`` into blocks independent given the causes and the answers ``given``.
+
+    d-separation in the moral graph of the ancestral set of items, causes and answered
+    questions, with the causes and answered questions removed: items in one connected part
+    share a block, items in different parts are independent given the causes and the answers.
+    """
+    net = model.network
+    cond = set(net.targets) | set(given) | set(net.observed)
+    todo = [*items, *cond]
+    ancestral: set[str] = set()
+    while todo:
+        v = todo.pop()
+        if v not in ancestral:
+            ancestral.add(v)
+            todo.extend(net.parents[v])
+    parent = {v: v for v in ancestral if v not in cond}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for v in ancestral:  # moralise: a node and its parents form one clique, minus the conditioning set
+        family = [u for u in (v, *net.parents[v]) if u not in cond]
+        for a, b in itertools.pairwise(family):
+            parent[find(a)] = find(b)
+    out: dict[str, list[str]] = {}
+    for q in items:
+        out.setdefault(find(q), []).append(q)
+    return list(out.values())
+
+
 def _group_gains(
+    model: Model,
+    norm: Mapping[str, Any],
+    groups: Sequence[tuple[str, Sequence[str]]],
+    criterion: str,
+    target: str | None,
+) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
+    """Exact expected gain of each checklist over all ``2**k`` joint answers of its open items.
+
+    With the causes' joint at hand (criteria joint, marginal, decision), the items are split into
+    blocks independent given the causes and the answers (:func:`_blocks`): one batched query
+    gives ``P(T, o_B | e)`` for every outcome ``o_B`` of every block (``Σ_B 2**k_B`` rows, not
+    ``2**k``), and the outcome distribution is their product over blocks given ``T``:
+    ``P(T, o | e) = P(T | e) Π_B P(o_B | T, e)``. Otherwise every joint outcome is one row.
+    """
+    binary = all(model.network.card(t) == 2 for t in model.network.targets)
+    if target is None and model.engine.has_joint and binary:
+        return _group_gains_by_blocks(model, norm, groups, criterion)
+    return _group_gains_by_rows(model, norm, groups, criterion, target)
+
+
+def _group_gains_by_blocks(
+    model: Model, norm: Mapping[str, Any], groups: Sequence[tuple[str, Sequence[str]]], criterion: str
+) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
+    net = model.network
+    split = [_blocks(model, norm, items) for _, items in groups]
+    rows = 1 + sum(2 ** len(b) for blocks in split for b in blocks)
+    lik: dict[str, np.ndarray] = dict(from_answers(net, norm, rows).likelihoods)
+    spans: list[list[tuple[int, int]]] = []
+    start = 1
+    for blocks in split:
+        spans.append([])
+        for block in blocks:
+            n = 2 ** len(block)
+            picked = (np.arange(n)[:, None] >> np.arange(len(block))[None, :]) & 1
+            for j, q in enumerate(block):
+                if q not in lik:
+                    lik[q] = np.ones((rows, net.card(q)))
+                lik[q][start : start + n] = np.eye(2)[picked[:, j]]
+            spans[-1].append((start, start + n))
+            start += n
+    res = model.engine.query(lik, rows, marginals=[], joint=True)
+    assert res.target_joint is not None
+    joint = res.target_joint.reshape(rows, -1)
+    p0 = joint[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.exp(res.log_evidence - res.log_evidence[0])
+    scale = np.where(np.isfinite(scale), scale, 0.0)
+    live = p0 > 0
+    present = _present_matrix(model) if criterion != "joint" else None
+    gains = np.zeros(len(groups))
+    probs: list[NDArray[np.float64]] = []
+    for g, block_spans in enumerate(spans):
+        outcome = p0[None, :]  # P(T, o | e) over the outcomes so far: (outcomes, |T|)
+        h_given_t = np.zeros_like(p0)  # H(O | T = t, e), summed over blocks
+        for s, t in block_spans:
+            f = np.zeros((t - s, p0.size))  # P(o_B | T = t, e)
+            f[:, live] = scale[s:t, None] * joint[s:t][:, live] / p0[live]
+            h_given_t += entropy_bits(f, axis=0)
+            outcome = (outcome[:, None, :] * f[None, :, :]).reshape(-1, p0.size)
+        p_o = outcome.sum(axis=1)
+        if criterion == "joint":
+            gains[g] = max(0.0, float(entropy_bits(p_o) - p0 @ h_given_t))
+        else:
+            assert present is not None
+            both = outcome @ present  # P(T_i present, o | e): (outcomes, causes)
+            cond = np.divide(both, p_o[:, None], out=np.zeros_like(both), where=p_o[:, None] > 0)
+            before = p0 @ present
+            u0 = _cause_uncertainty(before[None, :], criterion)[0]
+            gains[g] = max(0.0, float(u0 - p_o @ _cause_uncertainty(cond, criterion)))
+        probs.append(p_o)
+    return gains, probs
+
+
+def _present_matrix(model: Model) -> NDArray[np.float64]:
+    """``(|T|, causes)``: 1 where a state of the causes' joint has that cause present."""
+    cards = [model.network.card(c) for c in model.network.targets]
+    states = np.indices(cards).reshape(len(cards), -1)
+    return np.column_stack([states[i] == model._info[c].present for i, c in enumerate(model.network.targets)]).astype(
+        np.float64
+    )
+
+
+def _cause_uncertainty(p: NDArray[np.float64], criterion: str) -> NDArray[np.float64]:
+    """Per row of P(cause present): the sum of binary entropies (marginal) or of min(p, 1 − p) (decision)."""
+    if criterion == "decision":
+        return np.minimum(p, 1.0 - p).sum(axis=1)
+    return (entropy_bits(np.stack([p, 1.0 - p], axis=-1), axis=-1)).sum(axis=1)
+
+
+def _group_gains_by_rows(
     model: Model,
     norm: Mapping[str, Any],
     groups: Sequence[tuple[str, Sequence[str]]],
