@@ -774,14 +774,7 @@ def decide_stop(
         return StopDecision(None, "every question has been asked", ranked, code="exhausted")
     gain = float(ranked.gain_bits[ranked.questions.index(best)])
     if gain < rule.min_gain_bits:
-        unit = "wrong calls" if ranked.criterion == "decision" else "bits"
-        return StopDecision(
-            None,
-            f"no question left is expected to change the picture much (best: {gain:.3f} {unit}, "
-            f"below {rule.min_gain_bits:g})",
-            ranked,
-            code="no_gain",
-        )
+        return StopDecision(None, "no question left is likely to change the picture much", ranked, code="no_gain")
     return StopDecision(best, None, ranked)
 
 
