@@ -68,12 +68,41 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="target variable of a network file (repeat for several)",
     )
+    _network_role_args(p)
+
+
+def _present_arg(text: str) -> tuple[str, list[str]]:
+    """``NAME=STATE[,STATE...]`` -> (name, states), for ``--present``."""
+    name, sep, states = text.partition("=")
+    chosen = [s.strip() for s in states.split(",") if s.strip()]
+    if not sep or not name.strip() or not chosen:
+        raise argparse.ArgumentTypeError(f"expected NAME=STATE[,STATE...], got {text[:40]!r}")
+    return name.strip(), chosen
+
+
+def _network_role_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--observable",
+        action="append",
+        dest="observables",
+        metavar="NAME",
+        help="question (observable variable) of a network file (repeat; default: the file's, else every non-target)",
+    )
+    p.add_argument(
+        "--present",
+        action="append",
+        dest="present",
+        type=_present_arg,
+        metavar="NAME=STATE[,STATE...]",
+        help="the state(s) of a network variable that count as present (repeat for several variables)",
+    )
 
 
 def _load(args: argparse.Namespace) -> Any:
     from .formats import load_model
 
-    return load_model(args.model, targets=args.targets)
+    present = dict(getattr(args, "present", None) or []) or None
+    return load_model(args.model, targets=args.targets, observables=getattr(args, "observables", None), present=present)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -271,6 +300,7 @@ def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
         p.add_argument("-o", "--output", metavar="DST", default="-", help="output CSV ('-' for stdout, the default)")
     p.add_argument("--model", dest="model", default=None, metavar="PATH", help="model file (default: bundled)")
     p.add_argument("--target", action="append", dest="targets", metavar="NAME", help="target of a network file")
+    _network_role_args(p)
     p.add_argument("--mapping", metavar="PATH", help="survey mapping YAML (see docs/mapping-format.md)")
     p.add_argument("--id-col", action="append", dest="id_cols", metavar="NAME", help="id column to keep (repeat)")
     p.add_argument("--facets", action="store_true", help="also output p_<facet> columns")
