@@ -135,6 +135,11 @@ def test_an_unsure_screen_is_not_asked_again(model: dbn.Model) -> None:
     assert s.answers == {}
     nxt = s.next_question()
     assert nxt not in ("afraid", "safety_check", "checks_phone", "cuts_off")
+    # an item the checklist left unsure can still be volunteered, once
+    s.answer("cuts_off", "yes")
+    assert s.answers == {"cuts_off": "yes"}
+    with pytest.raises(dbn.DistancingBNError, match="already asked"):
+        s.answer("cuts_off", "no")
 
 
 def test_screens_are_asked_even_when_the_budget_is_zero(model: dbn.Model) -> None:

@@ -89,6 +89,7 @@ class QuestionRanking:
     disclaimer: str = ""
     kinds: tuple[str, ...] = ()  # "question" or "group" per entry; empty: all questions
     tie_break: NDArray[np.float64] | None = None  # second key of the order (joint gain for "decision")
+    labels: tuple[str, ...] = ()  # short words per entry, for people (empty: the texts)
 
     def kind(self, name: str) -> str:
         """Return ``"question"`` or ``"group"`` (a checklist) for a ranked entry."""
@@ -154,8 +155,9 @@ class QuestionRanking:
             f"{', per cost' if self.by_cost else ''}):"
         ]
         unit = "calls" if self.criterion == "decision" else "bits"
+        shown = dict(zip(self.questions, self.labels or self.texts, strict=True))
         for row in self.to_frame().head(k).itertuples():
-            lines.append(f"  {row.expected_gain_bits:6.3f} {unit}  cost {row.cost:g}  {row.question}: {row.text}")
+            lines.append(f"  {row.expected_gain_bits:6.3f} {unit}  cost {row.cost:g}  {shown[row.question]}")
         if self.disclaimer:
             lines.append(self.disclaimer)
         return "\n".join(lines)
@@ -165,7 +167,7 @@ class QuestionRanking:
 
     def __repr__(self) -> str:
         n_open = sum(not a for a in self.answered)
-        return f"<QuestionRanking {n_open} candidates | best: {self.best} {self.best_gain_bits:.3f} bits>"
+        return f"<QuestionRanking {n_open} candidates | best: {self.best} {self.best_gain_bits:.3g} bits>"
 
     def _repr_html_(self) -> str:
         try:
@@ -580,6 +582,7 @@ def _with_groups(
         ranking,
         questions=ranking.questions + ids,
         texts=ranking.texts + tuple(model.groups[g].text for g in ids),
+        labels=ranking.labels + tuple(model.question_label(g) for g in ids),
         gain_bits=np.concatenate([ranking.gain_bits, [gains.get(g, 0.0) for g in ids]]),
         costs=np.concatenate([ranking.costs, cost]),
         answer_probabilities=ranking.answer_probabilities
@@ -632,6 +635,7 @@ def _assemble(
         by_cost=costs,
         lookahead=lookahead,
         disclaimer=model.disclaimer,
+        labels=tuple(model.question_label(q) for q in all_q),
     )
 
 
@@ -774,14 +778,7 @@ def decide_stop(
         return StopDecision(None, "every question has been asked", ranked, code="exhausted")
     gain = float(ranked.gain_bits[ranked.questions.index(best)])
     if gain < rule.min_gain_bits:
-        unit = "wrong calls" if ranked.criterion == "decision" else "bits"
-        return StopDecision(
-            None,
-            f"no question left is expected to change the picture much (best: {gain:.3f} {unit}, "
-            f"below {rule.min_gain_bits:g})",
-            ranked,
-            code="no_gain",
-        )
+        return StopDecision(None, "no question left is likely to change the picture much", ranked, code="no_gain")
     return StopDecision(best, None, ranked)
 
 
