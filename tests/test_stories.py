@@ -584,6 +584,10 @@ def _check(model: Any, story: Story, probs: Any, guidance: Any, answers: dict[st
         assert story.notice in shown, f"{story.name}: notices {shown}"
     if story.nothing:
         assert probs[top] < 0.5, f"{story.name}: {top} {probs[top]:.2f}"
+        if hasattr(guidance, "general"):
+            assert guidance.general, f"{story.name}: no general guidance"
+    if story.notice in ("safety_control", "crisis") and hasattr(guidance, "tips_withheld"):
+        assert guidance.tips_withheld and not guidance.causes, f"{story.name}: tips shown"
 
 
 def test_enough_stories() -> None:
