@@ -48,30 +48,46 @@ def same_posterior(a: Posterior, b: Posterior) -> None:
 def test_answer_skip_undo_flow(model: Model) -> None:
     s = model.session()
     assert s.asked == () and s.answers == {} and s.history == []
+    # the screens come first, in their order: a checklist, then a question
     q1 = s.next_question()
-    assert q1 == model.rank_questions({}).best
-    a1 = model.answers_of(q1)[-1]
-    assert s.answer(q1, a1) is s  # chainable
-    assert s.answers == {q1: a1}
+    assert q1 == model.screens[0] and q1 in model.groups
+    items = model.groups[q1].items
+    assert s.answer(q1, "none") is s  # chainable
+    assert s.answers == {q: model.answers_of(q)[0] for q in items}
     q2 = s.next_question()
-    assert q2 is not None and q2 != q1
+    assert q2 == model.screens[1] and q2 != q1
     s.skip(q2)
-    assert s.asked == (q1, q2)
-    assert s.answers == {q1: a1}
+    assert s.asked == (q1, *items, q2)
+    assert s.answers == {q: model.answers_of(q)[0] for q in items}
     q3 = s.next_question()
-    assert q3 not in (q1, q2)  # a skipped question is not asked again
+    assert q3 not in (q1, q2)  # a skipped screen is not asked again
+    assert q3 == model.screens[2]
     assert s.history == [
-        {"question": q1, "answer": a1, "text": model.question_text(q1)},
+        {"question": q1, "answer": {q: model.answers_of(q)[0] for q in items}, "text": model.groups[q1].text},
         {"question": q2, "answer": SKIPPED, "text": model.question_text(q2)},
     ]
     s.undo()
-    assert s.asked == (q1,)
+    assert s.asked == (q1, *items)
     assert s.next_question() == q2
     s.undo()
     assert s.asked == ()
     assert s.next_question() == q1
     with pytest.raises(DistancingBNError, match="nothing to undo"):
         s.undo()
+    # past the screens, the best-ranked open question or checklist is asked, and the same steps hold
+    for screen in model.screens:
+        s.answer(screen, "none") if screen in model.groups else s.answer(screen, model.answers_of(screen)[0])
+    done = set(s.asked)
+    q4 = s.next_question()
+    assert q4 is not None and q4 not in done
+    assert q4 == model.rank_questions(s.answers, exclude=done).best_excluding(done)
+    before = dict(s.answers)
+    s.skip(q4)
+    q5 = s.next_question()
+    assert q5 is not None and q5 not in (*done, q4)
+    assert s.answers == before
+    s.undo()
+    assert s.next_question() == q4
 
 
 def test_answer_labels_are_normalised(example: Model) -> None:
@@ -83,7 +99,7 @@ def test_answer_labels_are_normalised(example: Model) -> None:
 def test_undo_restores_previous_posterior_exactly(model: Model) -> None:
     s = model.session()
     s.answer("past_pattern", "more_than_once")
-    s.answer("low_mood", "some_days")
+    s.answer("low_mood", "yes")
     before = s.posterior
     ranking_before = s.ranking().to_frame()
     s.answer("less_connected", "very_much")
@@ -129,18 +145,27 @@ def test_invalid_answers_raise_and_leave_no_trace(model: Model) -> None:
 
 
 def test_unsure_counts_as_asked_without_evidence(model: Model) -> None:
-    s = model.session(stop=StopRule(max_questions=2))
+    s = model.session(stop=StopRule(max_questions=3))
     q = s.next_question()
+    assert q in model.groups  # the safety checklist comes first
+    items = model.groups[q].items
     s.answer(q, "unsure")
-    assert s.asked == (q,)
+    assert s.asked == (q, *items)
     assert s.answers == {}
-    assert s.history[0]["answer"] == "unsure"
+    assert s.history[0]["answer"] == dict.fromkeys(items, "unsure")
     same_posterior(s.posterior, model.posterior({}))
-    assert s.next_question() not in (None, q)
-    s.answer(s.next_question(), None)  # None is 'unsure' too
+    q2 = s.next_question()
+    assert q2 not in (None, q) and q2 not in model.groups
+    s.answer(q2, None)  # None is 'unsure' too
+    assert s.asked == (q, *items, q2)
     assert s.answers == {}
+    assert not s.done
+    s.answer(s.next_question(), "unsure")
+    assert s.answers == {}
+    same_posterior(s.posterior, model.posterior({}))
+    assert s.steps == 3
     assert s.done
-    assert s.stop_reason == "the question budget (2) is used up"
+    assert s.stop_reason == "the question budget (3) is used up"
 
 
 def test_soft_answer_is_kept(example: Model) -> None:
@@ -199,16 +224,19 @@ def test_from_dict_default_model_and_wrong_model(model: Model, example: Model) -
 
 # ----------------------------------------------------------------------------- stop
 def test_done_and_stop_reason_with_max_questions(model: Model) -> None:
-    s = model.session(stop=StopRule(max_questions=3))
+    budget = len(model.screens) + 2  # the screens, then two ranked steps
+    s = model.session(stop=StopRule(max_questions=budget))
     assert not s.done and s.stop_reason is None
-    for _ in range(3):
+    for _ in range(budget):
         q = s.next_question()
         assert q is not None
-        s.answer(q, model.answers_of(q)[0])
+        s.answer(q, "none" if q in model.groups else model.answers_of(q)[0])
+    assert s.steps == budget
     assert s.done
     assert s.next_question() is None
-    assert s.stop_reason == "the question budget (3) is used up"
-    assert "done: the question budget (3) is used up" in repr(s)
+    assert s.decision().code == "budget"
+    assert s.stop_reason == f"the question budget ({budget}) is used up"
+    assert f"done: the question budget ({budget}) is used up" in repr(s)
     s.undo()
     assert not s.done and s.stop_reason is None
 
@@ -230,7 +258,13 @@ def test_stops_when_confident(example: Model) -> None:
 
 # ----------------------------------------------------------------------------- guidance
 @pytest.mark.parametrize(
-    ("question", "answer"), [("threatened_or_afraid", "yes"), ("controlling", "sometimes"), ("controlling", "often")]
+    ("question", "answer"),
+    [
+        ("afraid_of_partner", "yes"),
+        ("threatens_harm", "yes"),
+        ("controls_money", "yes"),
+        ("safety_checklist", ["isolates_you"]),
+    ],
 )
 def test_safety_notice_replaces_tips(model: Model, question: str, answer: str) -> None:
     s = model.session()
@@ -250,14 +284,22 @@ def test_safety_notice_replaces_tips(model: Model, question: str, answer: str) -
     assert g.to_dict()["causes"] == []
 
 
-@pytest.mark.parametrize(("question", "answer"), [("threatened_or_afraid", "no"), ("controlling", "no")])
+@pytest.mark.parametrize(
+    ("question", "answer"), [("afraid_of_partner", "no"), ("controls_money", "no"), ("safety_checklist", "none")]
+)
 def test_non_trigger_answers_raise_no_safety_notice(model: Model, question: str, answer: str) -> None:
     g = model.session().answer(question, answer).guidance()
     assert g.safety == () and not g.tips_withheld
 
 
 @pytest.mark.parametrize(
-    ("question", "answer"), [("low_mood", "most_days"), ("lost_interest", "most_days"), ("grief_lingers", "yes")]
+    ("question", "answer"),
+    [
+        ("low_mood", "yes"),
+        ("lost_interest", "yes"),
+        ("grief_lingers", "yes"),
+        ("mood_checklist", ["low_mood", "lost_interest"]),
+    ],
 )
 def test_professional_help_notice_shown_with_tips(model: Model, question: str, answer: str) -> None:
     g = model.session().answer(question, answer).guidance()
@@ -272,13 +314,15 @@ def test_professional_help_notice_shown_with_tips(model: Model, question: str, a
         assert c.tips[0] in text
 
 
-def test_low_mood_some_days_raises_no_notice(model: Model) -> None:
-    g = model.session().answer("low_mood", "some_days").guidance()
+def test_low_mood_no_raises_no_notice(model: Model) -> None:
+    g = model.session().answer("low_mood", "no").guidance()
+    assert g.professional_help == () and g.safety == ()
+    g = model.session().answer("mood_checklist", "none").guidance()
     assert g.professional_help == () and g.safety == ()
 
 
 def test_safety_and_professional_help_together(model: Model) -> None:
-    g = model.session().answer("low_mood", "most_days").answer("threatened_or_afraid", "yes").guidance()
+    g = model.session().answer("low_mood", "yes").answer("afraid_of_partner", "yes").guidance()
     assert g.safety and g.professional_help
     assert g.causes == ()
     text = g.summary()
@@ -336,7 +380,7 @@ def test_model_guidance_matches_the_session_and_puts_safety_first(model: Model) 
         s.answer(q, a)
     assert model.guidance(answers).to_dict() == s.guidance().to_dict()
     assert next(c.cause for c in model.guidance(answers).causes) == "external_stressors"
-    unsafe = model.guidance({**answers, "threatened_or_afraid": "yes"})
+    unsafe = model.guidance({**answers, "afraid_of_partner": "yes"})
     assert unsafe.tips_withheld and not unsafe.causes
 
 
