@@ -76,7 +76,7 @@ def test_answer_skip_undo_flow(model: Model) -> None:
         s.undo()
     # past the screens, the best-ranked open question or checklist is asked, and the same steps hold
     for screen in model.screens:
-        s.answer(screen, "none") if screen in model.groups else s.answer(screen, model.answers_of(screen)[0])
+        s.answer(screen, "none" if screen in model.groups else model.answers_of(screen)[0])
     done = set(s.asked)
     q4 = s.next_question()
     assert q4 is not None and q4 not in done
