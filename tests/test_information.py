@@ -176,10 +176,22 @@ def test_gain_is_between_zero_and_current_uncertainty(model: Model, criterion: s
         assert np.isfinite(r.gain_bits).all()
         assert (r.gain_bits >= 0).all()
         assert (r.gain_bits <= r.entropy_bits + 1e-12).all()
+        h_q: dict[str, float] = {}
         for i, q in enumerate(r.questions):  # also I(T; Q | e) <= H(Q | e)
-            if not r.answered[i]:
-                h_q = float(entropy_bits(np.array(list(r.answer_probabilities[i].values()))))
-                assert r.gain_bits[i] <= h_q + 1e-9, q
+            if not r.answered[i] and r.kind(q) == "question":
+                h_q[q] = float(entropy_bits(np.array(list(r.answer_probabilities[i].values()))))
+                assert r.gain_bits[i] <= h_q[q] + 1e-9, q
+        gain = dict(zip(r.questions, r.gain_bits, strict=True))
+        for (
+            g,
+            group,
+        ) in model.groups.items():  # a checklist: max_i I(T; Q_i | e) <= I(T; Q_1..Q_k | e) <= Σ_i H(Q_i | e)
+            items = [q for q in group.items if q not in answers]
+            if not items:
+                assert r.answered[r.questions.index(g)] and gain[g] == 0.0
+                continue
+            assert gain[g] >= max(gain[q] for q in items) - 1e-9, g
+            assert gain[g] <= sum(h_q[q] for q in items) + 1e-9, g
 
 
 @given(data=st.data())
@@ -197,10 +209,11 @@ def test_gain_bounds_random_networks(data: st.DataObject) -> None:
 
 
 def test_answered_questions_gain_zero_and_come_last(model: Model) -> None:
-    answers = {"low_mood": "most_days", "past_pattern": "no", "less_connected": "very_much"}
+    answers = {"low_mood": "yes", "past_pattern": "no", "less_connected": "very_much"}
     r = rank_questions(model, answers)
+    assert len(r.questions) == len(model.questions) + len(model.groups)
     frame = r.to_frame()
-    n_open = len(model.questions) - len(answers)
+    n_open = len(r.questions) - len(answers)  # every checklist still has open items
     assert not frame["answered"].iloc[:n_open].any()
     assert frame["answered"].iloc[n_open:].all()
     assert set(frame["question"].iloc[n_open:]) == set(answers)
@@ -208,13 +221,31 @@ def test_answered_questions_gain_zero_and_come_last(model: Model) -> None:
     for q, a in answers.items():  # an answered question's answer is certain
         probs = r.answer_probabilities[r.questions.index(q)]
         assert probs == {s: float(s == a) for s in model.answers_of(q)}
+    # a checklist whose items are all answered is answered too: no gain, ranked last
+    mood = dict.fromkeys(model.groups["mood_checklist"].items, "no")
+    closed = rank_questions(model, {**answers, **mood}).to_frame()
+    done = closed[closed["answered"]]
+    assert set(done["question"]) == set(answers) | set(mood) | {"mood_checklist"}
+    assert (done["expected_gain_bits"] == 0.0).all()
+    assert not closed["answered"].iloc[: len(closed) - len(done)].any()
 
 
 def test_answer_probabilities_sum_to_one(model: Model) -> None:
     for answers in answer_sets(model, 4, seed=8):
         r = rank_questions(model, answers)
+        base = model.posterior(answers).log_evidence
         for i, q in enumerate(r.questions):
             probs = r.answer_probabilities[i]
+            if r.kind(q) == "group":  # a checklist: P(no item applies | e), when it is open
+                items = [x for x in model.groups[q].items if x not in answers]
+                if not items:
+                    assert probs == {}
+                    continue
+                none = {x: model.answers_of(x)[0] for x in items}
+                expected = np.exp(model.posterior({**answers, **none}).log_evidence - base)
+                assert list(probs) == ["none"]
+                assert probs["none"] == pytest.approx(expected, abs=1e-9), q
+                continue
             assert list(probs) == list(model.answers_of(q))
             assert sum(probs.values()) == pytest.approx(1.0, abs=1e-12), q
             assert all(0.0 <= p <= 1.0 for p in probs.values())
@@ -304,8 +335,9 @@ def test_lookahead_two_matches_brute_force(example: Model, evidence: dict[str, s
 
 def test_lookahead_two_at_least_one_default_model(model: Model) -> None:
     answers = {"past_pattern": "more_than_once"}
-    one = rank_questions(model, answers, lookahead=1)
+    one = rank_questions(model, answers, lookahead=1, groups=False)
     two = rank_questions(model, answers, lookahead=2)
+    assert two.questions == one.questions == model.questions  # lookahead 2 ranks no checklists
     open_ = ~np.asarray(one.answered)
     assert (two.gain_bits[open_] >= one.gain_bits[open_] - 1e-12).all()
     assert (two.gain_bits[open_] <= two.entropy_bits + 1e-9).all()
@@ -354,7 +386,8 @@ def test_batch_gains_from_evidence_equal_rank_questions(model: Model, criterion:
     assert gains.shape == (n, len(qs))
     for row in range(n):
         answers = {q: model.network.states[q][int(codes[q][row])] for q in qs if codes[q][row] >= 0}
-        r = rank_questions(model, answers, criterion=criterion, costs=False)  # type: ignore[arg-type]
+        r = rank_questions(model, answers, criterion=criterion, costs=False, groups=False)  # type: ignore[arg-type]
+        assert r.questions == tuple(qs)
         open_ = ~np.asarray(r.answered)
         np.testing.assert_allclose(gains[row, open_], r.gain_bits[open_], rtol=0, atol=TOL, err_msg=f"row {row}")
 
@@ -370,11 +403,21 @@ def test_stop_rule_defaults() -> None:
 def test_next_question_returns_a_decision(model: Model) -> None:
     d = next_question(model, {})
     assert isinstance(d, StopDecision)
-    assert not d.stop
-    assert d.reason is None
-    assert isinstance(d.ranking, QuestionRanking)
-    assert d.question == d.ranking.best == rank_questions(model, {}).best
+    assert not d.stop and d.reason is None
+    # the first screen comes before any ranking
+    assert d.question == model.screens[0] and d.screen and d.ranking is None
     assert model.next_question({}).question == d.question
+    # with the screens answered, the best-ranked question or checklist
+    answers: dict[str, str] = {}
+    for screen in model.screens:
+        for q in model.groups[screen].items if screen in model.groups else (screen,):
+            answers[q] = model.answers_of(q)[0]
+    d = next_question(model, answers)
+    assert not d.stop and d.reason is None and not d.screen
+    assert isinstance(d.ranking, QuestionRanking)
+    assert d.question is not None and d.question not in answers and d.question not in model.screens
+    assert d.question == d.ranking.best == rank_questions(model, answers).best
+    assert model.next_question(answers).question == d.question
 
 
 def test_stop_budget(example: Model) -> None:
@@ -430,9 +473,16 @@ def test_stop_budget_checked_first(example: Model) -> None:
 def test_to_frame_columns(model: Model) -> None:
     frame = rank_questions(model, {"past_pattern": "no"}).to_frame()
     assert list(frame.columns) == FRAME_COLUMNS
-    assert len(frame) == len(model.questions)
-    assert set(frame["question"]) == set(model.questions)
-    assert frame["text"].tolist() == [model.question_text(q) for q in frame["question"]]
+    assert len(frame) == len(model.questions) + len(model.groups)
+    assert set(frame["question"]) == set(model.questions) | set(model.groups)
+    kinds = dict(zip(frame["question"], frame["kind"], strict=True))
+    assert kinds == {q: "group" if q in model.groups else "question" for q in frame["question"]}
+    texts = [model.groups[q].text if q in model.groups else model.question_text(q) for q in frame["question"]]
+    assert frame["text"].tolist() == texts
+    # groups=False: the questions only
+    plain = rank_questions(model, {"past_pattern": "no"}, groups=False).to_frame()
+    assert list(plain.columns) == FRAME_COLUMNS
+    assert set(plain["question"]) == set(model.questions) and (plain["kind"] == "question").all()
 
 
 def test_best_is_none_when_everything_is_answered(example: Model) -> None:
@@ -468,7 +518,8 @@ def test_summary_to_dict_and_repr(model: Model) -> None:
     d = json.loads(json.dumps(r.to_dict()))
     assert d["best"] == r.best
     assert [x["question"] for x in d["questions"]] == r.to_frame()["question"].tolist()
-    assert repr(r).startswith(f"<QuestionRanking {len(model.questions)} candidates | best: {r.best}")
+    n_open = len(model.questions) + len(model.groups)  # nothing answered: every question and checklist
+    assert repr(r).startswith(f"<QuestionRanking {n_open} candidates | best: {r.best}")
 
 
 def test_entropy_bits_helper() -> None:
