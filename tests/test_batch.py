@@ -26,8 +26,6 @@ from distancing_bn.errors import DataError, DistancingBNWarning
 from distancing_bn.mapping import SurveyMapping, load_mapping
 from distancing_bn.simulate import sample_cases
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_ANSWERS = REPO / "examples" / "answers.csv"
 TAIL = ["top_cause", "top_probability", "notices", "next_question", "next_gain_bits", "stop_reason", "status"]
 NEXT = ("next_question", "next_gain_bits", "stop_reason")
 
@@ -48,8 +46,9 @@ def p_cols(model: Any, facets: bool = False) -> list[str]:
     return [f"p_{c}" for c in model.causes] + ([f"p_{f}" for f in model.facets] if facets else [])
 
 
-def examples() -> pd.DataFrame:
-    return pd.read_csv(EXAMPLE_ANSWERS, dtype=str, keep_default_na=False)
+def examples(model: Any) -> pd.DataFrame:
+    """A table like a survey export: ``case_id``, then every question (labels, 'unsure' or blank text)."""
+    return random_answer_frame(model, 12, seed=7).rename(columns={"case": "case_id"}).fillna("")
 
 
 def blank(value: Any) -> bool:
@@ -58,13 +57,13 @@ def blank(value: Any) -> bool:
 
 # ---------------------------------------------------------------------------- output shape
 def test_output_has_every_row_in_order_with_index_and_ids(model: Any) -> None:
-    frame = examples()
+    frame = examples(model)
     frame.index = [1000 - 7 * i for i in range(len(frame))]  # descending, not a RangeIndex
     out = score(model, frame)
     assert len(out) == len(frame)
     assert list(out.index) == list(frame.index)
     pd.testing.assert_series_equal(out["case_id"], frame["case_id"])
-    assert len(model.causes) == 9
+    assert len(model.causes) == 12
     assert list(out.columns) == ["case_id", *p_cols(model), *TAIL]
 
 
@@ -79,7 +78,7 @@ def test_duplicate_and_unsorted_index_is_kept(model: Any) -> None:
 
 
 def test_facets_add_p_facet_columns(model: Any) -> None:
-    out = score(model, examples(), facets=True, next_question=False)
+    out = score(model, examples(model), facets=True, next_question=False)
     assert list(out.columns) == ["case_id", *p_cols(model, facets=True), *[c for c in TAIL if c not in NEXT]]
     ok = out[out["status"] == "ok"]
     vals = ok[p_cols(model, facets=True)].to_numpy()
@@ -87,7 +86,7 @@ def test_facets_add_p_facet_columns(model: Any) -> None:
 
 
 def test_top_cause_is_the_most_probable_cause(model: Any) -> None:
-    out = score(model, examples(), next_question=False)
+    out = score(model, examples(model), next_question=False)
     ok = out[out["status"] == "ok"]
     probs = ok[p_cols(model)]
     assert list(ok["top_cause"]) == [c[2:] for c in probs.idxmax(axis=1)]
@@ -95,7 +94,7 @@ def test_top_cause_is_the_most_probable_cause(model: Any) -> None:
 
 
 def test_no_next_question_drops_the_columns(model: Any) -> None:
-    out = score(model, examples(), next_question=False)
+    out = score(model, examples(model), next_question=False)
     assert "next_question" not in out.columns
     assert "next_gain_bits" not in out.columns
 
@@ -145,30 +144,85 @@ def row_answers(model: Any, row: pd.Series) -> dict[str, Any]:
     return {q: row[q] for q in model.questions if not blank(row[q])}
 
 
+def screen_items(model: Any) -> list[str]:
+    """Every question the screens ask (a checklist screen's items, a question screen itself)."""
+    return [q for name in model.screens for q in (model.groups[name].items if name in model.groups else (name,))]
+
+
+def with_screens_answered(model: Any, frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """``frame`` with every screen question answered (sampled) in its even rows, so that ranking decides them."""
+    cases = sample_cases(model, len(frame), seed=seed)
+    out = frame.copy()
+    for q in screen_items(model):
+        for i in range(0, len(frame), 2):
+            out.loc[out.index[i], q] = model.answers_of(q)[cases[q][i]]
+    return out
+
+
 def test_score_equals_posterior_and_rank_questions_row_by_row(model: Any) -> None:
-    frame = random_answer_frame(model, 30, seed=11)
+    """Each row: the posterior, then the interview's next step (screens first) over the questions.
+
+    Batch scoring ranks questions only (no checklists besides the screens), so it is compared
+    with ``next_question(..., groups=False)``: the same screens, stop rule and ranking.
+    """
+    frame = with_screens_answered(model, random_answer_frame(model, 30, seed=11), seed=12)
     out = score(model, frame, facets=True, id_columns=["case"])
     assert (out["status"] == "ok").all()
+    seen = {"screen": 0, "ranked": 0}
     for i in range(len(frame)):
         answers = row_answers(model, frame.iloc[i])
         post = model.posterior(answers).probabilities
         got = out.iloc[i]
         for v in (*model.causes, *model.facets):
             assert abs(got[f"p_{v}"] - post[v]) <= 1e-12, (i, v)
-        ranking = model.rank_questions(answers, costs=True)
-        best = ranking.best
         nq = got["next_question"]
-        decision = model.next_question(answers)  # the same stop rule as the interview
+        decision = model.next_question(answers, groups=False)  # the same stop rule as the interview
         if decision.stop:
             assert pd.isna(nq) and np.isnan(got["next_gain_bits"]) and got["stop_reason"] == decision.code, i
             continue
-        assert got["stop_reason"] == ""
-        assert not ranking.answered[ranking.questions.index(nq)]
+        assert got["stop_reason"] == "", i
+        if decision.screen:  # a pending screen comes first, with no gain
+            assert nq == decision.question, (i, nq, decision.question)
+            assert np.isnan(got["next_gain_bits"]), i
+            seen["screen"] += 1
+            continue
+        ranking = model.rank_questions(answers, costs=True, groups=False)
+        best = ranking.best
+        assert decision.question == best
+        assert nq in model.questions and not ranking.answered[ranking.questions.index(nq)], (i, nq)
         qi = ranking.questions.index(nq)
         # ties in gain per cost may be broken either way; the value must be the best one
         bi = ranking.questions.index(best)
         assert nq == best or abs(ranking.gain_per_cost[qi] - ranking.gain_per_cost[bi]) <= 1e-9, (i, nq, best)
         assert abs(got["next_gain_bits"] - ranking.gain_bits[qi]) <= 1e-9, (i, nq)
+        seen["ranked"] += 1
+    assert seen["screen"] > 0 and seen["ranked"] > 0, seen  # both kinds of rows were checked
+
+
+def test_stop_reason_of_a_decided_row_with_every_question_answered(model: Any) -> None:
+    """Every question answered and every cause decided: batch and interview both stop."""
+    cases = sample_cases(model, 40, seed=3)
+    rows = [{q: model.answers_of(q)[cases[q][i]] for q in model.questions} for i in range(40)]
+    out = score(model, pd.DataFrame(rows))
+    assert out["next_question"].isna().all()
+    codes = [model.next_question(r).code for r in rows]
+    assert set(out["stop_reason"]) <= {"decided", "exhausted"}
+    assert "decided" in codes  # the case the rule's order matters for is among these rows
+    # the interview checks 'decided' before 'exhausted'; batch scoring agrees only where not decided
+    for got, code in zip(out["stop_reason"], codes, strict=True):
+        if code == "exhausted":
+            assert got == "exhausted"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="library bug: batch._interview_step reports 'exhausted' where the stop rule's order gives 'decided'",
+)
+def test_stop_reason_follows_the_stop_rule_order_when_every_question_is_answered(model: Any) -> None:
+    cases = sample_cases(model, 40, seed=3)
+    rows = [{q: model.answers_of(q)[cases[q][i]] for q in model.questions} for i in range(40)]
+    out = score(model, pd.DataFrame(rows))
+    assert list(out["stop_reason"]) == [model.next_question(r).code for r in rows]
 
 
 def test_score_of_a_row_does_not_depend_on_the_other_rows(model: Any) -> None:
@@ -221,7 +275,7 @@ def test_errors_raise_names_row_and_column(model: Any) -> None:
 
 def test_errors_must_be_mark_or_raise(model: Any) -> None:
     with pytest.raises(ValueError, match="errors"):
-        score(model, examples(), errors="ignore")
+        score(model, examples(model), errors="ignore")
 
 
 def test_answers_are_matched_ignoring_case_and_spaces(model: Any) -> None:
@@ -322,8 +376,8 @@ def test_notices_column(model: Any) -> None:
     frame = pd.DataFrame(
         {
             "id": ["afraid", "not", "mood", "both", "blank"],
-            "threatened_or_afraid": ["yes", "no", "", "yes", ""],
-            "low_mood": ["no", "no", "most_days", "most_days", "unsure"],
+            "afraid_of_partner": ["yes", "no", "", "yes", ""],
+            "low_mood": ["no", "no", "yes", "yes", "unsure"],
         }
     )
     out = score(model, frame, next_question=False)
@@ -337,7 +391,7 @@ def test_notices_column(model: Any) -> None:
 
 
 def test_safety_notice_survives_an_invalid_cell_elsewhere(model: Any) -> None:
-    frame = pd.DataFrame({"threatened_or_afraid": ["yes"], "less_contact": ["a_bit"]})
+    frame = pd.DataFrame({"afraid_of_partner": ["yes"], "less_contact": ["a_bit"]})
     out = score(model, frame)
     assert out["status"].iloc[0].startswith("invalid")
     assert "safety_control" in out["notices"].iloc[0].split()
@@ -406,8 +460,11 @@ def test_any_frame_keeps_every_row_and_marks_exactly_the_invalid_rows(model: Any
             vals = out[p_cols(model)].iloc[i].to_numpy(dtype=float)
             assert np.all((vals >= 0) & (vals <= 1))
             if nq and not blank(out["next_question"].iloc[i]):
-                assert out["next_question"].iloc[i] in model.questions
-                assert out["next_gain_bits"].iloc[i] >= 0
+                step, gain = out["next_question"].iloc[i], out["next_gain_bits"].iloc[i]
+                if step in model.groups:  # a checklist is proposed only as a pending screen, with no gain
+                    assert step in model.screens and math.isnan(gain), (i, step, gain)
+                else:
+                    assert step in model.questions and gain >= 0, (i, step, gain)
 
 
 # ---------------------------------------------------------------------------- survey mappings
@@ -578,4 +635,4 @@ def test_workers_give_the_same_frame(model: Any) -> None:
 @pytest.mark.parametrize("workers", [0, -1, 1.5, "2"])
 def test_workers_must_be_a_positive_whole_number(model: Any, workers: Any) -> None:
     with pytest.raises(ValueError, match="workers must be a whole number of at least 1"):
-        score(model, examples(), workers=workers)
+        score(model, examples(model), workers=workers)
