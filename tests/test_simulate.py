@@ -48,27 +48,49 @@ def test_sample_cases_shapes_and_ranges(model: Model) -> None:
     assert any(not np.array_equal(cases[v], other[v]) for v in cases)
 
 
+def _with_premise(model: Model, cases: dict[str, np.ndarray]) -> np.ndarray:
+    """The cases whose always-observed questions (the premise) have the model's answers."""
+    keep = np.ones(len(next(iter(cases.values()))), dtype=bool)
+    for q, a in model.observed.items():
+        keep &= cases[q] == model.network.states[q].index(a)
+    return keep
+
+
 def test_sample_cases_match_priors(model: Model) -> None:
-    n = 20_000
-    cases = sample_cases(model, n, seed=7)
+    """Among the cases that meet the premise, each cause's frequency is its prior (premise entered)."""
+    assert model.observed == {"distance_noticed": "yes"}
+    cases = sample_cases(model, 40_000, seed=7)
+    keep = _with_premise(model, cases)
+    n = int(keep.sum())
+    assert n > 10_000
     prior = model.prior
     for c in (*model.causes, *model.facets[:5]):
         p = float(prior.probabilities[c])
-        freq = float(np.mean(cases[c] == _present(model, c)))
+        freq = float(np.mean(cases[c][keep] == _present(model, c)))
         sigma = np.sqrt(p * (1 - p) / n)
         assert abs(freq - p) <= 3 * sigma, (c, freq, p)
 
 
 def test_sample_cases_match_answer_probabilities(model: Model) -> None:
-    """A question's answer frequencies match P(Q = a) from the ranking (the prior predictive)."""
-    n = 20_000
-    cases = sample_cases(model, n, seed=9)
-    r = model.rank_questions({})
+    """A question's answer frequencies (premise met) match P(Q = a) from the ranking (the prior predictive)."""
+    cases = sample_cases(model, 40_000, seed=9)
+    keep = _with_premise(model, cases)
+    n = int(keep.sum())
+    r = model.rank_questions({}, groups=False)
     for q in r.to_frame()["question"].head(4):
         probs = r.answer_probabilities[r.questions.index(q)]
         for k, (a, p) in enumerate(probs.items()):
-            freq = float(np.mean(cases[q] == k))
+            freq = float(np.mean(cases[q][keep] == k))
             assert abs(freq - p) <= 3 * np.sqrt(p * (1 - p) / n) + 1e-12, (q, a, freq, p)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="library bug: sample_cases (and so simulate) draws cases without the premise the posteriors enter",
+)
+def test_sampled_cases_meet_the_premise(model: Model) -> None:
+    cases = sample_cases(model, 2000, seed=5)
+    assert _with_premise(model, cases).all()
 
 
 def test_batch_gains_masks_answered_questions(model: Model) -> None:
@@ -78,7 +100,9 @@ def test_batch_gains_masks_answered_questions(model: Model) -> None:
     assert g.shape == (2, len(qs))
     assert g[0, 0] == 0.0 and g[1, 1] == 0.0
     np.testing.assert_allclose(
-        g[0, 1:], model.rank_questions({qs[0]: model.answers_of(qs[0])[0]}, costs=False).gain_bits[1:], atol=1e-9
+        g[0, 1:],
+        model.rank_questions({qs[0]: model.answers_of(qs[0])[0]}, costs=False, groups=False).gain_bits[1:],
+        atol=1e-9,
     )
 
 
