@@ -27,7 +27,7 @@ from distancing_bn.errors import DataError  # noqa: E402
 from distancing_bn.simulate import sample_cases  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-ANSWERS = {"less_contact": "a_lot", "longer_hours": "yes", "onset": "sudden", "money_worries": "somewhat"}
+ANSWERS = {"less_contact": "a_lot", "longer_hours": "yes", "onset": "sudden", "money_worries": "yes"}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,21 @@ def posterior(model: dbn.Model) -> dbn.Posterior:
 
 @pytest.fixture(scope="module")
 def scored(model: dbn.Model) -> pd.DataFrame:
-    frame = pd.read_csv(REPO / "examples" / "answers.csv")
-    return model.score(frame, id_columns=["case_id"], next_question=False)
+    """60 cases sampled from the model (a third of the questions answered) and one row with a bad cell."""
+    n = 60
+    cases = sample_cases(model, n, seed=4)
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            q: np.where(rng.random(n) < 1 / 3, np.asarray(model.answers_of(q), dtype=object)[cases[q]], "")
+            for q in model.questions
+        }
+    )
+    frame.insert(0, "case_id", [f"c{i:03d}" for i in range(n)])
+    frame.loc[n - 1, "less_contact"] = "not_an_answer"
+    out = model.score(frame, id_columns=["case_id"], next_question=False)
+    assert (out["status"] == "ok").sum() == n - 1  # the bad row is left out of the counts
+    return out
 
 
 @pytest.fixture(autouse=True)
@@ -106,8 +119,11 @@ def test_plot_ranking_per_cost_draws_two_bars_per_question(model):
 
 def test_plot_ranking_leaves_out_answered_questions(model):
     ranking = model.rank_questions(ANSWERS)
-    ax = plots.plot_ranking(ranking, top=len(model.questions))
-    assert _bars(ax) == len(model.questions) - len(ANSWERS)
+    ax = plots.plot_ranking(ranking, top=len(ranking.questions))
+    # every question and checklist but the answered questions (each checklist still has open items)
+    assert _bars(ax) == len(model.questions) + len(model.groups) - len(ANSWERS)
+    questions_only = model.rank_questions(ANSWERS, groups=False)
+    assert _bars(plots.plot_ranking(questions_only, top=len(model.questions))) == len(model.questions) - len(ANSWERS)
 
 
 # --------------------------------------------------------------------------- session
