@@ -163,11 +163,14 @@ def sampled_answers(
 
 
 def check_against_pgmpy(model: Model, pg: Any, answers: Mapping[str, Any], extra: Sequence[str] = ()) -> None:
-    """Our posterior of every target (and ``extra`` reported variables) and the target joint."""
+    """Our posterior of every target (and ``extra`` reported variables) and the target joint.
+
+    The model enters its premise (always-observed questions) itself; pgmpy gets it as evidence.
+    """
     net = model.network
     post = model.posterior(answers)
     variables = [*model.causes, *extra]
-    joint = pgmpy_joint(pg, net, variables, answers)
+    joint = pgmpy_joint(pg, net, variables, {**answers, **model.observed})
     assert joint is not None, "sampled evidence must be possible"
     for v in variables:
         np.testing.assert_allclose(
@@ -210,11 +213,16 @@ def test_log_evidence_matches_pgmpy_on_default_model(default_model: Model, defau
     small = [s for s in sets if 1 <= len(s) <= 12][:6]
     small.append(sampled_answers(default_model, 1, seed=9, fraction=0.2, soft_share=0.3)[0])
     assert len(small) >= 4 and any(isinstance(a, Mapping) for s in small for a in s.values())
-    for answers in small:
-        expected = pgmpy_log_evidence(default_pgmpy, default_model.network, answers)
+    premise = default_model.observed
+    assert premise == {"distance_noticed": "yes"}
+    for answers in small:  # log P(premise, answers): the premise is part of the evidence
+        expected = pgmpy_log_evidence(default_pgmpy, default_model.network, {**premise, **answers})
         got = default_model.posterior(answers).log_evidence
         assert got == pytest.approx(expected, rel=1e-10, abs=1e-10), answers
-    assert default_model.posterior({}).log_evidence == pytest.approx(0.0, abs=1e-12)
+    # no answers: the evidence is the premise alone, log P(distance noticed) < 0
+    alone = pgmpy_log_evidence(default_pgmpy, default_model.network, premise)
+    assert alone < -0.01
+    assert default_model.posterior({}).log_evidence == pytest.approx(alone, rel=1e-10, abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- published networks
