@@ -583,7 +583,7 @@ def test_parse_spec_raises_unknown_notice_kind() -> None:
     text = mutate("kind: safety", "kind: danger")
     assert_problem(
         only_problem(text),
-        message=r"unknown notice kind 'danger'; valid: 'safety', 'professional_help'",
+        message=r"unknown notice kind 'danger'; valid: 'safety', 'crisis', 'professional_help'",
         line=line_of(text, "kind: danger"),
         key_path="notices[0].kind",
     )

@@ -274,7 +274,9 @@ def estimate_memory(
     obs = set(net.observables)
     has_children = {p for v in names for p in net.parents[v]}
     leaf_vars = tuple(idx[v] for v in names if v in obs and v not in has_children)
-    leaf_set = set(leaf_vars)
+    # an always-observed variable is a fixed likelihood over its parents, folded into a clique
+    observed = tuple(idx[v] for v in net.observed)
+    leaf_set = set(leaf_vars) | set(observed)
     core = tuple(i for i in range(len(names)) if i not in leaf_set)
     table_bytes = sum(_FLOAT * a.size for a in net.cpts.values())
     parents = {i: tuple(idx[p] for p in net.parents[names[i]]) for i in range(len(names))}
@@ -296,7 +298,7 @@ def estimate_memory(
 
     for i in core:
         connect([i, *parents[i]])
-    for i in leaf_vars:
+    for i in (*leaf_vars, *observed):
         connect(parents[i])
     target_idx = [idx[t] for t in net.targets]
     joint_size = math.prod(cards[i] for i in target_idx)
@@ -574,6 +576,11 @@ class Engine:
             if names[i] in net.observables:
                 h = self.cliques[self._host({i})]
                 h.evidence[i] = _Projection(h.configs, h.cards, [h.vars.index(i)])
+        for name, state in net.observed.items():  # P(observed state | parents), once, in a host
+            i = idx[name]
+            ps = [idx[p] for p in net.parents[name]]
+            c = self.cliques[self._host(set(ps))]
+            c.potential = c.potential * self._family_table(c, i, ps)[net.states[name].index(state)]
         for i in self.leaf_vars:
             ps = [idx[p] for p in net.parents[names[i]]]
             self.cliques[self._host(set(ps))].leaves.append(i)

@@ -20,7 +20,7 @@ from .evidence import Evidence, encode_labels, from_answers, from_codes, normali
 from .inference import Engine, MemoryEstimate, QueryResult, estimate_memory, impossible_evidence
 from .network import DEFAULT_MEMORY_BUDGET, Network, compile_spec
 from .results import DISCLAIMER, Posterior, VariableInfo
-from .spec import ModelSpec
+from .spec import Group, ModelSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,6 +115,54 @@ class Model:
         """The observable variables (questions)."""
         return self.network.observables
 
+    @property
+    def observed(self) -> dict[str, str]:
+        """Questions always entered with one answer (the premise), never asked: id -> answer."""
+        return dict(self.network.observed)
+
+    @cached_property
+    def groups(self) -> dict[str, Group]:
+        """The checklists (yes/no questions asked together as one screen), by id, in file order."""
+        return {g.id: g for g in self.spec.groups} if self.spec is not None else {}
+
+    @cached_property
+    def screens(self) -> tuple[str, ...]:
+        """Questions and checklists asked before any ranking by gain, in their screen order."""
+        if self.spec is None:
+            return ()
+        items = [(q.screen, i, q.id) for i, q in enumerate(self.spec.questions) if q.screen is not None]
+        items += [(g.screen, len(items) + i, g.id) for i, g in enumerate(self.spec.groups) if g.screen is not None]
+        return tuple(name for _, _, name in sorted(items))
+
+    def is_group(self, name: str) -> bool:
+        """True when ``name`` is a checklist id."""
+        return name in self.groups
+
+    def question_label(self, name: str) -> str:
+        """Return the short label of a question or checklist (its text where it has none)."""
+        if name in self.groups:
+            return self.groups[name].label
+        q = self._questions_by_id.get(name)
+        return (q.label or q.text) if q is not None else name
+
+    def question_theme(self, name: str) -> str:
+        """Return the theme a question or checklist is listed under ("Other" where none is given)."""
+        if name in self.groups:
+            return self.groups[name].theme or "Other"
+        q = self._questions_by_id.get(name)
+        return (q.theme if q is not None else "") or "Other"
+
+    def cause_kind(self, cause: str) -> str:
+        """Return ``"relationship"`` or ``"safety"`` (plain networks: ``"relationship"``)."""
+        if self.spec is None:
+            return "relationship"
+        return next((c.kind for c in self.spec.causes if c.id == cause), "relationship")
+
+    @property
+    def relationship_causes(self) -> tuple[str, ...]:
+        """The causes shown as something to work on (not the safety ones)."""
+        return tuple(c for c in self.causes if self.cause_kind(c) == "relationship")
+
     def answers_of(self, question: str) -> tuple[str, ...]:
         """Return the ordered answer labels of a question."""
         self.network.check_variable(question, "question", self.questions)
@@ -134,7 +182,9 @@ class Model:
         return self._info[name].label if name in self._info else name
 
     def cost(self, question: str) -> float:
-        """Return the cost of asking a question (1 for plain networks)."""
+        """Return the cost of asking a question or checklist (1 for plain networks)."""
+        if question in self.groups:
+            return self.groups[question].cost
         q = self._questions_by_id.get(question)
         return q.cost if q is not None else 1.0
 

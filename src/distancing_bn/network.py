@@ -49,6 +49,9 @@ class Network:
         The variables that can be answered (our questions).
     reported
         Non-observable variables whose marginals are reported besides the targets (our facets).
+    observed
+        Variables always entered in one state (a premise such as "distance noticed"): neither
+        targets nor observables; every query is conditioned on them.
     """
 
     name: str
@@ -59,6 +62,7 @@ class Network:
     targets: tuple[str, ...]
     observables: tuple[str, ...]
     reported: tuple[str, ...] = ()
+    observed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     index: Mapping[str, int] = field(init=False, repr=False)
     observable_set: frozenset[str] = field(init=False, repr=False)
 
@@ -77,6 +81,7 @@ class Network:
         targets: Sequence[str],
         observables: Sequence[str] | None = None,
         reported: Sequence[str] = (),
+        observed: Mapping[str, str] | None = None,
         tolerance: float = _TOL,
     ) -> Network:
         """Validate the parts of a network and return it.
@@ -114,6 +119,17 @@ class Network:
                     problems.append(Problem(f"{kind} given for '{v}', which has no states", key_path=str(v)))
         for v in set(targets) & set(observables):
             problems.append(Problem(f"'{v}' is both a target and an observable", key_path="roles"))
+        observed = dict(observed or {})
+        unknown("observed variable", list(observed))
+        for v, state in observed.items():
+            if v in set(targets) | set(observables):
+                problems.append(
+                    Problem(f"'{v}' is always observed, so it cannot be a target or observable", key_path=v)
+                )
+            elif v in known and state not in tuple(states[v]):
+                problems.append(Problem(f"'{v}' has no state '{state}'; valid: {', '.join(states[v])}", key_path=v))
+            elif any(v in tuple(parents.get(w, ())) for w in names):
+                problems.append(Problem(f"'{v}' is always observed, so it cannot be a parent", key_path=v))
         if not targets:
             problems.append(Problem("a network needs at least one target", key_path="targets"))
         arrays: dict[str, NDArray[np.float64]] = {}
@@ -175,6 +191,7 @@ class Network:
             targets=tuple(targets),
             observables=tuple(v for v in order if v in set(observables)),
             reported=tuple(reported),
+            observed=MappingProxyType(observed),
         )
 
     def card(self, variable: str) -> int:
@@ -262,8 +279,9 @@ def compile_spec(spec: ModelSpec, *, memory_budget: int | None = DEFAULT_MEMORY_
         parents,
         cpts,
         targets=[c.id for c in spec.causes],
-        observables=[q.id for q in spec.questions],
+        observables=[q.id for q in spec.questions if q.observed is None],
         reported=[f.id for f in spec.facets],
+        observed={q.id: q.observed for q in spec.questions if q.observed is not None},
     )
 
 

@@ -24,6 +24,7 @@ from .errors import ModelSyntaxError, ModelValidationError, Problem
 
 __all__ = [
     "FORMAT",
+    "MAX_GROUP_SIZE",
     "MAX_NETWORK_FILE_BYTES",
     "MAX_NUMBER_CHARS",
     "MAX_STATES",
@@ -34,6 +35,7 @@ __all__ = [
     "Cause",
     "CauseLink",
     "Facet",
+    "Group",
     "Location",
     "ModelSpec",
     "Notice",
@@ -50,7 +52,9 @@ UNSURE = "unsure"
 CAUSE_STATES = ("absent", "present")
 _ID = re.compile(r"[a-z][a-z0-9_]*")  # always used with fullmatch: "yes\n" is not an id
 _SUM_TOL = 1e-9
-NoticeKind = Literal["safety", "professional_help"]
+NoticeKind = Literal["safety", "crisis", "professional_help"]
+CauseKind = Literal["relationship", "safety"]
+URGENT_NOTICE_KINDS = ("safety", "crisis")  # shown first; relationship tips are withheld
 
 
 # ----------------------------------------------------------------------------- limits
@@ -76,6 +80,8 @@ MAX_STATES = 1_000
 """Most answers of one question (states of one variable); ``pathfinder.bif`` has at most 63."""
 
 MAX_TABLE_CELLS = 2**20
+# A checklist of k yes/no items has 2**k joint answers; its exact gain enumerates them all.
+MAX_GROUP_SIZE = 10
 """Most cells (parent configurations times answers) in one conditional table; an explicit
 ``table:`` with ``n`` parents has ``2**n`` rows. The largest table of the tested networks
 (``pathfinder.bif``) has 8,064 cells."""
@@ -152,6 +158,8 @@ class Cause:
     rationale: str
     guidance: tuple[str, ...]
     facets: tuple[Facet, ...] = ()
+    kind: CauseKind = "relationship"
+    notices: tuple[tuple[str, float], ...] = ()  # (notice id, posterior threshold)
     location: Location = _loc()
 
 
@@ -206,6 +214,10 @@ class Question:
     links: tuple[QuestionLink, ...] = ()
     table: Table | None = None
     notices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    label: str = ""
+    theme: str = ""
+    screen: int | None = None
+    observed: str | None = None
     location: Location = _loc()
 
     def display(self, answer: str) -> str:
@@ -216,6 +228,24 @@ class Question:
     def parents(self) -> tuple[str, ...]:
         """Return the ids of the causes and facets this question depends on."""
         return self.table.parents if self.table is not None else tuple(lk.parent for lk in self.links)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A checklist: yes/no questions asked together as one screen ("pick any that apply").
+
+    Each item's first answer means "no"; a picked item takes its second answer.
+    """
+
+    id: str
+    text: str
+    label: str
+    items: tuple[str, ...]
+    cost: float = 1.0
+    screen: int | None = None
+    theme: str = ""
+    none_label: str = ""
+    location: Location = _loc()
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +261,8 @@ class ModelSpec:
     notices: tuple[Notice, ...] = ()
     version: str = ""
     disclaimer: str = ""
+    groups: tuple[Group, ...] = ()
+    general_guidance: tuple[str, ...] = ()
     source: str | None = field(default=None, compare=False)
     sha256: str | None = field(default=None, compare=False)
 
@@ -250,6 +282,10 @@ class ModelSpec:
     def notice(self, notice_id: str) -> Notice:
         """Return the notice with this id."""
         return next(n for n in self.notices if n.id == notice_id)
+
+    def group(self, group_id: str) -> Group:
+        """Return the checklist with this id."""
+        return next(g for g in self.groups if g.id == group_id)
 
 
 # ----------------------------------------------------------------------------- safe YAML with lines
@@ -631,8 +667,23 @@ def _did_you_mean(word: str, options: Sequence[str]) -> str:
 
 
 # ----------------------------------------------------------------------------- parsing
-_TOP_KEYS = ("format", "id", "title", "description", "version", "disclaimer", "notices", "causes", "links", "questions")
-_CAUSE_KEYS = ("id", "label", "description", "prior", "rationale", "guidance", "facets")
+_TOP_KEYS = (
+    "format",
+    "id",
+    "title",
+    "description",
+    "version",
+    "disclaimer",
+    "notices",
+    "causes",
+    "links",
+    "questions",
+    "groups",
+    "general_guidance",
+)
+_CAUSE_KEYS = ("id", "label", "description", "prior", "rationale", "guidance", "facets", "kind", "notices")
+_CAUSE_KINDS = ("relationship", "safety")
+_GROUP_KEYS = ("id", "text", "label", "items", "cost", "screen", "theme", "none_label")
 _FACET_KEYS = ("id", "label", "description", "p_present", "p_absent", "rationale")
 _LINK_KEYS = ("from", "to", "strength", "rationale")
 _QUESTION_KEYS = (
@@ -647,11 +698,15 @@ _QUESTION_KEYS = (
     "links",
     "table",
     "notices",
+    "label",
+    "theme",
+    "screen",
+    "observed",
 )
 _QLINK_KEYS = ("cause", "facet", "strength", "rationale")
 _TABLE_KEYS = ("parents", "rows", "rationale")
 _NOTICE_KEYS = ("id", "kind", "title", "text")
-_NOTICE_KINDS = ("safety", "professional_help")
+_NOTICE_KINDS = ("safety", "crisis", "professional_help")
 
 
 def load_spec(path: str | Path) -> ModelSpec:
@@ -712,6 +767,7 @@ def parse_spec(text: str, *, file: str | None = None, sha256: str | None = None)
     questions = tuple(
         q for i, item in enumerate(r.seq(top, "questions", "")) if (q := _question(r, item, f"questions[{i}]"))
     )
+    groups = tuple(g for i, item in enumerate(r.seq(top, "groups", "")) if (g := _group(r, item, f"groups[{i}]")))
     if "causes" in top and not causes and not doc.problems:
         doc.problem("causes", "the model needs at least one cause")
     if "questions" in top and not questions and not doc.problems:
@@ -726,6 +782,8 @@ def parse_spec(text: str, *, file: str | None = None, sha256: str | None = None)
         links=links,
         questions=questions,
         notices=notices,
+        groups=groups,
+        general_guidance=_texts(r, top, "general_guidance", "") if top else (),
         source=file,
         sha256=sha256,
     )
@@ -746,16 +804,70 @@ def _notice(r: _Reader, item: Any, path: str) -> Notice | None:
     return Notice(r.ident(m, "id", path), kind, r.text(m, "title", path), r.text(m, "text", path), r.doc.location(path))
 
 
-def _guidance(r: _Reader, m: Mapping[str, Any], path: str) -> tuple[str, ...]:
-    items = r.seq(m, "guidance", path)
+def _texts(r: _Reader, m: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+    items = r.seq(m, key, path)
     out = []
     for i, g in enumerate(items):
         if not isinstance(g, str) or not g.strip():
-            r.doc.problem(_join(_join(path, "guidance"), i), f"guidance must be non-empty text, got {_kind(g)}")
+            r.doc.problem(_join(_join(path, key), i), f"{key} must be non-empty text, got {_kind(g)}")
         else:
             out.append(" ".join(g.split()))
-    if "guidance" in m and not out and not items:
-        r.doc.problem(_join(path, "guidance"), "guidance is empty; give at least one piece of advice")
+    if key in m and not out and not items:
+        r.doc.problem(_join(path, key), f"{key} is empty; give at least one piece of advice")
+    return tuple(out)
+
+
+def _guidance(r: _Reader, m: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    return _texts(r, m, "guidance", path)
+
+
+def _screen(r: _Reader, m: Mapping[str, Any], path: str) -> int | None:
+    value = m.get("screen")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        r.doc.problem(_join(path, "screen"), f"expected a whole number from 1 to 1000 (the order), got {_show(value)}")
+        return None
+    return value
+
+
+def _group(r: _Reader, item: Any, path: str) -> Group | None:
+    m = r.mapping(item, path, _GROUP_KEYS, ("id", "text", "label", "items"))
+    if not m:
+        return None
+    items = r.seq(m, "items", path)
+    ids = tuple(str(x) for x in items if isinstance(x, str))
+    if len(ids) != len(items):
+        r.doc.problem(_join(path, "items"), "expected a list of question ids")
+    if not 2 <= len(items) <= MAX_GROUP_SIZE:
+        r.doc.problem(
+            _join(path, "items"),
+            f"a checklist has 2 to {MAX_GROUP_SIZE} questions (MAX_GROUP_SIZE; its exact gain enumerates "
+            f"2**k answers), got {len(items)}",
+        )
+    return Group(
+        id=r.ident(m, "id", path),
+        text=r.text(m, "text", path),
+        label=r.text(m, "label", path),
+        items=ids,
+        cost=r.number(m, "cost", path, 1.0),
+        screen=_screen(r, m, path),
+        theme=r.text(m, "theme", path, default=""),
+        none_label=r.text(m, "none_label", path, default=""),
+        location=r.doc.location(path),
+    )
+
+
+def _cause_notices(r: _Reader, m: Mapping[str, Any], path: str) -> tuple[tuple[str, float], ...]:
+    nmap = m.get("notices", {})
+    if not isinstance(nmap, dict):
+        r.doc.problem(_join(path, "notices"), f"expected a mapping from notice ids to thresholds, got {_kind(nmap)}")
+        return ()
+    out = []
+    for nid, threshold in nmap.items():
+        x = r.prob(threshold, _join(_join(path, "notices"), nid), open_interval=True)
+        if not math.isnan(x):
+            out.append((str(nid), x))
     return tuple(out)
 
 
@@ -790,8 +902,18 @@ def _cause(r: _Reader, item: Any, path: str) -> Cause | None:
         rationale=r.text(m, "rationale", path),
         guidance=_guidance(r, m, path),
         facets=tuple(facets),
+        kind=_cause_kind(r, m, path),
+        notices=_cause_notices(r, m, path),
         location=r.doc.location(path),
     )
+
+
+def _cause_kind(r: _Reader, m: Mapping[str, Any], path: str) -> Any:
+    kind = m.get("kind", "relationship")
+    if kind not in _CAUSE_KINDS:
+        r.doc.problem(_join(path, "kind"), f"unknown cause kind {_show(kind)}; valid: {_names(_CAUSE_KINDS)}")
+        return "relationship"
+    return kind
 
 
 def _cause_link(r: _Reader, item: Any, path: str) -> CauseLink | None:
@@ -913,8 +1035,24 @@ def _question(r: _Reader, item: Any, path: str) -> Question | None:
         links=tuple(links),
         table=table,
         notices=tuple(notices),
+        label=r.text(m, "label", path, default=""),
+        theme=r.text(m, "theme", path, default=""),
+        screen=_screen(r, m, path),
+        observed=_observed(r, m, path, answers),
         location=r.doc.location(path),
     )
+
+
+def _observed(r: _Reader, m: Mapping[str, Any], path: str, answers: Sequence[str]) -> str | None:
+    if "observed" not in m:
+        return None
+    value = m["observed"]
+    if not isinstance(value, str) or value not in answers:
+        r.doc.problem(
+            _join(path, "observed"), f"{_show(value)} is not an answer of this question; valid: {_names(answers)}"
+        )
+        return None
+    return value
 
 
 def _answers(r: _Reader, m: Mapping[str, Any], path: str) -> tuple[str, ...]:
@@ -1036,6 +1174,7 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
         ("cause", spec.causes),
         ("facet", spec.facets),
         ("question", spec.questions),
+        ("checklist", spec.groups),
     ):
         for obj in items:
             if not obj.id:
@@ -1166,6 +1305,41 @@ def _check_semantics(spec: ModelSpec, doc: _Doc) -> None:
                     )
                 )
 
+    _check_interview(spec, doc, notice_ids)
+
+
+def _check_interview(spec: ModelSpec, doc: _Doc, notice_ids: Sequence[str]) -> None:
+    """Checklists, screens, observed questions and cause-driven notices."""
+
+    def problem(obj: Any, message: str, key: str = "") -> None:
+        kp = f"{obj.location.key_path}.{key}" if key else obj.location.key_path
+        doc.problems.append(Problem(message, obj.location.file, doc.line(kp) or obj.location.line, kp))
+
+    questions = {q.id: q for q in spec.questions}
+    owner: dict[str, str] = {}
+    for g in spec.groups:
+        for item in g.items:
+            q = questions.get(item)
+            if q is None:
+                problem(g, f"unknown question {_q(item)}{_did_you_mean(item, list(questions))}", "items")
+            elif len(q.answers) != 2:
+                problem(g, f"question {_q(item)} has {len(q.answers)} answers; checklist items are yes/no", "items")
+            elif q.observed is not None:
+                problem(g, f"question {_q(item)} is always observed, so it cannot be in a checklist", "items")
+            elif item in owner:
+                problem(g, f"question {_q(item)} is already in checklist {_q(owner[item])}", "items")
+            else:
+                owner[item] = g.id
+    for q in spec.questions:
+        if q.observed is not None and q.screen is not None:
+            problem(q, f"question {_q(q.id)} is always observed, so it cannot be a screen", "screen")
+    if spec.questions and all(q.observed is not None for q in spec.questions):
+        doc.problems.append(Problem("every question is 'observed': leave at least one to ask", spec.source, None, ""))
+    for c in spec.causes:
+        for nid, _ in c.notices:
+            if nid not in notice_ids:
+                problem(c, f"unknown notice {_q(nid)}; valid: {_names(notice_ids) or '(none declared)'}", "notices")
+
 
 def _has_informed_descendant(node: str, spec: ModelSpec, informed: Mapping[str, int]) -> bool:
     """A cause is informed when a question links to it or to one of its facets."""
@@ -1231,6 +1405,10 @@ def spec_to_data(spec: ModelSpec) -> dict[str, Any]:
             "rationale": c.rationale,
             "guidance": list(c.guidance),
         }
+        if c.kind != "relationship":
+            cd["kind"] = c.kind
+        if c.notices:
+            cd["notices"] = dict(c.notices)
         if c.facets:
             cd["facets"] = [
                 {
@@ -1252,6 +1430,9 @@ def spec_to_data(spec: ModelSpec) -> dict[str, Any]:
     data["questions"] = []
     for q in spec.questions:
         qd: dict[str, Any] = {"id": q.id, "text": q.text, "answers": list(q.answers)}
+        for key in ("label", "theme", "screen", "observed"):
+            if (value := getattr(q, key)) not in ("", None):
+                qd[key] = value
         if q.answer_labels:
             qd["answer_labels"] = dict(q.answer_labels)
         if not q.unsure:
@@ -1278,6 +1459,18 @@ def spec_to_data(spec: ModelSpec) -> dict[str, Any]:
         if q.notices:
             qd["notices"] = {nid: list(ans) for nid, ans in q.notices}
         data["questions"].append(qd)
+    if spec.groups:
+        data["groups"] = []
+        for g in spec.groups:
+            gd: dict[str, Any] = {"id": g.id, "text": g.text, "label": g.label, "items": list(g.items)}
+            if g.cost != 1.0:
+                gd["cost"] = g.cost
+            for key in ("screen", "theme", "none_label"):
+                if (value := getattr(g, key)) not in ("", None):
+                    gd[key] = value
+            data["groups"].append(gd)
+    if spec.general_guidance:
+        data["general_guidance"] = list(spec.general_guidance)
     return data
 
 
