@@ -264,10 +264,7 @@ def _expected_counts(
     for k in range(1, k_levels):
         if s[k] <= 0 and s[0] <= 0:
             continue
-        if s[0] > 0:
-            delta = 0.5 * min(s[0], 1 - s[k])
-        else:
-            delta = -0.5 * s[k]
+        delta = 0.5 * min(s[0], 1 - s[k]) if s[0] > 0 else -0.5 * s[k]
         moved = s.copy()
         moved[0] -= delta
         moved[k] += delta
@@ -361,10 +358,7 @@ def em(
             break
         new_spec = work
         for v in vectors:
-            if v.condition is None:
-                cp = np.ones(data.rows)
-            else:
-                cp = marg[v.condition[0]][:, v.condition[1]]
+            cp = np.ones(data.rows) if v.condition is None else marg[v.condition[0]][:, v.condition[1]]
             cp = np.where(ok, cp, 0.0)
             counts = _expected_counts(work, v, current[v.label], data, np.where(ok, le, 0.0), cp, ok)
             counts = np.where(np.asarray(v.values) > 0, counts, 0.0)  # structural zeros stay zero

@@ -117,10 +117,8 @@ def _set_row(row: Sequence[float], index: int, value: float) -> tuple[float, ...
     """Set cell ``index`` of a table row and rescale the others so the row sums to 1."""
     others = [v for i, v in enumerate(row) if i != index]
     total = float(sum(others))
-    if total > 0:
-        new = [v * (1.0 - value) / total for v in row]
-    else:  # the cell held the whole row: spread the rest evenly
-        new = [(1.0 - value) / (len(row) - 1)] * len(row)
+    # when the cell held the whole row, the rest is spread evenly
+    new = [v * (1.0 - value) / total for v in row] if total > 0 else [(1.0 - value) / (len(row) - 1)] * len(row)
     new[index] = value
     return tuple(new)
 
@@ -284,10 +282,10 @@ def sensitivity(
         deriv = b - p0 * d
         deriv = np.where(np.abs(deriv) < 1e-12, 0.0, deriv)  # rounding noise of an exact zero
 
-        def at(t: float, b: np.ndarray = b, d: float = d) -> np.ndarray:
-            den = 1.0 + d * (t - prm.value)
+        def at(t: float, b: np.ndarray = b, d: float = d, t0: float = prm.value) -> np.ndarray:
+            den = 1.0 + d * (t - t0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(den > 1e-300, (p0 + b * (t - prm.value)) / den, np.nan)
+                return np.where(den > 1e-300, (p0 + b * (t - t0)) / den, np.nan)
 
         plo, phi = at(lo), at(hi)
         for j, c in enumerate(model.causes):
