@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FitResult", "em", "fit"]
 
+_DUMMY = "__no_latent_cause__"
 _EDGE = 1e-9  # learned priors stay strictly inside (0, 1), as the file format requires
 
 
@@ -144,12 +145,17 @@ def _network(spec: ModelSpec, observed: Sequence[str]) -> Network:
     if not observed:
         return net
     obs = set(observed)
+    states, parents, cpts = dict(net.states), dict(net.parents), dict(net.cpts)
+    targets = [t for t in net.targets if t not in obs]
+    if not targets:  # every cause observed: a network needs a target, so add an unconnected one
+        states[_DUMMY], parents[_DUMMY], cpts[_DUMMY] = CAUSE_STATES, (), np.array([0.5, 0.5])
+        targets = [_DUMMY]
     return Network.create(
         net.name,
-        net.states,
-        net.parents,
-        net.cpts,
-        targets=[t for t in net.targets if t not in obs],
+        states,
+        parents,
+        cpts,
+        targets=targets,
         observables=[*net.observables, *observed],
         reported=[r for r in net.reported if r not in obs],
     )
