@@ -60,7 +60,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 def posteriors(model: Any, frame: pd.DataFrame, mapping: Any) -> tuple[pd.DataFrame, np.ndarray]:
     """P(present) of every cause per row and P(at least one cause present) (from the joint)."""
     plan = _Plan(model, list(frame.columns), mapping, None, False)
-    ev, status, _ = _evidence(model, frame, plan, 0, "raise")
+    ev, _status, _ = _evidence(model, frame, plan, 0, "raise")
     res = model.engine.query(ev.likelihoods, ev.rows, marginals=list(model.causes), joint=model.engine.has_joint)
     p = pd.DataFrame({c: res.marginals[c][:, 1] for c in model.causes}, index=frame.index)
     any_cause = 1.0 - res.target_joint.reshape(ev.rows, -1)[:, 0] if res.target_joint is not None else p.max(axis=1)
@@ -178,7 +178,7 @@ def ecr(data: Path, model: Any, rng_seed: int, max_iter: int, prior_strength: fl
     held_test = keyed(test, held).mean(axis=1).to_numpy()
     baseline = keyed(test, mapped_avoid).mean(axis=1).to_numpy()
     out["test_spearman_item_mean_baseline"] = spearman(baseline, held_test)
-    cols = [c for c in q + ["age", "gender", "country"] if c not in held]
+    cols = [c for c in [*q, "age", "gender", "country"] if c not in held]
     unfit, p_unfit = ecr_scores(model, test[cols + held], mapping, held, anxiety[~train])
     out["test_unfitted"] = unfit
     # all rows, for the figures of the issue

@@ -70,8 +70,14 @@ description: A latent class model written with explicit one-parent tables.
 causes:
   - {id: c, label: C, description: A cause., prior: 0.4, rationale: t, guidance: [x]}
 questions:
-  - {id: a, text: "A?", answers: [no, yes], table: {parents: [c], rows: {absent: [0.7, 0.3], present: [0.2, 0.8]}, rationale: t}}
-  - {id: b, text: "B?", answers: [no, yes], table: {parents: [c], rows: {absent: [0.6, 0.4], present: [0.3, 0.7]}, rationale: t}}
+  - id: a
+    text: "A?"
+    answers: [no, yes]
+    table: {parents: [c], rows: {absent: [0.7, 0.3], present: [0.2, 0.8]}, rationale: t}
+  - id: b
+    text: "B?"
+    answers: [no, yes]
+    table: {parents: [c], rows: {absent: [0.6, 0.4], present: [0.3, 0.7]}, rationale: t}
   - id: d
     text: "D?"
     answers: [low, mid, high]
