@@ -849,24 +849,28 @@ def plot_tornado(result: Any, cause: str, *, n: int = 12, ax: Axes | None = None
     """
     top = result.top(cause, n)
     top = top.iloc[::-1].reset_index(drop=True)
-    ax = _new_axes(ax, (7.4, _tall(len(top), 0.36, 1.8)[1]))
+    ax = _new_axes(ax, (10.0, _tall(len(top), 0.42, 1.8)[1]))
     base = float(top["posterior"].iloc[0]) if len(top) else 0.0
     for i, row in top.iterrows():
         left, right = sorted((float(row["p_low"]), float(row["p_high"])))
         rising = float(row["p_high"]) >= float(row["p_low"])
         ax.barh(i, right - left, left=left, color=UP_COLOR if rising else DOWN_COLOR, alpha=0.85, height=0.6)
     labels = [
-        f"{_shorten(str(r['parameter']), 60, 1)} ({r['value']:.2f}: {r['low']:.2f}-{r['high']:.2f})"
+        _shorten(f"{r['parameter']} ({r['value']:.2f}: {r['low']:.2f}-{r['high']:.2f})", 46, 2)
         for _, r in top.iterrows()
     ]
     ax.set_yticks(range(len(top)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.axvline(base, color="#333333", linewidth=1)
-    ax.set_xlim(0, 1)
+    ends = top[["p_low", "p_high"]].to_numpy()
+    span_lo = float(min(ends.min(), base)) if len(top) else 0.0
+    span_hi = float(max(ends.max(), base)) if len(top) else 1.0
+    pad = max(0.02, 0.08 * (span_hi - span_lo))
+    ax.set_xlim(max(0.0, span_lo - pad), min(1.0, span_hi + pad))
     ax.set_xlabel(f"P({_shorten(str(top['label'].iloc[0]) if len(top) else cause, 40, 1)} present)")
     ax.set_title(
-        f"Which numbers move this cause (each across its value ± {result.spread:g})\n"
-        "red: posterior rises with the number; blue: it falls",
+        f"Numbers that move this cause most (each across its value ± {result.spread:g})\n"
+        "red: rises with the number; blue: falls; line: the model's value",
         fontsize=10,
     )
     ax.grid(axis="x", alpha=0.3)
