@@ -179,6 +179,7 @@ def ecr(data: Path, model: Any, rng_seed: int, max_iter: int, prior_strength: fl
     baseline = keyed(test, mapped_avoid).mean(axis=1).to_numpy()
     out["test_spearman_item_mean_baseline"] = spearman(baseline, held_test)
     cols = [c for c in [*q, "age", "gender", "country"] if c not in held]
+    print("scoring the test half with the unfitted model", flush=True)
     unfit, p_unfit = ecr_scores(model, test[cols + held], mapping, held, anxiety[~train])
     out["test_unfitted"] = unfit
     # all rows, for the figures of the issue
@@ -210,7 +211,7 @@ def ecr(data: Path, model: Any, rng_seed: int, max_iter: int, prior_strength: fl
                 ],
             }
     # the held-out design: fit ECR-related numbers on the training half, held-out items never used
-    learn = sorted({cm.question for cm in mapping.columns}) + list(model.causes)
+    learn = sorted({cm.question for cm in mapping.columns}) + list(model.causes) + list(model.facets)
     t0 = time.time()
     from distancing_bn.learn import em
 
@@ -222,6 +223,7 @@ def ecr(data: Path, model: Any, rng_seed: int, max_iter: int, prior_strength: fl
         max_iter=max_iter,
         tol=1e-5,
         learn=learn,
+        progress=lambda i, ll: print(f"  EM step {i}: log-likelihood {ll:.2f} ({time.time() - t0:.0f} s)", flush=True),
     )
     out["fit"] = {
         "seconds": round(time.time() - t0, 1),

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -139,14 +139,40 @@ def _set(spec: ModelSpec, vec: _Vector, values: Sequence[float], rationale: str 
     return rep(spec, questions=tuple(questions))
 
 
-def _network(spec: ModelSpec, observed: Sequence[str]) -> Network:
-    """The spec's network, with the observed causes and facets made answerable."""
+def _relevant(spec: ModelSpec, evidence: Sequence[str]) -> set[str]:
+    """The causes, and the facets and questions that are (ancestors of) answered variables.
+
+    Everything else is barren (no evidence at or below it): leaving it out changes no
+    likelihood and no marginal of what stays, and makes every E-step query cheaper.
+    """
+    parents: dict[str, tuple[str, ...]] = {
+        c.id: tuple(lk.source for lk in spec.links if lk.target == c.id) for c in spec.causes
+    }
+    parents.update({f.id: (f.cause,) for f in spec.facets})
+    parents.update({q.id: q.parents for q in spec.questions})
+    keep = {c.id for c in spec.causes}
+    seen: set[str] = set()
+    stack = list(evidence)
+    while stack:
+        v = stack.pop()
+        if v not in seen:
+            seen.add(v)
+            keep.add(v)
+            stack.extend(parents.get(v, ()))
+    return keep
+
+
+def _network(spec: ModelSpec, observed: Sequence[str], keep: set[str] | None = None) -> Network:
+    """The spec's network without barren variables, with the observed causes and facets answerable."""
     net = compile_spec(spec, memory_budget=None)
-    if not observed:
+    if not observed and keep is None:
         return net
     obs = set(observed)
-    states, parents, cpts = dict(net.states), dict(net.parents), dict(net.cpts)
-    targets = [t for t in net.targets if t not in obs]
+    names = [v for v in net.variables if keep is None or v in keep]
+    states = {v: net.states[v] for v in names}
+    parents = {v: net.parents[v] for v in names}
+    cpts = {v: net.cpts[v] for v in names}
+    targets = [t for t in net.targets if t not in obs and t in states]
     if not targets:  # every cause observed: a network needs a target, so add an unconnected one
         states[_DUMMY], parents[_DUMMY], cpts[_DUMMY] = CAUSE_STATES, (), np.array([0.5, 0.5])
         targets = [_DUMMY]
@@ -156,8 +182,8 @@ def _network(spec: ModelSpec, observed: Sequence[str]) -> Network:
         parents,
         cpts,
         targets=targets,
-        observables=[*net.observables, *observed],
-        reported=[r for r in net.reported if r not in obs],
+        observables=[*(q for q in net.observables if q in states), *observed],
+        reported=[r for r in net.reported if r not in obs and r in states],
     )
 
 
@@ -219,6 +245,7 @@ class _Data:
                 )
             mat = one_hot(codes, 2)
             self.lik[v] = mat
+        self.keep = _relevant(spec, list(self.lik))
         self.rows = len(frame)
         if self.rows == 0:
             raise DataError("the frame has no rows to learn from")
@@ -239,7 +266,7 @@ def _state_text(value: Any) -> Any:
 def _query(spec: ModelSpec, data: _Data, marginals: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     from .inference import Engine
 
-    net = _network(spec, data.observed)
+    net = _network(spec, data.observed, data.keep)
     eng = Engine(net, memory_budget=None)
     res = eng.query(data.lik, data.rows, marginals=list(marginals))
     return res.log_evidence, res.marginals
@@ -292,6 +319,7 @@ def em(
     max_iter: int = 50,
     tol: float = 1e-6,
     learn: Sequence[str] | None = None,
+    progress: Callable[[int, float], None] | None = None,
 ) -> FitResult:
     """Learn the model's numbers from ``frame`` by EM; return the new model and the trace.
 
@@ -315,6 +343,10 @@ def em(
         Ids of the causes, facets and questions whose numbers are learned (a cause: its prior
         and its incoming links). Default: every cause and facet, and every question the frame
         answers in some row (a question never answered would keep its numbers anyway).
+        Variables with no answered variable at or below them keep their numbers (the data say
+        nothing about them).
+    progress
+        Called after every E-step with the iteration and the log-likelihood.
 
     Raises
     ------
@@ -341,7 +373,7 @@ def em(
         if unknown:
             raise DataError(f"learn: {str(unknown[0])[:40]!r} is not a cause, facet or question of '{model.id}'")
         chosen = set(learn)
-    vectors, fixed = _vectors(spec, chosen)
+    vectors, fixed = _vectors(spec, chosen & data.keep)  # barren variables keep their numbers exactly
     conds = sorted({v.condition[0] for v in vectors if v.condition is not None})
     strength = float(prior_strength)
     current = {v.label: v.values for v in vectors}
@@ -357,6 +389,8 @@ def em(
             raise DataError("every row is impossible under the model: no answer pattern it can explain")
         log_lik.append(float(le[ok].sum()))
         objective.append(log_lik[-1] + _log_prior(vectors, current, strength))
+        if progress is not None:
+            progress(it, log_lik[-1])
         if it > 0 and objective[-1] - objective[-2] < tol * data.rows:
             converged = True
             break
