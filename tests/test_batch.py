@@ -28,7 +28,8 @@ from distancing_bn.simulate import sample_cases
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_ANSWERS = REPO / "examples" / "answers.csv"
-TAIL = ["top_cause", "top_probability", "notices", "next_question", "next_gain_bits", "status"]
+TAIL = ["top_cause", "top_probability", "notices", "next_question", "next_gain_bits", "stop_reason", "status"]
+NEXT = ("next_question", "next_gain_bits", "stop_reason")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_duplicate_and_unsorted_index_is_kept(model: Any) -> None:
 
 def test_facets_add_p_facet_columns(model: Any) -> None:
     out = score(model, examples(), facets=True, next_question=False)
-    assert list(out.columns) == ["case_id", *p_cols(model, facets=True), *[c for c in TAIL if "next" not in c]]
+    assert list(out.columns) == ["case_id", *p_cols(model, facets=True), *[c for c in TAIL if c not in NEXT]]
     ok = out[out["status"] == "ok"]
     vals = ok[p_cols(model, facets=True)].to_numpy()
     assert np.all((vals >= 0) & (vals <= 1))
@@ -157,6 +158,11 @@ def test_score_equals_posterior_and_rank_questions_row_by_row(model: Any) -> Non
         ranking = model.rank_questions(answers, costs=True)
         best = ranking.best
         nq = got["next_question"]
+        decision = model.next_question(answers)  # the same stop rule as the interview
+        if decision.stop:
+            assert pd.isna(nq) and np.isnan(got["next_gain_bits"]) and got["stop_reason"] == decision.code, i
+            continue
+        assert got["stop_reason"] == ""
         assert not ranking.answered[ranking.questions.index(nq)]
         qi = ranking.questions.index(nq)
         # ties in gain per cost may be broken either way; the value must be the best one
@@ -300,7 +306,7 @@ def test_id_columns_select_the_output_columns(model: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", DistancingBNWarning)
         out = model.score(frame, id_columns=["site"], next_question=False)
-    assert list(out.columns) == ["site", *p_cols(model), *[c for c in TAIL if "next" not in c]]
+    assert list(out.columns) == ["site", *p_cols(model), *[c for c in TAIL if c not in NEXT]]
     assert list(out["site"]) == ["007", "1e5"]
     with pytest.raises(DataError, match="nope"):
         model.score(frame, id_columns=["nope"])

@@ -120,7 +120,7 @@ def test_max_questions(model: Model) -> None:
     prompts = PROMPT.findall(res.stdout)
     assert len(prompts) == 3
     assert [n for n, _ in prompts] == ["1", "2", "3"]
-    assert "Stopping: question budget reached (3)." in res.stdout
+    assert "Stopping: the question budget (3) is used up." in res.stdout
     assert "What the answers suggest" in res.stdout
 
 
@@ -303,7 +303,7 @@ def test_an_answer_contradicting_an_earlier_one_is_asked_again(tmp_path: Path) -
     model_path = tmp_path / "decided.yaml"
     model_path.write_text(DETERMINISTIC_MODEL, encoding="utf-8")
     model = load_model(model_path)
-    session = model.session(stop=StopRule(confident_probability=1.1, min_gain_bits=0.0, max_questions=3))
+    session = model.session(stop=StopRule(decided_low=0.0, decided_high=1.0, min_gain_bits=0.0, max_questions=3))
     session.answer("shows_a", "yes")  # A is certain: 'hides_a' can only be 'no'
     out = io.StringIO()
     _ask_loop(model, session, io.StringIO("2\n2\n1\n2\n"), out)  # 'yes' to hides_a is refused

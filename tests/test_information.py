@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,7 +37,16 @@ from distancing_bn.spec import parse_spec
 from strategies import evidence_for, random_networks
 
 TOL = 1e-9
-FRAME_COLUMNS = ["question", "text", "expected_gain_bits", "cost", "gain_per_cost", "answered", "answer_probabilities"]
+FRAME_COLUMNS = [
+    "question",
+    "kind",
+    "text",
+    "expected_gain_bits",
+    "cost",
+    "gain_per_cost",
+    "answered",
+    "answer_probabilities",
+]
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -354,7 +362,9 @@ def test_batch_gains_from_evidence_equal_rank_questions(model: Model, criterion:
 # ----------------------------------------------------------------------------- stop rule
 def test_stop_rule_defaults() -> None:
     rule = StopRule()
-    assert (rule.min_gain_bits, rule.confident_probability, rule.margin, rule.max_questions) == (0.02, 0.9, 0.3, None)
+    assert (rule.min_gain_bits, rule.decided_low, rule.decided_high, rule.max_questions) == (0.02, 0.1, 0.9, None)
+    with pytest.raises(ValueError, match="decided_low <= decided_high"):
+        StopRule(decided_low=0.9, decided_high=0.1)
 
 
 def test_next_question_returns_a_decision(model: Model) -> None:
@@ -371,49 +381,48 @@ def test_stop_budget(example: Model) -> None:
     answers = {"works_late": "yes", "onset": "sudden"}
     d = next_question(example, answers, stop=StopRule(max_questions=2))
     assert d.stop and d.question is None
-    assert d.reason == "question budget reached (2)"
+    assert d.reason == "the question budget (2) is used up" and d.code == "budget"
     # 'asked' counts questions answered 'unsure' too
     d = next_question(example, {}, stop=StopRule(max_questions=3), asked=3)
-    assert d.reason == "question budget reached (3)"
+    assert d.reason == "the question budget (3) is used up"
     assert not next_question(example, answers, stop=StopRule(max_questions=3)).stop
 
 
 def test_stop_confident(example: Model) -> None:
-    rule = StopRule(confident_probability=0.5, margin=0.0, min_gain_bits=0.0)
     answers = {"less_talk": "a_lot", "onset": "gradual"}
-    top = example.posterior(answers).top_causes(2)
-    assert top.iloc[0] >= 0.5
-    d = next_question(example, answers, stop=rule)
-    assert d.stop
-    m = re.fullmatch(r"'(\w+)' is likely \((\d+)%\) and ahead of the runner-up by (\d+)%", d.reason or "")
-    assert m, d.reason
-    assert m.group(1) == top.index[0]
-    assert int(m.group(2)) == round(100 * top.iloc[0])
-    assert int(m.group(3)) == round(100 * (top.iloc[0] - top.iloc[1]))
-    # with a margin it cannot meet, the rule does not fire on confidence
-    strict = StopRule(confident_probability=0.5, margin=0.99, min_gain_bits=0.0)
-    assert not next_question(example, answers, stop=strict).stop
+    probs = example.posterior(answers).probabilities[list(example.causes)]
+    lo, hi = float(probs.min()), float(probs.max())
+    # every cause outside [low, high]: stop, whatever the top cause's lead
+    d = next_question(example, answers, stop=StopRule(decided_low=lo, decided_high=hi, min_gain_bits=0.0))
+    assert d.stop and d.code == "decided"
+    assert d.reason == f"every cause is now either likely (at least {hi:.0%}) or unlikely (at most {lo:.0%})"
+    # one cause still in between: go on, even when the top cause is far ahead
+    mid = sorted(probs)[len(probs) // 2]
+    rule = StopRule(decided_low=mid - 1e-9, decided_high=mid + 1e-9, min_gain_bits=0.0)
+    if len(probs) > 2:
+        assert not next_question(example, answers, stop=rule).stop
 
 
 def test_stop_min_gain(example: Model) -> None:
     best = rank_questions(example, {}).best_gain_bits
     d = next_question(example, {}, stop=StopRule(min_gain_bits=5.0))
     assert d.stop
-    assert d.reason == f"no question is expected to gain 5 bits or more (best: {best:.3f})"
+    assert d.code == "no_gain"
+    assert d.reason == f"no question left is expected to change the picture much (best: {best:.3f} bits, below 5)"
     assert d.ranking is not None
 
 
 def test_stop_all_answered(example: Model) -> None:
     answers = {"works_late": "no", "less_talk": "no", "onset": "sudden", "feels_afraid": "no"}
-    d = next_question(example, answers, stop=StopRule(confident_probability=1.01))
+    d = next_question(example, answers, stop=StopRule(decided_low=0.0, decided_high=1.0))
     assert d.stop
-    assert d.reason == "every question has been answered"
+    assert d.reason == "every question has been asked" and d.code == "exhausted"
 
 
 def test_stop_budget_checked_first(example: Model) -> None:
     answers = {"works_late": "no", "less_talk": "no", "onset": "sudden", "feels_afraid": "no"}
-    d = next_question(example, answers, stop=StopRule(max_questions=4, confident_probability=0.0, margin=0.0))
-    assert d.reason == "question budget reached (4)"
+    d = next_question(example, answers, stop=StopRule(max_questions=4, decided_low=0.5, decided_high=0.5))
+    assert d.reason == "the question budget (4) is used up"
 
 
 # ----------------------------------------------------------------------------- display

@@ -165,8 +165,11 @@ def test_rows_order_and_bytes_survive_the_pyarrow_to_pandas_handover(data: st.Da
                 if pandas_reads and lone_cr_hazard(text, sep):  # pandas would drop a cell: refused
                     with pytest.raises(DataError, match="lone carriage return"):
                         cells_read(src, chunk, sep)
-                else:
+                    continue
+                try:
                     assert cells_read(src, chunk, sep) == expected
+                except DataError as exc:  # pyarrow gave up for another reason (a blank line of spaces)
+                    assert "lone carriage return" in str(exc) and lone_cr_hazard(text, sep)
 
 
 def lone_cr_hazard(text: str, sep: str) -> bool:

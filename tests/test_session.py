@@ -140,7 +140,7 @@ def test_unsure_counts_as_asked_without_evidence(model: Model) -> None:
     s.answer(s.next_question(), None)  # None is 'unsure' too
     assert s.answers == {}
     assert s.done
-    assert s.stop_reason == "question budget reached (2)"
+    assert s.stop_reason == "the question budget (2) is used up"
 
 
 def test_soft_answer_is_kept(example: Model) -> None:
@@ -207,14 +207,14 @@ def test_done_and_stop_reason_with_max_questions(model: Model) -> None:
         s.answer(q, model.answers_of(q)[0])
     assert s.done
     assert s.next_question() is None
-    assert s.stop_reason == "question budget reached (3)"
-    assert "done: question budget reached (3)" in repr(s)
+    assert s.stop_reason == "the question budget (3) is used up"
+    assert "done: the question budget (3) is used up" in repr(s)
     s.undo()
     assert not s.done and s.stop_reason is None
 
 
 def test_stops_when_every_question_was_asked(example: Model) -> None:
-    s = example.session(stop=StopRule(min_gain_bits=0.0, confident_probability=1.01))
+    s = example.session(stop=StopRule(min_gain_bits=0.0, decided_low=0.0, decided_high=1.0))
     for q in example.questions:
         s.skip(q)
     assert s.done
@@ -222,10 +222,10 @@ def test_stops_when_every_question_was_asked(example: Model) -> None:
 
 
 def test_stops_when_confident(example: Model) -> None:
-    s = example.session(stop=StopRule(confident_probability=0.5, margin=0.0, min_gain_bits=0.0))
+    s = example.session(stop=StopRule(decided_low=0.5, decided_high=0.5, min_gain_bits=0.0))
     s.answer("less_talk", "a_lot").answer("onset", "gradual")
-    assert s.done
-    assert s.stop_reason is not None and " is likely (" in s.stop_reason
+    assert s.done and s.decision().code == "decided"
+    assert s.stop_reason is not None and "either likely" in s.stop_reason
 
 
 # ----------------------------------------------------------------------------- guidance
@@ -316,7 +316,7 @@ def test_repr_html_escapes(example_path: Path) -> None:
     assert "<ol>" in out and "<b>yes</b>" in out
     assert out.startswith("<div>")
     # the next question is escaped too
-    s2 = m.session(stop=StopRule(min_gain_bits=0.0, confident_probability=1.01))
+    s2 = m.session(stop=StopRule(min_gain_bits=0.0, decided_low=0.0, decided_high=1.0))
     for q in ("less_talk", "onset", "feels_afraid"):
         s2.skip(q)
     assert s2.next_question() == "works_late"
@@ -352,8 +352,8 @@ def test_model_guidance_matches_the_session_and_puts_safety_first(model: Model) 
         ({"model": "x" * 1000}, "saved for model 'xxxx"),
         ({"model": "distancing", "stop": [1]}, "'stop' must be a mapping"),
         ({"model": "distancing", "stop": {"patience": 1}}, "'stop' key 'patience' must be one of"),
-        ({"model": "distancing", "stop": {"margin": "wide"}}, "'stop.margin' must be a finite number"),
-        ({"model": "distancing", "stop": {"margin": float("nan")}}, "'stop.margin' must be a finite number"),
+        ({"model": "distancing", "stop": {"decided_low": "wide"}}, "'stop.decided_low' must be a finite number"),
+        ({"model": "distancing", "stop": {"decided_low": float("nan")}}, "'stop.decided_low' must be a finite number"),
         ({"model": "distancing", "stop": {"max_questions": -1}}, "'stop.max_questions' must be null or"),
         ({"model": "distancing", "stop": {"max_questions": True}}, "'stop.max_questions' must be null or"),
         ({"model": "distancing", "criterion": "best"}, "'criterion' must be 'joint' or 'marginal'"),

@@ -166,7 +166,19 @@ def _cli_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def cli_runs() -> list[tuple[int, str, str]]:
     """The same command twice, run side by side."""
-    cmd = [sys.executable, "-m", "distancing_bn", "simulate", "--cases", "30", "--max-questions", "3", "--seed", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "distancing_bn",
+        "simulate",
+        "--cases",
+        "30",
+        "--max-questions",
+        "3",
+        "--seed",
+        "0",
+        "--curves",
+    ]
     procs = [
         subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=_cli_env())
         for _ in range(2)

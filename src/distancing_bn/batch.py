@@ -41,7 +41,15 @@ __all__ = ["ScoreSummary", "score_csv", "score_frame"]
 
 ErrorMode = Literal["mark", "raise"]
 DEFAULT_CHUNK = 50_000
-OUTPUT_COLUMNS = ("top_cause", "top_probability", "notices", "next_question", "next_gain_bits", "status")
+OUTPUT_COLUMNS = (
+    "top_cause",
+    "top_probability",
+    "notices",
+    "next_question",
+    "next_gain_bits",
+    "stop_reason",
+    "status",
+)
 _TIE = 1e-12  # probabilities this close to the row's best count as tied: the first in model order wins
 # columns named like identifiers are taken as id columns without a warning
 _ID_LIKE = re.compile(r"(^|[_\s-])(id|ids|key|case|row|respondent|participant|user|uuid)($|[_\s-])", re.IGNORECASE)
@@ -184,8 +192,8 @@ def _no_question_message(
 
 def _evidence(
     model: Model, frame: pd.DataFrame, plan: _Plan, row_offset: int, errors: ErrorMode
-) -> tuple[Evidence, np.ndarray, np.ndarray]:
-    """Build likelihoods for every question; return evidence, per-row status and notices."""
+) -> tuple[Evidence, np.ndarray, dict[str, np.ndarray]]:
+    """Build likelihoods for every question; return evidence, per-row status and the rows each notice is raised in."""
 
     net = model.network
     n = len(frame)
@@ -331,7 +339,7 @@ def score_frame(
     top_cause = np.asarray(causes, dtype=object)[top_idx] if causes else np.full(n, None)
     tail["top_cause"] = np.where(bad, None, top_cause)
     tail["top_probability"] = np.where(bad, np.nan, cause_mat[np.arange(n), top_idx] if causes else np.nan)
-    tail["notices"] = notices
+    tail["notices"] = _with_cause_notices(model, notices, probs, bad)
     if next_question:
         if one_pass:
             none = (nq_index < 0) | bad
@@ -339,11 +347,77 @@ def score_frame(
             gain = np.where(none, np.nan, nq_gain)
         else:
             nq, gain = _next_questions(model, ev, bad)
+        nq, gain, reason = _interview_step(model, ev, cause_mat, nq, gain, bad)
         tail["next_question"] = nq
         tail["next_gain_bits"] = gain
+        tail["stop_reason"] = reason
     tail["status"] = status
     # the id columns in one selection and the results in one frame: no per-column insert
     return pd.concat([frame[plan.ids], pd.DataFrame(tail, index=frame.index)], axis=1)
+
+
+def _interview_step(
+    model: Model, ev: Evidence, cause_mat: np.ndarray, nq: np.ndarray, gain: np.ndarray, bad: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply the interview's order per row: a pending screen first, else the default stop rule.
+
+    A question screen is pending while it is unanswered; a checklist screen while any of its
+    items is. Otherwise the row stops (empty next question) with ``stop_reason`` ``decided``
+    (every cause below or above the rule's bounds), ``no_gain`` (best gain below its floor) or
+    ``exhausted`` (nothing left to ask); rows with a bad status get neither.
+    """
+    from .information import StopRule
+
+    rule = StopRule()
+    n = ev.rows
+    nq = np.asarray(nq, dtype=object).copy()
+    gain = np.asarray(gain, dtype=np.float64).copy()
+    reason = np.full(n, "", dtype=object)
+    with np.errstate(invalid="ignore"):
+        decided = ((cause_mat <= rule.decided_low) | (cause_mat >= rule.decided_high)).all(axis=1)
+    exhausted = np.array([q is None for q in nq], dtype=bool)
+    no_gain = ~exhausted & (np.nan_to_num(gain, nan=0.0) < rule.min_gain_bits)
+    reason[no_gain] = "no_gain"
+    reason[exhausted] = "exhausted"
+    reason[decided & ~exhausted] = "decided"
+    stop = decided | no_gain
+    nq[stop] = None
+    gain[stop] = np.nan
+    answered = _answered(model, ev)
+    col = {q: j for j, q in enumerate(model.questions)}
+    pending = np.zeros(n, dtype=bool)
+    for name in model.screens:  # the first pending screen wins: earlier screens fill in first
+        items = model.groups[name].items if model.is_group(name) else (name,)
+        waiting = ~answered[:, [col[q] for q in items]].all(axis=1) & ~pending
+        nq[waiting] = name
+        gain[waiting] = np.nan
+        reason[waiting] = ""
+        pending |= waiting
+    nq[bad] = None
+    gain[bad] = np.nan
+    reason[bad] = ""
+    return nq, gain, reason
+
+
+def _with_cause_notices(
+    model: Model, hits: dict[str, np.ndarray], probs: dict[str, np.ndarray], bad: np.ndarray
+) -> np.ndarray:
+    """Per row, the ids of the notices raised by its answers or its causes' probabilities, urgent first."""
+    n = len(bad)
+    if model.spec is None:
+        return np.full(n, "", dtype=object)
+    hits = {k: v.copy() for k, v in hits.items()}
+    for c in model.spec.causes:
+        for nid, threshold in c.notices:
+            hits[nid] = hits.get(nid, np.zeros(n, dtype=bool)) | (
+                (np.nan_to_num(probs[c.id], nan=-1.0) >= threshold) & ~bad
+            )
+    out = np.full(n, "", dtype=object)
+    for notice in sorted(model.spec.notices, key=lambda x: {"crisis": 0, "safety": 1}.get(x.kind, 2)):
+        hit = hits.get(notice.id)
+        if hit is not None and hit.any():
+            out[hit] = np.where(out[hit] == "", notice.id, out[hit] + " " + notice.id)
+    return out
 
 
 def _first_best(score: np.ndarray) -> np.ndarray:
@@ -352,14 +426,13 @@ def _first_best(score: np.ndarray) -> np.ndarray:
     return np.argmax(score >= best - _TIE, axis=1)
 
 
-def _notices(model: Model, ev: Evidence) -> np.ndarray:
-    """Per row, the ids of the notices its answers raise ('' if none; safety notices first)."""
+def _notices(model: Model, ev: Evidence) -> dict[str, np.ndarray]:
+    """Per notice id, the rows whose answers raise it (a soft answer by its likeliest label)."""
     n = ev.rows
-    raised: list[list[str]] = [[] for _ in range(n)]
+    out: dict[str, np.ndarray] = {}
     if model.spec is None:
-        return np.full(n, "", dtype=object)
-    order = sorted(model.spec.notices, key=lambda x: x.kind != "safety")
-    for notice in order:
+        return out
+    for notice in model.spec.notices:
         hit = np.zeros(n, dtype=bool)
         for q in model.spec.questions:
             triggers = dict(q.notices).get(notice.id)
@@ -369,9 +442,8 @@ def _notices(model: Model, ev: Evidence) -> np.ndarray:
             answered = ~np.all(lam == lam[:, :1], axis=1)
             idx = [q.answers.index(a) for a in triggers]
             hit |= answered & np.isin(lam.argmax(axis=1), idx)
-        for r in np.flatnonzero(hit):
-            raised[r].append(notice.id)
-    return np.array([" ".join(x) for x in raised], dtype=object)
+        out[notice.id] = hit
+    return out
 
 
 def _answered(model: Model, ev: Evidence) -> np.ndarray:

@@ -267,9 +267,75 @@ def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     model = _load(args)
-    result = model.simulate(args.cases, seed=args.seed, max_questions=args.max_questions, criterion=args.criterion)
-    print(result.summary(every=args.every))
+    if args.curves:
+        crit = args.criteria[0]
+        result = model.simulate(args.cases, seed=args.seed, max_questions=args.max_questions, criterion=crit)
+        print(result.summary(every=args.every))
+        return EXIT_OK
+    from .information import StopRule
+    from .interviews import simulate_interviews
+
+    try:
+        rule = StopRule(
+            min_gain_bits=args.min_gain,
+            decided_low=args.decided_low,
+            decided_high=args.decided_high,
+            max_questions=args.max_questions,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    report = simulate_interviews(
+        model,
+        args.cases,
+        seed=args.seed,
+        criteria=args.criteria,
+        unsure_rate=args.unsure_rate,
+        stop=rule,
+        costs=not args.no_costs,
+    )
+    print(report.summary())
     return EXIT_OK
+
+
+def _criteria(text: str) -> list[str]:
+    from .information import CRITERIA
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in CRITERIA]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(CRITERIA)}, got {text[:40]!r}")
+    return items
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text[:40]!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text[:40]!r}")
+    return value
+
+
+def _bits(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text[:40]!r}")
+    return value
 
 
 def _add_score_commands(sub: Any) -> None:
@@ -278,15 +344,56 @@ def _add_score_commands(sub: Any) -> None:
     p.set_defaults(func=_cmd_score)
     from ._ask import non_negative_int
 
-    p = sub.add_parser("simulate", help="compare question policies (EIG, random, fixed) on simulated cases")
+    p = sub.add_parser(
+        "simulate",
+        help="run the interview on cases sampled from the model: length, accuracy, notices shown",
+        description=(
+            "Sample cases from the model (given its premise) and interview each one as 'ask' would: screens "
+            "first, then the best question or checklist, until the stop rule fires. Reports the questions "
+            "asked, top-cause accuracy at the stop and with every question, and how often notices were shown."
+        ),
+    )
     _model_arg(p)
     p.add_argument(
-        "--cases", type=_case_count, default=2000, metavar="N", help="cases to simulate (1 to 1,000,000; default 2000)"
+        "--cases", type=_case_count, default=500, metavar="N", help="cases to simulate (1 to 1,000,000; default 500)"
     )
     p.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="random seed (a whole number >= 0)")
-    p.add_argument("--max-questions", type=non_negative_int, default=None, metavar="K", help="ask at most K questions")
-    p.add_argument("--criterion", choices=("joint", "marginal"), default="joint")
-    p.add_argument("--every", type=_positive_int, default=5, metavar="K", help="print every K questions (at least 1)")
+    p.add_argument(
+        "--criterion",
+        "--criteria",
+        dest="criteria",
+        type=_criteria,
+        default=["joint"],
+        metavar="LIST",
+        help="how the next question is chosen: joint, marginal or decision, or several separated by commas "
+        "to compare them (default: joint)",
+    )
+    p.add_argument(
+        "--unsure-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="share of questions answered 'unsure' (0 to below 1; default 0)",
+    )
+    p.add_argument(
+        "--decided-low", type=_probability, default=0.1, metavar="P", help="a cause below P counts as ruled out (0.1)"
+    )
+    p.add_argument(
+        "--decided-high", type=_probability, default=0.9, metavar="P", help="a cause above P counts as found (0.9)"
+    )
+    p.add_argument(
+        "--min-gain", type=_bits, default=0.02, metavar="BITS", help="stop when no question gains this much (0.02)"
+    )
+    p.add_argument(
+        "--max-questions", type=non_negative_int, default=None, metavar="K", help="stop after K questions (no limit)"
+    )
+    p.add_argument("--no-costs", action="store_true", help="rank by gain alone, not gain per unit of cost")
+    p.add_argument(
+        "--curves",
+        action="store_true",
+        help="instead: accuracy after each number of questions for the eig, random and fixed orders (no stop rule)",
+    )
+    p.add_argument("--every", type=_positive_int, default=5, metavar="K", help="with --curves: print every K questions")
     p.set_defaults(func=_cmd_simulate)
 
 

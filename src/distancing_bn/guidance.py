@@ -1,17 +1,21 @@
 """Guidance for the likely causes, and the notices raised by the answers.
 
-A *safety* notice (signs of control, threats or fear) replaces relationship tips: when one is
-raised, no cause's tips are shown. A *professional-help* notice (signs of low mood, loss of
-interest or lingering grief) is shown alongside them.
+An *urgent* notice (kind ``crisis``: talk of self-harm; kind ``safety``: signs of control,
+threats or fear) comes first and replaces relationship tips: when one is raised, no cause's tips
+are shown. A *professional-help* notice (low mood, loss of interest, lingering grief, heavy
+drinking or drug use) is shown above the tips. Notices are raised by answers and, where the
+model says so, by a cause's probability (``notices: {id: threshold}`` on the cause).
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .results import DISCLAIMER, Posterior
+from .spec import URGENT_NOTICE_KINDS
 
 if TYPE_CHECKING:
     from .model import Model
@@ -32,20 +36,35 @@ class CauseGuidance:
 
 @dataclass(frozen=True, slots=True)
 class Guidance:
-    """What to read next: safety notices first, then professional help, then tips per cause."""
+    """What to read next: urgent notices first, then professional help, then tips per cause.
+
+    ``safety`` holds the urgent notices (kinds ``crisis`` and ``safety``): when there is one,
+    relationship tips are withheld. ``general`` is shown when no cause stands out.
+    """
 
     safety: tuple[Notice, ...]
     professional_help: tuple[Notice, ...]
     causes: tuple[CauseGuidance, ...]
     disclaimer: str = DISCLAIMER
+    general: tuple[str, ...] = ()
+
+    @property
+    def urgent(self) -> bool:
+        """True when a safety or crisis notice was raised."""
+        return bool(self.safety)
+
+    @property
+    def notices(self) -> tuple[Notice, ...]:
+        """Every raised notice, urgent ones first."""
+        return self.safety + self.professional_help
 
     @property
     def tips_withheld(self) -> bool:
-        """True when a safety notice replaced the relationship tips."""
+        """True when an urgent notice replaced the relationship tips."""
         return bool(self.safety)
 
-    def summary(self) -> str:
-        """Return the guidance as plain text."""
+    def summary(self, *, disclaimer: bool = True) -> str:
+        """Return the guidance as plain text (notices first; the disclaimer last, once)."""
         out: list[str] = []
         for n in self.safety:
             out += [f"!! {n.title}", f"   {n.text}"]
@@ -56,9 +75,11 @@ class Guidance:
         for c in self.causes:
             out.append(f"{c.label} ({c.probability:.0%}):")
             out += [f"  - {t}" for t in c.tips]
-        if not out:
-            out.append("No cause stands out yet; answering more questions will sharpen the picture.")
-        out.append(self.disclaimer)
+        if not self.causes and not self.safety:
+            out.append("No single cause stands out." if self.general else "No cause stands out yet.")
+            out += [f"  - {t}" for t in self.general]
+        if disclaimer:
+            out.append(self.disclaimer)
         return "\n".join(out)
 
     def __str__(self) -> str:
@@ -76,55 +97,89 @@ class Guidance:
         for c in self.causes:
             tips = "".join(f"<li>{html.escape(t)}</li>" for t in c.tips)
             parts.append(f"<p><b>{html.escape(c.label)}</b> ({c.probability:.0%})</p><ul>{tips}</ul>")
+        if not self.causes and not self.safety and self.general:
+            tips = "".join(f"<li>{html.escape(t)}</li>" for t in self.general)
+            parts.append(f"<p><b>No single cause stands out.</b></p><ul>{tips}</ul>")
         parts.append(f"<p><i>{html.escape(self.disclaimer)}</i></p>")
         return "<div>" + "".join(parts) + "</div>"
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
+        """Return a JSON-safe dict (notices by kind, urgent ones first)."""
+
+        def notice(n: Notice) -> dict[str, str]:
+            return {"id": n.id, "kind": n.kind, "title": n.title, "text": n.text}
+
         return {
-            "safety": [{"id": n.id, "title": n.title, "text": n.text} for n in self.safety],
-            "professional_help": [{"id": n.id, "title": n.title, "text": n.text} for n in self.professional_help],
+            "urgent": self.urgent,
+            "safety": [notice(n) for n in self.safety],
+            "professional_help": [notice(n) for n in self.professional_help],
             "causes": [
                 {"cause": c.cause, "label": c.label, "probability": c.probability, "tips": list(c.tips)}
                 for c in self.causes
             ],
+            "general": list(self.general),
             "disclaimer": self.disclaimer,
         }
 
 
-def raised_notices(model: Model, answers: dict[str, Any]) -> list[Notice]:
-    """Return the notices raised by the answers (a soft answer raises by its likeliest label)."""
+_KIND_ORDER = {"crisis": 0, "safety": 1, "professional_help": 2}
+
+
+def raised_notices(model: Model, answers: Mapping[str, Any], posterior: Posterior | None = None) -> list[Notice]:
+    """Return the notices raised, urgent kinds first (crisis, safety, then professional help).
+
+    A question raises its notices by its answer (a soft answer by its likeliest label); a cause
+    with ``notices: {id: threshold}`` raises one when ``posterior`` puts it at or above the threshold.
+    """
     if model.spec is None:
         return []
     out: list[Notice] = []
     for q, a in answers.items():
         sq = model.spec.question(q)
+        if isinstance(a, Mapping):
+            a = tuple(a.get(x, 0.0) for x in sq.answers)
         if isinstance(a, tuple):
             a = sq.answers[max(range(len(a)), key=a.__getitem__)]
         for nid, triggers in sq.notices:
             notice = model.spec.notice(nid)
             if a in triggers and notice not in out:
                 out.append(notice)
-    return out
+    if posterior is not None:
+        probs = posterior.probabilities
+        for c in model.spec.causes:
+            for nid, threshold in c.notices:
+                notice = model.spec.notice(nid)
+                if float(probs[c.id]) >= threshold and notice not in out:
+                    out.append(notice)
+    return sorted(out, key=lambda n: _KIND_ORDER.get(n.kind, 3))
 
 
-def guidance_for(model: Model, posterior: Posterior, *, threshold: float = 0.5, max_causes: int = 3) -> Guidance:
+def guidance_for(
+    model: Model,
+    posterior: Posterior,
+    *,
+    answers: Mapping[str, Any] | None = None,
+    threshold: float = 0.5,
+    max_causes: int = 3,
+) -> Guidance:
     """Return the guidance for a posterior.
 
-    Tips are given for the causes with P(present) ≥ ``threshold`` (at most ``max_causes``); when
-    none reaches it, for the (at most two) causes that rose most above their prior.
+    Tips are given for the relationship causes with P(present) ≥ ``threshold`` (at most
+    ``max_causes``), never for a safety cause, and none at all when an urgent notice is raised.
+    When no cause reaches the threshold, the model's general guidance is given instead.
     """
-    notices = raised_notices(model, dict(posterior.answers))
-    safety = tuple(n for n in notices if n.kind == "safety")
-    help_ = tuple(n for n in notices if n.kind == "professional_help")
+    given = dict(posterior.answers) if answers is None else dict(answers)
+    notices = raised_notices(model, given, posterior)
+    urgent = tuple(n for n in notices if n.kind in URGENT_NOTICE_KINDS)
+    help_ = tuple(n for n in notices if n.kind not in URGENT_NOTICE_KINDS)
     causes: list[CauseGuidance] = []
-    if model.spec is not None and not safety:
+    general: tuple[str, ...] = ()
+    if model.spec is not None and not urgent:
         top = posterior.top_causes(len(model.causes))
-        likely = [c for c, p in top.items() if p >= threshold][:max_causes]
-        if not likely:
-            ratio = posterior.prior_ratio[list(model.causes)].sort_values(ascending=False)
-            likely = [c for c, r in ratio.items() if r > 1.1][:2]
-        for c in likely:
+        likely = [c for c, p in top.items() if p >= threshold and model.cause_kind(c) == "relationship"]
+        for c in likely[:max_causes]:
             sc = model.spec.cause(c)
             causes.append(CauseGuidance(c, sc.label, float(top[c]), sc.guidance))
-    return Guidance(safety, help_, tuple(causes), model.disclaimer)
+        if not causes:
+            general = model.spec.general_guidance
+    return Guidance(urgent, help_, tuple(causes), model.disclaimer, general)

@@ -7,6 +7,13 @@ answers ``e`` is the mutual information, in bits::
 
 Criterion ``marginal`` sums ``I(T_i; Q | e)`` over the causes (for networks whose joint is too
 large); ``target=NAME`` is the information about that one variable. An answered question gains 0.
+Criterion ``decision`` is not in bits: it is the expected drop in the number of causes that would
+be called wrongly (present when absent or the reverse) if each were called by its probability,
+``U(e) = Σ_i min(P(T_i | e), 1 − P(T_i | e))``; ties are broken by the joint gain.
+
+A checklist (a group of k yes/no questions asked as one screen) is ranked beside the questions:
+its gain is the same quantity over the joint of its answers, exact over all ``2**k`` outcomes
+(``I(T; Q_1..Q_k | e)`` for ``joint``), one batched query for all groups.
 
 Vectorised: every candidate answer becomes one extra evidence row (``e`` plus ``Q = a``), so the
 whole ranking is ONE batched query of ``1 + Σ_Q |answers(Q)|`` rows (a collect pass only, for
@@ -17,7 +24,9 @@ best adaptive two-question sequence that starts with it, one batched query of ab
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -42,10 +51,14 @@ __all__ = [
     "decide_stop",
     "entropy_bits",
     "next_question",
+    "next_screen",
+    "open_groups",
     "rank_questions",
 ]
 
-Criterion = Literal["joint", "marginal"]
+Criterion = Literal["joint", "marginal", "decision"]
+CRITERIA = ("joint", "marginal", "decision")
+StopCode = Literal["decided", "no_gain", "budget", "exhausted"]
 _LOOKAHEAD_CHUNK = 8192
 _EXPANDED_CHUNK = 16_384
 _FAST_CHUNK = 4096
@@ -73,6 +86,12 @@ class QuestionRanking:
     by_cost: bool
     lookahead: int = 1
     disclaimer: str = ""
+    kinds: tuple[str, ...] = ()  # "question" or "group" per entry; empty: all questions
+    tie_break: NDArray[np.float64] | None = None  # second key of the order (joint gain for "decision")
+
+    def kind(self, name: str) -> str:
+        """Return ``"question"`` or ``"group"`` (a checklist) for a ranked entry."""
+        return self.kinds[self.questions.index(name)] if self.kinds else "question"
 
     @property
     def gain_per_cost(self) -> NDArray[np.float64]:
@@ -83,16 +102,23 @@ class QuestionRanking:
         score = self.gain_per_cost if self.by_cost else self.gain_bits
         answered = np.asarray(self.answered)
         # unanswered first by score (desc), then answered; ties keep model order
+        if self.tie_break is not None:
+            second = self.tie_break / self.costs if self.by_cost else self.tie_break
+            return np.lexsort((np.arange(len(score)), -second, -np.round(score, 12), answered))
         return np.lexsort((np.arange(len(score)), -score, answered))
 
     def to_frame(self) -> pd.DataFrame:
-        """Return ``question, text, expected_gain_bits, cost, gain_per_cost, answered, answer_probabilities``."""
+        """Return ``question, kind, text, expected_gain_bits, cost, gain_per_cost, answered, answer_probabilities``.
+
+        For ``criterion="decision"`` the gain column holds expected wrong calls avoided, not bits.
+        """
         import pandas as pd
 
         o = self._order()
         return pd.DataFrame(
             {
                 "question": np.asarray(self.questions, dtype=object)[o],
+                "kind": np.asarray(self.kinds or ("question",) * len(self.questions), dtype=object)[o],
                 "text": np.asarray(self.texts, dtype=object)[o],
                 "expected_gain_bits": self.gain_bits[o],
                 "cost": self.costs[o],
@@ -126,8 +152,9 @@ class QuestionRanking:
             f"Current uncertainty {self.entropy_bits:.3f} bits; top questions ({self.criterion}"
             f"{', per cost' if self.by_cost else ''}):"
         ]
+        unit = "calls" if self.criterion == "decision" else "bits"
         for row in self.to_frame().head(k).itertuples():
-            lines.append(f"  {row.expected_gain_bits:6.3f} bits  cost {row.cost:g}  {row.question}: {row.text}")
+            lines.append(f"  {row.expected_gain_bits:6.3f} {unit}  cost {row.cost:g}  {row.question}: {row.text}")
         if self.disclaimer:
             lines.append(self.disclaimer)
         return "\n".join(lines)
@@ -169,26 +196,46 @@ class QuestionRanking:
 
 @dataclass(frozen=True, slots=True)
 class StopRule:
-    """When to stop asking.
+    """When to stop asking (unanswered screens are always asked first, whatever the rule).
 
-    Stop when (checked in this order): ``max_questions`` answers were given; the top cause has
-    probability ≥ ``confident_probability`` and leads the runner-up by ≥ ``margin``; or the best
-    question is expected to gain < ``min_gain_bits``. Defaults: no budget, 0.9, 0.3, 0.02 bits.
+    Stop when (checked in this order): ``max_questions`` steps were taken; every cause is
+    *decided*, its probability below ``decided_low`` or above ``decided_high``; or the best
+    question or checklist is expected to gain less than ``min_gain_bits`` (in the ranking
+    criterion's unit). Defaults: no budget, 0.1, 0.9, 0.02 bits.
     """
 
     min_gain_bits: float = 0.02
-    confident_probability: float = 0.9
-    margin: float = 0.3
+    decided_low: float = 0.1
+    decided_high: float = 0.9
     max_questions: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("min_gain_bits", "decided_low", "decided_high"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"StopRule.{name} must be a finite number, got {type(value).__name__}")
+        if not 0 <= self.decided_low <= self.decided_high <= 1:
+            raise ValueError(
+                f"StopRule needs 0 <= decided_low <= decided_high <= 1, got {self.decided_low} and {self.decided_high}"
+            )
+        mq = self.max_questions
+        if mq is not None and (isinstance(mq, bool) or not isinstance(mq, int) or mq < 0):
+            raise ValueError(f"StopRule.max_questions must be a whole number >= 0 or None, got {mq!r}")
 
 
 @dataclass(frozen=True, slots=True)
 class StopDecision:
-    """The next question, or None with the reason asking should stop."""
+    """The next question (or checklist), or None with the reason asking should stop.
+
+    ``code`` is one of ``decided``, ``no_gain``, ``budget``, ``exhausted`` when stopping;
+    ``screen`` is True when the next question is a screen asked before any ranking.
+    """
 
     question: str | None
     reason: str | None
     ranking: QuestionRanking | None = field(default=None, repr=False)
+    code: StopCode | None = None
+    screen: bool = False
 
     @property
     def stop(self) -> bool:
@@ -239,6 +286,10 @@ def _uncertainty(
         assert res.target_joint is not None
         return res.log_evidence, entropy_bits(res.target_joint.reshape(rows, -1))
     res = eng.query(lik, rows, marginals=list(model.causes))
+    if criterion == "decision":
+        present = [(c, model._info[c].present) for c in model.causes]
+        wrong = sum(np.minimum(res.marginals[c][:, k], 1.0 - res.marginals[c][:, k]) for c, k in present)
+        return res.log_evidence, np.asarray(wrong, dtype=np.float64)
     return res.log_evidence, sum(entropy_bits(res.marginals[c]) for c in model.causes)
 
 
@@ -259,6 +310,49 @@ def _gains(
     return gains, probs
 
 
+def open_groups(model: Model, done: Collection[str]) -> list[tuple[str, list[str]]]:
+    """Checklists still worth asking: (id, items not yet answered or asked); at least two items left."""
+    out = []
+    for gid, g in model.groups.items():
+        if gid in done:
+            continue
+        items = [q for q in g.items if q not in done]
+        if len(items) >= 2:
+            out.append((gid, items))
+    return out
+
+
+def _group_gains(
+    model: Model,
+    norm: Mapping[str, Any],
+    groups: Sequence[tuple[str, Sequence[str]]],
+    criterion: str,
+    target: str | None,
+) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
+    """Exact expected gain of each checklist over all ``2**k`` joint answers of its open items.
+
+    Row 0 is ``e``; then one row per outcome of each group (bit ``j`` of the outcome number set:
+    item ``j`` picked, i.e. its second answer; outcome 0: none apply). One batched query.
+    """
+    net = model.network
+    rows = 1 + sum(2 ** len(items) for _, items in groups)
+    lik: dict[str, np.ndarray] = dict(from_answers(net, norm, rows).likelihoods)
+    spans = []
+    start = 1
+    for _, items in groups:
+        k = len(items)
+        n = 2**k
+        picked = (np.arange(n)[:, None] >> np.arange(k)[None, :]) & 1
+        for j, q in enumerate(items):
+            if q not in lik:
+                lik[q] = np.ones((rows, net.card(q)))
+            lik[q][start : start + n] = np.eye(2)[picked[:, j]]
+        spans.append((start, start + n))
+        start += n
+    log_z, h = _uncertainty(model, lik, rows, criterion, target)
+    return _gains(log_z, h, spans)
+
+
 def rank_questions(
     model: Model,
     answers: Mapping[str, Any] | None = None,
@@ -267,6 +361,8 @@ def rank_questions(
     target: str | None = None,
     costs: bool = True,
     lookahead: int = 1,
+    groups: bool = True,
+    exclude: Collection[str] = (),
 ) -> QuestionRanking:
     """Rank every question by expected information gain about the causes (bits).
 
@@ -276,13 +372,20 @@ def rank_questions(
         Answers so far (as for :meth:`Model.posterior`).
     criterion
         ``'joint'``: I(T; Q | e) for T the joint of all causes (falls back to ``'marginal'``
-        when the joint is too large for the network); ``'marginal'``: Σ_i I(T_i; Q | e).
+        when the joint is too large for the network); ``'marginal'``: Σ_i I(T_i; Q | e);
+        ``'decision'``: expected wrong present/absent calls avoided (ties broken by ``'joint'``).
     target
         Rank by the information about this one variable instead.
     costs
         Order by gain per unit of cost (questions' ``cost``; 1 for plain networks).
     lookahead
-        1 (myopic) or 2 (best expected two-question sequence starting with each question).
+        1 (myopic) or 2 (best expected two-question sequence starting with each question;
+        checklists are then not ranked).
+    groups
+        Rank the model's checklists too (exactly, over the joint of their open items).
+    exclude
+        Questions and checklists asked without an answer (unsure, skipped): a checklist's
+        excluded items are left out of it.
 
     Raises
     ------
@@ -290,8 +393,8 @@ def rank_questions(
     """
     if lookahead not in (1, 2):
         raise ValueError(f"lookahead must be 1 or 2, got {lookahead!r}")
-    if criterion not in ("joint", "marginal"):
-        raise ValueError(f"criterion must be 'joint' or 'marginal', got {criterion!r}")
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(map(repr, CRITERIA))}, got {criterion!r}")
     net = model.network
     if target is not None:
         net.check_variable(
@@ -301,6 +404,7 @@ def rank_questions(
         )
     if criterion == "joint" and not model.engine.has_joint:
         criterion = "marginal"
+    tie_break = criterion == "decision" and target is None and lookahead == 1
     norm = normalise_answers(net, answers)
     candidates = [q for q in model.questions if q not in norm]
     fast = _fast_joint(model, criterion, target, candidates)
@@ -319,6 +423,60 @@ def rank_questions(
         gains, probs = _gains(log_z, h, spans)
     if lookahead == 2 and candidates:
         gains = _lookahead_gains(model, norm, candidates, spans, log_z, h, probs, criterion, target, costs)
+    ranking = _assemble(model, norm, candidates, gains, probs, float(h[0]), criterion, target, costs, lookahead)
+    if groups and lookahead == 1 and model.groups:
+        done = set(norm) | set(exclude)
+        ranking = _with_groups(model, ranking, norm, open_groups(model, done), criterion, target)
+    if tie_break:
+        joint = rank_questions(model, norm, criterion="joint", costs=costs, groups=groups, exclude=exclude)
+        ranking = dataclasses.replace(ranking, tie_break=joint.gain_bits)
+    return ranking
+
+
+def _with_groups(
+    model: Model,
+    ranking: QuestionRanking,
+    norm: Mapping[str, Any],
+    groups: Sequence[tuple[str, Sequence[str]]],
+    criterion: str,
+    target: str | None,
+) -> QuestionRanking:
+    """Append every checklist (open or not) to a ranking of the questions."""
+    gains: dict[str, float] = {}
+    probs: dict[str, float] = {}
+    if groups:
+        g, p = _group_gains(model, norm, groups, criterion, target)
+        for (gid, _), gain, pr in zip(groups, g, p, strict=True):
+            gains[gid] = float(gain)
+            probs[gid] = float(pr[0])
+    ids = tuple(model.groups)
+    cost = np.array([model.cost(g) for g in ids]) if ranking.by_cost else np.ones(len(ids))
+    return dataclasses.replace(
+        ranking,
+        questions=ranking.questions + ids,
+        texts=ranking.texts + tuple(model.groups[g].text for g in ids),
+        gain_bits=np.concatenate([ranking.gain_bits, [gains.get(g, 0.0) for g in ids]]),
+        costs=np.concatenate([ranking.costs, cost]),
+        answer_probabilities=ranking.answer_probabilities
+        + tuple({"none": probs[g]} if g in probs else {} for g in ids),
+        answered=ranking.answered + tuple(g not in gains for g in ids),
+        kinds=("question",) * len(ranking.questions) + ("group",) * len(ids),
+    )
+
+
+def _assemble(
+    model: Model,
+    norm: Mapping[str, Any],
+    candidates: Sequence[str],
+    gains: NDArray[np.float64],
+    probs: Sequence[NDArray[np.float64]],
+    entropy: float,
+    criterion: str,
+    target: str | None,
+    costs: bool,
+    lookahead: int,
+) -> QuestionRanking:
+    net = model.network
     all_q = model.questions
     cost = model.question_costs
     gain_all = np.zeros(len(all_q))
@@ -344,7 +502,7 @@ def rank_questions(
         costs=cost if costs else np.ones(len(all_q)),
         answer_probabilities=tuple(prob_all),
         answered=tuple(q in norm for q in all_q),
-        entropy_bits=float(h[0]),
+        entropy_bits=entropy,
         criterion=f"target={target}" if target else criterion,
         by_cost=costs,
         lookahead=lookahead,
@@ -415,23 +573,43 @@ def _lookahead_gains(
     return first + second
 
 
+def next_screen(model: Model, done: Collection[str]) -> str | None:
+    """Return the first screen (question or checklist) not yet asked, or None."""
+    for name in model.screens:
+        if name in done:
+            continue
+        if name in model.groups and all(q in done for q in model.groups[name].items):
+            continue
+        return name
+    return None
+
+
 def next_question(
     model: Model,
     answers: Mapping[str, Any] | None = None,
     *,
     stop: StopRule | None = None,
     asked: int | None = None,
+    exclude: Collection[str] = (),
     **kwargs: Any,
 ) -> StopDecision:
-    """Return the best next question, or ``question=None`` with the reason the stop rule fired.
+    """Return the next question or checklist, or ``question=None`` with the reason the stop rule fired.
 
-    ``asked`` is the number of questions asked so far (default: the number of answers).
+    Unanswered screens come first, in their order. ``asked`` is the number of steps so far
+    (default: the number of answers); ``exclude`` lists what was asked without an answer.
     """
     rule = stop or StopRule()
     norm = normalise_answers(model.network, answers)
     n_asked = len(norm) if asked is None else asked
+    done = set(norm) | set(exclude)
     return decide_stop(
-        rule, lambda: model.posterior(norm), lambda: rank_questions(model, norm, **kwargs), n_asked=n_asked
+        rule,
+        lambda: model.posterior(norm),
+        lambda: rank_questions(model, norm, exclude=exclude, **kwargs),
+        n_asked=n_asked,
+        exclude=done,
+        screen=next_screen(model, done),
+        causes=model.causes,
     )
 
 
@@ -442,30 +620,42 @@ def decide_stop(
     *,
     n_asked: int,
     exclude: Collection[str] = (),
+    screen: str | None = None,
+    causes: Sequence[str] | None = None,
 ) -> StopDecision:
     """Apply ``rule`` in its documented order; the posterior and ranking are computed only if needed.
 
-    ``exclude`` lists questions already asked without an answer (unsure or skipped): they are
-    not asked again.
+    ``screen`` (the next unanswered screen) is returned before the rule is looked at.
+    ``exclude`` lists what was already asked without an answer (unsure or skipped): it is not
+    asked again. ``causes`` are the variables that must be decided (default: all reported).
     """
+    if screen is not None:
+        return StopDecision(screen, None, screen=True)
     if rule.max_questions is not None and n_asked >= rule.max_questions:
-        return StopDecision(None, f"question budget reached ({rule.max_questions})")
-    top = posterior().top_causes(2)
-    if len(top):
-        p1 = float(top.iloc[0])
-        p2 = float(top.iloc[1]) if len(top) > 1 else 0.0
-        if p1 >= rule.confident_probability and p1 - p2 >= rule.margin:
-            return StopDecision(
-                None, f"'{top.index[0]}' is likely ({p1:.0%}) and ahead of the runner-up by {p1 - p2:.0%}"
-            )
+        return StopDecision(None, f"the question budget ({rule.max_questions}) is used up", code="budget")
+    probs = posterior().probabilities
+    if causes is not None:
+        probs = probs[list(causes)]
+    if len(probs) and bool(((probs <= rule.decided_low) | (probs >= rule.decided_high)).all()):
+        return StopDecision(
+            None,
+            f"every cause is now either likely (at least {rule.decided_high:.0%}) "
+            f"or unlikely (at most {rule.decided_low:.0%})",
+            code="decided",
+        )
     ranked = ranking()
     best = ranked.best_excluding(exclude)
     if best is None:
-        return StopDecision(None, f"every question has been {'asked' if exclude else 'answered'}", ranked)
+        return StopDecision(None, "every question has been asked", ranked, code="exhausted")
     gain = float(ranked.gain_bits[ranked.questions.index(best)])
     if gain < rule.min_gain_bits:
+        unit = "wrong calls" if ranked.criterion == "decision" else "bits"
         return StopDecision(
-            None, f"no question is expected to gain {rule.min_gain_bits:g} bits or more (best: {gain:.3f})", ranked
+            None,
+            f"no question left is expected to change the picture much (best: {gain:.3f} {unit}, "
+            f"below {rule.min_gain_bits:g})",
+            ranked,
+            code="no_gain",
         )
     return StopDecision(best, None, ranked)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DataError, DistancingBNError
 from .evidence import UNSURE, is_unanswered, normalise_answers, quote
 from .guidance import Guidance, guidance_for
-from .information import QuestionRanking, StopRule, decide_stop, rank_questions
+from .information import CRITERIA, QuestionRanking, StopDecision, StopRule, decide_stop, next_screen, rank_questions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,12 +27,14 @@ SKIPPED = "(skipped)"
 
 
 class Session:
-    """Ask the most informative question, one at a time, until the stop rule fires.
+    """Ask the screens, then the most informative question or checklist, until the stop rule fires.
+
+    Answers may come in any order: :meth:`answer` takes any question or checklist, asked or
+    volunteered. A checklist's answer is the items that apply (see :meth:`answer`).
 
     >>> import distancing_bn as dbn
     >>> s = dbn.load_model().session()
-    >>> q = s.next_question()
-    >>> s.answer(q, dbn.load_model().answers_of(q)[0]).posterior is not None
+    >>> s.next_question() in s.model.screens
     True
     """
 
@@ -43,25 +45,46 @@ class Session:
         self.stop_rule = stop or StopRule()
         self.criterion = criterion
         self.costs = costs
-        self._history: list[tuple[str, Any]] = []  # (question, answer | 'unsure' | SKIPPED)
+        # (question or checklist, answer | 'unsure' | SKIPPED); a checklist's answer: {item: answer | 'unsure'}
+        self._history: list[tuple[str, Any]] = []
         self._cache: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ state
     @property
     def answers(self) -> dict[str, Any]:
-        """The answers given so far (unsure and skipped questions left out)."""
-        return {q: a for q, a in self._history if not isinstance(a, str) or (a != SKIPPED and not is_unanswered(a))}
+        """The answers given so far, checklists spread over their items (unsure and skipped left out)."""
+        out: dict[str, Any] = {}
+        for q, a in self._history:
+            if q in self.model.groups and isinstance(a, Mapping):
+                out.update((item, v) for item, v in a.items() if not _no_answer(v))
+            elif not _no_answer(a):
+                out[q] = a
+        return out
 
     @property
     def asked(self) -> tuple[str, ...]:
-        """Every question answered, marked unsure or skipped, in order."""
-        return tuple(q for q, _ in self._history)
+        """Every question and checklist answered, marked unsure or skipped, in order (with a checklist's items)."""
+        out: list[str] = []
+        for q, a in self._history:
+            out.append(q)
+            if q in self.model.groups and isinstance(a, Mapping):
+                out.extend(a)
+        return tuple(out)
+
+    @property
+    def steps(self) -> int:
+        """The number of questions and checklists asked so far (a checklist counts once)."""
+        return len(self._history)
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        """One record per step: question, answer (or 'unsure' / '(skipped)'), text."""
+        """One record per step: question or checklist, answer (or 'unsure' / '(skipped)'), text."""
         return [
-            {"question": q, "answer": a if isinstance(a, str) else dict(a), "text": self.model.question_text(q)}
+            {
+                "question": q,
+                "answer": a if isinstance(a, str) else dict(a),
+                "text": self.model.groups[q].text if q in self.model.groups else self.model.question_text(q),
+            }
             for q, a in self._history
         ]
 
@@ -73,47 +96,56 @@ class Session:
         return self._cache["posterior"]
 
     def ranking(self) -> QuestionRanking:
-        """The current ranking of the questions."""
+        """The current ranking of the questions and checklists."""
         if "ranking" not in self._cache:
             self._cache["ranking"] = rank_questions(
                 self.model,
                 self.answers,
                 criterion=self.criterion,  # type: ignore[arg-type]
                 costs=self.costs,
+                exclude=set(self.asked),
             )
         return self._cache["ranking"]
 
-    def _decide(self) -> tuple[str | None, str | None]:
-        if "decision" in self._cache:
-            return self._cache["decision"]
-        d = decide_stop(
-            self.stop_rule,
-            lambda: self.posterior,
-            self.ranking,
-            n_asked=len(self._history),
-            exclude=set(self.asked),
-        )
-        decision = (d.question, d.reason)
-        self._cache["decision"] = decision
-        return decision
+    def decision(self) -> StopDecision:
+        """The next step: a screen, the best question or checklist, or the stop and its reason."""
+        if "decision" not in self._cache:
+            done = set(self.asked)
+            self._cache["decision"] = decide_stop(
+                self.stop_rule,
+                lambda: self.posterior,
+                self.ranking,
+                n_asked=self.steps,
+                exclude=done,
+                screen=next_screen(self.model, done),
+                causes=self.model.causes,
+            )
+        return self._cache["decision"]
 
     def next_question(self) -> str | None:
-        """Return the best question not yet asked, or None when the stop rule fires."""
-        return self._decide()[0]
+        """Return the next question or checklist id (screens first), or None when the stop rule fires."""
+        return self.decision().question
 
     @property
     def done(self) -> bool:
         """True when the stop rule has fired."""
-        return self._decide()[0] is None
+        return self.decision().question is None
 
     @property
     def stop_reason(self) -> str | None:
-        """Why the session stopped (None while it goes on)."""
-        return self._decide()[1]
+        """Why the session stopped, in words (None while it goes on); ``decision().code`` is the short form."""
+        return self.decision().reason
 
     # ------------------------------------------------------------------ actions
     def answer(self, question_id: str, label: Any) -> Session:
-        """Record an answer ('unsure' records the question as asked with no evidence)."""
+        """Record an answer ('unsure' records the question as asked with no evidence).
+
+        For a checklist, ``label`` is the items that apply: a list (or set) of item ids, a dict
+        ``{item: answer}`` (items left out take their first answer, "no"), ``"none"`` (no item
+        applies) or ``"unsure"``. Items already asked on their own are left out of it.
+        """
+        if isinstance(question_id, str) and question_id in self.model.groups:
+            return self._answer_group(question_id, label)
         self.model.network.check_variable(question_id, "question", self.model.questions)
         if question_id in self.asked:
             raise DistancingBNError(f"question '{question_id}' was already asked; undo() first to change it")
@@ -125,9 +157,21 @@ class Session:
         self._cache.clear()
         return self
 
+    def _answer_group(self, group_id: str, label: Any) -> Session:
+        if group_id in self.asked:
+            raise DistancingBNError(f"checklist '{group_id}' was already asked; undo() first to change it")
+        done = set(self.asked)
+        items = [q for q in self.model.groups[group_id].items if q not in done]
+        if not items:
+            raise DistancingBNError(f"every question of checklist '{group_id}' was already asked")
+        self._history.append((group_id, group_answer(self.model, group_id, items, label)))
+        self._cache.clear()
+        return self
+
     def skip(self, question_id: str) -> Session:
-        """Record that a question was not answered (it will not be asked again)."""
-        self.model.network.check_variable(question_id, "question", self.model.questions)
+        """Record that a question or checklist was not answered (it will not be asked again)."""
+        if not (isinstance(question_id, str) and question_id in self.model.groups):
+            self.model.network.check_variable(question_id, "question", self.model.questions)
         if question_id in self.asked:
             raise DistancingBNError(f"question '{question_id}' was already asked")
         self._history.append((question_id, SKIPPED))
@@ -144,7 +188,7 @@ class Session:
 
     def guidance(self) -> Guidance:
         """Guidance and notices for the likely causes and the answers given."""
-        return guidance_for(self.model, self.posterior)
+        return guidance_for(self.model, self.posterior, answers=self.answers)
 
     def trajectory(self) -> pd.DataFrame:
         """Each cause's P(present) after each step (row 0: before any answer)."""
@@ -152,10 +196,9 @@ class Session:
 
         rows = []
         for i in range(len(self._history) + 1):
-            ans = {
-                q: a for q, a in self._history[:i] if not isinstance(a, str) or (a != SKIPPED and not is_unanswered(a))
-            }
-            p = self.model.posterior(ans).probabilities[list(self.model.causes)]
+            part = Session(self.model)
+            part._history = self._history[:i]
+            p = self.model.posterior(part.answers).probabilities[list(self.model.causes)]
             rows.append(p.rename(self._history[i - 1][0] if i else "(start)"))
         return pd.DataFrame(rows)
 
@@ -180,7 +223,8 @@ class Session:
         ------
         DataError
             ``data`` is not a saved session: not a mapping, an unknown key, a value of the wrong
-            type (the key is named), or a session saved for another model.
+            type (the key is named), or a session saved for another model or another version of
+            it (the model file's SHA-256 differs).
         UnknownQuestionError, InvalidAnswerError, DistancingBNError
             A step of its history names an unknown question, an invalid answer, or a question
             asked twice.
@@ -191,11 +235,23 @@ class Session:
         model = model or load_model()
         if saved["model"] != model.id:
             raise DataError(f"this session was saved for model {quote(saved['model'])}, not {model.id!r}")
-        s = cls(model, stop=StopRule(**saved["stop"]), criterion=saved["criterion"], costs=saved["costs"])
+        now = model.spec.sha256 if model.spec is not None else None
+        if saved["model_sha256"] is not None and now is not None and saved["model_sha256"] != now:
+            raise DataError(
+                f"this session was saved with another version of model {model.id!r} (its file changed since); "
+                "its answers may no longer fit the questions, so start a new session"
+            )
+        try:
+            rule = StopRule(**saved["stop"])
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"saved session: 'stop': {exc}") from None
+        s = cls(model, stop=rule, criterion=saved["criterion"], costs=saved["costs"])
         for i, (q, a) in enumerate(saved["history"]):
             if a == SKIPPED:
                 s.skip(q)
-            elif isinstance(a, list):  # older files stored soft answers as a list in answer order
+            elif q in model.groups and isinstance(a, Mapping) and all(_no_answer(v) for v in a.values()):
+                s.answer(q, UNSURE)
+            elif isinstance(a, list) and q not in model.groups:  # older files: soft answers as a list
                 labels = model.answers_of(q)
                 if len(a) != len(labels):
                     raise DataError(
@@ -264,8 +320,8 @@ def _saved_session(data: Any) -> dict[str, Any]:
         elif not _finite_number(value):
             raise bad(f"'stop.{key}'", "a finite number", value)
     criterion = data.get("criterion", "joint")
-    if criterion not in ("joint", "marginal"):
-        raise bad("'criterion'", "'joint' or 'marginal'", criterion)
+    if criterion not in CRITERIA:
+        raise bad("'criterion'", " or ".join(map(repr, CRITERIA)), criterion)
     costs = data.get("costs", True)
     if not isinstance(costs, bool):
         raise bad("'costs'", "true or false", costs)
@@ -280,7 +336,79 @@ def _saved_session(data: Any) -> dict[str, Any]:
         if not (answer is None or isinstance(answer, str | Mapping | list)):
             raise bad(f"'history'[{i}] answer", "a label, a soft answer or null", answer)
         steps.append((step[0], answer))
-    return {"model": model, "stop": dict(stop), "criterion": criterion, "costs": costs, "history": steps}
+    sha = data.get("model_sha256")
+    if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
+        raise bad("'model_sha256'", "null or the 64 hex digits of the model file's SHA-256", sha)
+    return {
+        "model": model,
+        "model_sha256": sha,
+        "stop": dict(stop),
+        "criterion": criterion,
+        "costs": costs,
+        "history": steps,
+    }
+
+
+def _no_answer(value: Any) -> bool:
+    return isinstance(value, str) and (value == SKIPPED or is_unanswered(value))
+
+
+NONE_APPLY = "none"
+
+
+def group_answer(model: Model, group_id: str, items: list[str], label: Any) -> dict[str, Any]:
+    """Turn a checklist answer into ``{item: answer}`` over ``items`` (its open items).
+
+    ``label``: item ids that apply (list, tuple or set), ``{item: answer}``, ``"none"`` or ``"unsure"``.
+
+    Raises
+    ------
+    InvalidAnswerError
+        An item that is not an open item of the checklist, or an answer that is not one of its labels.
+    """
+    from .errors import InvalidAnswerError
+
+    def item_answer(q: str, picked: bool) -> str:
+        return model.answers_of(q)[1 if picked else 0]
+
+    if isinstance(label, str):
+        word = label.strip().lower()
+        if is_unanswered(word):
+            return dict.fromkeys(items, UNSURE)
+        if word == NONE_APPLY:
+            return {q: item_answer(q, False) for q in items}
+        label = [label]
+    if isinstance(label, Mapping):
+        bad = [k for k in label if k not in items]
+        if bad:
+            raise InvalidAnswerError(
+                f"{quote(bad[0])} is not an open question of checklist '{group_id}'",
+                question_id=group_id,
+                got=bad[0],
+                valid=tuple(items),
+            )
+        out = {q: item_answer(q, False) for q in items}
+        for q, a in label.items():
+            value = normalise_answers(model.network, {q: a}).get(q, UNSURE)
+            out[q] = value if isinstance(value, str) else dict(zip(model.answers_of(q), value, strict=True))
+        return out
+    if isinstance(label, list | tuple | set | frozenset):
+        picked = list(label)
+        bad = [k for k in picked if k not in items]
+        if bad:
+            raise InvalidAnswerError(
+                f"{quote(bad[0])} is not an open question of checklist '{group_id}'",
+                question_id=group_id,
+                got=bad[0],
+                valid=tuple(items),
+            )
+        return {q: item_answer(q, q in picked) for q in items}
+    raise InvalidAnswerError(
+        f"a checklist answer is a list of the items that apply, 'none' or 'unsure', got {type(label).__name__}",
+        question_id=group_id,
+        got=None,
+        valid=tuple(items),
+    )
 
 
 def _finite_number(value: Any) -> bool:

@@ -1,0 +1,235 @@
+"""Simulated interviews: the product's own policy run on cases sampled from the model.
+
+Each case is drawn from the model *given its premise* (the always-observed questions take their
+observed answer; cases that contradict it are drawn again). A :class:`~distancing_bn.session.Session`
+then interviews the case exactly as ``ask`` would: screens first, then the best question or
+checklist by the chosen criterion (per unit of cost by default), answers read off the case, each
+step answered "unsure" with probability ``unsure_rate``, until the stop rule fires.
+
+Reported per criterion: questions asked (a checklist counts as one), top-cause accuracy at the
+stop and with every question answered (over cases with at least one cause present; the top
+cause is the likeliest one), the same on cases with exactly one cause, and for each notice kind
+the share of the cases showing a sign of it (an answer that raises it, in the case's full
+answers) in which the notice was shown, and after how many steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .guidance import raised_notices
+from .information import CRITERIA, StopRule
+from .session import Session
+from .simulate import _check_count, sample_cases
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .model import Model
+
+__all__ = ["InterviewReport", "sample_premise_cases", "simulate_interviews"]
+
+_MAX_DRAWS = 50  # rounds of rejection sampling before giving up on the premise
+
+
+def sample_premise_cases(model: Model, n: int, *, seed: int | None = 0) -> dict[str, NDArray[np.int64]]:
+    """Draw ``n`` cases from the model given its always-observed questions (rejection sampling).
+
+    Raises
+    ------
+    ValueError
+        The premise is so unlikely that ``_MAX_DRAWS`` rounds did not give ``n`` cases.
+    """
+    net = model.network
+    want = {q: net.states[q].index(a) for q, a in net.observed.items()}
+    parts: list[dict[str, NDArray[np.int64]]] = []
+    have = 0
+    rng = np.random.default_rng(seed)
+    for _ in range(_MAX_DRAWS):
+        draw = sample_cases(model, max(n, 64), seed=int(rng.integers(2**31)))
+        keep = np.ones(len(next(iter(draw.values()))), dtype=bool)
+        for q, k in want.items():
+            keep &= draw[q] == k
+        parts.append({v: a[keep] for v, a in draw.items()})
+        have += int(keep.sum())
+        if have >= n:
+            return {v: np.concatenate([p[v] for p in parts])[:n] for v in draw}
+    raise ValueError(f"the model's premise held in too few sampled cases ({have} of {n} wanted)")
+
+
+@dataclass(frozen=True, slots=True)
+class InterviewReport:
+    """Per criterion: interview length, accuracy at the stop and with every answer, notices shown."""
+
+    table: Any  # pandas DataFrame, one row per criterion
+    cases: Any  # pandas DataFrame, one row per (criterion, case)
+    n_cases: int
+    seed: int | None
+    unsure_rate: float
+    stop: StopRule
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the per-criterion table."""
+        return self.table
+
+    def summary(self) -> str:
+        """Return the table as text."""
+        lines = [
+            f"Simulated {self.n_cases} interviews (seed {self.seed}; {self.unsure_rate:.0%} of answers 'unsure'; "
+            f"stop when every cause is below {self.stop.decided_low:g} or above {self.stop.decided_high:g}, "
+            f"or the best gain is below {self.stop.min_gain_bits:g}"
+            + (f", or after {self.stop.max_questions} questions" if self.stop.max_questions is not None else "")
+            + ").",
+        ]
+        for row in self.table.to_dict(orient="records"):
+            lines.append(f"criterion {row['criterion']}:")
+            lines.append(
+                f"  questions asked: median {row['median_questions']:g}, 90th percentile {row['p90_questions']:g}"
+            )
+            lines.append(
+                f"  top-cause accuracy: {row['accuracy_at_stop']:.3f} at the stop, "
+                f"{row['accuracy_all_questions']:.3f} with every question answered"
+            )
+            lines.append(
+                f"  cases with one cause: {row['single_cause_at_stop']:.3f} at the stop, "
+                f"{row['single_cause_all_questions']:.3f} with every question"
+            )
+            for kind in ("crisis", "safety", "professional_help"):
+                if row.get(f"{kind}_cases"):
+                    lines.append(
+                        f"  {kind.replace('_', ' ')} notice: shown in {row[f'{kind}_shown']:.1%} of "
+                        f"{row[f'{kind}_cases']} cases with a sign of it, after a median of "
+                        f"{row[f'{kind}_median_step']:g} steps (at most {row[f'{kind}_max_step']:g})"
+                    )
+            lines.append(f"  every screen asked within the first {row['screens_within']:g} steps")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _answer_for(model: Model, name: str, truth: dict[str, int], done: set[str]) -> Any:
+    if model.is_group(name):
+        return {q: model.answers_of(q)[truth[q]] for q in model.groups[name].items if q not in done}
+    return model.answers_of(name)[truth[name]]
+
+
+def _accuracy(p: NDArray[np.float64], y: NDArray[np.bool_]) -> tuple[float, float]:
+    has_any = y.any(axis=1)
+    top = p.argmax(axis=1)
+    hit = y[np.arange(len(y)), top]
+    single = y.sum(axis=1) == 1
+    acc = float(hit[has_any].mean()) if has_any.any() else float("nan")
+    one = float(hit[single].mean()) if single.any() else float("nan")
+    return acc, one
+
+
+def simulate_interviews(
+    model: Model,
+    n_cases: int = 500,
+    *,
+    seed: int | None = 0,
+    criteria: Sequence[str] = ("joint",),
+    unsure_rate: float = 0.0,
+    stop: StopRule | None = None,
+    costs: bool = True,
+) -> InterviewReport:
+    """Interview ``n_cases`` cases sampled from the model with each criterion; see the module doc.
+
+    Raises
+    ------
+    ValueError
+        ``n_cases`` < 1, a bad ``seed``, ``unsure_rate`` outside [0, 1) or an unknown criterion.
+    """
+    import pandas as pd
+
+    _check_count("n_cases", n_cases, minimum=1)
+    if seed is not None:
+        _check_count("seed", seed, minimum=0)
+    if not (isinstance(unsure_rate, int | float) and 0 <= unsure_rate < 1):
+        raise ValueError(f"unsure_rate must be a number in [0, 1), got {unsure_rate!r}")
+    for c in criteria:
+        if c not in CRITERIA:
+            raise ValueError(f"unknown criterion {c!r}; valid: {', '.join(CRITERIA)}")
+    rule = stop or StopRule()
+    net = model.network
+    truth = sample_premise_cases(model, n_cases, seed=seed)
+    causes = list(model.causes)
+    present = [model._info[c].present for c in causes]
+    y = np.column_stack([truth[c] == k for c, k in zip(causes, present, strict=True)])
+    qs = list(model.questions)
+    full = model.marginals_from_codes({q: truth[q] for q in qs}, n_cases)
+    p_full = np.column_stack([full[c][:, k] for c, k in zip(causes, present, strict=True)])
+    acc_full, one_full = _accuracy(p_full, y)
+    signs = _signs(model, truth, n_cases)
+    rows = []
+    case_rows = []
+    for criterion in criteria:
+        rng = np.random.default_rng(None if seed is None else seed + 7)
+        p_stop = np.empty((n_cases, len(causes)))
+        for i in range(n_cases):
+            case = {v: int(a[i]) for v, a in truth.items() if v in net.states}
+            s = Session(model, stop=rule, criterion=criterion, costs=costs)
+            first_seen: dict[str, int] = {}
+            screen_steps: list[int] = []
+            while (name := s.next_question()) is not None:
+                if name in model.screens:
+                    screen_steps.append(s.steps + 1)
+                if rng.random() < unsure_rate:
+                    s.answer(name, "unsure")
+                else:
+                    s.answer(name, _answer_for(model, name, case, set(s.asked)))
+                for n in raised_notices(model, s.answers, s.posterior):
+                    first_seen.setdefault(n.kind, s.steps)
+            p_stop[i] = s.posterior.probabilities[causes].to_numpy()
+            record: dict[str, Any] = {
+                "criterion": criterion,
+                "case": i,
+                "questions": s.steps,
+                "stop": s.decision().code,
+                "last_screen_step": max(screen_steps, default=0),
+            }
+            for kind in signs:
+                record[f"{kind}_step"] = first_seen.get(kind, -1)
+            case_rows.append(record)
+        acc, one = _accuracy(p_stop, y)
+        frame = pd.DataFrame([r for r in case_rows if r["criterion"] == criterion])
+        row: dict[str, Any] = {
+            "criterion": criterion,
+            "median_questions": float(frame["questions"].median()),
+            "p90_questions": float(frame["questions"].quantile(0.9)),
+            "accuracy_at_stop": acc,
+            "accuracy_all_questions": acc_full,
+            "single_cause_at_stop": one,
+            "single_cause_all_questions": one_full,
+            "screens_within": float(frame["last_screen_step"].max()),
+        }
+        for kind, has in signs.items():
+            steps = frame[f"{kind}_step"].to_numpy()[has]
+            shown = steps >= 0
+            row[f"{kind}_cases"] = int(has.sum())
+            row[f"{kind}_shown"] = float(shown.mean()) if has.any() else float("nan")
+            row[f"{kind}_median_step"] = float(np.median(steps[shown])) if shown.any() else float("nan")
+            row[f"{kind}_max_step"] = float(steps[shown].max()) if shown.any() else float("nan")
+        rows.append(row)
+    return InterviewReport(pd.DataFrame(rows), pd.DataFrame(case_rows), n_cases, seed, float(unsure_rate), rule)
+
+
+def _signs(model: Model, truth: dict[str, NDArray[np.int64]], n: int) -> dict[str, NDArray[np.bool_]]:
+    """Per notice kind: the cases whose full answers contain an answer that raises such a notice."""
+    out: dict[str, NDArray[np.bool_]] = {}
+    if model.spec is None:
+        return out
+    for q in model.spec.questions:
+        if q.observed is not None:
+            continue
+        for nid, triggers in q.notices:
+            kind = model.spec.notice(nid).kind
+            hit = np.isin(truth[q.id], [q.answers.index(a) for a in triggers])
+            out[kind] = out.get(kind, np.zeros(n, dtype=bool)) | hit
+    return out

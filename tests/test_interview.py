@@ -1,0 +1,220 @@
+"""The interview: screens first, checklists with exact gains, the stop rule over several causes."""
+
+from __future__ import annotations
+
+import itertools
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import distancing_bn as dbn
+from distancing_bn.errors import DataError, InvalidAnswerError
+from distancing_bn.information import StopRule, entropy_bits, rank_questions
+
+EXAMPLE = Path(__file__).parent / "data" / "interview.yaml"
+
+
+@pytest.fixture(scope="module")
+def model() -> dbn.Model:
+    return dbn.load_model(EXAMPLE)
+
+
+def _full_joint(model: dbn.Model) -> tuple[np.ndarray, list[str]]:
+    """P(every variable) by brute force: the product of all tables, one axis per variable."""
+    net = model.network
+    names = list(net.variables)
+    letters = dict(zip(names, string.ascii_letters, strict=False))
+    operands = []
+    subscripts = []
+    for v in names:
+        operands.append(np.asarray(net.cpts[v]))
+        subscripts.append("".join(letters[p] for p in net.parents[v]) + letters[v])
+    out = "".join(letters[v] for v in names)
+    return np.einsum(",".join(subscripts) + "->" + out, *operands), names
+
+
+def _condition(joint: np.ndarray, names: list[str], model: dbn.Model, answers: dict[str, str]) -> np.ndarray:
+    net = model.network
+    index = [slice(None)] * len(names)
+    for q, a in {**model.observed, **answers}.items():
+        index[names.index(q)] = net.states[q].index(a)
+    sub = np.asarray(joint[tuple(index)])
+    return sub  # axes: the variables not fixed, in order
+
+
+def _brute_gain(model: dbn.Model, answers: dict[str, str], items: list[str], criterion: str) -> float:
+    joint, names = _full_joint(model)
+    fixed = {**model.observed, **answers}
+    free = [v for v in names if v not in fixed]
+    sub = _condition(joint, names, model, answers)
+    sub = sub / sub.sum()
+    causes = list(model.causes)
+    keep = [free.index(c) for c in causes] + [free.index(q) for q in items]
+    others = tuple(i for i in range(len(free)) if i not in keep)
+    pt_g = sub.sum(axis=others)  # the kept axes, in variable order: move them to causes, then items
+    axes_now = sorted(keep)
+    pt_g = np.moveaxis(pt_g, [axes_now.index(k) for k in keep], list(range(len(keep))))
+    n_c = len(causes)
+    pt = pt_g.sum(axis=tuple(range(n_c, n_c + len(items))))
+
+    def uncertainty(p: np.ndarray) -> float:
+        p = p / p.sum()
+        if criterion == "joint":
+            return float(entropy_bits(p.ravel()))
+        margins = [p.sum(axis=tuple(j for j in range(n_c) if j != i)) for i in range(n_c)]
+        if criterion == "marginal":
+            return float(sum(entropy_bits(m) for m in margins))
+        return float(sum(min(m[1], m[0]) for m in margins))
+
+    total = 0.0
+    for outcome in itertools.product(range(2), repeat=len(items)):
+        p_o = pt_g[(Ellipsis, *outcome)]
+        if p_o.sum() > 0:
+            total += float(p_o.sum()) * uncertainty(p_o)
+    return uncertainty(pt) - total
+
+
+@pytest.mark.parametrize("criterion", ["joint", "marginal", "decision"])
+@pytest.mark.parametrize("answers", [{}, {"less_talk": "a_lot"}, {"money": "yes", "sad": "no"}])
+def test_checklist_gain_equals_brute_force_enumeration(model: dbn.Model, criterion: str, answers: dict) -> None:
+    ranking = rank_questions(model, answers, criterion=criterion, costs=False)
+    frame = ranking.to_frame().set_index("question")
+    for gid, group in model.groups.items():
+        items = [q for q in group.items if q not in answers]
+        if len(items) < 2:
+            assert frame.loc[gid, "answered"]
+            continue
+        expected = _brute_gain(model, answers, items, criterion)
+        assert frame.loc[gid, "expected_gain_bits"] == pytest.approx(expected, abs=1e-12), gid
+        assert frame.loc[gid, "kind"] == "group"
+    # a single question's gain agrees with the same brute force (one item)
+    for q in ("long_hours", "sad"):
+        if q not in answers:
+            assert frame.loc[q, "expected_gain_bits"] == pytest.approx(
+                _brute_gain(model, answers, [q], criterion), abs=1e-12
+            )
+
+
+def test_a_checklist_gains_at_least_its_best_item(model: dbn.Model) -> None:
+    frame = rank_questions(model, {}, costs=False).to_frame().set_index("question")
+    for gid, group in model.groups.items():
+        best_item = max(frame.loc[q, "expected_gain_bits"] for q in group.items)
+        assert frame.loc[gid, "expected_gain_bits"] >= best_item - 1e-12
+
+
+def test_screens_come_first_in_their_order_whatever_the_gains(model: dbn.Model) -> None:
+    s = model.session()
+    assert s.next_question() == "afraid"
+    assert s.decision().screen
+    s.answer("afraid", "no")
+    assert s.next_question() == "safety_check"
+    s.answer("safety_check", "none")
+    assert s.answers == {"afraid": "no", "checks_phone": "no", "cuts_off": "no"}
+    assert not s.decision().screen
+    assert s.next_question() not in model.screens
+
+
+def test_an_unsure_screen_is_not_asked_again(model: dbn.Model) -> None:
+    s = model.session()
+    s.answer("afraid", "unsure")
+    s.answer("safety_check", "unsure")
+    assert s.answers == {}
+    nxt = s.next_question()
+    assert nxt not in ("afraid", "safety_check", "checks_phone", "cuts_off")
+
+
+def test_screens_are_asked_even_when_the_budget_is_zero(model: dbn.Model) -> None:
+    s = model.session(stop=StopRule(max_questions=0))
+    assert s.next_question() == "afraid"
+    s.answer("afraid", "no").answer("safety_check", "none")
+    assert s.done and s.decision().code == "budget"
+
+
+def test_checklist_answers_in_every_form(model: dbn.Model) -> None:
+    picked = model.session().answer("life_events", ["money"]).answers
+    assert picked == {"long_hours": "no", "money": "yes", "bereaved": "no"}
+    as_dict = model.session().answer("life_events", {"money": "yes", "bereaved": "unsure"}).answers
+    assert as_dict == {"long_hours": "no", "money": "yes"}
+    assert model.session().answer("life_events", "unsure").answers == {}
+    with pytest.raises(InvalidAnswerError, match="not an open question"):
+        model.session().answer("life_events", ["sad"])
+    with pytest.raises(InvalidAnswerError):
+        model.session().answer("life_events", {"money": "maybe"})
+
+
+def test_an_item_asked_alone_leaves_the_rest_of_its_checklist(model: dbn.Model) -> None:
+    s = model.session().answer("money", "yes")
+    s.answer("life_events", ["bereaved"])
+    assert s.answers == {"money": "yes", "long_hours": "no", "bereaved": "yes"}
+    s2 = model.session().answer("money", "yes").answer("long_hours", "no")
+    frame = s2.ranking().to_frame().set_index("question")
+    assert frame.loc["life_events", "answered"]  # one item left: the question itself is asked instead
+
+
+def test_the_stop_rule_waits_for_every_cause(model: dbn.Model) -> None:
+    s = model.session(stop=StopRule(min_gain_bits=0.0))
+    s.answer("afraid", "no").answer("safety_check", "none")
+    seen = 0
+    while not s.done:
+        probs = s.posterior.probabilities[list(model.causes)]
+        assert not ((probs <= 0.1) | (probs >= 0.9)).all()
+        q = s.next_question()
+        assert q is not None
+        s.answer(q, "unsure" if seen % 3 == 2 else (["money"] if model.is_group(q) else model.answers_of(q)[-1]))
+        seen += 1
+    code = s.decision().code
+    probs = s.posterior.probabilities[list(model.causes)]
+    assert code in ("decided", "exhausted")
+    if code == "decided":
+        assert ((probs <= 0.1) | (probs >= 0.9)).all()
+
+
+def test_save_and_resume_checks_the_model_file(model: dbn.Model, tmp_path: Path) -> None:
+    s = model.session().answer("afraid", "no").answer("life_events", ["money"])
+    data = s.to_dict()
+    again = dbn.Session.from_dict(data, model)
+    assert again.answers == s.answers and again.next_question() == s.next_question()
+    changed = tmp_path / "interview.yaml"
+    changed.write_text(EXAMPLE.read_text().replace("prior: 0.3", "prior: 0.31"))
+    with pytest.raises(DataError, match="another version"):
+        dbn.Session.from_dict(data, dbn.load_model(changed))
+
+
+def test_cause_thresholds_raise_notices_and_safety_causes_get_no_tips(model: dbn.Model) -> None:
+    g = model.guidance({"afraid": "yes", "checks_phone": "yes"})
+    assert g.urgent and g.tips_withheld and g.notices[0].id == "safety"
+    assert g.causes == ()
+    quiet = model.guidance({"long_hours": "no", "money": "no", "less_talk": "no", "sad": "no"})
+    assert not quiet.urgent and quiet.causes == () and quiet.general
+    mood = model.guidance({"sad": "yes", "bereaved": "yes"})
+    assert [n.kind for n in mood.notices] == ["professional_help"]
+    assert all(c.cause != "control" for c in model.guidance({"checks_phone": "yes"}).causes)
+
+
+def test_batch_scoring_follows_the_interview(model: dbn.Model) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "afraid": ["", "no", "no", "yes"],
+            "checks_phone": ["", "", "no", "yes"],
+            "cuts_off": ["", "", "no", "yes"],
+            "long_hours": ["", "", "yes", ""],
+            "sad": ["", "", "yes", ""],
+        }
+    )
+    out = model.score(frame)
+    assert out["next_question"].tolist()[:2] == ["afraid", "safety_check"]  # the pending screen first
+    assert out["stop_reason"].tolist()[:2] == ["", ""]
+    # a row past its screens gets the best question or a stop reason, as a session would
+    row = out.iloc[2]
+    answers = {k: v for k, v in frame.iloc[2].items() if v}
+    decision = model.next_question(answers)
+    assert (pd.isna(row["next_question"]) and row["stop_reason"] == decision.code) or (
+        row["next_question"] == model.rank_questions(answers, groups=False).best
+    )
+    # notices from answers and from a cause's probability, urgent ones first
+    assert out["notices"].iloc[3].split()[0] == "safety"
+    assert "mood" in out["notices"].iloc[2].split()
