@@ -153,11 +153,13 @@ def ecr_scores(model: Any, frame: pd.DataFrame, mapping: Any, held: list[str], a
     return out, p
 
 
-def ecr(data: Path, model: Any, rng_seed: int, max_iter: int, prior_strength: float) -> dict[str, Any]:
+def ecr(
+    data: Path, model: Any, rng_seed: int, max_iter: int, prior_strength: float, mpath: Path | None = None
+) -> dict[str, Any]:
     raw = pd.read_csv(data / "ecr" / "data.csv")
     q = [f"Q{i}" for i in range(1, 37)]
     complete = raw[(raw[q] > 0).all(axis=1)].reset_index(drop=True)
-    mpath = REPO / "models" / "mappings" / "ecr.yaml"
+    mpath = mpath or REPO / "models" / "mappings" / "ecr.yaml"
     mapping = load_mapping(mpath, model.network, model_id=model.id)
     mapped = {cm.column for cm in mapping.columns}
     held = [c for c in AVOID if c not in mapped]
@@ -261,6 +263,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-iter", type=int, default=15)
     ap.add_argument("--prior-strength", type=float, default=10.0)
+    ap.add_argument("--ecr-mapping", type=Path, default=None, help="ECR mapping (default: models/mappings/ecr.yaml)")
     args = ap.parse_args()
     model = load_model(args.model or REPO / "models" / "distancing.yaml")
     parts = set(args.only.split(","))
@@ -271,7 +274,7 @@ def main() -> int:
     if "fair" in parts:
         out["fair"] = fair_note(args.data)
     if "ecr" in parts:
-        out["ecr"] = ecr(args.data, model, args.seed, args.max_iter, args.prior_strength)
+        out["ecr"] = ecr(args.data, model, args.seed, args.max_iter, args.prior_strength, args.ecr_mapping)
         e = dict(out["ecr"])
         e["fit"] = {k: v for k, v in e["fit"].items() if k not in ("changes", "learned")}
         print(json.dumps(e, indent=1))
