@@ -261,7 +261,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("/tmp/validation_real.json"))
     ap.add_argument("--only", default="dps,ecr,fair")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-iter", type=int, default=15)
+    ap.add_argument("--max-iter", type=int, default=12)
     ap.add_argument("--prior-strength", type=float, default=10.0)
     ap.add_argument("--ecr-mapping", type=Path, default=None, help="ECR mapping (default: models/mappings/ecr.yaml)")
     args = ap.parse_args()
