@@ -252,3 +252,18 @@ def test_bad_frames_are_data_errors(small: Model) -> None:
         em(small, pd.DataFrame({"q1": ["yes", "perhaps", "no"]}))
     with pytest.raises(DataError, match="column 'stress'"):
         em(small, pd.DataFrame({"q1": ["yes", "no"], "stress": ["present", "maybe"]}))
+
+
+def test_e_step_matches_the_model_including_a_premise(tmp_path: Path) -> None:
+    """The pruned E-step network gives the model's own log P(e), premises (always-observed answers) included."""
+    text = SMALL.replace(
+        "    leak: 0.2\n    links: [{cause: drift, strength: 0.6",
+        "    observed: 'yes'\n    leak: 0.2\n    links: [{cause: drift, strength: 0.6",
+    )
+    assert text != SMALL
+    model = _model(tmp_path, text, "premise")
+    assert model.observed == {"q5": "yes"}
+    data = sample(model, 200, 10).drop(columns=["q2"])
+    res = em(model, data, max_iter=0)
+    expected = model.posterior_batch(data)["log_evidence"].sum()
+    assert res.log_likelihood[0] == pytest.approx(expected, rel=1e-12)

@@ -184,6 +184,7 @@ def _network(spec: ModelSpec, observed: Sequence[str], keep: set[str] | None = N
         targets=targets,
         observables=[*(q for q in net.observables if q in states), *observed],
         reported=[r for r in net.reported if r not in obs and r in states],
+        observed={v: a for v, a in net.observed.items() if v in states},
     )
 
 
@@ -245,7 +246,8 @@ class _Data:
                 )
             mat = one_hot(codes, 2)
             self.lik[v] = mat
-        self.keep = _relevant(spec, list(self.lik))
+        premises = [q.id for q in spec.questions if getattr(q, "observed", None) is not None]
+        self.keep = _relevant(spec, [*self.lik, *premises])  # a premise is evidence in every row
         self.rows = len(frame)
         if self.rows == 0:
             raise DataError("the frame has no rows to learn from")
