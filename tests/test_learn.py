@@ -124,6 +124,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Model:
     return _model(tmp_path_factory.mktemp("learn"), SMALL, "small")
 
 
+@pytest.mark.slow
 def test_em_recovers_parameters_as_rows_grow(small: Model) -> None:
     start = _moved(small)
     assert _errors(small, start).max() == pytest.approx(0.08)
@@ -202,6 +203,7 @@ def test_observed_causes_are_plain_counts(small: Model) -> None:
     assert 1 - (1 - q3.leak[0]) * (1 - q3.links[0].strength[0]) == pytest.approx(p_on, abs=1e-5)
 
 
+@pytest.mark.oracle
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 @pytest.mark.parametrize("iterations", [1, 4, 20])
 def test_equal_to_pgmpy_em_on_a_latent_class_model(tmp_path: Path, iterations: int) -> None:
