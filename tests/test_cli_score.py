@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,25 +18,29 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_ANSWERS = REPO / "examples" / "answers.csv"
+MAIN_EXAMPLE = REPO / "examples" / "answers.csv"  # the README's: every row scores
+EXAMPLE_ANSWERS = REPO / "examples" / "answers-with-a-bad-row.csv"  # the same with one typo
 EXAMPLE_IDS = [f"c{i:03d}" for i in range(1, 15)]
 BAD_ROW = 12  # c012 has less_affection=somewhat_maybe
 
 
-def env() -> dict[str, str]:
+def env(**extra: str) -> dict[str, str]:
     e = dict(os.environ)
     e["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), *filter(None, [e.get("PYTHONPATH")])])
     e.pop("CI", None)
-    return e
+    e.pop("COLUMNS", None)
+    return e | extra
 
 
-def cli(*args: str, stdin: bytes | None = None, cwd: Path = REPO, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, stdin: bytes | None = None, cwd: Path = REPO, timeout: float = 120, columns: int | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "distancing_bn", "score", *args],
         input=stdin,
         capture_output=True,
         cwd=cwd,
-        env=env(),
+        env=env() if columns is None else env(COLUMNS=str(columns)),
         timeout=timeout,
         check=False,
     )
@@ -87,9 +92,75 @@ def test_format_table_is_readable_and_shows_the_disclaimer() -> None:
     assert "14 rows: 13 ok, 1 marked" in out
     for case in EXAMPLE_IDS:
         assert case in out
-    assert "Outside pressures" in out  # cause labels, not ids
+    import distancing_bn as dbn
+
+    assert dbn.load_model().label("external_stressors") in out  # cause labels, not ids
     assert "p_fear_of_intimacy" not in out  # not the CSV columns
-    assert "safety" in out.lower()  # c009 answered threatened_or_afraid=yes
+    assert titles()["safety"] in out  # c009 answered threatened_or_afraid=yes: the notice's title
+    assert "safety_control" not in out and "professional_help_mood" not in out  # never the notice ids
+
+
+def titles() -> dict[str, str]:
+    """The default model's notice titles by kind (the table shows notices by title)."""
+    import distancing_bn as dbn
+
+    return {n.kind: n.title for n in dbn.load_model().spec.notices}
+
+
+def table_rows(out: str) -> list[int]:
+    """The row numbers of the table (the lines above the first blank line), in order.
+
+    A row's first line starts with its number right-aligned in the first column; the lines
+    under it (more causes, notices, status) start with more spaces.
+    """
+    table = out.split("\n\n", 1)[0].splitlines()[2:]  # below the header and its rule
+    return [int(m.group(1)) for line in table if (m := re.match(r"^ {0,4}(\d+)  \S", line))]
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80, 132])
+def test_format_table_fits_the_terminal_with_true_row_numbers(columns: int) -> None:
+    import distancing_bn as dbn
+
+    res = cli(str(EXAMPLE_ANSWERS), "--format", "table", columns=columns)
+    assert res.returncode == 1, res.stderr.decode()
+    out = res.stdout.decode()
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    assert table_rows(out) == list(range(1, 15))
+    # the bad row's whole status is there, on lines of its own under the row
+    flat = " ".join(" ".join(lines).split())
+    assert (
+        "status: invalid: column 'less_affection' has 'somewhat_maybe'; valid: no, a_little, a_lot, unsure, (blank)"
+        in flat
+    )
+    model = dbn.load_model()
+    words = set(out.replace(",", " ").split())
+    ids = {x for x in (*model.questions, *model.causes) if "_" in x}  # "defensive" is also a word
+    assert not words & ids  # the next question by its label or text, causes by label: never ids
+
+
+def test_format_table_row_numbers_are_data_rows_not_a_leftover_column(tmp_path: Path) -> None:
+    # a leftover first column (as in the divorce data's Atr1) must not stand in for the row number
+    src = tmp_path / "answers.csv"
+    src.write_text("Atr1,less_contact,onset\n7,a_lot,sudden\n7,no,gradual\n3,a_little,\n", encoding="utf-8")
+    res = cli(str(src), "--format", "table", columns=80)
+    assert res.returncode == 0, res.stderr.decode()
+    assert table_rows(res.stdout.decode()) == [1, 2, 3]
+    src.write_text("less_contact,onset\na_lot,sudden\nno,gradual\n", encoding="utf-8")  # no id column
+    res = cli(str(src), "--format", "table", columns=80)
+    out = res.stdout.decode()
+    assert res.returncode == 0 and table_rows(out) == [1, 2]
+    assert out.splitlines()[0].split()[:2] == ["row", "most"]
+
+
+def test_main_example_scores_every_row() -> None:
+    res = cli(str(MAIN_EXAMPLE), "--format", "table", columns=100)
+    assert res.returncode == 0, res.stderr.decode()
+    out = res.stdout.decode()
+    assert "14 rows: 14 ok, 0 marked" in out
+    flat = " ".join(out.split())
+    assert f"! notice: {titles()['safety']}" in flat and f"* notice: {titles()['professional_help']}" in flat
+    assert res.stderr == b""
 
 
 def test_stdin_input(default_run: subprocess.CompletedProcess) -> None:
@@ -129,7 +200,7 @@ def test_missing_input_file_exits_2(tmp_path: Path) -> None:
 
 def test_bad_options_exit_2(tmp_path: Path) -> None:
     res = cli(str(EXAMPLE_ANSWERS), "--chunk-size", "0")
-    assert res.returncode == 2 and b"chunk_size" in res.stderr
+    assert res.returncode == 2 and b"--chunk-size" in res.stderr
     res = cli(str(EXAMPLE_ANSWERS), "--id-col", "no_such_column")
     assert res.returncode == 2 and b"no_such_column" in res.stderr
     res = cli(str(EXAMPLE_ANSWERS), "--errors", "ignore")  # argparse usage error
@@ -277,7 +348,19 @@ def test_a_wrong_delimiter_exits_2_naming_the_header_and_the_fix(tmp_path: Path)
     dst = tmp_path / "out.csv"
     err = assert_error(cli(str(src), "--sep", ",", "-o", str(dst)), "no column of the input is a question", "--sep ';'")
     assert "'case_id;" in err
+    assert "sep=" not in err and "mapping=" not in err  # the options, not the Python arguments
     assert not dst.exists()
+
+
+def test_strict_refusal_names_the_options_not_python_arguments(tmp_path: Path) -> None:
+    src = tmp_path / "extra.csv"
+    src.write_text("case_id,less_contact,shoe_size\nc1,a_lot,42\n", encoding="utf-8")
+    res = cli(str(src), "--strict")
+    assert res.returncode == 2
+    err = res.stderr.decode()
+    assert "'shoe_size'" in err and "--id-col" in err and "--strict" in err
+    assert "strict=False" not in err and "id_columns" not in err
+    assert cli(str(src), "--strict", "--id-col", "case_id", "--id-col", "shoe_size", "--quiet").returncode == 0
 
 
 def test_a_directory_as_input_exits_2(tmp_path: Path) -> None:
@@ -326,3 +409,36 @@ def test_main_reports_a_file_error_and_keeps_a_bug_s_traceback(
     monkeypatch.setattr(batch, "score_csv", bug)
     with pytest.raises(OSError, match="an internal failure"):
         main(["score", "/data/answers.csv", "--quiet"])
+
+
+@pytest.mark.parametrize("width", [40, 72, 100, 200])
+def test_render_score_table_fits_and_says_why_no_question(width: int) -> None:
+    import pandas as pd
+
+    import distancing_bn as dbn
+    from distancing_bn._table import render_score_table
+
+    model = dbn.load_model()
+    causes = list(model.causes)
+    long_status = "invalid: column 'less_affection' has 'x'; valid: " + ", ".join(["an_answer"] * 12)
+    rows = []
+    for i, (nq, stop, status, notices) in enumerate(
+        [
+            ("less_contact", "", "ok", "safety_control professional_help_mood"),
+            ("", "decided", "ok", ""),
+            ("", "", long_status, ""),
+        ]
+    ):
+        row = {"person": f"p{i}", **{f"p_{c}": f"{(j + 1 + i) / (len(causes) + 3):.6f}" for j, c in enumerate(causes)}}
+        rows.append(row | {"notices": notices, "next_question": nq, "stop_reason": stop, "status": status})
+    text = render_score_table(model, pd.DataFrame(rows), width=width, first_row=41)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert table_rows(text) == [41, 42, 43]  # numbered from first_row
+    flat = " ".join(text.split())
+    assert model.question_label("less_contact")[:12] in flat and "less_contact" not in flat
+    assert "nothing, each cause is settled" in flat
+    assert f"status: {long_status}" in flat  # the whole status, wrapped
+    assert flat.index(f"! notice: {titles()['safety']}") < flat.index(f"* notice: {titles()['professional_help']}")
+    top = max(causes, key=lambda c: float(rows[0][f"p_{c}"]))
+    assert model.label(top)[: min(10, width // 4)] in lines[2]  # the likeliest cause on the row's first line

@@ -408,7 +408,8 @@ def test_stop_min_gain(example: Model) -> None:
     d = next_question(example, {}, stop=StopRule(min_gain_bits=5.0))
     assert d.stop
     assert d.code == "no_gain"
-    assert d.reason == f"no question left is expected to change the picture much (best: {best:.3f} bits, below 5)"
+    assert d.reason == "no question left is likely to change the picture much"
+    assert d.ranking is not None and d.ranking.best_gain_bits == best < 5.0
     assert d.ranking is not None
 
 
@@ -462,7 +463,7 @@ def test_summary_to_dict_and_repr(model: Model) -> None:
     r = rank_questions(model, {})
     text = r.summary(3)
     assert text.splitlines()[0].startswith(f"Current uncertainty {r.entropy_bits:.3f} bits")
-    assert r.best in text.splitlines()[1]
+    assert model.question_label(r.best) in text.splitlines()[1] and r.best not in text.splitlines()[1]
     assert "not a clinical" in text
     d = json.loads(json.dumps(r.to_dict()))
     assert d["best"] == r.best

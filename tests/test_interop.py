@@ -31,7 +31,8 @@ pytestmark = pytest.mark.oracle
 pytest.importorskip("pgmpy")
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "models" / "examples" / "two_causes.yaml"
-SUFFIXES = (".bif", ".xmlbif", ".xdsl")
+SUFFIXES = (".bif", ".xmlbif", ".xdsl")  # read by pgmpy's readers too
+ALL_SUFFIXES = (*SUFFIXES, ".net", ".uai")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def test_network_from_pgmpy_raises_unknown_target(example: Network) -> None:
 
 
 # ----------------------------------------------------------------------------- files
-@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("suffix", ALL_SUFFIXES)
 def test_write_network_file_round_trip(example: Network, tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"two_causes{suffix}"
     write_network_file(example, path)
@@ -157,10 +158,7 @@ def test_write_network_file_matches_pgmpy_reader(example: Network, tmp_path: Pat
 )
 def test_write_network_file_round_trip_random(tmp_path: Path, kwargs: dict[str, Any]) -> None:
     net = Network.create(**kwargs)
-    for suffix in (
-        ".xmlbif",
-        ".xdsl",
-    ):  # BIF is covered above; pgmpy's BIF parser costs ~1 s a file
+    for suffix in (".xmlbif", ".xdsl", ".net", ".uai"):  # BIF is covered above; pgmpy's BIF parser costs ~1 s a file
         path = tmp_path / f"random{suffix}"
         write_network_file(net, path)
         assert_same_network(net, read_network_file(path, targets=net.targets), atol=1e-12)
@@ -193,7 +191,9 @@ def test_write_network_file_matches_pyagrum(
 
 
 def test_write_network_file_raises_unknown_suffix(example: Network, tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"cannot write '\.csv'; valid: \.bif, \.xmlbif, \.xdsl"):
+    with pytest.raises(
+        ModelError, match=r"cannot write '\.csv'; valid: \.bif, \.xmlbif, \.bifxml, \.xdsl, \.net, \.uai"
+    ):
         write_network_file(example, tmp_path / "x.csv")
     assert list(tmp_path.iterdir()) == []
 
@@ -297,7 +297,11 @@ def test_read_network_file_raises_garbage_bif_text(tmp_path: Path, content: str)
 
 @pytest.mark.parametrize("name", ["model.csv", "model", "model.yaml"])
 def test_read_network_file_raises_unknown_suffix(tmp_path: Path, name: str) -> None:
-    with pytest.raises(ModelError, match=r"unknown network format '[^']*'; valid: \.bif, \.xmlbif, \.xdsl"):
+    with pytest.raises(
+        ModelError,
+        match=r"unknown network format '[^']*'; valid: \.bif, \.bif\.gz, \.xmlbif, \.bifxml, \.xml, \.xdsl, "
+        r"\.net, \.uai",
+    ):
         read_network_file(tmp_path / name, targets=["a"])
 
 
@@ -465,7 +469,7 @@ risky_names = st.lists(st.sampled_from(_RISKY), min_size=1, max_size=5).map("".j
 @given(
     root=risky_names,
     state=risky_names,
-    suffix=st.sampled_from(SUFFIXES),
+    suffix=st.sampled_from(ALL_SUFFIXES),
 )
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_names_are_written_so_that_they_read_back_or_refused(root: str, state: str, suffix: str) -> None:

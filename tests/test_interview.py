@@ -77,7 +77,10 @@ def _brute_gain(model: dbn.Model, answers: dict[str, str], items: list[str], cri
 
 
 @pytest.mark.parametrize("criterion", ["joint", "marginal", "decision"])
-@pytest.mark.parametrize("answers", [{}, {"less_talk": "a_lot"}, {"money": "yes", "sad": "no"}])
+@pytest.mark.parametrize(
+    "answers",
+    [{}, {"less_talk": "a_lot"}, {"money": "yes", "sad": "no"}, {"tired": "yes"}, {"tired": "no", "afraid": "yes"}],
+)
 def test_checklist_gain_equals_brute_force_enumeration(model: dbn.Model, criterion: str, answers: dict) -> None:
     ranking = rank_questions(model, answers, criterion=criterion, costs=False)
     frame = ranking.to_frame().set_index("question")
@@ -95,6 +98,15 @@ def test_checklist_gain_equals_brute_force_enumeration(model: dbn.Model, criteri
             assert frame.loc[q, "expected_gain_bits"] == pytest.approx(
                 _brute_gain(model, answers, [q], criterion), abs=1e-12
             )
+
+
+def test_blocks_follow_d_separation(model: dbn.Model) -> None:
+    from distancing_bn.information import _blocks
+
+    items = ["long_hours", "money", "bereaved"]
+    assert sorted(map(sorted, _blocks(model, {}, items))) == [["bereaved"], ["long_hours"], ["money"]]
+    # an answer shared by the two stress facets couples their questions given the causes
+    assert sorted(map(sorted, _blocks(model, {"tired": "yes"}, items))) == [["bereaved"], ["long_hours", "money"]]
 
 
 def test_a_checklist_gains_at_least_its_best_item(model: dbn.Model) -> None:
@@ -123,6 +135,11 @@ def test_an_unsure_screen_is_not_asked_again(model: dbn.Model) -> None:
     assert s.answers == {}
     nxt = s.next_question()
     assert nxt not in ("afraid", "safety_check", "checks_phone", "cuts_off")
+    # an item the checklist left unsure can still be volunteered, once
+    s.answer("cuts_off", "yes")
+    assert s.answers == {"cuts_off": "yes"}
+    with pytest.raises(dbn.DistancingBNError, match="already asked"):
+        s.answer("cuts_off", "no")
 
 
 def test_screens_are_asked_even_when_the_budget_is_zero(model: dbn.Model) -> None:

@@ -6,6 +6,7 @@ of bars or lines drawn, and that the result objects' ``.plot()`` delegates reach
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -90,7 +91,10 @@ def test_plot_ranking_draws_top_questions(model):
     ax = plots.plot_ranking(ranking, top=7)
     assert _bars(ax) == 7
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels[-1] == ranking.best  # best question at the top
+    assert " ".join(labels[-1].split()).rstrip("…")[:20] == model.question_label(ranking.best)[:20]  # best at the top
+    assert not set(labels) & set(model.questions)  # words, not ids
+    ax = plots.plot_ranking(ranking, top=7, labels="id")
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] == ranking.best
 
 
 def test_plot_ranking_per_cost_draws_two_bars_per_question(model):
@@ -107,15 +111,27 @@ def test_plot_ranking_leaves_out_answered_questions(model):
 
 
 # --------------------------------------------------------------------------- session
+def _shown(text: str) -> str:
+    """A tick label's words on one line, without the ellipsis of a cut."""
+    return " ".join(text.split()).rstrip("…").strip()
+
+
+def _ticks(ax: Axes) -> list[str]:
+    return [t.get_text() for t in ax.get_xticklabels()]
+
+
 def test_plot_trajectory_one_line_per_cause(model):
     session = model.session()
     for q, a in ANSWERS.items():
         session.answer(q, a)
     ax = session.plot()
     assert len(_labelled_lines(ax)) == len(model.causes)
-    ticks = [t.get_text() for t in ax.get_xticklabels()]
-    assert ticks == ["(start)", *ANSWERS]
+    ticks = _ticks(ax)
+    assert _shown(ticks[0]) == "before any answer" and len(ticks) == len(ANSWERS) + 1
+    for tick, q in zip(ticks[1:], ANSWERS, strict=True):  # the questions by their labels, not ids
+        assert tick != q and model.question_label(q).startswith(_shown(tick)), (tick, q)
     assert all(len(ln.get_xdata()) == len(ANSWERS) + 1 for ln in ax.get_lines())
+    assert [_shown(t) for t in _ticks(plots.plot_trajectory(session, labels="id"))][1:] == list(ANSWERS)
 
 
 def test_plot_trajectory_of_a_fresh_session(model):
@@ -123,19 +139,92 @@ def test_plot_trajectory_of_a_fresh_session(model):
     assert len(_labelled_lines(ax)) == len(model.causes)
 
 
+def _long_session(model, n: int):
+    session = model.session()
+    rng = np.random.default_rng(7)
+    for q in list(model.questions)[:n]:
+        answers = model.answers_of(q)
+        session.answer(q, answers[int(rng.integers(len(answers)))])
+    return session
+
+
+def _assert_clean_layout(ax: Axes) -> None:
+    """No two visible x tick labels touch; the x label touches neither them nor the legend."""
+    fig = ax.get_figure()
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    ticks = [t.get_window_extent(r) for t in ax.get_xticklabels() if t.get_text() and t.get_visible()]
+    assert len(ticks) >= 2
+    for a, b in itertools.pairwise(ticks):
+        assert a.x1 <= b.x0, "tick labels overlap"
+    xlabel = ax.xaxis.label.get_window_extent(r)
+    legend = ax.get_legend().get_window_extent(r)
+    assert not xlabel.overlaps(legend), "the x label overlaps the legend"
+    assert not any(xlabel.overlaps(t) for t in ticks), "the x label overlaps a tick label"
+    plot_area = ax.get_window_extent(r)
+    assert legend.x0 >= plot_area.x1, "the legend covers the plot"
+    title = ax.title.get_window_extent(r)
+    ylabel = ax.yaxis.label.get_window_extent(r)
+    assert not title.overlaps(ylabel) and not title.overlaps(legend), "the title overlaps a label"
+    figure = fig.bbox
+    for box in (legend, xlabel, title, *ticks):
+        assert figure.x0 - 1 <= box.x0 and box.x1 <= figure.x1 + 1 and figure.y0 - 1 <= box.y0, "outside the figure"
+
+
+@pytest.mark.parametrize("n", [3, 12, 28, 50])
+def test_plot_trajectory_tick_labels_never_collide(model, n):
+    session = _long_session(model, n)
+    ax = plots.plot_trajectory(session)
+    _assert_clean_layout(ax)
+    shown = [_shown(t) for t in _ticks(ax)[1:] if t]
+    assert shown and not set(shown) & set(model.questions)  # labels, not ids
+
+
+def test_plot_trajectory_on_a_small_given_axes_thins_the_ticks(model):
+    session = _long_session(model, 40)
+    _, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+    assert plots.plot_trajectory(session, ax=ax) is ax
+    _assert_clean_layout(ax)
+    ticks = _ticks(ax)
+    assert ticks[-1] and 2 <= sum(bool(t) for t in ticks) < len(ticks)  # every k-th, and the last
+
+
 # --------------------------------------------------------------------------- explanation
-def test_plot_explanation_diverging_bars(posterior):
+def test_plot_explanation_diverging_bars(model, posterior):
     explanation = posterior.explain("external_stressors")
     ax = explanation.plot()
     assert _bars(ax) == len(ANSWERS)
     widths = sorted(p.get_width() for p in ax.patches)
     assert widths == pytest.approx(sorted(explanation.bits))
-    assert all(" = " in t.get_text() for t in ax.get_yticklabels())
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert all("\nyou said: " in t for t in names)
+    said = {_shown(t.split("\nyou said: ")[1]) for t in names}
+    assert said == {model.spec.question(q).display(a) for q, a in ANSWERS.items()}  # display text, not ids
+    assert not any(q in t for t in names for q in ANSWERS)
+    ids = [t.get_text() for t in plots.plot_explanation(explanation, labels="id").get_yticklabels()]
+    assert all(" = " in t for t in ids)
+
+
+def test_plot_explanation_uses_the_question_labels_when_given(posterior):
+    import dataclasses
+
+    explanation = posterior.explain("external_stressors")
+    short = dataclasses.replace(explanation, question_labels=tuple(f"Label {i}" for i in range(len(ANSWERS))))
+    names = [t.get_text().split("\n")[0] for t in plots.plot_explanation(short).get_yticklabels()]
+    assert sorted(names) == sorted(short.question_labels)
 
 
 def test_plot_explanation_top_limits_bars(posterior):
     ax = plots.plot_explanation(posterior.explain("external_stressors"), top=2, labels="text")
     assert _bars(ax) == 2
+
+
+def test_plot_explanation_x_label_fits_the_figure(posterior):
+    ax = posterior.explain("external_stressors").plot()
+    fig = ax.get_figure()
+    fig.canvas.draw()
+    box = ax.xaxis.label.get_window_extent(fig.canvas.get_renderer())
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
 
 
 # --------------------------------------------------------------------------- network
@@ -171,6 +260,11 @@ def test_plot_network_of_a_published_network(external_dir):
 def test_plot_batch_one_box_per_cause(model, scored):
     ax = plots.plot_batch(scored, labels={c: model.label(c) for c in model.causes})
     assert len(ax.get_yticklabels()) == len(model.causes)
+    by_model = [t.get_text() for t in plots.plot_batch(scored, labels=model).get_yticklabels()]
+    assert by_model == [t.get_text() for t in ax.get_yticklabels()]
+    assert not set(by_model) & set(model.causes)
+    top = [t.get_text() for t in plots.plot_top_causes(scored, labels=model).get_yticklabels()]
+    assert top and not set(top) & set(model.causes)
     ax = plots.plot_batch(scored, causes=["external_stressors", "unmet_needs"])
     assert len(ax.get_yticklabels()) == 2
 

@@ -92,11 +92,66 @@ def test_summary_contains_disclaimer(example: Model, post: Posterior) -> None:
     text = post.summary()
     assert example.disclaimer in text
     assert text.splitlines()[-1] == example.disclaimer
-    assert text.startswith("Posterior for model 'two_causes' from 2 answer(s)")
+    assert text.startswith("Posterior for model 'two_causes' from 2 answers")
     assert "Outside stress" in text and "Drifting apart" in text
     assert "Work stress" not in text  # facets are not listed as causes
     assert str(post) == text
     assert example.posterior({}).summary().count("about the same") == 2
+
+
+def test_summaries_leave_the_disclaimer_out_on_request(example: Model, post: Posterior) -> None:
+    assert example.disclaimer not in post.summary(disclaimer=False)
+    assert post.summary(disclaimer=False) == post.summary().rsplit("\n", 1)[0]
+    expl = post.explain("stress")
+    assert expl.summary().endswith(example.disclaimer)
+    assert example.disclaimer not in expl.summary(disclaimer=False)
+    assert expl.summary(disclaimer=False) == expl.summary().rsplit("\n", 1)[0]
+
+
+def test_summary_with_guidance_puts_urgent_notices_above_the_causes() -> None:
+    model = distancing_bn.load_model()
+    answers = {"threatened_or_afraid": "yes", "low_mood": "most_days", "less_contact": "a_lot"}
+    text = model.posterior(answers).summary(guidance=True)
+    lines = text.splitlines()
+    titles = {n.kind: n.title for n in model.spec.notices}
+    safety = lines.index(f"!! {titles['safety']}")
+    help_ = lines.index(f"*  {titles['professional_help']}")
+    first_cause = next(i for i, line in enumerate(lines) if "(prior " in line)
+    assert 0 < safety < help_ < first_cause  # urgent first, both above every probability
+    between = " ".join(" ".join(lines[safety:help_]).split())
+    assert "not the list of causes below" in between  # the urgent notice says the causes are not the point
+    assert text.count(model.disclaimer) == 1 and lines[-1] == model.disclaimer
+
+
+def test_summary_with_guidance_and_no_notice_is_the_plain_summary() -> None:
+    model = distancing_bn.load_model()
+    post = model.posterior({"less_contact": "a_lot"})
+    assert post.summary(guidance=True) == post.summary()
+    assert "!!" not in post.summary(guidance=True, disclaimer=False)
+
+
+def test_explanation_sentences_quote_answers_as_a_person_saw_them() -> None:
+    model = dbn_default()
+    answers = {"onset": "sudden", "less_contact": "a_lot", "longer_hours": "yes"}
+    text = " ".join(model.posterior(answers).explain("external_stressors").sentences())
+    for q, a in answers.items():
+        shown = model.spec.question(q).display(a)
+        assert f"'{shown[0].upper()}{shown[1:]}'" in text  # one style: a capital first letter
+    assert "a_lot" not in text  # never the answer id
+
+
+def dbn_default() -> Model:
+    return distancing_bn.load_model()
+
+
+def test_explanation_labels_fall_back_to_the_question_texts(post: Posterior) -> None:
+    import dataclasses
+
+    expl = post.explain("stress")
+    assert expl.labels == expl.texts
+    short = dataclasses.replace(expl, question_labels=tuple(q.upper() for q in expl.questions))
+    assert short.labels == tuple(q.upper() for q in expl.questions)
+    assert dataclasses.replace(expl, question_labels=("only one",)).labels == expl.texts  # wrong length: ignored
 
 
 def test_default_disclaimer_when_the_model_has_none() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,36 @@ from typing import Any
 __all__ = ["main"]
 
 EXIT_OK, EXIT_MARKED, EXIT_ERROR = 0, 1, 2
+
+# The library's messages give advice in Python terms (``targets=[...]``, ``strict=False``); on
+# the command line the same advice names the options. Each pattern is a phrase a library
+# message ends with, and its replacement the command line's words for it.
+_CLI_WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"load_network\(path, targets=\[\.\.\.\]\)"),
+        "give them with --target NAME (repeat it for several targets)",
+    ),
+    (re.compile(r"or pass id_columns / strict=False"), "name the columns to keep with --id-col, or drop --strict"),
+    (re.compile(r"leave them out with id_columns"), "leave them out by naming the columns to keep with --id-col"),
+    (re.compile(r"sep='[^']*' \((--sep '[^']*')\)"), r"\1"),
+    (re.compile(r"sep= \(--sep\)"), "--sep"),
+    (re.compile(r"\(mapping=, --mapping\)"), "(--mapping)"),
+    (
+        re.compile(r"StopRule needs 0 <= decided_low <= decided_high <= 1, got (\S+) and (\S+)"),
+        r"--decided-low must be at most --decided-high, got \1 and \2",
+    ),
+    (
+        re.compile(r"or raise memory_budget \(bytes; None for no limit\)"),
+        "or load it in Python with a larger memory_budget (the command line keeps the default budget)",
+    ),
+)
+
+
+def for_cli(message: str) -> str:
+    """Return a library message with its Python advice in the command line's words (options)."""
+    for pattern, words in _CLI_WORDING:
+        message = pattern.sub(words, message)
+    return message
 
 
 def _model_arg(p: argparse.ArgumentParser) -> None:
@@ -37,12 +68,41 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="target variable of a network file (repeat for several)",
     )
+    _network_role_args(p)
+
+
+def _present_arg(text: str) -> tuple[str, list[str]]:
+    """``NAME=STATE[,STATE...]`` -> (name, states), for ``--present``."""
+    name, sep, states = text.partition("=")
+    chosen = [s.strip() for s in states.split(",") if s.strip()]
+    if not sep or not name.strip() or not chosen:
+        raise argparse.ArgumentTypeError(f"expected NAME=STATE[,STATE...], got {text[:40]!r}")
+    return name.strip(), chosen
+
+
+def _network_role_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--observable",
+        action="append",
+        dest="observables",
+        metavar="NAME",
+        help="question (observable variable) of a network file (repeat; default: the file's, else every non-target)",
+    )
+    p.add_argument(
+        "--present",
+        action="append",
+        dest="present",
+        type=_present_arg,
+        metavar="NAME=STATE[,STATE...]",
+        help="the state(s) of a network variable that count as present (repeat for several variables)",
+    )
 
 
 def _load(args: argparse.Namespace) -> Any:
     from .formats import load_model
 
-    return load_model(args.model, targets=args.targets)
+    present = dict(getattr(args, "present", None) or []) or None
+    return load_model(args.model, targets=args.targets, observables=getattr(args, "observables", None), present=present)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -54,18 +114,46 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         model = _load(args)
     except ModelValidationError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(for_cli(str(problem)), file=sys.stderr)
         print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
         return EXIT_ERROR
-    print(f"{path}: ok ({len(model.causes)} causes, {len(model.facets)} facets, {len(model.questions)} questions)")
+    groups = len(getattr(model, "groups", {}))
+    checklists = f", {groups} checklist{'s' if groups != 1 else ''}" if groups else ""
+    print(
+        f"{path}: ok ({len(model.causes)} causes, {len(model.facets)} facets, {len(model.questions)} questions"
+        f"{checklists})"
+    )
     return EXIT_OK
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` with every float to 12 significant digits (0.26899999999999996 -> 0.269)."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _with_labels(model: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """Add each question's ``label`` and ``answer_labels`` (answer -> the words a person sees)."""
+    from ._table import question_label
+
+    spec = model.spec
+    for q in info["questions"]:
+        q.setdefault("label", question_label(model, q["id"]))
+        shown = spec.question(q["id"]).display if spec is not None else str
+        q.setdefault("answer_labels", {a: shown(a) for a in q["answers"]})
+    return info
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     model = _load(args)
-    info = model.info()
+    info = _with_labels(model, model.info())
     if args.json:
-        json.dump(info, sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(_rounded(info), sys.stdout, indent=2, ensure_ascii=False)
         print()
         return EXIT_OK
     print(f"{info['title']} ({info['id']})")
@@ -158,14 +246,20 @@ def _cmd_score(args: argparse.Namespace) -> int:
         finally:
             sys.stdout = old
         frame = pd.read_csv(io.StringIO(buf.getvalue()), dtype=str, keep_default_na=False)
-        print(_readable(model, frame))
-        print(f"\n{summary.rows} rows: {summary.ok} ok, {summary.marked} marked.")
-        if "notices" in frame.columns and frame["notices"].str.contains("safety").any():
-            print(
-                "Some rows raise a SAFETY notice (signs of control, threats or fear): for those, safety and "
-                "outside support come before any relationship advice."
+        from ._table import URGENT_KINDS, notice_titles, render_score_table, wrap_paragraphs
+
+        print(render_score_table(model, frame))
+        kinds = notice_titles(model)
+        raised = {x for cell in frame.get("notices", pd.Series(dtype=str)) for x in str(cell).split()}
+        after = [f"{summary.rows} rows: {summary.ok} ok, {summary.marked} marked."]
+        if any(kinds.get(x, ("", ""))[1] in URGENT_KINDS for x in raised):
+            after.append(
+                "Rows marked '!' raise an urgent notice (signs of control, threats, fear or crisis): for "
+                "those people, safety and outside support come before any relationship advice."
             )
-        print(model.disclaimer)
+        after.append(model.disclaimer)
+        print()
+        print(wrap_paragraphs(after))
     else:
         summary = score_csv(args.src, args.output, model, progress=False if args.quiet else None, **kwargs)
         if args.output != "-" and not args.quiet:
@@ -200,49 +294,22 @@ def _sep(text: str | None) -> str | None:
     return None if text is None else {"tab": "\t", "\\t": "\t"}.get(text, text)
 
 
-def _readable(model: Any, frame: Any) -> str:
-    """Render scored rows as an aligned table: id, the two likeliest causes, next question, status."""
-    import pandas as pd
-
-    ids = [
-        c
-        for c in frame.columns
-        if not c.startswith("p_")
-        and c not in ("top_cause", "top_probability", "next_question", "next_gain_bits", "status")
-    ]
-    out = pd.DataFrame({"row": frame[ids[0]] if ids else range(1, len(frame) + 1)})
-    firsts, seconds = [], []
-    for _, row in frame.iterrows():
-        if row["status"] != "ok":
-            firsts.append("-")
-            seconds.append("-")
-            continue
-        probs = sorted(((float(row[f"p_{c}"]), c) for c in model.causes), reverse=True)
-        firsts.append(f"{model.label(probs[0][1])} {probs[0][0]:.0%}")
-        seconds.append(f"{model.label(probs[1][1])} {probs[1][0]:.0%}" if len(probs) > 1 else "")
-    out["most likely"] = firsts
-    out["then"] = seconds
-    if "next_question" in frame.columns:
-        out["ask next"] = frame["next_question"].replace("", "-")
-    if "notices" in frame.columns and (frame["notices"] != "").any():
-        out["notices"] = frame["notices"].replace("", "-")
-    out["status"] = [s if len(s) <= 60 else s[:57] + "..." for s in frame["status"]]
-    return out.to_string(index=False)
-
-
 def _score_args(p: argparse.ArgumentParser, *, output: bool) -> None:
     p.add_argument("src", metavar="SRC", help="CSV file of answers ('-' for stdin)")
     if output:
         p.add_argument("-o", "--output", metavar="DST", default="-", help="output CSV ('-' for stdout, the default)")
     p.add_argument("--model", dest="model", default=None, metavar="PATH", help="model file (default: bundled)")
     p.add_argument("--target", action="append", dest="targets", metavar="NAME", help="target of a network file")
+    _network_role_args(p)
     p.add_argument("--mapping", metavar="PATH", help="survey mapping YAML (see docs/mapping-format.md)")
     p.add_argument("--id-col", action="append", dest="id_cols", metavar="NAME", help="id column to keep (repeat)")
     p.add_argument("--facets", action="store_true", help="also output p_<facet> columns")
     p.add_argument("--no-next-question", action="store_true", help="skip the next-question columns")
     p.add_argument("--strict", action="store_true", help="refuse unknown columns")
     p.add_argument("--errors", choices=("mark", "raise"), default="mark", help="invalid cells: mark the row or stop")
-    p.add_argument("--chunk-size", type=int, default=50_000, metavar="N", help="rows per chunk (default 50000)")
+    p.add_argument(
+        "--chunk-size", type=_positive_int, default=50_000, metavar="N", help="rows read at a time (default 50000)"
+    )
     p.add_argument("--sep", metavar="S", help="delimiter: one character, or 'tab' (default: detected among , ; tab)")
     p.add_argument(
         "--raw-cells",
@@ -271,6 +338,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         crit = args.criteria[0]
         result = model.simulate(args.cases, seed=args.seed, max_questions=args.max_questions, criterion=crit)
         print(result.summary(every=args.every))
+        print(_counted_cases(model, args.cases, args.seed, premise=False))
         return EXIT_OK
     from .information import StopRule
     from .interviews import simulate_interviews
@@ -283,7 +351,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             max_questions=args.max_questions,
         )
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {for_cli(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     report = simulate_interviews(
         model,
@@ -295,7 +363,37 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         costs=not args.no_costs,
     )
     print(report.summary())
+    print(_counted_cases(model, args.cases, args.seed, premise=True))
     return EXIT_OK
+
+
+def _counted_cases(model: Any, n: int, seed: int, *, premise: bool) -> str:
+    """Which simulated cases the accuracies count, and why fewer than all when so.
+
+    The cases are drawn again with the simulation's seed (the same draw, given the model's
+    premise for interviews): top-cause accuracy counts only the cases in which at least one
+    cause is present (with none, no top cause can be right).
+    """
+    import numpy as np
+
+    from .interviews import sample_premise_cases
+    from .simulate import sample_cases
+
+    truth = sample_premise_cases(model, n, seed=seed) if premise else sample_cases(model, n, seed=seed)
+    count = np.zeros(n, dtype=int)
+    for cause in model.causes:
+        count += truth[cause] == model._info[cause].present
+    with_cause, single = int((count > 0).sum()), int((count == 1).sum())
+    if with_cause == n:
+        said = f"Top-cause accuracy counts all {n:,} cases: each has at least one cause present."
+    else:
+        said = (
+            f"Top-cause accuracy counts the {with_cause:,} of {n:,} cases that have at least one cause present: "
+            f"in the other {n - with_cause:,} the draw gave no cause, so no top cause can be right."
+        )
+    if premise:
+        return said + f" 'Cases with one cause' counts the {single:,} with exactly one."
+    return said + f" The Brier score counts all {n:,}."
 
 
 def _criteria(text: str) -> list[str]:
@@ -505,10 +603,106 @@ def _add_sensitivity_command(sub: Any) -> None:
     p.set_defaults(func=_cmd_sensitivity)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .server import Limits, create_app
+    except ImportError as exc:
+        print(
+            f"error: serve needs FastAPI and uvicorn ({exc.name} is missing); "
+            "install them with: pip install 'distancing-bn[serve]'",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    model = _load(args)
+    if args.host not in LOOPBACK_HOSTS:
+        print(
+            f"warning: listening on {args.host}, not only this computer: anyone who can reach it can use the "
+            "questionnaire; there is no login and no TLS (put a proxy with HTTPS in front)",
+            file=sys.stderr,
+        )
+    problem = _cannot_listen(args.host, args.port)
+    if problem:
+        print(f"error: cannot listen on {args.host} port {args.port}: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    app = create_app(model, limits=Limits(rate_limit=args.rate_limit))
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = json.loads(json.dumps(LOGGING_CONFIG))
+    level = "WARNING" if args.quiet else "INFO"
+    config["loggers"]["distancing_bn.server"] = {"handlers": ["default"], "level": level, "propagate": False}
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"serving {model.title} at http://{shown}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=False,  # uvicorn's access log prints query strings; the app logs routes only
+        log_config=config,
+        server_header=False,
+        log_level=level.lower(),
+    )
+    return EXIT_OK
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, no such address), or None."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"{exc.strerror or 'unknown address'} (give an address such as 127.0.0.1 or 0.0.0.0)"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            fix = "; choose another --port" if exc.errno == errno.EADDRINUSE else ""
+            return f"{exc.strerror or type(exc).__name__}{fix}"
+    return None
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {value}")
+    return value
+
+
+def _add_serve_command(sub: Any) -> None:
+    from ._ask import non_negative_int
+
+    p = sub.add_parser(
+        "serve",
+        help="run the browser questionnaire and the JSON HTTP API (needs the 'serve' extra)",
+        description="Serve the questionnaire page at / and the JSON API at /v1 (see docs/http-api.md). "
+        "Nothing answered is stored or logged.",
+    )
+    _model_arg(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
+    p.add_argument(
+        "--rate-limit",
+        type=non_negative_int,
+        default=300,
+        metavar="N",
+        help="requests per minute per client address (default 300; 0: no limit)",
+    )
+    p.add_argument("--quiet", action="store_true", help="log warnings and errors only (no access log)")
+    p.set_defaults(func=_cmd_serve)
+
+
 def _extra_commands() -> list[Any]:
     from ._ask import add_ask_command
 
-    return [add_ask_command, _add_score_commands, _add_sensitivity_command]
+    return [add_ask_command, _add_score_commands, _add_serve_command, _add_sensitivity_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -523,13 +717,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import DistancingBNError
 
     def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
-        print(f"warning: {message}", file=sys.stderr)
+        print(f"warning: {for_cli(str(message))}", file=sys.stderr)
 
     warnings.showwarning = show
     try:
         return int(args.func(args))
     except DistancingBNError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: {type(exc).__name__}: {for_cli(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # e.g. piped into `head`
         return EXIT_OK

@@ -75,6 +75,7 @@ def explain(model: Model, posterior: Posterior, cause: str) -> Explanation:
         probability=p,
         questions=tuple(questions),
         texts=tuple(model.question_text(q) for q in questions),
+        question_labels=tuple(model.question_label(q) for q in questions),
         answers=tuple(_answer_text(model, q, posterior.answers[q]) for q in questions),
         bits=bits,
         p_without=p_wo,

@@ -1,4 +1,5 @@
-"""Loading and saving models: YAML model files, BIF/XMLBIF/XDSL networks, pgmpy objects.
+"""Loading and saving models: YAML model files, network files (BIF, XMLBIF, XDSL, Hugin NET,
+UAI), pgmpy objects.
 
 ``load_model`` finds the bundled default model both in a source checkout (editable install)
 and inside an installed wheel. pgmpy is imported only through :mod:`interop`, on demand.
@@ -6,7 +7,7 @@ and inside an installed wheel. pgmpy is imported only through :mod:`interop`, on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,18 @@ __all__ = ["default_model_path", "from_pgmpy", "load_model", "load_network", "mo
 
 DEFAULT_MODEL = "distancing.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
-NETWORK_SUFFIXES = (".bif", ".xmlbif", ".xdsl")
+NETWORK_SUFFIXES = (".bif", ".bif.gz", ".xmlbif", ".bifxml", ".xml", ".xdsl", ".net", ".uai")  # read
+WRITE_SUFFIXES = (".bif", ".xmlbif", ".bifxml", ".xdsl", ".net", ".uai")
+
+
+def _network_suffix(path: Path) -> str:
+    """The network suffix of ``path`` ('.bif.gz' for gzipped files), else ''."""
+    name = path.name.lower()
+    inner = name[:-3] if name.endswith(".gz") else name
+    suffix = Path(inner).suffix
+    if suffix not in NETWORK_SUFFIXES:
+        return ""
+    return suffix + ".gz" if name.endswith(".gz") else suffix
 
 
 def models_dir() -> Path:
@@ -46,16 +58,18 @@ def load_model(
     targets: Sequence[str] | None = None,
     observables: Sequence[str] | None = None,
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    present: Mapping[str, Sequence[str] | str] | None = None,
+    side_file: str | Path | None = None,
 ) -> Model:
     """Load a model: the bundled default (``path=None``), a YAML model or a network file.
 
     Parameters
     ----------
     path
-        ``None`` for the default model, a ``.yaml`` model file, or a ``.bif``/``.xmlbif``/
-        ``.xdsl`` network (then ``targets`` is required).
-    targets, observables
-        Roles for network files (observables default to every non-target).
+        ``None`` for the default model, a ``.yaml`` model file, or a network file (see
+        :func:`load_network`; ``targets`` is needed unless the file gives roles).
+    targets, observables, present, side_file
+        For network files, see :func:`load_network`.
     memory_budget
         Bytes the compiled model may use (default 2 GiB; ``None``: no limit); see
         ``docs/inference.md``.
@@ -69,10 +83,15 @@ def load_model(
     """
     p = default_model_path() if path is None else Path(path)
     suffix = p.suffix.lower()
-    if suffix in NETWORK_SUFFIXES:
-        if not targets:
-            raise ModelError(f"{p}: a {suffix} network needs targets: load_network(path, targets=[...])")
-        return load_network(p, targets=targets, observables=observables, memory_budget=memory_budget)
+    if _network_suffix(p):
+        return load_network(
+            p,
+            targets=targets,
+            observables=observables,
+            memory_budget=memory_budget,
+            present=present,
+            side_file=side_file,
+        )
     if suffix not in YAML_SUFFIXES:
         valid = ", ".join((*YAML_SUFFIXES, *NETWORK_SUFFIXES))
         raise ModelError(f"{p}: unknown model format '{suffix or '(no suffix)'}'; valid: {valid}")
@@ -82,19 +101,48 @@ def load_model(
 def load_network(
     path: str | Path,
     *,
-    targets: Sequence[str],
+    targets: Sequence[str] | None = None,
     observables: Sequence[str] | None = None,
     reported: Sequence[str] = (),
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    present: Mapping[str, Sequence[str] | str] | None = None,
+    texts: Mapping[str, str] | None = None,
+    costs: Mapping[str, float] | None = None,
+    side_file: str | Path | None = None,
 ) -> Model:
-    """Load a BIF, XMLBIF or XDSL network (via pgmpy's readers) as a :class:`Model`.
+    """Load a network file as a :class:`Model`.
 
-    ``observables`` defaults to every variable that is not a target; ``reported`` lists
-    latent variables whose marginals are reported besides the targets.
+    Formats: BIF (``.bif``, ``.bif.gz``), XMLBIF (``.xmlbif``, ``.bifxml``, ``.xml``), XDSL
+    (``.xdsl``, with GeNIe's diagnosis roles), Hugin ``.net`` and ``.uai``; found from the
+    content where the suffix does not say. ``targets`` default to the file's (XDSL targets);
+    ``observables`` to the file's observations, else every non-target; ``reported`` lists
+    latent variables whose marginals are reported besides the targets. ``present`` maps a
+    variable to the state (or states) that count as present, e.g.
+    ``{"Cirrhosis": ["decompensate", "compensate"]}``; ``texts`` and ``costs`` give question
+    texts and costs; ``side_file`` (YAML or JSON with keys ``texts``, ``costs``, ``present``,
+    ``disclaimer``) gives the same from a file, the arguments taking precedence.
+
+    Raises
+    ------
+    ModelError
+        No targets given and none in the file; an unknown suffix.
+    ModelSyntaxError, ModelValidationError
+        See :func:`distancing_bn.interop.read_network_file`.
     """
-    from .interop import read_network_file
+    from .interop import load_side_file, read_network_file, with_extras
 
-    network = read_network_file(path, targets=targets, observables=observables, reported=reported)
+    side = load_side_file(side_file) if side_file is not None else {}
+    network = read_network_file(
+        path,
+        targets=targets,
+        observables=observables,
+        reported=reported,
+        present={**side.get("present", {}), **(present or {})},
+        texts={**side.get("texts", {}), **(texts or {})},
+        costs={**side.get("costs", {}), **(costs or {})},
+    )
+    if side.get("disclaimer"):
+        network = with_extras(network, disclaimer=side["disclaimer"])
     return Model(network, memory_budget=memory_budget)
 
 
@@ -115,7 +163,8 @@ def from_pgmpy(
 
 
 def save_model(model: Model, path: str | Path) -> None:
-    """Write ``model`` by suffix: ``.yaml`` (YAML models), ``.bif``, ``.xmlbif``, ``.xdsl``.
+    """Write ``model`` by suffix: ``.yaml`` (YAML models), ``.bif``, ``.xmlbif``/``.bifxml``,
+    ``.xdsl`` (with roles, present states, texts, costs and the disclaimer), ``.net`` or ``.uai``.
 
     The file is written atomically (a temporary file in the same folder, then renamed) and gets
     the mode of any new file (``0o666`` less the umask).
@@ -129,18 +178,43 @@ def save_model(model: Model, path: str | Path) -> None:
     """
     p = Path(path)
     suffix = p.suffix.lower()
-    if suffix in NETWORK_SUFFIXES:
-        from .interop import write_network_file
+    if suffix in WRITE_SUFFIXES:
+        from .interop import with_extras, write_network_file
 
-        write_network_file(model.network, p)
+        network = model.network
+        if model.spec is not None:  # our own models: texts, costs, present states and the disclaimer travel along
+            network = with_extras(
+                network,
+                present={c: ("present",) for c in model.causes if "present" in network.states[c]},
+                texts={q: model.question_text(q) for q in model.questions},
+                costs={q: model.cost(q) for q in model.questions},
+                disclaimer=model.disclaimer,
+            )
+        write_network_file(network, p, noisy=_noisy_questions(model) if suffix == ".xdsl" else None)
         return
     if suffix not in YAML_SUFFIXES:
         raise ModelError(
-            f"{p}: cannot write '{suffix or '(no suffix)'}'; valid: " + ", ".join((*YAML_SUFFIXES, *NETWORK_SUFFIXES))
+            f"{p}: cannot write '{suffix or '(no suffix)'}'; valid: " + ", ".join((*YAML_SUFFIXES, *WRITE_SUFFIXES))
         )
     if model.spec is None:
-        raise ModelError(f"{p}: only models loaded from YAML can be written as YAML; use .bif, .xmlbif or .xdsl")
+        raise ModelError(f"{p}: only models loaded from YAML can be written as YAML; use " + ", ".join(WRITE_SUFFIXES))
     write_atomically(p, dump_spec(model.spec).encode("utf-8"), what="model file")
+
+
+def _noisy_questions(model: Model) -> dict[str, tuple[tuple[float, ...], list[tuple[float, ...]]]]:
+    """Our noisy-OR/noisy-MAX questions (leak, strengths) whose parents are two-state causes or facets."""
+    if model.spec is None:
+        return {}
+    net = model.network
+    out = {}
+    for q in model.spec.questions:
+        if q.table is not None or q.leak is None or q.id not in net.observables:
+            continue
+        parents = tuple(lk.parent for lk in q.links)
+        if parents != net.parents[q.id] or any(net.states[p] != ("absent", "present") for p in parents):
+            continue
+        out[q.id] = (tuple(q.leak), [tuple(lk.strength) for lk in q.links])
+    return out
 
 
 def model_info(model: Model) -> dict[str, Any]:

@@ -19,8 +19,10 @@ a few BLAS calls per clique, whatever the batch size.
   ``λ @ M`` with ``M[a, x] = P(a | parents(x))``. A question no row answered costs nothing.
 - Messages are normalised per row; the scales are multiplied and moved into ``log P(e)`` before
   they can underflow, so ``log P(e)`` is exact and nothing underflows.
-- When the targets' joint is small enough (``joint_limit`` states) the targets are forced into
-  the root clique, so one collect pass gives ``P(targets, e)`` (top explanations, joint gain).
+- When the targets' joint is small enough (``joint_limit`` states) and holding them together
+  costs little (at most twice the tree's total states and largest clique, or 2**16 more
+  states), the targets are put in the root clique, so one collect pass gives
+  ``P(targets, e)`` (top explanations, joint gain).
 
 Imports numpy, :mod:`errors`, :mod:`evidence` (answers to likelihoods) and :mod:`network`.
 """
@@ -302,12 +304,12 @@ def estimate_memory(
         connect(parents[i])
     target_idx = [idx[t] for t in net.targets]
     joint_size = math.prod(cards[i] for i in target_idx)
-    has_joint = joint_size <= joint_limit and all(i in adj for i in target_idx)
-    if has_joint:
-        connect(target_idx)
     room = None if budget is None else budget - table_bytes
     try:
         cliques = _triangulate(adj, cards, room=room) or [()]
+        has_joint = False
+        if joint_size <= joint_limit and all(i in adj for i in target_idx):
+            cliques, has_joint = _root_clique_choice(adj, cards, target_idx, cliques, room)
     except _CliqueTooLarge as exc:
         states = math.prod(cards[i] for i in exc.clique)
         needed = table_bytes + _clique_bytes(states, len(exc.clique))
@@ -320,6 +322,11 @@ def estimate_memory(
         cliques = _merge_small_cliques(cliques, cards, merge_limit, protect)
     if has_joint:
         root = next(k for k, c in enumerate(cliques) if set(target_idx) <= set(c))
+        # a diagnostic network (every question a leaf) gets a root of exactly the targets, above the
+        # clique that holds them: the separator-based joint gains need it (see Engine.joint_gains)
+        if set(cliques[root]) != set(target_idx) and len(leaf_vars) == len(obs):
+            cliques = [*cliques, tuple(sorted(target_idx))]
+            root = len(cliques) - 1
     else:
         root = max(range(len(cliques)), key=lambda k: len(cliques[k]))
     sets = tuple(frozenset(c) for c in cliques)
@@ -418,6 +425,44 @@ def _names(net: Network, ids: Sequence[int]) -> tuple[str, ...]:
 class _CliqueTooLarge(Exception):
     def __init__(self, clique: tuple[int, ...]) -> None:
         self.clique = clique
+
+
+_JOINT_ALLOWANCE = 1 << 16  # states: holding the targets together may always add this much
+
+
+def _root_clique_choice(
+    adj: dict[int, set[int]],
+    cards: Sequence[int],
+    target_idx: Sequence[int],
+    free: list[tuple[int, ...]],
+    room: int | None,
+) -> tuple[list[tuple[int, ...]], bool]:
+    """Return the cliques to use and whether the targets share the root clique.
+
+    Holding the targets together gives their exact joint in one pass, but it can grow the tree
+    a great deal (barley: 24.8M to 77.3M states). It is kept only when the tree it gives has at
+    most twice the total states and twice the largest clique of the tree without it (or adds
+    at most :data:`_JOINT_ALLOWANCE` states to each), sizes counted in Python integers.
+    """
+    together = {v: set(n) for v, n in adj.items()}
+    for a, b in itertools.combinations(target_idx, 2):
+        together[a].add(b)
+        together[b].add(a)
+    try:
+        joint = _triangulate(together, cards, room=room) or [()]
+    except _CliqueTooLarge:
+        return free, False
+
+    def cost(cliques: list[tuple[int, ...]]) -> tuple[int, int]:
+        sizes = [math.prod(cards[i] for i in c) for c in cliques]
+        return sum(sizes), max(sizes)
+
+    total_free, largest_free = cost(free)
+    total_joint, largest_joint = cost(joint)
+    fits = total_joint <= max(2 * total_free, total_free + _JOINT_ALLOWANCE) and largest_joint <= max(
+        2 * largest_free, largest_free + _JOINT_ALLOWANCE
+    )
+    return (joint, True) if fits else (free, False)
 
 
 def _host_of(family: set[int], sets: Sequence[frozenset[int]], sizes: Sequence[int], root: int) -> int:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import itertools
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class QuestionRanking:
     disclaimer: str = ""
     kinds: tuple[str, ...] = ()  # "question" or "group" per entry; empty: all questions
     tie_break: NDArray[np.float64] | None = None  # second key of the order (joint gain for "decision")
+    labels: tuple[str, ...] = ()  # short words per entry, for people (empty: the texts)
 
     def kind(self, name: str) -> str:
         """Return ``"question"`` or ``"group"`` (a checklist) for a ranked entry."""
@@ -153,8 +155,9 @@ class QuestionRanking:
             f"{', per cost' if self.by_cost else ''}):"
         ]
         unit = "calls" if self.criterion == "decision" else "bits"
+        shown = dict(zip(self.questions, self.labels or self.texts, strict=True))
         for row in self.to_frame().head(k).itertuples():
-            lines.append(f"  {row.expected_gain_bits:6.3f} {unit}  cost {row.cost:g}  {row.question}: {row.text}")
+            lines.append(f"  {row.expected_gain_bits:6.3f} {unit}  cost {row.cost:g}  {shown[row.question]}")
         if self.disclaimer:
             lines.append(self.disclaimer)
         return "\n".join(lines)
@@ -164,7 +167,7 @@ class QuestionRanking:
 
     def __repr__(self) -> str:
         n_open = sum(not a for a in self.answered)
-        return f"<QuestionRanking {n_open} candidates | best: {self.best} {self.best_gain_bits:.3f} bits>"
+        return f"<QuestionRanking {n_open} candidates | best: {self.best} {self.best_gain_bits:.3g} bits>"
 
     def _repr_html_(self) -> str:
         try:
@@ -322,7 +325,131 @@ def open_groups(model: Model, done: Collection[str]) -> list[tuple[str, list[str
     return out
 
 
+def _blocks(model: Model, given: Collection[str], items: Sequence[str]) -> list[list[str]]:
+    """Split ``items`` into blocks independent given the causes and the answers ``given``.
+
+    d-separation in the moral graph of the ancestral set of items, causes and answered
+    questions, with the causes and answered questions removed: items in one connected part
+    share a block, items in different parts are independent given the causes and the answers.
+    """
+    net = model.network
+    cond = set(net.targets) | set(given) | set(net.observed)
+    todo = [*items, *cond]
+    ancestral: set[str] = set()
+    while todo:
+        v = todo.pop()
+        if v not in ancestral:
+            ancestral.add(v)
+            todo.extend(net.parents[v])
+    parent = {v: v for v in ancestral if v not in cond}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for v in ancestral:  # moralise: a node and its parents form one clique, minus the conditioning set
+        family = [u for u in (v, *net.parents[v]) if u not in cond]
+        for a, b in itertools.pairwise(family):
+            parent[find(a)] = find(b)
+    out: dict[str, list[str]] = {}
+    for q in items:
+        out.setdefault(find(q), []).append(q)
+    return list(out.values())
+
+
 def _group_gains(
+    model: Model,
+    norm: Mapping[str, Any],
+    groups: Sequence[tuple[str, Sequence[str]]],
+    criterion: str,
+    target: str | None,
+) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
+    """Exact expected gain of each checklist over all ``2**k`` joint answers of its open items.
+
+    With the causes' joint at hand (criteria joint, marginal, decision), the items are split into
+    blocks independent given the causes and the answers (:func:`_blocks`): one batched query
+    gives ``P(T, o_B | e)`` for every outcome ``o_B`` of every block (``Σ_B 2**k_B`` rows, not
+    ``2**k``), and the outcome distribution is their product over blocks given ``T``:
+    ``P(T, o | e) = P(T | e) Π_B P(o_B | T, e)``. Otherwise every joint outcome is one row.
+    """
+    binary = all(model.network.card(t) == 2 for t in model.network.targets)
+    if target is None and model.engine.has_joint and binary:
+        return _group_gains_by_blocks(model, norm, groups, criterion)
+    return _group_gains_by_rows(model, norm, groups, criterion, target)
+
+
+def _group_gains_by_blocks(
+    model: Model, norm: Mapping[str, Any], groups: Sequence[tuple[str, Sequence[str]]], criterion: str
+) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
+    net = model.network
+    split = [_blocks(model, norm, items) for _, items in groups]
+    rows = 1 + sum(2 ** len(b) for blocks in split for b in blocks)
+    lik: dict[str, np.ndarray] = dict(from_answers(net, norm, rows).likelihoods)
+    spans: list[list[tuple[int, int]]] = []
+    start = 1
+    for blocks in split:
+        spans.append([])
+        for block in blocks:
+            n = 2 ** len(block)
+            picked = (np.arange(n)[:, None] >> np.arange(len(block))[None, :]) & 1
+            for j, q in enumerate(block):
+                if q not in lik:
+                    lik[q] = np.ones((rows, net.card(q)))
+                lik[q][start : start + n] = np.eye(2)[picked[:, j]]
+            spans[-1].append((start, start + n))
+            start += n
+    res = model.engine.query(lik, rows, marginals=[], joint=True)
+    assert res.target_joint is not None
+    joint = res.target_joint.reshape(rows, -1)
+    p0 = joint[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.exp(res.log_evidence - res.log_evidence[0])
+    scale = np.where(np.isfinite(scale), scale, 0.0)
+    live = p0 > 0
+    present = _present_matrix(model) if criterion != "joint" else None
+    gains = np.zeros(len(groups))
+    probs: list[NDArray[np.float64]] = []
+    for g, block_spans in enumerate(spans):
+        outcome = p0[None, :]  # P(T, o | e) over the outcomes so far: (outcomes, |T|)
+        h_given_t = np.zeros_like(p0)  # H(O | T = t, e), summed over blocks
+        for s, t in block_spans:
+            f = np.zeros((t - s, p0.size))  # P(o_B | T = t, e)
+            f[:, live] = scale[s:t, None] * joint[s:t][:, live] / p0[live]
+            h_given_t += entropy_bits(f, axis=0)
+            outcome = (outcome[:, None, :] * f[None, :, :]).reshape(-1, p0.size)
+        p_o = outcome.sum(axis=1)
+        if criterion == "joint":
+            gains[g] = max(0.0, float(entropy_bits(p_o) - p0 @ h_given_t))
+        else:
+            assert present is not None
+            both = outcome @ present  # P(T_i present, o | e): (outcomes, causes)
+            cond = np.divide(both, p_o[:, None], out=np.zeros_like(both), where=p_o[:, None] > 0)
+            before = p0 @ present
+            u0 = _cause_uncertainty(before[None, :], criterion)[0]
+            gains[g] = max(0.0, float(u0 - p_o @ _cause_uncertainty(cond, criterion)))
+        probs.append(p_o)
+    return gains, probs
+
+
+def _present_matrix(model: Model) -> NDArray[np.float64]:
+    """``(|T|, causes)``: 1 where a state of the causes' joint has that cause present."""
+    cards = [model.network.card(c) for c in model.network.targets]
+    states = np.indices(cards).reshape(len(cards), -1)
+    return np.column_stack([states[i] == model._info[c].present for i, c in enumerate(model.network.targets)]).astype(
+        np.float64
+    )
+
+
+def _cause_uncertainty(p: NDArray[np.float64], criterion: str) -> NDArray[np.float64]:
+    """Per row of P(cause present): the sum of binary entropies (marginal) or of min(p, 1 − p) (decision)."""
+    if criterion == "decision":
+        return np.minimum(p, 1.0 - p).sum(axis=1)
+    return (entropy_bits(np.stack([p, 1.0 - p], axis=-1), axis=-1)).sum(axis=1)
+
+
+def _group_gains_by_rows(
     model: Model,
     norm: Mapping[str, Any],
     groups: Sequence[tuple[str, Sequence[str]]],
@@ -455,6 +582,7 @@ def _with_groups(
         ranking,
         questions=ranking.questions + ids,
         texts=ranking.texts + tuple(model.groups[g].text for g in ids),
+        labels=ranking.labels + tuple(model.question_label(g) for g in ids),
         gain_bits=np.concatenate([ranking.gain_bits, [gains.get(g, 0.0) for g in ids]]),
         costs=np.concatenate([ranking.costs, cost]),
         answer_probabilities=ranking.answer_probabilities
@@ -507,6 +635,7 @@ def _assemble(
         by_cost=costs,
         lookahead=lookahead,
         disclaimer=model.disclaimer,
+        labels=tuple(model.question_label(q) for q in all_q),
     )
 
 
@@ -649,14 +778,7 @@ def decide_stop(
         return StopDecision(None, "every question has been asked", ranked, code="exhausted")
     gain = float(ranked.gain_bits[ranked.questions.index(best)])
     if gain < rule.min_gain_bits:
-        unit = "wrong calls" if ranked.criterion == "decision" else "bits"
-        return StopDecision(
-            None,
-            f"no question left is expected to change the picture much (best: {gain:.3f} {unit}, "
-            f"below {rule.min_gain_bits:g})",
-            ranked,
-            code="no_gain",
-        )
+        return StopDecision(None, "no question left is likely to change the picture much", ranked, code="no_gain")
     return StopDecision(best, None, ranked)
 
 

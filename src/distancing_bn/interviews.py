@@ -171,27 +171,29 @@ def simulate_interviews(
     case_rows = []
     for criterion in criteria:
         rng = np.random.default_rng(None if seed is None else seed + 7)
+        memo = _Memo(model, causes)
         p_stop = np.empty((n_cases, len(causes)))
         for i in range(n_cases):
             case = {v: int(a[i]) for v, a in truth.items() if v in net.states}
             s = Session(model, stop=rule, criterion=criterion, costs=costs)
             first_seen: dict[str, int] = {}
             screen_steps: list[int] = []
-            while (name := s.next_question()) is not None:
+            while (step := memo.decide(s))[0] is not None:
+                name = step[0]
                 if name in model.screens:
                     screen_steps.append(s.steps + 1)
                 if rng.random() < unsure_rate:
                     s.answer(name, "unsure")
                 else:
                     s.answer(name, _answer_for(model, name, case, set(s.asked)))
-                for n in raised_notices(model, s.answers, s.posterior):
-                    first_seen.setdefault(n.kind, s.steps)
-            p_stop[i] = s.posterior.probabilities[causes].to_numpy()
+                for kind in memo.notices(s):
+                    first_seen.setdefault(kind, s.steps)
+            p_stop[i] = memo.probabilities(s)
             record: dict[str, Any] = {
                 "criterion": criterion,
                 "case": i,
                 "questions": s.steps,
-                "stop": s.decision().code,
+                "stop": step[1],
                 "last_screen_step": max(screen_steps, default=0),
             }
             for kind in signs:
@@ -218,6 +220,57 @@ def simulate_interviews(
             row[f"{kind}_max_step"] = float(steps[shown].max()) if shown.any() else float("nan")
         rows.append(row)
     return InterviewReport(pd.DataFrame(rows), pd.DataFrame(case_rows), n_cases, seed, float(unsure_rate), rule)
+
+
+class _Memo:
+    """Decisions, notices and probabilities per answer history, shared by the cases of one run.
+
+    Cases that answered the same questions the same way are in the same state: most share
+    their first steps (the screens, the first questions), so each state is computed once.
+    """
+
+    _LIMIT = 500_000
+
+    def __init__(self, model: Model, causes: list[str]) -> None:
+        self.model = model
+        self.causes = causes
+        self.steps: dict[tuple[Any, ...], tuple[str | None, str | None]] = {}
+        self.kinds: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self.probs: dict[tuple[Any, ...], NDArray[np.float64]] = {}
+
+    @staticmethod
+    def key(s: Session) -> tuple[Any, ...]:
+        return tuple((q, a if isinstance(a, str) else tuple(sorted(a.items()))) for q, a in s._history)
+
+    def decide(self, s: Session) -> tuple[str | None, str | None]:
+        k = self.key(s)
+        if k not in self.steps:
+            d = s.decision()
+            self._put(self.steps, k, (d.question, d.code))
+            return d.question, d.code
+        return self.steps[k]
+
+    def notices(self, s: Session) -> tuple[str, ...]:
+        k = self.key(s)
+        if k not in self.kinds:
+            kinds = tuple(n.kind for n in raised_notices(self.model, s.answers, s.posterior))
+            self._put(self.kinds, k, kinds)
+            return kinds
+        return self.kinds[k]
+
+    def probabilities(self, s: Session) -> NDArray[np.float64]:
+        k = self.key(s)
+        if k not in self.probs:
+            p = s.posterior.probabilities[self.causes].to_numpy()
+            self._put(self.probs, k, p)
+            return p
+        return self.probs[k]
+
+    def _put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        if len(table) >= self._LIMIT:  # bounded: forget the oldest half
+            for old in list(table)[: self._LIMIT // 2]:
+                del table[old]
+        table[key] = value
 
 
 def _signs(model: Model, truth: dict[str, NDArray[np.int64]], n: int) -> dict[str, NDArray[np.bool_]]:

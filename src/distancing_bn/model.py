@@ -34,12 +34,32 @@ _PRESENT_NAMES = ("present", "yes", "true", "abnormal", "positive")
 BATCH_CHUNK = 8192
 
 
-def _present_index(states: Sequence[str]) -> int:
+def _present_index(states: Sequence[str], present: Sequence[str] = ()) -> int:
+    """Index of the state reported as 'present': the first of ``present`` if given, else by name.
+
+    ``present`` comes from ``Network.present`` (``load_network(..., present=...)``, ``--present``,
+    XDSL fault states). Without it, a state named present/yes/true/abnormal/positive; failing
+    that, the last state (see ``present_states`` for whether it was named at all).
+    """
+    if present:
+        return list(states).index(present[0])
     folded = [s.lower() for s in states]
     for name in _PRESENT_NAMES:
         if name in folded:
             return folded.index(name)
     return len(states) - 1
+
+
+def present_states(network: Network, variable: str) -> tuple[str, ...] | None:
+    """The states of ``variable`` that count as present, or ``None`` if none is given or named."""
+    given = network.present.get(variable)
+    if given:
+        return tuple(given)
+    folded = [s.lower() for s in network.states[variable]]
+    for name in _PRESENT_NAMES:
+        if name in folded:
+            return (network.states[variable][folded.index(name)],)
+    return None
 
 
 class Model:
@@ -98,7 +118,9 @@ class Model:
     @property
     def disclaimer(self) -> str:
         """The line shown with every result."""
-        return self.spec.disclaimer if self.spec and self.spec.disclaimer else DISCLAIMER
+        if self.spec is None:  # a network file: only the line it gives itself
+            return self.network.disclaimer or ""
+        return self.spec.disclaimer if self.spec.disclaimer else DISCLAIMER
 
     @property
     def causes(self) -> tuple[str, ...]:
@@ -175,7 +197,7 @@ class Model:
     def question_text(self, question: str) -> str:
         """Return the text a person is asked (the id for networks without texts)."""
         q = self._questions_by_id.get(question)
-        return q.text if q is not None else question
+        return q.text if q is not None else self.network.texts.get(question, question)
 
     def label(self, name: str) -> str:
         """Return the human label of a cause or facet (the id for plain networks)."""
@@ -186,7 +208,7 @@ class Model:
         if question in self.groups:
             return self.groups[question].cost
         q = self._questions_by_id.get(question)
-        return q.cost if q is not None else 1.0
+        return q.cost if q is not None else self.network.costs.get(question, 1.0)
 
     @property
     def question_costs(self) -> NDArray[np.float64]:
@@ -211,7 +233,9 @@ class Model:
                 if self.spec
                 else ("target" if v in net.targets else "latent")
             )
-            out[v] = VariableInfo(v, kind, labels.get(v, v), net.states[v], _present_index(net.states[v]))
+            out[v] = VariableInfo(
+                v, kind, labels.get(v, v), net.states[v], _present_index(net.states[v], net.present.get(v, ()))
+            )
         return out
 
     @property

@@ -52,6 +52,13 @@ class Network:
     observed
         Variables always entered in one state (a premise such as "distance noticed"): neither
         targets nor observables; every query is conditioned on them.
+    present
+        Variable -> the states that count as 'present' (given when loading, or a file's fault
+        states); a variable not listed falls back to its state names (see ``Model.variables``).
+    texts, costs
+        Question texts and costs given with a network file (a side file, arguments, XDSL).
+    disclaimer
+        The line a network file gives to show with every result (``None``: it gives none).
     """
 
     name: str
@@ -63,6 +70,10 @@ class Network:
     observables: tuple[str, ...]
     reported: tuple[str, ...] = ()
     observed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    present: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    texts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    costs: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    disclaimer: str | None = field(default=None, repr=False)
     index: Mapping[str, int] = field(init=False, repr=False)
     observable_set: frozenset[str] = field(init=False, repr=False)
 

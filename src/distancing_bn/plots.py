@@ -13,6 +13,7 @@ Layer L7: imports :mod:`errors` at run time and the result types only for type c
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,105 @@ def _label_of(obj: Any, name: str) -> str:
     return name
 
 
+def _question_name(model: Any, question: str) -> str:
+    """A question's (or checklist's) short label, else its text, else its id."""
+    label = getattr(model, "question_label", None)
+    if callable(label):
+        try:
+            return str(label(question))
+        except Exception:  # a missing label is no reason to fail a plot
+            return question
+    text = getattr(model, "question_text", None)
+    return str(text(question)) if callable(text) else question
+
+
+def _node_name(model: Any, name: str, role: str) -> str:
+    """A node's name in the network plot: causes and facets by label, questions by their short
+    label when the model gives one (never by their long text), everything else by id."""
+    if role in ("cause", "facet"):
+        return str(model.label(name))
+    if role in ("question", "other") and getattr(model, "spec", None) is not None:  # "other": a premise
+        q = next((x for x in model.spec.questions if x.id == name), None)
+        label = getattr(q, "label", "") if q is not None else ""
+        return str(label) if label else name
+    return name
+
+
+def _labels_for(labels: Any) -> Mapping[str, str] | None:
+    """``labels`` as id -> label: a mapping as given, or a model's cause and facet labels."""
+    if labels is None or isinstance(labels, Mapping):
+        return labels
+    if hasattr(labels, "label") and hasattr(labels, "causes"):
+        return {v: str(labels.label(v)) for v in (*labels.causes, *getattr(labels, "facets", ()))}
+    raise DataError(f"labels must be a mapping from id to label or a Model, got {type(labels).__name__}")
+
+
+def _boxes_overlap(a: Any, b: Any, pad: float = 0.0) -> bool:
+    """True when two display-space bounding boxes overlap by more than ``pad`` pixels."""
+    return a.x0 < b.x1 - pad and b.x0 < a.x1 - pad and a.y0 < b.y1 - pad and b.y0 < a.y1 - pad
+
+
+def _fit_title(ax: Axes) -> None:
+    """Wrap the Axes' title onto more lines when it is wider than the Axes (a narrow plot)."""
+    fig = ax.get_figure()
+    fig.canvas.draw()  # type: ignore[union-attr]
+    title, axes = ax.title.get_window_extent(), ax.get_window_extent()
+    if title.width > axes.width > 0:
+        text = ax.get_title()
+        width = max(12, int(len(text) * axes.width / title.width) - 1)
+        ax.set_title(textwrap.fill(text, width), fontsize=ax.title.get_fontsize())
+        fig.canvas.draw()  # type: ignore[union-attr]  # the layout makes room for the new lines
+
+
+def _fit_xticklabels(ax: Axes, names: Sequence[str], *, fontsize: float = 8.0) -> None:
+    """Set x tick labels that do not collide: wrapped level text when there is room, else
+    upright text on one line (a size smaller if that is what it takes); when even that is too
+    tight, every k-th label and the last one.
+
+    Decided on the drawn figure (its final layout), so it holds for any figure size.
+    """
+    import math
+
+    fig = ax.get_figure()
+    n = len(names)
+    ax.set_xticks(np.arange(n))
+
+    def draw() -> list[Any]:
+        fig.canvas.draw()  # type: ignore[union-attr]
+        return [t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()]
+
+    def collide(boxes: list[Any]) -> bool:
+        return any(_boxes_overlap(a, b, pad=-2.0) for a, b in itertools.pairwise(boxes))
+
+    ax.set_xticklabels([""] * n)
+    draw()  # the final layout: how wide the Axes really is
+    spacing_px = ax.get_window_extent().width / max(n, 1)
+    chars = int(spacing_px * 72.0 / fig.dpi / (0.6 * fontsize))  # type: ignore[union-attr]
+    if chars >= 9:  # level, wrapped to the room between ticks (at most three lines)
+        ax.set_xticklabels([_shorten(s, chars, 3) for s in names], fontsize=fontsize, rotation=0, ha="center")
+        if not collide(draw()):
+            return
+    shown = [_shorten(s, 34, 1) for s in names]
+    for fs in (fontsize, fontsize - 1.0):
+        ax.set_xticklabels(shown, fontsize=fs, rotation=90, ha="center", va="top")
+        boxes = draw()
+        if not collide(boxes):
+            return
+    # every k-th label, k from the labels' own width; the last label stays, its neighbour goes
+    need = max(2, math.ceil((max(b.width for b in boxes) + 3.0) / max(spacing_px, 1e-9)))  # ticks per label
+    step = need
+    while step < n:
+        keep = [i % step == 0 for i in range(n)]
+        keep[-1] = True
+        if 0 < (n - 1) % step < need:
+            keep[(n - 1) // step * step] = False  # too close to the last one
+        ax.set_xticklabels([s if k else "" for s, k in zip(shown, keep, strict=True)], fontsize=fs, rotation=90)
+        if not collide(draw()):
+            return
+        step += 1
+    ax.set_xticklabels([s if i in (0, n - 1) else "" for i, s in enumerate(shown)], fontsize=fs, rotation=90)
+
+
 # --------------------------------------------------------------------------- posterior
 def plot_posterior(
     posterior: Posterior, *, ax: Axes | None = None, facets: bool = False, sort: bool = True, labels: str = "label"
@@ -180,7 +280,7 @@ def plot_posterior(
 
 # --------------------------------------------------------------------------- ranking
 def plot_ranking(
-    ranking: QuestionRanking, *, ax: Axes | None = None, top: int = 10, per_cost: bool = False, labels: str = "id"
+    ranking: QuestionRanking, *, ax: Axes | None = None, top: int = 10, per_cost: bool = False, labels: str = "label"
 ) -> Axes:
     """Draw the expected information gain (bits) of the ``top`` unanswered questions.
 
@@ -193,7 +293,8 @@ def plot_ranking(
     per_cost
         Also draw the gain per unit of cost, as a second bar per question.
     labels
-        ``'id'`` (question ids) or ``'text'`` (the question texts, shortened).
+        ``'label'`` (the questions' short labels, or their texts where the ranking has none),
+        ``'text'`` (the question texts, shortened) or ``'id'`` (question ids).
 
     Returns
     -------
@@ -202,10 +303,16 @@ def plot_ranking(
     frame = ranking.to_frame()
     frame = frame[~frame["answered"].astype(bool)].head(top).iloc[::-1]
     n = len(frame)
-    ax = _new_axes(ax, _tall(n, 0.5 if labels == "text" else 0.28) if n > 12 or labels == "text" else None)
+    wordy = labels != "id"
+    ax = _new_axes(ax, _tall(n, 0.5 if wordy else 0.28) if n > 12 or wordy else None)
     y = np.arange(n)
-    names = frame["text"] if labels == "text" else frame["question"]
-    width, n_lines = (34, 3) if labels == "text" else (28, 2)
+    if labels == "label":
+        own = getattr(ranking, "labels", None)
+        by_id = dict(zip(ranking.questions, own, strict=False)) if own else {}
+        names = [by_id.get(q, t) for q, t in zip(frame["question"], frame["text"], strict=True)]
+    else:
+        names = list(frame["text"] if labels == "text" else frame["question"])
+    width, n_lines = (34, 3) if wordy else (28, 2)
     if per_cost:
         h = 0.38
         ax.barh(
@@ -240,15 +347,22 @@ def plot_ranking(
 def plot_trajectory(session: Session, *, ax: Axes | None = None, labels: str = "label") -> Axes:
     """Draw each cause's P(present) after each step of a session (one line per cause).
 
-    The x ticks are the question ids in the order asked; step 0 is before any answer.
+    The x ticks are the questions in the order asked, by their labels (``labels='id'``: ids);
+    step 0 is before any answer. Tick labels never collide: they are wrapped when there is room,
+    turned upright when not, and thinned out when even that is too tight. The legend sits to the
+    right of the plot, clear of the x label.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
     traj = session.trajectory()
-    ax = _new_axes(ax, (_DEFAULT_SIZE[0], _DEFAULT_SIZE[1] + 0.8))
-    x = np.arange(len(traj))
+    model = getattr(session, "model", None)
+    n_steps = len(traj)
+    if ax is None:  # wide enough for the steps, plus the legend on the right
+        width = float(min(16.0, max(4.2, 0.2 * n_steps) + 3.4))
+        ax = _new_axes(None, (width, _DEFAULT_SIZE[1] + 0.6))
+    x = np.arange(n_steps)
     n = traj.shape[1]
     import matplotlib as mpl
 
@@ -264,68 +378,73 @@ def plot_trajectory(session: Session, *, ax: Axes | None = None, labels: str = "
             linewidth=1.6,
             color=cmap(j % cmap.N),
             linestyle=styles[(j // cmap.N) % len(styles)],
-            label=_shorten(name, 40, 1),
+            label=_shorten(name, 28, 2),
         )
-    ax.set_xticks(
-        x, [_shorten(s, 22, 1) for s in traj.index], rotation=40, ha="right", fontsize=8, rotation_mode="anchor"
-    )
-    ax.set_xlim(-0.3, max(len(x) - 0.7, 0.3))
+    steps = [str(s) for s in traj.index]
+    names = [
+        "before any answer" if i == 0 else (_question_name(model, s) if labels == "label" else s)
+        for i, s in enumerate(steps)
+    ]
+    ax.set_xlim(-0.5, max(n_steps - 0.5, 0.5))
     ax.set_ylim(0, 1)
     ax.set_ylabel("P(present | answers so far)")
-    ax.set_xlabel("question answered")
+    ax.set_xlabel("question answered, in the order asked")
     ax.grid(alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2 if n > 3 else n, fontsize=7.5, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5, frameon=False, title="cause")
     ax.set_title("How each cause moved, answer by answer", fontsize=11)
+    _fit_xticklabels(ax, names)
+    _fit_title(ax)
     return ax
 
 
 # --------------------------------------------------------------------------- explanation
-def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: int = 10, labels: str = "id") -> Axes:
+def plot_explanation(explanation: Explanation, *, ax: Axes | None = None, top: int = 10, labels: str = "label") -> Axes:
     """Draw how much each answer moved one cause: diverging bars of bits of log-odds.
 
     Positive bits (right) made the cause more likely, negative (left) less likely; one bit
-    doubles (or halves) the odds. ``labels='text'`` uses the question texts instead of ids.
+    doubles (or halves) the odds. Each bar is named by the question's label (or its text when
+    the model gives no label) and the answer as a person saw it; ``labels='text'`` uses the
+    question texts, ``labels='id'`` the ids.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    frame = explanation.to_frame().head(top).iloc[::-1]
+    frame = explanation.to_frame().head(top)
+    shown_by_id = dict(zip(explanation.questions, explanation.labels, strict=True))
+    frame = frame.assign(_label=[shown_by_id.get(q, q) for q in frame["question"]]).iloc[::-1]
     n = len(frame)
-    ax = _new_axes(ax, _tall(n, 0.5 if labels == "text" else 0.28) if n > 12 or labels == "text" else None)
+    ax = _new_axes(ax, _tall(n, 0.5) if n > 8 or labels != "id" else None)
     y = np.arange(n)
     bits = frame["bits"].to_numpy(dtype=float)
-    ax.barh(y, bits, height=0.7, color=np.where(bits >= 0, UP_COLOR, DOWN_COLOR), zorder=2)
+    finite = np.where(np.isfinite(bits), bits, 0.0)
+    lim = float(np.max(np.abs(finite))) if n else 1.0
+    lim = max(lim, 0.25) * 1.3
+    drawn = np.clip(np.where(np.isfinite(bits), bits, np.sign(bits) * lim), -lim, lim)
+    ax.barh(y, drawn, height=0.7, color=np.where(bits >= 0, UP_COLOR, DOWN_COLOR), zorder=2)
     ax.axvline(0, color="black", linewidth=0.8, zorder=3)
-    if labels == "text":
-        names = [
-            f"{_shorten(q, 36, 2)}\n= {_shorten(a, 34, 1)}" for q, a in zip(frame["text"], frame["answer"], strict=True)
-        ]
-    else:
+    if labels == "id":
         names = [_shorten(f"{q} = {a}", 38, 2) for q, a in zip(frame["question"], frame["answer"], strict=True)]
+    else:
+        column = frame["text"] if labels == "text" else frame["_label"]
+        names = [
+            f"{_shorten(q, 36, 2)}\nyou said: {_shorten(a, 26, 1)}"
+            for q, a in zip(column, frame["answer"], strict=True)
+        ]
     ax.set_yticks(y, names, fontsize=8)
-    lim = float(np.max(np.abs(bits))) if n else 1.0
-    lim = max(lim, 0.25) * 1.25
     ax.set_xlim(-lim, lim)
-    for yi, b in zip(y, bits, strict=True):
-        ax.text(b, yi, f" {b:+.2f} ", va="center", ha="left" if b >= 0 else "right", fontsize=7.5)
+    for yi, b, d in zip(y, bits, drawn, strict=True):
+        text = ("made it certain" if b > 0 else "ruled it out") if np.isinf(b) else f"{b:+.2f}"
+        ax.text(d, yi, f" {text} ", va="center", ha="left" if b >= 0 else "right", fontsize=7.5, zorder=4)
     ax.set_ylim(-0.6, max(n, 1) - 0.4)
     if n == 0:
         ax.text(0, 0, "no answers given", ha="center", va="center")
-    ax.set_xlabel("bits of log-odds (+1 doubles the odds, −1 halves them)")
+    ax.set_xlabel(
+        "bits of log-odds (+1 doubles the odds, −1 halves them)\nright: made it more likely; left: less likely"
+    )
     ax.grid(axis="x", alpha=0.3, zorder=0)
     ax.spines[["top", "right"]].set_visible(False)
-    from matplotlib.patches import Patch
-
-    ax.legend(
-        handles=[
-            Patch(color=UP_COLOR, label="made it more likely"),
-            Patch(color=DOWN_COLOR, label="made it less likely"),
-        ],
-        loc="lower right",
-        fontsize=8,
-    )
     ax.set_title(_shorten(f"Why '{explanation.label}' is at {explanation.probability:.0%}", 60, 1), fontsize=11)
     return ax
 
@@ -457,7 +576,7 @@ def plot_network(
     plan = []  # per column: (raw labels, lines per label, font size or None for dots, slot height)
     for layer in layers:
         slot_pt = h_pt / max(len(layer), 1)
-        raw = [model.label(v) if labels == "auto" and role(v) in ("cause", "facet") else v for v in layer]
+        raw = [_node_name(model, v, role(v)) if labels == "auto" else v for v in layer]
         lines = 2 if any(" " in t for t in raw) and slot_pt > 18 else 1
         longest = max(len(t) for t in raw) / lines + (3 if lines > 1 else 0)
         fs_height = slot_pt / (1.45 * lines + 0.5)
@@ -575,7 +694,7 @@ def plot_batch(
     *,
     ax: Axes | None = None,
     causes: Sequence[str] | None = None,
-    labels: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | Model | None = None,
 ) -> Axes:
     """Draw the spread of each cause's probability over the scored rows (one box per cause).
 
@@ -587,12 +706,13 @@ def plot_batch(
     causes
         Which causes to draw (default: every ``p_`` column, in order).
     labels
-        Optional id -> label (for example ``{c: model.label(c) for c in model.causes}``).
+        id -> label, or the model itself (its cause labels); ids when None.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    labels = _labels_for(labels)
     ok = _ok_rows(scored_frame)
     cols = (
         [f"p_{c}" for c in causes]
@@ -653,14 +773,17 @@ def plot_batch(
 
 
 def plot_top_causes(
-    scored_frame: pd.DataFrame, *, ax: Axes | None = None, labels: Mapping[str, str] | None = None
+    scored_frame: pd.DataFrame, *, ax: Axes | None = None, labels: Mapping[str, str] | Model | None = None
 ) -> Axes:
     """Draw how many rows (status ``ok``) have each cause as their most probable one.
+
+    ``labels``: id -> label, or the model itself (its cause labels); ids when None.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    labels = _labels_for(labels)
     ok = _ok_rows(scored_frame)
     counts = ok["top_cause"].value_counts(sort=True).iloc[::-1]
     n = len(counts)

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["DISCLAIMER", "Explanation", "Posterior", "VariableInfo"]
+__all__ = ["DISCLAIMER", "URGENT_KINDS", "Explanation", "Posterior", "VariableInfo"]
 
 DISCLAIMER = "A reflective aid for thinking things through, not a clinical or diagnostic assessment."
+URGENT_KINDS = ("safety", "crisis")  # notice kinds shown first, ahead of everything else
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,15 @@ class VariableInfo:
     label: str
     states: tuple[str, ...]
     present: int  # index of the state whose probability `probabilities` reports
+
+
+def _as_said(answer: str) -> str:
+    """An answer as quoted in a sentence: words get a capital first letter, as labelled answers
+    have ('sudden' -> 'Sudden', like 'Yes, a lot'); ids with underscores and other text as they are."""
+    text = str(answer)
+    if text[:1].islower() and "_" not in text:
+        return text[0].upper() + text[1:]
+    return text
 
 
 def _html_table(frame: pd.DataFrame, caption: str, note: str) -> str:
@@ -182,17 +192,66 @@ class Posterior:
         return explain_all(self._model, self)
 
     # ---------------------------------------------------------------- display
-    def summary(self, k: int = 5) -> str:
-        """Return a readable text: answers given, top causes with their change, the disclaimer."""
-        lines = [f"Posterior for model '{self.model_id}' from {len(self.answers)} answer(s)"]
+    def summary(self, k: int = 5, *, guidance: bool = False, disclaimer: bool = True) -> str:
+        """Return a readable text: the ``k`` likeliest causes against their priors.
+
+        ``guidance=True`` puts the notices the answers raise above the probabilities, urgent
+        ones (safety, crisis) first with a line saying the list of causes is not what matters
+        then. ``disclaimer=False`` leaves out the closing disclaimer (for a report that shows it
+        once, elsewhere).
+        """
+        n = len(self.answers)
+        lines = [f"Posterior for model '{self.model_id}' from {n} answer{'s' if n != 1 else ''}"]
+        if guidance:
+            lines += self._notice_lines()
         frame = self.to_frame()
-        frame = frame[frame["kind"].isin(["cause", "target"])].sort_values("posterior", ascending=False)
+        hidden = self._safety_causes()
+        frame = frame[frame["kind"].isin(["cause", "target"]) & ~frame["id"].isin(hidden)]
+        frame = frame.sort_values("posterior", ascending=False, kind="stable")
         width = max((len(x) for x in frame["label"]), default=10)
         for row in frame.head(k).itertuples():
             arrow = "up" if row.ratio > 1.05 else "down" if row.ratio < 0.95 else "about the same"
             lines.append(f"  {row.label:<{width}}  {row.posterior:6.1%}  (prior {row.prior:5.1%}, {arrow})")
-        lines.append(self.disclaimer)
+        if disclaimer:
+            lines.append(self.disclaimer)
         return "\n".join(lines)
+
+    def _safety_causes(self) -> set[str]:
+        """Causes the model marks ``kind: safety``: never listed as causes to work on."""
+        spec = getattr(self._model, "spec", None)
+        if spec is None:
+            return set()
+        return {c.id for c in spec.causes if getattr(c, "kind", "relationship") == "safety"}
+
+    def _notice_lines(self) -> list[str]:
+        """The notices the answers raise, urgent first, wrapped for a terminal."""
+        import textwrap
+
+        if self._model is None:
+            return []
+        found = self._model.guidance(dict(self.answers))
+        notices = getattr(found, "notices", None)
+        if notices is None:  # guidance without a combined list: safety, then professional help
+            notices = (*getattr(found, "safety", ()), *getattr(found, "professional_help", ()))
+        urgent = [x for x in notices if x.kind in URGENT_KINDS]
+        other = [x for x in notices if x.kind not in URGENT_KINDS]
+        lines: list[str] = []
+
+        def wrap(text: str, indent: str = "   ") -> list[str]:
+            return textwrap.wrap(" ".join(text.split()), 88, initial_indent=indent, subsequent_indent=indent)
+
+        for notice in urgent:
+            lines += [f"!! {notice.title}", *wrap(notice.text)]
+        if urgent:
+            lines += wrap(
+                "What matters first is the notice above, not the list of causes below: the causes are "
+                "about the relationship, and safety comes before working on it."
+            )
+        for notice in other:
+            lines += [f"*  {notice.title}", *wrap(notice.text)]
+        if lines:
+            lines.append("Most likely causes, against their priors:")
+        return lines
 
     def __str__(self) -> str:
         return self.summary()
@@ -245,6 +304,12 @@ class Explanation:
     bits: NDArray[np.float64]
     p_without: NDArray[np.float64]
     disclaimer: str = DISCLAIMER
+    question_labels: tuple[str, ...] = ()  # short labels of the questions (the texts when empty)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The questions' short labels, in :attr:`questions` order (their texts when none were given)."""
+        return self.question_labels if len(self.question_labels) == len(self.questions) else self.texts
 
     def to_frame(self) -> pd.DataFrame:
         """Return ``question, text, answer, bits, factor, p_without`` sorted by |bits|, largest first."""
@@ -286,14 +351,15 @@ class Explanation:
                     if f >= 1
                     else f"became {1 / f:.1f} times less likely (odds)"
                 )
-            out.append(f"Because you said '{row.answer}' to \"{row.text}\", {self.label} {how}.")
+            out.append(f"Because you said '{_as_said(row.answer)}' to \"{row.text}\", {self.label} {how}.")
         return out
 
-    def summary(self, k: int = 5) -> str:
-        """Return the cause's probability and the main reasons, with the disclaimer."""
+    def summary(self, k: int = 5, *, disclaimer: bool = True) -> str:
+        """Return the cause's probability and the main reasons (and the disclaimer, unless ``disclaimer=False``)."""
         lines = [f"{self.label}: {self.probability:.1%}"]
         lines += [f"  - {s}" for s in self.sentences(k)] or ["  (no answer moved it)"]
-        lines.append(self.disclaimer)
+        if disclaimer:
+            lines.append(self.disclaimer)
         return "\n".join(lines)
 
     def __str__(self) -> str:

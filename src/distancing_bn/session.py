@@ -147,7 +147,7 @@ class Session:
         if isinstance(question_id, str) and question_id in self.model.groups:
             return self._answer_group(question_id, label)
         self.model.network.check_variable(question_id, "question", self.model.questions)
-        if question_id in self.asked:
+        if question_id in self.asked and not self._only_unsure_in_a_checklist(question_id):
             raise DistancingBNError(f"question '{question_id}' was already asked; undo() first to change it")
         norm = normalise_answers(self.model.network, {question_id: label})
         value: Any = norm.get(question_id, UNSURE)
@@ -156,6 +156,11 @@ class Session:
         self._history.append((question_id, value))
         self._cache.clear()
         return self
+
+    def _only_unsure_in_a_checklist(self, question_id: str) -> bool:
+        """True when a checklist left this item unsure and it was not asked on its own: it may be volunteered."""
+        alone = any(q == question_id for q, _ in self._history)
+        return not alone and question_id not in self.answers
 
     def _answer_group(self, group_id: str, label: Any) -> Session:
         if group_id in self.asked:

@@ -872,7 +872,9 @@ def _cause_notices(r: _Reader, m: Mapping[str, Any], path: str) -> tuple[tuple[s
 
 
 def _cause(r: _Reader, item: Any, path: str) -> Cause | None:
-    m = r.mapping(item, path, _CAUSE_KEYS, ("id", "label", "description", "prior", "rationale", "guidance"))
+    safety = isinstance(item, dict) and item.get("kind") == "safety"  # its notice speaks, not tips
+    required = ("id", "label", "description", "prior", "rationale") + (() if safety else ("guidance",))
+    m = r.mapping(item, path, _CAUSE_KEYS, required)
     if not m:
         return None
     cid = r.ident(m, "id", path)
