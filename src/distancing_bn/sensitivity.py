@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .errors import DataError, ImpossibleEvidenceError, ModelValidationError, Problem
+from .errors import DataError, ModelValidationError, Problem
 from .spec import CAUSE_STATES, ModelSpec
 
 if TYPE_CHECKING:
@@ -202,6 +202,7 @@ class SensitivityResult:
     label, posterior, derivative, p_low, p_high, swing`` (``swing = |p_high - p_low|``), ranked
     by swing within each cause. ``low``/``high`` are the ends of the interval the parameter
     moved across (its value ± ``spread``, cut to the values that keep the tables valid).
+    ``p_low``/``p_high`` are NaN where the answers would be impossible at that end.
     """
 
     frame: pd.DataFrame
@@ -272,10 +273,9 @@ def sensitivity(
         other = hi if hi - prm.value >= prm.value - lo else lo
         step = other - prm.value
         alt = _Model.from_spec(with_value(spec, prm, other), memory_budget=None)
-        try:
-            p1, le1 = _cause_posteriors(alt, answers)
-        except ImpossibleEvidenceError:  # the answers are impossible at the other value
-            p1, le1 = np.full_like(p0, np.nan), -np.inf
+        p1, le1 = _cause_posteriors(alt, answers)
+        if not np.isfinite(le1):  # the answers are impossible at the other value: P(cause, e) = P(e) = 0 there
+            p1, le1 = np.zeros_like(p0), -np.inf
         r = np.exp(le1 - le0)  # P(e | other) / P(e | value)
         b = (p1 * r - p0) / step  # d P(cause, e) / dt, in units of P(e | value)
         d = (r - 1.0) / step  # d P(e) / dt, same units
