@@ -72,6 +72,8 @@ class InterviewReport:
     seed: int | None
     unsure_rate: float
     stop: StopRule
+    n_with_cause: int = 0  # the cases the top-cause accuracy counts (at least one cause present)
+    n_single_cause: int = 0  # the cases with exactly one cause present
 
     def to_frame(self) -> pd.DataFrame:
         """Return the per-criterion table."""
@@ -219,7 +221,16 @@ def simulate_interviews(
             row[f"{kind}_median_step"] = float(np.median(steps[shown])) if shown.any() else float("nan")
             row[f"{kind}_max_step"] = float(steps[shown].max()) if shown.any() else float("nan")
         rows.append(row)
-    return InterviewReport(pd.DataFrame(rows), pd.DataFrame(case_rows), n_cases, seed, float(unsure_rate), rule)
+    return InterviewReport(
+        pd.DataFrame(rows),
+        pd.DataFrame(case_rows),
+        n_cases,
+        seed,
+        float(unsure_rate),
+        rule,
+        n_with_cause=int(y.any(axis=1).sum()),
+        n_single_cause=int((y.sum(axis=1) == 1).sum()),
+    )
 
 
 class _Memo:
