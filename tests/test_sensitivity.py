@@ -144,3 +144,14 @@ def test_cli(example: Model, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit):
         main(["sensitivity", str(EXAMPLE), "--spread", "2"])
     assert "(0, 1]" in capsys.readouterr().err
+
+
+def test_every_sensitivity_option_has_help() -> None:
+    import argparse
+
+    from distancing_bn.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    parser = sub.choices["sensitivity"]
+    for action in parser._actions:
+        assert action.help, f"sensitivity {action.option_strings or action.dest} has no help"
