@@ -100,6 +100,43 @@ def test_checklist_gain_equals_brute_force_enumeration(model: dbn.Model, criteri
             )
 
 
+@pytest.fixture(scope="module")
+def local_model(tmp_path_factory: pytest.TempPathFactory) -> dbn.Model:
+    """The example with at most one facet per question: local given the causes."""
+    text = EXAMPLE.read_text().replace("      - {facet: money_stress, strength: 0.4, rationale: Test number.}\n", "", 1)
+    path = tmp_path_factory.mktemp("local") / "local.yaml"
+    path.write_text(text)
+    return dbn.load_model(path)
+
+
+@pytest.mark.parametrize("criterion", ["joint", "marginal", "decision"])
+@pytest.mark.parametrize("answers", [{}, {"tired": "yes"}, {"money": "yes", "sad": "no", "afraid": "yes"}])
+def test_local_checklist_gains_equal_brute_force(local_model: dbn.Model, criterion: str, answers: dict) -> None:
+    from distancing_bn.information import _local_given_targets
+
+    assert _local_given_targets(local_model.network)
+    assert not _local_given_targets(dbn.load_model(EXAMPLE).network)  # 'tired' has two facets there
+    frame = rank_questions(local_model, answers, criterion=criterion, costs=False).to_frame().set_index("question")
+    for gid, group in local_model.groups.items():
+        items = [q for q in group.items if q not in answers]
+        if len(items) >= 2:
+            expected = _brute_gain(local_model, answers, items, criterion)
+            assert frame.loc[gid, "expected_gain_bits"] == pytest.approx(expected, abs=1e-12), gid
+
+
+@pytest.mark.parametrize("criterion", ["joint", "marginal", "decision"])
+def test_the_local_path_equals_the_general_one_on_the_default_model(criterion: str) -> None:
+    from distancing_bn.information import _group_gains_by_blocks, _group_gains_local, open_groups
+
+    default = dbn.load_model()
+    for answers in ({}, {"less_contact": "a_lot", "low_mood": "yes"}, {"longer_hours": "yes", "self_harm_talk": "no"}):
+        groups = open_groups(default, set(answers))
+        fast, p_fast = _group_gains_local(default, answers, groups, criterion)
+        slow, p_slow = _group_gains_by_blocks(default, answers, groups, criterion)
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-11)
+        np.testing.assert_allclose([p[0] for p in p_fast], [p[0] for p in p_slow], rtol=0, atol=1e-12)
+
+
 def test_blocks_follow_d_separation(model: dbn.Model) -> None:
     from distancing_bn.information import _blocks
 

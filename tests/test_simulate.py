@@ -199,7 +199,7 @@ def test_cli_simulate_prints_the_table(cli_runs: list[tuple[int, str, str]], mod
     assert lines[2].split() == ["n", "eig", "fixed", "random"]
     assert any(line.startswith("  0  ") for line in lines)
     assert any(line.startswith(f"{len(model.questions):3d}  ") for line in lines)
-    assert lines[-1].startswith("Questions needed to come within 1% of the all-questions accuracy:")
+    assert any(line.startswith("Questions needed to come within 1% of the all-questions accuracy:") for line in lines)
 
 
 def test_cli_simulate_same_seed_same_output(cli_runs: list[tuple[int, str, str]]) -> None:

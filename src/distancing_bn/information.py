@@ -376,8 +376,142 @@ def _group_gains(
     """
     binary = all(model.network.card(t) == 2 for t in model.network.targets)
     if target is None and model.engine.has_joint and binary:
+        if _local_given_targets(model.network):
+            return _group_gains_local(model, norm, groups, criterion)
         return _group_gains_by_blocks(model, norm, groups, criterion)
     return _group_gains_by_rows(model, norm, groups, criterion, target)
+
+
+def _local_given_targets(net: Any) -> bool:
+    """True when, given the targets, every question depends on at most one latent, itself a child of targets only.
+
+    Then ``P(latent | T, e)`` is local (its own table times the likelihoods of the answered
+    questions below it) and a checklist's outcome table given ``T`` follows from the tables alone,
+    with no extra query: :func:`_group_gains_local`. Our YAML models with at most one facet per
+    question are such networks.
+    """
+    targets = set(net.targets)
+    asked = set(net.observables) | set(net.observed)
+    has_children = {p for v in net.variables for p in net.parents[v]}
+    for v in net.variables:
+        ps = net.parents[v]
+        if v in targets:
+            if any(p not in targets for p in ps):
+                return False
+        elif v in asked:
+            if v in has_children or any(p in asked for p in ps) or sum(p not in targets for p in ps) > 1:
+                return False
+        elif any(p not in targets for p in ps):
+            return False
+    return True
+
+
+def _over_targets(net: Any, v: str, states: NDArray[np.intp], position: Mapping[str, int]) -> NDArray[np.float64]:
+    """``v``'s table per state of the targets' joint: ``(|T|, latent card or 1, card of v)``.
+
+    The axis of ``v``'s one non-target parent, if any, is kept; a latent's own table is
+    ``(|T|, 1, card)``.
+    """
+    ps = net.parents[v]
+    cpt = net.cpts[v]
+    other = [i for i, p in enumerate(ps) if p not in position]
+    if other:
+        cpt = np.moveaxis(cpt, other[0], -2)
+    index = tuple(states[position[p]] for p in ps if p in position)
+    table = cpt[index] if index else np.broadcast_to(cpt, (states.shape[1], *cpt.shape))
+    return table if other else table[:, None, :]
+
+
+def _group_gains_local(
+    model: Model, norm: Mapping[str, Any], groups: Sequence[tuple[str, Sequence[str]]], criterion: str
+) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
+    """Checklist gains when the network is local given the targets (see :func:`_local_given_targets`).
+
+    One query gives ``P(T | e)``. A block of items sharing a latent ``f`` has
+    ``P(o_B | T, e) = Σ_f P(f | T, e) Π_q P(o_q | f, T)``, with ``P(f | T, e)`` its table times the
+    likelihoods of the answered questions below it; an item with no latent has its own table.
+    These depend on the targets only through ``D``, the targets their tables mention, so
+    everything is computed over the states of ``D`` (``I(T; G | e) = I(D; G | e)``). Exact.
+    """
+    net = model.network
+    targets = list(net.targets)
+    cards = [net.card(t) for t in targets]
+    ev = from_answers(net, norm, 1).likelihoods
+    res = model.engine.query(ev, 1, marginals=[], joint=True)
+    if not np.isfinite(res.log_evidence[0]):
+        raise impossible_evidence(model.engine, norm)
+    assert res.target_joint is not None
+    joint = res.target_joint.reshape(cards)
+    lik = {q: np.asarray(a[0], dtype=np.float64) for q, a in ev.items()}
+    lik.update({q: np.eye(net.card(q))[net.states[q].index(a)] for q, a in net.observed.items()})
+    tset = set(targets)
+
+    def latent(q: str) -> str | None:
+        return next((p for p in net.parents[q] if p not in tset), None)
+
+    below: dict[str, list[str]] = {}
+    for q in lik:
+        if (f := latent(q)) is not None:
+            below.setdefault(f, []).append(q)
+    gains = np.zeros(len(groups))
+    probs: list[NDArray[np.float64]] = []
+    for _, items in groups:
+        blocks: dict[str | None, list[str]] = {}
+        for q in items:
+            blocks.setdefault(latent(q), []).append(q)
+        mentioned = {p for q in items for p in net.parents[q] if p in tset}
+        for f in blocks:
+            if f is not None:
+                mentioned |= set(net.parents[f]) | {p for q in below.get(f, ()) for p in net.parents[q] if p in tset}
+        d = [t for t in targets if t in mentioned]
+        position = {t: i for i, t in enumerate(d)}
+        states = np.indices([net.card(t) for t in d]).reshape(len(d), -1) if d else np.zeros((0, 1), np.intp)
+        rest = tuple(i for i, t in enumerate(targets) if t not in position)
+        p_d = joint.sum(axis=rest).reshape(-1)
+        given_d = np.ones((1, p_d.size))  # P(o | D, e) over the outcomes so far
+        h_given_d = np.zeros(p_d.size)
+        for f, block in blocks.items():
+            for part in [block] if f is not None else [[q] for q in block]:
+                if f is None:
+                    a = np.ones((1, p_d.size, 1))
+                else:
+                    b = _over_targets(net, f, states, position)[:, 0, :].copy()
+                    for q in below.get(f, ()):
+                        b *= _over_targets(net, q, states, position) @ lik[q]
+                    tot = b.sum(axis=1, keepdims=True)
+                    a = np.divide(b, tot, out=np.zeros_like(b), where=tot > 0)[None]
+                for q in part:
+                    tab = np.moveaxis(_over_targets(net, q, states, position), -1, 0)  # (card q, |D|, card f)
+                    a = (a[:, None] * tab[None]).reshape(-1, p_d.size, a.shape[-1])
+                table = a.sum(axis=-1)  # P(o_B | D, e): (outcomes, |D|)
+                h_given_d += entropy_bits(table, axis=0)
+                given_d = (given_d[:, None, :] * table[None, :, :]).reshape(-1, p_d.size)
+        p_o = given_d @ p_d
+        if criterion == "joint":
+            gains[len(probs)] = max(0.0, float(entropy_bits(p_o) - p_d @ np.where(p_d > 0, h_given_d, 0.0)))
+        else:
+            both = np.empty((p_o.size, len(targets)))
+            before = np.empty(len(targets))
+            for i, t in enumerate(targets):  # P(T_i present, D | e), then through P(o | D, e)
+                k = model._info[t].present
+                if t in position:
+                    q_i = np.where(states[position[t]] == k, p_d, 0.0)
+                else:
+                    keep = tuple(j for j in rest if j != i)
+                    q_i = np.take(joint.sum(axis=keep), k, axis=_axis_of(i, targets, position)).reshape(-1)
+                both[:, i] = given_d @ q_i
+                before[i] = q_i.sum()
+            cond = np.divide(both, p_o[:, None], out=np.zeros_like(both), where=p_o[:, None] > 0)
+            u0 = _cause_uncertainty(before[None, :], criterion)[0]
+            gains[len(probs)] = max(0.0, float(u0 - p_o @ _cause_uncertainty(cond, criterion)))
+        probs.append(p_o)
+    return gains, probs
+
+
+def _axis_of(i: int, targets: Sequence[str], position: Mapping[str, int]) -> int:
+    """Axis of target ``i`` in the joint summed down to ``D`` and ``i`` (axes in target order)."""
+    kept = [j for j, t in enumerate(targets) if t in position or j == i]
+    return kept.index(i)
 
 
 def _group_gains_by_blocks(
