@@ -178,7 +178,7 @@ def simulate(
     k_max = len(qs) if max_questions is None else min(max_questions, len(qs))
     full_codes = {q: truth[q] for q in qs}
     acc_all = _metrics(model, truth, full_codes, n_cases)
-    prior_rank = model.rank_questions({}, criterion=criterion, costs=False)  # type: ignore[arg-type]
+    prior_rank = model.rank_questions({}, criterion=criterion, costs=False, groups=False)  # type: ignore[arg-type]
     fixed_order = [q for q in prior_rank.to_frame()["question"]]
     rows = []
     for policy in policies:
