@@ -41,6 +41,7 @@ __all__ = [
     "plot_posterior",
     "plot_ranking",
     "plot_top_causes",
+    "plot_tornado",
     "plot_trajectory",
 ]
 
