@@ -495,15 +495,9 @@ def _array_bytes(obj: Any, seen: set[int]) -> int:
     return 0
 
 
-ESTIMATE_BUG = (
-    "library bug: inference._estimate counts the target-joint projection of the root clique as a dense "
-    "root_size x joint_size matrix (134 MB for the 12 causes), which _Projection builds only up to _DENSE_LIMIT"
-)
-
-
 @pytest.mark.parametrize(
     "which",
-    ["toy", "monty", pytest.param("default", marks=pytest.mark.xfail(strict=True, reason=ESTIMATE_BUG)), "pairs"],
+    ["toy", "monty", "default", "pairs"],
 )
 def test_memory_estimate_bounds_the_compiled_arrays(which: str, default_model: Model) -> None:
     makers = {
@@ -573,11 +567,7 @@ REPO_MODELS = sorted((Path(__file__).resolve().parents[1] / "models").rglob("*.y
 
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=ESTIMATE_BUG)) if p.name == "distancing.yaml" else p
-        for p in REPO_MODELS
-        if "mappings" not in p.parts
-    ],
+    [p for p in REPO_MODELS if "mappings" not in p.parts],
     ids=lambda p: p.name,
 )
 def test_bundled_models_compile_far_inside_the_default_budget(path: Path) -> None:

@@ -84,10 +84,6 @@ def test_sample_cases_match_answer_probabilities(model: Model) -> None:
             assert abs(freq - p) <= 3 * np.sqrt(p * (1 - p) / n) + 1e-12, (q, a, freq, p)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: sample_cases (and so simulate) draws cases without the premise the posteriors enter",
-)
 def test_sampled_cases_meet_the_premise(model: Model) -> None:
     cases = sample_cases(model, 2000, seed=5)
     assert _with_premise(model, cases).all()

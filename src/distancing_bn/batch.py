@@ -361,6 +361,9 @@ def _interview_step(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Apply the interview's order per row: a pending screen first, else the default stop rule.
 
+    Past the screens, the next question is the best single question (checklists that are not
+    screens are ranked only in interactive sessions: ``Session``, ``ask``, ``serve``).
+
     A question screen is pending while it is unanswered; a checklist screen while any of its
     items is. Otherwise the row stops (empty next question) with ``stop_reason`` ``decided``
     (every cause below or above the rule's bounds), ``no_gain`` (best gain below its floor) or
@@ -379,7 +382,7 @@ def _interview_step(
     no_gain = ~exhausted & (np.nan_to_num(gain, nan=0.0) < rule.min_gain_bits)
     reason[no_gain] = "no_gain"
     reason[exhausted] = "exhausted"
-    reason[decided & ~exhausted] = "decided"
+    reason[decided] = "decided"  # the stop rule's order: decided before no gain and nothing left
     stop = decided | no_gain
     nq[stop] = None
     gain[stop] = np.nan

@@ -376,7 +376,8 @@ def _estimate(plan: _Plan, table_bytes: int, joint_size: int, budget: int | None
             tree += _FLOAT * size * (cards[v] + 1) if size * cards[v] <= _DENSE_LIMIT else 0
     reported = [net.index[v] for v in (*net.targets, *net.reported)]
     root_size = sizes[plan.root]
-    tree += _FLOAT * root_size * (sum(cards[i] for i in reported) + 2 * hosted[plan.root] + joint_size)
+    joint_matrix = joint_size if root_size * joint_size <= _DENSE_LIMIT else 0  # dense projections only
+    tree += _FLOAT * root_size * (sum(cards[i] for i in reported) + 2 * hosted[plan.root] + joint_matrix)
     tree += _FLOAT * (sum(sizes) + sum(sep))  # the prior pass
     answers = sum(cards[i] for i in net.index.values() if net.variables[i] in set(net.observables))
     row = _FLOAT * (2 * sum(sizes) + 2 * sum(sep) + 3 * max(sizes) + joint_size + 2 * answers + len(reported))

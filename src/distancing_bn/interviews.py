@@ -34,32 +34,10 @@ if TYPE_CHECKING:
 
 __all__ = ["InterviewReport", "sample_premise_cases", "simulate_interviews"]
 
-_MAX_DRAWS = 50  # rounds of rejection sampling before giving up on the premise
-
 
 def sample_premise_cases(model: Model, n: int, *, seed: int | None = 0) -> dict[str, NDArray[np.int64]]:
-    """Draw ``n`` cases from the model given its always-observed questions (rejection sampling).
-
-    Raises
-    ------
-    ValueError
-        The premise is so unlikely that ``_MAX_DRAWS`` rounds did not give ``n`` cases.
-    """
-    net = model.network
-    want = {q: net.states[q].index(a) for q, a in net.observed.items()}
-    parts: list[dict[str, NDArray[np.int64]]] = []
-    have = 0
-    rng = np.random.default_rng(seed)
-    for _ in range(_MAX_DRAWS):
-        draw = sample_cases(model, max(n, 64), seed=int(rng.integers(2**31)))
-        keep = np.ones(len(next(iter(draw.values()))), dtype=bool)
-        for q, k in want.items():
-            keep &= draw[q] == k
-        parts.append({v: a[keep] for v, a in draw.items()})
-        have += int(keep.sum())
-        if have >= n:
-            return {v: np.concatenate([p[v] for p in parts])[:n] for v in draw}
-    raise ValueError(f"the model's premise held in too few sampled cases ({have} of {n} wanted)")
+    """Draw ``n`` cases from the model given its always-observed questions (see :func:`sample_cases`)."""
+    return sample_cases(model, n, seed=seed)
 
 
 @dataclass(frozen=True, slots=True)

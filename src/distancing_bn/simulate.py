@@ -35,7 +35,41 @@ __all__ = ["SimulationResult", "batch_gains", "batch_gains_from_evidence", "samp
 
 
 def sample_cases(model: Model, n: int, *, seed: int | None = 0) -> dict[str, NDArray[np.int64]]:
-    """Draw ``n`` joint samples (forward sampling); return variable -> state index per case."""
+    """Draw ``n`` joint samples given the model's premise; return variable -> state index per case.
+
+    Forward sampling; where the model has always-observed questions, cases in which they take
+    another answer are drawn again (rejection sampling), so the cases follow the same
+    distribution as every posterior, which is conditioned on the premise.
+
+    Raises
+    ------
+    ValueError
+        The premise held in too few draws (see ``_MAX_DRAWS``).
+    """
+    net = model.network
+    if not net.observed:
+        return _forward(model, n, seed)
+    want = {q: net.states[q].index(a) for q, a in net.observed.items()}
+    parts: list[dict[str, NDArray[np.int64]]] = []
+    have = 0
+    rng = np.random.default_rng(seed)
+    for _ in range(_MAX_DRAWS):
+        draw = _forward(model, max(n, 64), int(rng.integers(2**31)))
+        keep = np.ones(max(n, 64), dtype=bool)
+        for q, k in want.items():
+            keep &= draw[q] == k
+        parts.append({v: a[keep] for v, a in draw.items()})
+        have += int(keep.sum())
+        if have >= n:
+            return {v: np.concatenate([p[v] for p in parts])[:n] for v in draw}
+    raise ValueError(f"the model's premise held in too few sampled cases ({have} of {n} wanted)")
+
+
+_MAX_DRAWS = 50  # rounds of rejection sampling before giving up on the premise
+
+
+def _forward(model: Model, n: int, seed: int | None) -> dict[str, NDArray[np.int64]]:
+    """Forward sampling from the joint (no conditioning)."""
     rng = np.random.default_rng(seed)
     net = model.network
     out: dict[str, NDArray[np.int64]] = {}
