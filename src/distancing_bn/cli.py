@@ -480,7 +480,7 @@ def _add_score_commands(sub: Any) -> None:
         "--decided-high", type=_probability, default=0.9, metavar="P", help="a cause above P counts as found (0.9)"
     )
     p.add_argument(
-        "--min-gain", type=_bits, default=0.02, metavar="BITS", help="stop when no question gains this much (0.02)"
+        "--min-gain", type=_bits, default=0.05, metavar="BITS", help="stop when no question gains this much (0.05)"
     )
     p.add_argument(
         "--max-questions", type=non_negative_int, default=None, metavar="K", help="stop after K questions (no limit)"
@@ -493,6 +493,114 @@ def _add_score_commands(sub: Any) -> None:
     )
     p.add_argument("--every", type=_positive_int, default=5, metavar="K", help="with --curves: print every K questions")
     p.set_defaults(func=_cmd_simulate)
+
+
+def _spread(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text[:40]!r}")
+    return value
+
+
+def _concentration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text[:40]!r}")
+    return value
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from ._ask import load_answers
+    from .errors import DataError
+    from .sensitivity import question_stability, sensitivity
+
+    model = _load(args)
+    if model.spec is None:
+        raise DataError("sensitivity needs a distancing-bn YAML model; network files carry no named parameters")
+    answers = load_answers(args.answers) if args.answers else {}
+    causes = list(model.causes)
+    if args.cause is not None:
+        if args.cause not in causes:
+            raise DataError(f"unknown cause {args.cause[:40]!r}; causes: {', '.join(causes)}")
+        causes = [args.cause]
+    result = sensitivity(model, answers, spread=args.spread)
+    stab = (
+        None
+        if args.samples == 0
+        else question_stability(model, answers, concentration=args.concentration, samples=args.samples, seed=args.seed)
+    )
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        ax = result.plot(causes[0], n=args.top)
+        ax.figure.savefig(args.plot, dpi=120)
+    if args.json:
+        out: dict[str, Any] = {
+            "spread": args.spread,
+            "causes": {
+                c: result.top(c, args.top).drop(columns=["cause", "label"]).to_dict(orient="records") for c in causes
+            },
+        }
+        if stab is not None:
+            out["next_question"] = {
+                "chosen": stab.chosen,
+                "p_first": stab.p_first,
+                "p_top3": stab.p_top3,
+                "samples": stab.samples,
+                "concentration": stab.concentration,
+                "firsts": stab.firsts,
+            }
+        json.dump(out, sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    print(f"{len(answers)} answer(s); each number moves across its value ± {args.spread:g} (cut to valid values).")
+    for c in causes:
+        top = result.top(c, args.top)
+        print(f"\n{model.label(c)}: P(present) = {top['posterior'].iloc[0]:.3f}")
+        print(f"  {'parameter':<58} {'value':>6} {'d P/d value':>12} {'P at low':>9} {'P at high':>9}")
+        for _, r in top.iterrows():
+            print(
+                f"  {str(r['parameter'])[:58]:<58} {r['value']:6.3f} {r['derivative']:12.4f} "
+                f"{r['p_low']:9.3f} {r['p_high']:9.3f}"
+            )
+    if stab is not None:
+        print("\n" + stab.summary())
+    if args.plot:
+        print(f"\nwrote {args.plot}")
+    print(model.disclaimer)
+    return EXIT_OK
+
+
+def _add_sensitivity_command(sub: Any) -> None:
+    from ._ask import non_negative_int
+
+    p = sub.add_parser("sensitivity", help="which numbers move each cause most, and how stable the next question is")
+    _model_arg(p)
+    p.add_argument("--answers", metavar="FILE.json", help="answers as a JSON object (default: no answers)")
+    p.add_argument("--cause", metavar="ID", help="report only this cause")
+    p.add_argument("--top", type=_positive_int, default=8, metavar="N", help="parameters per cause (default 8)")
+    p.add_argument("--spread", type=_spread, default=0.1, metavar="S", help="move each number by ± S (default 0.1)")
+    p.add_argument(
+        "--samples",
+        type=non_negative_int,
+        default=200,
+        metavar="N",
+        help="resampled models for the next-question stability (0: skip; default 200)",
+    )
+    p.add_argument(
+        "--concentration", type=_concentration, default=50.0, metavar="C", help="Beta concentration (default 50)"
+    )
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="random seed")
+    p.add_argument("--plot", metavar="FILE.png", help="write a tornado plot of the first cause reported")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_sensitivity)
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -594,7 +702,7 @@ def _add_serve_command(sub: Any) -> None:
 def _extra_commands() -> list[Any]:
     from ._ask import add_ask_command
 
-    return [add_ask_command, _add_score_commands, _add_serve_command]
+    return [add_ask_command, _add_score_commands, _add_serve_command, _add_sensitivity_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

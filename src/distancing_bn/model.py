@@ -515,3 +515,19 @@ class Model:
             )
         except Exception:
             return f"<pre>{html.escape(repr(self))}</pre>"
+
+    # ------------------------------------------------------------------ learning
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        *,
+        mapping: Any = None,
+        prior_strength: float = 10.0,
+        max_iter: int = 50,
+        tol: float = 1e-6,
+        learn: Sequence[str] | None = None,
+    ) -> Model:
+        """Return a new model whose numbers are learned from ``frame`` by EM; see :func:`distancing_bn.learn.em`."""
+        from .learn import fit
+
+        return fit(self, frame, mapping=mapping, prior_strength=prior_strength, max_iter=max_iter, tol=tol, learn=learn)

@@ -41,6 +41,7 @@ __all__ = [
     "plot_posterior",
     "plot_ranking",
     "plot_top_causes",
+    "plot_tornado",
     "plot_trajectory",
 ]
 
@@ -949,4 +950,52 @@ def plot_policy_curves(
     n_cases = getattr(result, "n_cases", None)
     where = f" on {n_cases:,} simulated cases" if n_cases else ""
     ax.set_title(f"Question policies compared{where}", fontsize=11)
+    return ax
+
+
+# --------------------------------------------------------------------------- sensitivity
+def plot_tornado(result: Any, cause: str, *, n: int = 12, ax: Axes | None = None) -> Axes:
+    """Draw a tornado plot: how far each of the ``n`` most influential numbers moves one cause.
+
+    ``result`` is a :class:`distancing_bn.sensitivity.SensitivityResult`. Each bar spans the
+    cause's posterior with the parameter at the low and at the high end of its interval
+    (red: the posterior rises with the parameter; blue: it falls); the vertical line is the
+    posterior at the model's values.
+
+    Raises
+    ------
+    DataError
+        An unknown cause.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    top = result.top(cause, n)
+    top = top.iloc[::-1].reset_index(drop=True)
+    ax = _new_axes(ax, (10.0, _tall(len(top), 0.42, 1.8)[1]))
+    base = float(top["posterior"].iloc[0]) if len(top) else 0.0
+    for i, row in top.iterrows():
+        left, right = sorted((float(row["p_low"]), float(row["p_high"])))
+        rising = float(row["p_high"]) >= float(row["p_low"])
+        ax.barh(i, right - left, left=left, color=UP_COLOR if rising else DOWN_COLOR, alpha=0.85, height=0.6)
+    labels = [
+        _shorten(f"{r['parameter']} ({r['value']:.2f}: {r['low']:.2f}-{r['high']:.2f})", 46, 2)
+        for _, r in top.iterrows()
+    ]
+    ax.set_yticks(range(len(top)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.axvline(base, color="#333333", linewidth=1)
+    ends = top[["p_low", "p_high"]].to_numpy()
+    span_lo = float(min(ends.min(), base)) if len(top) else 0.0
+    span_hi = float(max(ends.max(), base)) if len(top) else 1.0
+    pad = max(0.02, 0.08 * (span_hi - span_lo))
+    ax.set_xlim(max(0.0, span_lo - pad), min(1.0, span_hi + pad))
+    ax.set_xlabel(f"P({_shorten(str(top['label'].iloc[0]) if len(top) else cause, 40, 1)} present)")
+    ax.set_title(
+        f"Numbers that move this cause most (each across its value ± {result.spread:g})\n"
+        "red: rises with the number; blue: falls; line: the model's value",
+        fontsize=10,
+    )
+    ax.grid(axis="x", alpha=0.3)
     return ax
