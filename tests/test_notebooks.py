@@ -41,23 +41,8 @@ def kernel_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 
-# 02 scores the Divorce Predictors data with models/mappings/divorce.yaml, which still names
-# questions of the previous model; every cell before that one runs
-STALE_MAPPING = {"02-batch-scoring"}
-CASES = [
-    pytest.param(
-        p,
-        id=p.stem,
-        marks=[pytest.mark.xfail(reason="mapping not yet revised for the new model", strict=False)]
-        if p.stem in STALE_MAPPING
-        else [],
-    )
-    for p in NOTEBOOKS
-]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("path", CASES)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path: Path, kernel_env: None) -> None:
     if not _has_kernel(KERNEL):
         pytest.skip(f"no '{KERNEL}' Jupyter kernel installed (python -m ipykernel install --user --name {KERNEL})")

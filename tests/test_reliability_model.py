@@ -304,7 +304,6 @@ def test_every_bundled_model_loads_far_inside_the_limits() -> None:
         assert path.stat().st_size * 50 < MAX_YAML_FILE_BYTES, path
 
 
-@pytest.mark.xfail(reason="mapping not yet revised for the new model", strict=False)
 def test_every_bundled_mapping_loads_far_inside_the_limits(default_model: Any) -> None:
     paths = sorted((REPO / "models" / "mappings").glob("*.yaml"))
     assert paths
