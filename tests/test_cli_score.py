@@ -96,15 +96,15 @@ def test_format_table_is_readable_and_shows_the_disclaimer() -> None:
 
     assert dbn.load_model().label("external_stressors") in out  # cause labels, not ids
     assert "p_fear_of_intimacy" not in out  # not the CSV columns
-    assert titles()["safety"] in out  # c009 answered threatened_or_afraid=yes: the notice's title
+    assert titles()["safety_control"] in out  # c009 answered afraid_of_partner=yes: the notice's title
     assert "safety_control" not in out and "professional_help_mood" not in out  # never the notice ids
 
 
 def titles() -> dict[str, str]:
-    """The default model's notice titles by kind (the table shows notices by title)."""
+    """The default model's notice titles by notice id (the table shows notices by title)."""
     import distancing_bn as dbn
 
-    return {n.kind: n.title for n in dbn.load_model().spec.notices}
+    return {n.id: n.title for n in dbn.load_model().spec.notices}
 
 
 def table_rows(out: str) -> list[int]:
@@ -159,7 +159,10 @@ def test_main_example_scores_every_row() -> None:
     out = res.stdout.decode()
     assert "14 rows: 14 ok, 0 marked" in out
     flat = " ".join(out.split())
-    assert f"! notice: {titles()['safety']}" in flat and f"* notice: {titles()['professional_help']}" in flat
+    assert (
+        f"! notice: {titles()['safety_control']}" in flat and f"* notice: {titles()['professional_help_mood']}" in flat
+    )
+    assert f"* notice: {titles()['professional_help_substance']}" in flat  # c013: heavy use
     assert res.stderr == b""
 
 
@@ -439,6 +442,8 @@ def test_render_score_table_fits_and_says_why_no_question(width: int) -> None:
     assert model.question_label("less_contact")[:12] in flat and "less_contact" not in flat
     assert "nothing, each cause is settled" in flat
     assert f"status: {long_status}" in flat  # the whole status, wrapped
-    assert flat.index(f"! notice: {titles()['safety']}") < flat.index(f"* notice: {titles()['professional_help']}")
+    assert flat.index(f"! notice: {titles()['safety_control']}") < flat.index(
+        f"* notice: {titles()['professional_help_mood']}"
+    )
     top = max(causes, key=lambda c: float(rows[0][f"p_{c}"]))
     assert model.label(top)[: min(10, width // 4)] in lines[2]  # the likeliest cause on the row's first line

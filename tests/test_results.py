@@ -110,12 +110,12 @@ def test_summaries_leave_the_disclaimer_out_on_request(example: Model, post: Pos
 
 def test_summary_with_guidance_puts_urgent_notices_above_the_causes() -> None:
     model = distancing_bn.load_model()
-    answers = {"threatened_or_afraid": "yes", "low_mood": "most_days", "less_contact": "a_lot"}
+    answers = {"afraid_of_partner": "yes", "low_mood": "yes", "less_contact": "a_lot"}
     text = model.posterior(answers).summary(guidance=True)
     lines = text.splitlines()
-    titles = {n.kind: n.title for n in model.spec.notices}
-    safety = lines.index(f"!! {titles['safety']}")
-    help_ = lines.index(f"*  {titles['professional_help']}")
+    titles = {n.id: n.title for n in model.spec.notices}
+    safety = lines.index(f"!! {titles['safety_control']}")
+    help_ = lines.index(f"*  {titles['professional_help_mood']}")
     first_cause = next(i for i, line in enumerate(lines) if "(prior " in line)
     assert 0 < safety < help_ < first_cause  # urgent first, both above every probability
     between = " ".join(" ".join(lines[safety:help_]).split())
