@@ -88,3 +88,10 @@ def test_bad_interview_keys_are_named_with_their_line(old: str, new: str, messag
 def test_groups_are_ids_like_any_other() -> None:
     with pytest.raises(ModelValidationError, match="duplicate id 'money'"):
         parse_spec(_edit("  - id: life_events", "  - id: money"))
+
+
+def test_the_default_model_round_trips_through_its_own_writer() -> None:
+    from distancing_bn.formats import default_model_path
+
+    spec = load_spec(default_model_path())
+    assert parse_spec(dump_spec(spec)) == spec  # a safety cause without guidance included

@@ -1405,8 +1405,9 @@ def spec_to_data(spec: ModelSpec) -> dict[str, Any]:
             "description": c.description,
             "prior": c.prior,
             "rationale": c.rationale,
-            "guidance": list(c.guidance),
         }
+        if c.guidance or c.kind != "safety":  # a safety cause may have none: its notice speaks
+            cd["guidance"] = list(c.guidance)
         if c.kind != "relationship":
             cd["kind"] = c.kind
         if c.notices:
