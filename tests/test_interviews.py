@@ -41,7 +41,7 @@ def test_interviews_ask_screens_first_and_show_every_safety_notice(model: dbn.Mo
     assert set(cases["stop"]) <= {"decided", "no_gain", "budget", "exhausted"}
     assert len(cases) == 300
     text = report.summary()
-    assert "criterion decision:" in text and "safety notice: shown in 100.0%" in text
+    assert "criterion decision:" in text and "notice 'Your safety comes first': shown in 100.0%" in text
 
 
 def test_a_budget_and_unsure_answers_are_honoured(model: dbn.Model) -> None:

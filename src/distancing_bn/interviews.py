@@ -8,7 +8,7 @@ step answered "unsure" with probability ``unsure_rate``, until the stop rule fir
 
 Reported per criterion: questions asked (a checklist counts as one), top-cause accuracy at the
 stop and with every question answered (over cases with at least one cause present; the top
-cause is the likeliest one), the same on cases with exactly one cause, and for each notice kind
+cause is the likeliest one), the same on cases with exactly one cause, and for each notice
 the share of the cases showing a sign of it (an answer that raises it, in the case's full
 answers) in which the notice was shown, and after how many steps.
 """
@@ -51,6 +51,7 @@ class InterviewReport:
     unsure_rate: float
     stop: StopRule
     n_with_cause: int = 0  # the cases the top-cause accuracy counts (at least one cause present)
+    notices: tuple[tuple[str, str], ...] = ()  # (id, title) of the notices reported, urgent first
     n_single_cause: int = 0  # the cases with exactly one cause present
 
     def to_frame(self) -> pd.DataFrame:
@@ -79,12 +80,12 @@ class InterviewReport:
                 f"  cases with one cause: {row['single_cause_at_stop']:.3f} at the stop, "
                 f"{row['single_cause_all_questions']:.3f} with every question"
             )
-            for kind in ("crisis", "safety", "professional_help"):
-                if row.get(f"{kind}_cases"):
+            for nid, title in self.notices:
+                if row.get(f"{nid}_cases"):
                     lines.append(
-                        f"  {kind.replace('_', ' ')} notice: shown in {row[f'{kind}_shown']:.1%} of "
-                        f"{row[f'{kind}_cases']} cases with a sign of it, after a median of "
-                        f"{row[f'{kind}_median_step']:g} steps (at most {row[f'{kind}_max_step']:g})"
+                        f"  notice {title!r}: shown in {row[f'{nid}_shown']:.1%} of "
+                        f"{row[f'{nid}_cases']} cases with a sign of it, after a median of "
+                        f"{row[f'{nid}_median_step']:g} steps (at most {row[f'{nid}_max_step']:g})"
                     )
             lines.append(f"  every screen asked within the first {row['screens_within']:g} steps")
         return "\n".join(lines)
@@ -208,6 +209,7 @@ def simulate_interviews(
         rule,
         n_with_cause=int(y.any(axis=1).sum()),
         n_single_cause=int((y.sum(axis=1) == 1).sum()),
+        notices=tuple((n.id, n.title) for n in _ordered_notices(model) if n.id in signs),
     )
 
 
@@ -242,7 +244,7 @@ class _Memo:
     def notices(self, s: Session) -> tuple[str, ...]:
         k = self.key(s)
         if k not in self.kinds:
-            kinds = tuple(n.kind for n in raised_notices(self.model, s.answers, s.posterior))
+            kinds = tuple(n.id for n in raised_notices(self.model, s.answers, s.posterior))
             self._put(self.kinds, k, kinds)
             return kinds
         return self.kinds[k]
@@ -262,8 +264,13 @@ class _Memo:
         table[key] = value
 
 
+def _ordered_notices(model: Model) -> list[Any]:
+    order = {"crisis": 0, "safety": 1}
+    return sorted(model.spec.notices, key=lambda n: order.get(n.kind, 2)) if model.spec is not None else []
+
+
 def _signs(model: Model, truth: dict[str, NDArray[np.int64]], n: int) -> dict[str, NDArray[np.bool_]]:
-    """Per notice kind: the cases whose full answers contain an answer that raises such a notice."""
+    """Per notice id: the cases whose full answers contain an answer that raises it."""
     out: dict[str, NDArray[np.bool_]] = {}
     if model.spec is None:
         return out
@@ -271,7 +278,6 @@ def _signs(model: Model, truth: dict[str, NDArray[np.int64]], n: int) -> dict[st
         if q.observed is not None:
             continue
         for nid, triggers in q.notices:
-            kind = model.spec.notice(nid).kind
             hit = np.isin(truth[q.id], [q.answers.index(a) for a in triggers])
-            out[kind] = out.get(kind, np.zeros(n, dtype=bool)) | hit
+            out[nid] = out.get(nid, np.zeros(n, dtype=bool)) | hit
     return out
