@@ -71,7 +71,8 @@ class Posterior:
     answers
         The answers used: question id -> label, or a tuple of likelihoods for a soft answer.
     log_evidence
-        Natural log of P(answers) under the model.
+        Natural log of P(answers) under the model, the always-observed premise included (so it is
+        log P(premise) with no answers).
     """
 
     model_id: str
