@@ -18,7 +18,7 @@ from distancing_bn.spec import _SafeLoader
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "distancing.yaml"
-ARTICLE = ROOT.parent.parent / "shared" / "seed" / "source-article.txt"
+ARTICLE = ROOT.parent / "shared" / "seed" / "source-article.txt"
 RUN = 7  # no run of this many words may be shared with the seed article
 
 
