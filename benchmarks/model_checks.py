@@ -27,6 +27,16 @@ draws from P(everything | premise), the population the model speaks about. Infer
 The adaptive policy: the model's screens first (a checklist reveals all its items at once),
 then, each step, the unasked question with the largest expected information gain about the
 causes' joint (criterion ``joint``, no costs). Screens are not counted in "k questions".
+
+Options (issue 15, part 4), each adding one check to the same run:
+
+- ``--reliability-png FILE``: a reliability diagram of the cause posteriors (every answer, and
+  after the screens and 8 adaptive questions) on the calibration cases, written to FILE.
+- ``--confusion-steps K``: the separation cases (one cause present) scored after the screens
+  and k = 0..K adaptive questions: recall per cause and the worst confusion at every k.
+- ``--never-asked N``: N adaptive interviews (``simulate_interviews(model, N)``: the default
+  criterion, stop rule and costs) re-run to record which questions each session asked; the
+  questions no session asked are listed. Use ``--never-asked 0`` to skip.
 """
 
 from __future__ import annotations
@@ -347,6 +357,125 @@ def run(model_path: Path, n: int, seed: int, k_cal: int = 8, k_rob: int = 15, pe
     return out
 
 
+# ----------------------------------------------------------------------------- part 4 options
+def reliability_png(model: Model, n: int, seed: int, k: int, path: Path, bins: int = 10) -> dict[str, Any]:
+    """Draw the reliability diagram (every answer; screens + ``k``) to ``path``; return its bins."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = sample_given_premise(model, n, seed=seed)
+    y = truth_matrix(model, cases).ravel().astype(float)
+    series = {
+        "every answer": cause_posteriors(model, all_answers(model, cases), n).ravel(),
+        f"screens + {k} questions": cause_posteriors(model, adaptive_answers(model, cases, n, k), n).ravel(),
+    }
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
+    out: dict[str, Any] = {"cases": n, "pairs": int(y.size), "file": str(path)}
+    for label, p in series.items():
+        b = np.minimum((p * bins).astype(int), bins - 1)
+        cnt = np.bincount(b, minlength=bins)
+        mp = [float(p[b == i].mean()) if cnt[i] else None for i in range(bins)]
+        fr = [float(y[b == i].mean()) if cnt[i] else None for i in range(bins)]
+        keep = [i for i in range(bins) if cnt[i]]
+        e = ece(p, y.astype(bool), bins)
+        ax.plot([mp[i] for i in keep], [fr[i] for i in keep], "o-", label=f"{label} (ECE {e:.3f})")
+        out[label] = {"counts": cnt.tolist(), "mean_predicted": mp, "observed": fr, "ece": e}
+    ax.set_xlabel("predicted P(cause present)")
+    ax.set_ylabel("share of (case, cause) pairs with the cause present")
+    ax.set_title(f"Default model, {n} sampled cases x {len(model.causes)} causes")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def confusion_by_step(model: Model, per_cause: int, seed: int, steps: int) -> dict[str, Any]:
+    """Recall per cause and the worst confusion in single-cause cases after the screens and k questions."""
+    causes = list(model.causes)
+    absent = {c: model.network.states[c].index("absent") for c in causes}
+    present = {c: model.network.states[c].index("present") for c in causes}
+    conf = np.zeros((steps + 1, len(causes), len(causes)))
+    for i, c in enumerate(causes):
+        cases = sample_given_premise(model, per_cause, seed=seed + i, clamp={**absent, c: present[c]})
+        for k, codes in enumerate(adaptive_steps(model, cases, per_cause, steps)):
+            top = cause_posteriors(model, codes, per_cause).argmax(axis=1)
+            conf[k, i] = np.bincount(top, minlength=len(causes)) / per_cause
+    rows = []
+    for k in range(steps + 1):
+        off = conf[k].copy()
+        np.fill_diagonal(off, 0)
+        a, b = np.unravel_index(off.argmax(), off.shape)
+        diag = np.diag(conf[k])
+        rows.append(
+            {
+                "k": k,
+                "mean_recall": float(diag.mean()),
+                "lowest_recall": [causes[int(diag.argmin())], float(diag.min())],
+                "worst_pair": [causes[a], causes[b], float(off[a, b])],
+                "recall": {c: float(diag[j]) for j, c in enumerate(causes)},
+            }
+        )
+    return {"per_cause": per_cause, "steps": rows}
+
+
+def adaptive_steps(model: Model, cases: Codes, n: int, steps: int) -> list[Codes]:
+    """Answers after the screens and k = 0..``steps`` greedy questions (see :func:`adaptive_answers`)."""
+    qs = list(model.questions)
+    asked = np.zeros((n, len(qs)), dtype=bool)
+    for s in model.screens:
+        items = model.groups[s].items if model.is_group(s) else (s,)
+        for it in items:
+            asked[:, qs.index(it)] = True
+    out: list[Codes] = []
+    for k in range(steps + 1):
+        codes = {q: np.where(asked[:, j], cases[q], -1) for j, q in enumerate(qs)}
+        out.append(codes)
+        if k == steps:
+            break
+        g = batch_gains(model, codes, n)
+        g[asked] = -1.0
+        asked[np.arange(n), g.argmax(axis=1)] = True
+    return out
+
+
+def never_asked(model: Model, n: int, seed: int) -> dict[str, Any]:
+    """Run ``simulate_interviews(model, n)``, re-run its sessions, and list the questions none asked."""
+    from distancing_bn.interviews import _answer_for, _Memo, sample_premise_cases, simulate_interviews
+    from distancing_bn.session import Session
+
+    report = simulate_interviews(model, n, seed=seed)
+    truth = sample_premise_cases(model, n, seed=seed)
+    net = model.network
+    memo = _Memo(model, list(model.causes))
+    times = dict.fromkeys(model.questions, 0)
+    lengths = []
+    for i in range(n):
+        case = {v: int(a[i]) for v, a in truth.items() if v in net.states}
+        s = Session(model, stop=report.stop, criterion="joint", costs=True)
+        while (name := memo.decide(s)[0]) is not None:
+            s.answer(name, _answer_for(model, name, case, set(s.asked)))
+        lengths.append(s.steps)
+        for q in s.answers:
+            if q in times:
+                times[q] += 1
+    same = report.cases["questions"].tolist() == lengths
+    never = sorted(q for q, t in times.items() if t == 0 and q not in model.observed)
+    rare = sorted((t, q) for q, t in times.items() if 0 < t <= max(1, n // 100) and q not in model.observed)
+    return {
+        "sessions": n,
+        "seed": seed,
+        "median_steps": float(np.median(lengths)),
+        "same_lengths_as_simulate_interviews": same,
+        "questions": len(model.questions),
+        "never_asked": never,
+        "asked_in_at_most_1pct": [q for _, q in rare],
+    }
+
+
 def _print(res: dict[str, Any]) -> None:
     pr = res["premise"]
     print(f"model {res['model']}  seed {res['seed']}  ({res['seconds']} s)")
@@ -380,9 +509,51 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--per-cause", type=int, default=300)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    ap.add_argument("--reliability-png", type=Path, default=None, help="write a reliability diagram to this PNG")
+    ap.add_argument("--confusion-steps", type=int, default=0, help="confusion after the screens and 0..K questions")
+    ap.add_argument("--never-asked", type=int, default=200, help="adaptive interviews for the never-asked list")
+    ap.add_argument("--only-options", action="store_true", help="skip the issue-12 checks; run only the options")
     a = ap.parse_args(argv)
-    res = run(a.model, a.cases, a.seed, per_cause=a.per_cause)
-    _print(res)
+    for name in ("cases", "per_cause", "confusion_steps", "never_asked"):
+        if getattr(a, name) < 0:
+            ap.error(f"--{name.replace('_', '-')} must be >= 0")
+    t0 = time.perf_counter()
+    res = (
+        {"model": str(a.model), "seed": a.seed}
+        if a.only_options
+        else run(a.model, a.cases, a.seed, per_cause=a.per_cause)
+    )
+    if not a.only_options:
+        _print(res)
+    model = load_model(a.model)
+    if a.reliability_png:
+        r = reliability_png(model, a.cases, a.seed, 8, a.reliability_png)
+        res["reliability"] = r
+        print(
+            f"reliability diagram written to {a.reliability_png}: "
+            + ", ".join(f"{k} ECE {v['ece']:.4f}" for k, v in r.items() if isinstance(v, dict))
+        )
+    if a.confusion_steps:
+        c = confusion_by_step(model, a.per_cause, a.seed, a.confusion_steps)
+        res["confusion_by_step"] = c
+        print(f"confusion by question count ({c['per_cause']} single-cause cases per cause; k after the screens):")
+        for r in c["steps"]:
+            lo, wp = r["lowest_recall"], r["worst_pair"]
+            print(
+                f"  k={r['k']:2d}  mean recall {r['mean_recall']:.3f}  lowest {lo[0]} {lo[1]:.3f}"
+                f"  worst {wp[0]} -> {wp[1]} {wp[2]:.3f}"
+            )
+    if a.never_asked:
+        nv = never_asked(model, a.never_asked, a.seed)
+        res["never_asked"] = nv
+        print(
+            f"{nv['sessions']} adaptive interviews (median {nv['median_steps']:g} steps; lengths match "
+            f"simulate_interviews: {nv['same_lengths_as_simulate_interviews']}): "
+            f"{len(nv['never_asked'])} of {nv['questions']} questions never asked"
+        )
+        print("  never asked: " + (", ".join(nv["never_asked"]) or "none"))
+        print("  asked in at most 1% of sessions: " + (", ".join(nv["asked_in_at_most_1pct"]) or "none"))
+    res["seconds_total"] = round(time.perf_counter() - t0, 1)
     if a.json:
         a.json.write_text(json.dumps(res, indent=2), encoding="utf-8")
     return 0
