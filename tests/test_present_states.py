@@ -75,7 +75,9 @@ def test_results_say_which_states_they_count(both: Model) -> None:
     assert set(data["distributions"]) == {"Cirrhosis"}
     assert sum(data["distributions"]["Cirrhosis"].values()) == pytest.approx(1.0, abs=1e-12)
     assert "'decompensate' or 'compensate'" in post.summary()
-    assert both.explain(_answers(both), "Cirrhosis").to_dict()["present_states"] == ["decompensate", "compensate"]
+    expl = both.explain(_answers(both), "Cirrhosis")
+    assert expl.to_dict()["present_states"] == ["decompensate", "compensate"]
+    assert expl.summary().startswith(f"Cirrhosis ('decompensate' or 'compensate'): {expl.probability:.1%}")
 
 
 def test_top_explanations_count_both_states_as_present(both: Model) -> None:

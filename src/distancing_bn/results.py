@@ -396,7 +396,8 @@ class Explanation:
 
     def summary(self, k: int = 5, *, disclaimer: bool = True) -> str:
         """Return the cause's probability and the main reasons (and the disclaimer, unless ``disclaimer=False``)."""
-        lines = [f"{self.label}: {self.probability:.1%}"]
+        counts = f" ({' or '.join(map(repr, self.present_states))})" if len(self.present_states) > 1 else ""
+        lines = [f"{self.label}{counts}: {self.probability:.1%}"]
         lines += [f"  - {s}" for s in self.sentences(k)] or ["  (no answer moved it)"]
         if disclaimer:
             lines.append(self.disclaimer)
