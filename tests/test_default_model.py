@@ -133,7 +133,13 @@ def test_screens_and_checklists(model: Any, data: dict[str, Any]) -> None:
         "sexual_pressure",
     ):
         assert item in safety["items"]
-    assert set(groups["mood_checklist"]["items"]) == {"low_mood", "lost_interest", "grief_lingers", "heavy_use"}
+    assert set(groups["mood_checklist"]["items"]) == {
+        "low_mood",
+        "lost_interest",
+        "grief_lingers",
+        "heavy_use",
+        "use_causes_problems",
+    }
     life = groups["life_events"]
     assert "screen" not in life and len(life["items"]) == 8
     qs = {q["id"]: q for q in data["questions"]}

@@ -307,7 +307,7 @@ def score_frame(
         else:
             res = model.engine.query(lik, t - s, marginals=names)
         for v in names:
-            probs[v][s:t] = res.marginals[v][:, model._info[v].present]
+            probs[v][s:t] = model._info[v].p(res.marginals[v])
         log_ev[s:t] = res.log_evidence
 
     starts = range(0, n, _ENGINE_CHUNK)

@@ -382,7 +382,7 @@ def _counted_cases(model: Any, n: int, seed: int, *, premise: bool) -> str:
     truth = sample_premise_cases(model, n, seed=seed) if premise else sample_cases(model, n, seed=seed)
     count = np.zeros(n, dtype=int)
     for cause in model.causes:
-        count += truth[cause] == model._info[cause].present
+        count += np.isin(truth[cause], model._info[cause].counted_states)
     with_cause, single = int((count > 0).sum()), int((count == 1).sum())
     if with_cause == n:
         said = f"Top-cause accuracy counts all {n:,} cases: each has at least one cause present."

@@ -41,7 +41,7 @@ def leave_one_out(model: Model, posterior: Posterior) -> tuple[list[str], dict[s
     res = model.engine.query(lik, n, marginals=names) if n else None
     out = {}
     for v in posterior.variables:
-        out[v.id] = res.marginals[v.id][:, v.present] if res is not None else np.empty(0)
+        out[v.id] = v.p(res.marginals[v.id]) if res is not None else np.empty(0)
     return questions, out
 
 
@@ -66,7 +66,7 @@ def explain(model: Model, posterior: Posterior, cause: str) -> Explanation:
     """Return the :class:`Explanation` of ``cause`` for this posterior."""
     info = posterior._info(cause)
     questions, without = leave_one_out(model, posterior)
-    p = float(posterior.marginals[cause][info.present])
+    p = float(info.p(posterior.marginals[cause]))
     p_wo = without[cause]
     bits = contribution_bits(p, p_wo)
     return Explanation(
@@ -80,6 +80,7 @@ def explain(model: Model, posterior: Posterior, cause: str) -> Explanation:
         bits=bits,
         p_without=p_wo,
         disclaimer=posterior.disclaimer,
+        present_states=info.present_states,
     )
 
 
@@ -90,7 +91,7 @@ def explain_all(model: Model, posterior: Posterior) -> pd.DataFrame:
     questions, without = leave_one_out(model, posterior)
     cols = {}
     for v in posterior.variables:
-        cols[v.id] = contribution_bits(float(posterior.marginals[v.id][v.present]), without[v.id])
+        cols[v.id] = contribution_bits(float(v.p(posterior.marginals[v.id])), without[v.id])
     return pd.DataFrame(cols, index=pd.Index(questions, name="question"))
 
 

@@ -291,8 +291,8 @@ def _uncertainty(
         return res.log_evidence, entropy_bits(res.target_joint.reshape(rows, -1))
     res = eng.query(lik, rows, marginals=list(model.causes))
     if criterion == "decision":
-        present = [(c, model._info[c].present) for c in model.causes]
-        wrong = sum(np.minimum(res.marginals[c][:, k], 1.0 - res.marginals[c][:, k]) for c, k in present)
+        ps = [model._info[c].p(res.marginals[c]) for c in model.causes]
+        wrong = sum(np.minimum(p, 1.0 - p) for p in ps)
         return res.log_evidence, np.asarray(wrong, dtype=np.float64)
     return res.log_evidence, sum(entropy_bits(res.marginals[c]) for c in model.causes)
 
@@ -494,12 +494,13 @@ def _group_gains_local(
             both = np.empty((p_o.size, len(targets)))
             before = np.empty(len(targets))
             for i, t in enumerate(targets):  # P(T_i present, D | e), then through P(o | D, e)
-                k = model._info[t].present
+                k = list(model._info[t].counted_states)
                 if t in position:
-                    q_i = np.where(states[position[t]] == k, p_d, 0.0)
+                    q_i = np.where(np.isin(states[position[t]], k), p_d, 0.0)
                 else:
                     keep = tuple(j for j in rest if j != i)
-                    q_i = np.take(joint.sum(axis=keep), k, axis=_axis_of(i, targets, position)).reshape(-1)
+                    ax = _axis_of(i, targets, position)
+                    q_i = np.take(joint.sum(axis=keep), k, axis=ax).sum(axis=ax).reshape(-1)
                 both[:, i] = given_d @ q_i
                 before[i] = q_i.sum()
             cond = np.divide(both, p_o[:, None], out=np.zeros_like(both), where=p_o[:, None] > 0)
@@ -572,9 +573,8 @@ def _present_matrix(model: Model) -> NDArray[np.float64]:
     """``(|T|, causes)``: 1 where a state of the causes' joint has that cause present."""
     cards = [model.network.card(c) for c in model.network.targets]
     states = np.indices(cards).reshape(len(cards), -1)
-    return np.column_stack([states[i] == model._info[c].present for i, c in enumerate(model.network.targets)]).astype(
-        np.float64
-    )
+    infos = [model._info[c] for c in model.network.targets]
+    return np.column_stack([np.isin(states[i], info.counted_states) for i, info in enumerate(infos)]).astype(np.float64)
 
 
 def _cause_uncertainty(p: NDArray[np.float64], criterion: str) -> NDArray[np.float64]:

@@ -141,11 +141,11 @@ def simulate_interviews(
     net = model.network
     truth = sample_premise_cases(model, n_cases, seed=seed)
     causes = list(model.causes)
-    present = [model._info[c].present for c in causes]
-    y = np.column_stack([truth[c] == k for c, k in zip(causes, present, strict=True)])
+    infos = [model._info[c] for c in causes]
+    y = np.column_stack([np.isin(truth[c], i.counted_states) for c, i in zip(causes, infos, strict=True)])
     qs = list(model.questions)
     full = model.marginals_from_codes({q: truth[q] for q in qs}, n_cases)
-    p_full = np.column_stack([full[c][:, k] for c, k in zip(causes, present, strict=True)])
+    p_full = np.column_stack([i.p(full[c]) for c, i in zip(causes, infos, strict=True)])
     acc_full, one_full = _accuracy(p_full, y)
     signs = _signs(model, truth, n_cases)
     rows = []

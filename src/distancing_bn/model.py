@@ -39,7 +39,8 @@ def _present_index(states: Sequence[str], present: Sequence[str] = ()) -> int:
 
     ``present`` comes from ``Network.present`` (``load_network(..., present=...)``, ``--present``,
     XDSL fault states). Without it, a state named present/yes/true/abnormal/positive; failing
-    that, the last state (see ``present_states`` for whether it was named at all).
+    that, the last state. ``Model._info`` uses this only where ``present_states`` names some state:
+    otherwise it counts every state but the likeliest one a priori (``VariableInfo.usual``).
     """
     if present:
         return list(states).index(present[0])
@@ -233,9 +234,17 @@ class Model:
                 if self.spec
                 else ("target" if v in net.targets else "latent")
             )
-            out[v] = VariableInfo(
-                v, kind, labels.get(v, v), net.states[v], _present_index(net.states[v], net.present.get(v, ()))
-            )
+            states = net.states[v]
+            named = present_states(net, v) or ()
+            counted = tuple(states.index(x) for x in named) or ((0,) if len(states) < 2 else ())
+            out[v] = VariableInfo(v, kind, labels.get(v, v), states, _present_index(states, named), counted)
+        unnamed = [v for v, info in out.items() if not info.counted]
+        if unnamed:  # nothing given or named: count every state but the likeliest a priori (one pass)
+            prior = self._query(Evidence(1, {}), marginals=unnamed).marginals
+            for v in unnamed:
+                usual = int(np.argmax(prior[v][0]))
+                others = tuple(i for i in range(len(out[v].states)) if i != usual)
+                out[v] = VariableInfo(v, out[v].kind, out[v].label, out[v].states, others[0], others, usual)
         return out
 
     @property
@@ -360,7 +369,7 @@ class Model:
                 for j, s in enumerate(info.states):
                     result[f"{info.id}[{s}]"] = m[:, j]
             else:
-                result[f"p_{info.id}"] = m[:, info.present]
+                result[f"p_{info.id}"] = info.p(m)
         result["log_evidence"] = out["__log_evidence__"][:, 0]
         return pd.DataFrame(result, index=frame.index)
 

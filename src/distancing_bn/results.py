@@ -34,7 +34,32 @@ class VariableInfo:
     kind: str  # cause | facet | target | latent
     label: str
     states: tuple[str, ...]
-    present: int  # index of the state whose probability `probabilities` reports
+    present: int  # index of the first state counted as present
+    counted: tuple[int, ...] = ()  # every state counted as present (() means only ``present``)
+    usual: int | None = None  # none given or named present: the likeliest state a priori
+    # (the default state), and ``counted`` is every other state
+
+    @property
+    def counted_states(self) -> tuple[int, ...]:
+        """Indices of the states whose probabilities add up to P(present)."""
+        return self.counted or (self.present,)
+
+    @property
+    def present_states(self) -> tuple[str, ...]:
+        """Names of the states whose probabilities add up to P(present)."""
+        return tuple(self.states[i] for i in self.counted_states)
+
+    def p(self, marginal: Any) -> Any:
+        """P(present) from a marginal (states on the last axis): the sum over the counted states."""
+        m = np.asarray(marginal)
+        k = self.counted_states
+        return m[..., k[0]] if len(k) == 1 else m[..., list(k)].sum(axis=-1)
+
+    def counts(self) -> str:
+        """Which states P(present) counts, in words: ``'decompensate'`` or ``'not absent'``."""
+        if self.usual is not None:
+            return f"not {self.states[self.usual]!r}"
+        return " or ".join(repr(s) for s in self.present_states)
 
 
 def _as_said(answer: str) -> str:
@@ -115,14 +140,14 @@ class Posterior:
         """P(present | answers) of every cause and facet (index: ids, in model order)."""
         import pandas as pd
 
-        return pd.Series({v.id: float(self.marginals[v.id][v.present]) for v in self.variables}, name="p_present")
+        return pd.Series({v.id: float(v.p(self.marginals[v.id])) for v in self.variables}, name="p_present")
 
     @property
     def prior_probabilities(self) -> pd.Series:
         """P(present) before any answer."""
         import pandas as pd
 
-        return pd.Series({v.id: float(self.priors[v.id][v.present]) for v in self.variables}, name="p_prior")
+        return pd.Series({v.id: float(v.p(self.priors[v.id])) for v in self.variables}, name="p_prior")
 
     @property
     def prior_ratio(self) -> pd.Series:
@@ -172,7 +197,7 @@ class Posterior:
         rows = []
         for r, flat_i in enumerate(top):
             states = {info.id: info.states[int(idx[j][r])] for j, info in enumerate(infos)}
-            present = [info.id for j, info in enumerate(infos) if int(idx[j][r]) == info.present]
+            present = [info.id for j, info in enumerate(infos) if int(idx[j][r]) in info.counted_states]
             rows.append(
                 {"rank": r + 1, "present": " + ".join(present) or "none", **states, "probability": float(flat[flat_i])}
             )
@@ -210,9 +235,16 @@ class Posterior:
         frame = frame[frame["kind"].isin(["cause", "target"]) & ~frame["id"].isin(hidden)]
         frame = frame.sort_values("posterior", ascending=False, kind="stable")
         width = max((len(x) for x in frame["label"]), default=10)
+        infos = {v.id: v for v in self.variables}
         for row in frame.head(k).itertuples():
             arrow = "up" if row.ratio > 1.05 else "down" if row.ratio < 0.95 else "about the same"
-            lines.append(f"  {row.label:<{width}}  {row.posterior:6.1%}  (prior {row.prior:5.1%}, {arrow})")
+            line = f"  {row.label:<{width}}  {row.posterior:6.1%}  (prior {row.prior:5.1%}, {arrow})"
+            info = infos[row.id]
+            if info.usual is not None or len(info.counted_states) > 1:  # say what the figure adds up
+                m = self.marginals[info.id]
+                top = max(info.counted_states, key=lambda i: (m[i], -i))
+                line += f"; {info.counts()}, most likely {info.states[top]!r} {m[top]:.1%}"
+            lines.append(line)
         if disclaimer:
             lines.append(self.disclaimer)
         return "\n".join(lines)
@@ -278,6 +310,12 @@ class Posterior:
             "log_evidence": self.log_evidence,
             "probabilities": {k: float(v) for k, v in self.probabilities.items()},
             "prior": {k: float(v) for k, v in self.prior_probabilities.items()},
+            "present_states": {v.id: list(v.present_states) for v in self.variables},
+            "distributions": {
+                v.id: {s: float(x) for s, x in zip(v.states, self.marginals[v.id], strict=True)}
+                for v in self.variables
+                if v.usual is not None or len(v.counted_states) > 1
+            },
             "disclaimer": self.disclaimer,
         }
 
@@ -306,6 +344,7 @@ class Explanation:
     p_without: NDArray[np.float64]
     disclaimer: str = DISCLAIMER
     question_labels: tuple[str, ...] = ()  # short labels of the questions (the texts when empty)
+    present_states: tuple[str, ...] = ()  # the cause's states whose probabilities ``probability`` adds up
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -357,7 +396,8 @@ class Explanation:
 
     def summary(self, k: int = 5, *, disclaimer: bool = True) -> str:
         """Return the cause's probability and the main reasons (and the disclaimer, unless ``disclaimer=False``)."""
-        lines = [f"{self.label}: {self.probability:.1%}"]
+        counts = f" ({' or '.join(map(repr, self.present_states))})" if len(self.present_states) > 1 else ""
+        lines = [f"{self.label}{counts}: {self.probability:.1%}"]
         lines += [f"  - {s}" for s in self.sentences(k)] or ["  (no answer moved it)"]
         if disclaimer:
             lines.append(self.disclaimer)
@@ -394,7 +434,12 @@ class Explanation:
             )
             for key in ("bits", "factor", "p_without"):
                 r[key] = float(r[key]) if math.isfinite(r[key]) else None
-        return {"cause": self.cause, "probability": self.probability, "contributions": records}
+        return {
+            "cause": self.cause,
+            "probability": self.probability,
+            "present_states": list(self.present_states),
+            "contributions": records,
+        }
 
     def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Draw the contributions as a diverging bar chart; return the Axes."""

@@ -190,7 +190,7 @@ def _cause_posteriors(model: Model, answers: Mapping[str, Any]) -> tuple[np.ndar
 
     norm = normalise_answers(model.network, answers)
     res = model.engine.query(from_answers(model.network, norm).likelihoods, 1, marginals=list(model.causes))
-    p = np.array([res.marginals[c][0, model._info[c].present] for c in model.causes])
+    p = np.array([model._info[c].p(res.marginals[c][0]) for c in model.causes])
     return p, float(res.log_evidence[0])
 
 

@@ -169,9 +169,11 @@ def _metrics(
 ) -> tuple[float, float, float, NDArray[np.float64]]:
     out = model.marginals_from_codes(codes, n)
     causes = list(model.causes)
-    present = [model._info[c].present for c in causes]
-    p = np.column_stack([out[c][:, k] for c, k in zip(causes, present, strict=True)])
-    y = np.column_stack([truth[c] == k for c, k in zip(causes, present, strict=True)]).astype(float)
+    infos = [model._info[c] for c in causes]
+    p = np.column_stack([info.p(out[c]) for c, info in zip(causes, infos, strict=True)])
+    y = np.column_stack([np.isin(truth[c], info.counted_states) for c, info in zip(causes, infos, strict=True)]).astype(
+        float
+    )
     has_any = y.sum(axis=1) > 0
     top = p.argmax(axis=1)
     acc = float(y[np.arange(n), top][has_any].mean()) if has_any.any() else float("nan")
