@@ -514,9 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--never-asked", type=int, default=200, help="adaptive interviews for the never-asked list")
     ap.add_argument("--only-options", action="store_true", help="skip the issue-12 checks; run only the options")
     a = ap.parse_args(argv)
-    for name in ("cases", "per_cause", "confusion_steps", "never_asked"):
-        if getattr(a, name) < 0:
-            ap.error(f"--{name.replace('_', '-')} must be >= 0")
+    for name, low in (("cases", 1), ("per_cause", 1), ("confusion_steps", 0), ("never_asked", 0)):
+        if getattr(a, name) < low:
+            ap.error(f"--{name.replace('_', '-')} must be a whole number >= {low}")
     t0 = time.perf_counter()
     res = (
         {"model": str(a.model), "seed": a.seed}
