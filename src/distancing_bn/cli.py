@@ -371,15 +371,15 @@ def _counted_cases(model: Any, n: int, seed: int, *, premise: bool) -> str:
     """Which simulated cases the accuracies count, and why fewer than all when so.
 
     The cases are drawn again with the simulation's seed (the same draw, given the model's
-    premise for interviews): top-cause accuracy counts only the cases in which at least one
-    cause is present (with none, no top cause can be right).
+    premise, as both simulations draw them): top-cause accuracy counts only the cases in which
+    at least one cause is present (with none, no top cause can be right). ``premise`` selects
+    the interview wording (it also counts the single-cause cases).
     """
     import numpy as np
 
-    from .interviews import sample_premise_cases
     from .simulate import sample_cases
 
-    truth = sample_premise_cases(model, n, seed=seed) if premise else sample_cases(model, n, seed=seed)
+    truth = sample_cases(model, n, seed=seed)
     count = np.zeros(n, dtype=int)
     for cause in model.causes:
         count += np.isin(truth[cause], model._info[cause].counted_states)
@@ -406,34 +406,27 @@ def _criteria(text: str) -> list[str]:
     return items
 
 
-def _rate(text: str) -> float:
+def _number(text: str, ok: Any, expected: str) -> float:
+    """Parse an argparse float; refuse it (and NaN or text) unless ``ok(value)``."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text[:40]!r}")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}")
     return value
+
+
+def _rate(text: str) -> float:
+    return _number(text, lambda x: 0 <= x < 1, "a number from 0 up to (not including) 1")
 
 
 def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text[:40]!r}")
-    return value
+    return _number(text, lambda x: 0 <= x <= 1, "a number from 0 to 1")
 
 
 def _bits(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text[:40]!r}")
-    return value
+    return _number(text, lambda x: 0 <= x < float("inf"), "a number >= 0")
 
 
 def _add_score_commands(sub: Any) -> None:
