@@ -503,9 +503,7 @@ def _group_gains_local(
                     q_i = np.take(joint.sum(axis=keep), k, axis=ax).sum(axis=ax).reshape(-1)
                 both[:, i] = given_d @ q_i
                 before[i] = q_i.sum()
-            cond = np.divide(both, p_o[:, None], out=np.zeros_like(both), where=p_o[:, None] > 0)
-            u0 = _cause_uncertainty(before[None, :], criterion)[0]
-            gains[len(probs)] = max(0.0, float(u0 - p_o @ _cause_uncertainty(cond, criterion)))
+            gains[len(probs)] = _cause_gain(p_o, both, before, criterion)
         probs.append(p_o)
     return gains, probs
 
@@ -560,11 +558,7 @@ def _group_gains_by_blocks(
             gains[g] = max(0.0, float(entropy_bits(p_o) - p0 @ h_given_t))
         else:
             assert present is not None
-            both = outcome @ present  # P(T_i present, o | e): (outcomes, causes)
-            cond = np.divide(both, p_o[:, None], out=np.zeros_like(both), where=p_o[:, None] > 0)
-            before = p0 @ present
-            u0 = _cause_uncertainty(before[None, :], criterion)[0]
-            gains[g] = max(0.0, float(u0 - p_o @ _cause_uncertainty(cond, criterion)))
+            gains[g] = _cause_gain(p_o, outcome @ present, p0 @ present, criterion)
         probs.append(p_o)
     return gains, probs
 
@@ -575,6 +569,15 @@ def _present_matrix(model: Model) -> NDArray[np.float64]:
     states = np.indices(cards).reshape(len(cards), -1)
     infos = [model._info[c] for c in model.network.targets]
     return np.column_stack([np.isin(states[i], info.counted_states) for i, info in enumerate(infos)]).astype(np.float64)
+
+
+def _cause_gain(
+    p_o: NDArray[np.float64], both: NDArray[np.float64], before: NDArray[np.float64], criterion: str
+) -> float:
+    """A checklist's marginal or decision gain from P(o | e), P(T_i present, o | e) and P(T_i present | e)."""
+    cond = np.divide(both, p_o[:, None], out=np.zeros_like(both), where=p_o[:, None] > 0)
+    u0 = _cause_uncertainty(before[None, :], criterion)[0]
+    return max(0.0, float(u0 - p_o @ _cause_uncertainty(cond, criterion)))
 
 
 def _cause_uncertainty(p: NDArray[np.float64], criterion: str) -> NDArray[np.float64]:
