@@ -1,0 +1,1 @@
+"""The inference engine: compiled once per network, queried many times (being assembled)."""
