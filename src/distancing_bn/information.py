@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from .engine import entropy_bits, impossible_evidence
 from .evidence import Evidence, from_answers, normalise_answers
-from .inference import impossible_evidence
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,15 +61,6 @@ Criterion = Literal["joint", "marginal", "decision"]
 CRITERIA = ("joint", "marginal", "decision")
 StopCode = Literal["decided", "no_gain", "budget", "exhausted"]
 _LOOKAHEAD_CHUNK = 8192
-_EXPANDED_CHUNK = 16_384
-_FAST_CHUNK = 4096
-
-
-def entropy_bits(p: NDArray[np.float64], axis: int | tuple[int, ...] = -1) -> NDArray[np.float64]:
-    """Return the Shannon entropy in bits along ``axis`` (0 log 0 = 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
-    return terms.sum(axis=axis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,13 +240,7 @@ class StopDecision:
 
 def _fast_joint(model: Model, criterion: str, target: str | None, candidates: Sequence[str]) -> bool:
     """True when the separator-based exact gain applies (see ``Engine.joint_gains``)."""
-    eng = model.engine
-    return (
-        criterion == "joint"
-        and target is None
-        and eng.fast_joint_gain
-        and all(model.network.index[q] in eng.leaf_host for q in candidates)
-    )
+    return criterion == "joint" and target is None and model.engine.joint_gain_applies(candidates)
 
 
 def _candidate_rows(
@@ -928,43 +913,16 @@ def batch_gains_from_evidence(model: Model, evidence: Evidence, *, criterion: st
     Python loop over rows. Gains of questions a row already answered are meaningless there
     (the caller masks them). Same definition as :func:`rank_questions` (without costs).
     """
-    net = model.network
-    qs = list(model.questions)
-    n = evidence.rows
-    if _fast_joint(model, criterion, None, qs):
-        out = np.zeros((n, len(qs)))
-        for c0 in range(0, n, _FAST_CHUNK):
-            c1 = min(n, c0 + _FAST_CHUNK)
-            chunk = {q: a[c0:c1] for q, a in evidence.likelihoods.items()}
-            out[c0:c1] = model.engine.joint_gains(chunk, c1 - c0, qs)[0]
-        return out
-    sizes = np.array([net.card(q) for q in qs])
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    block = 1 + int(offsets[-1])
-    per_chunk = max(1, _EXPANDED_CHUNK // block)
-    gains = np.zeros((n, len(qs)))
-    for c0 in range(0, n, per_chunk):
-        c1 = min(n, c0 + per_chunk)
-        m = c1 - c0
-        rows = m * block
-        lik: dict[str, np.ndarray] = {}
-        for j, q in enumerate(qs):
-            base = evidence.likelihoods.get(q)
-            arr = np.repeat(base[c0:c1], block, axis=0) if base is not None else np.ones((rows, sizes[j]))
-            sel = (np.arange(m)[:, None] * block + 1 + offsets[j] + np.arange(sizes[j])[None, :]).ravel()
-            arr[sel] = np.tile(np.eye(sizes[j]), (m, 1))
-            lik[q] = arr
-        log_z, h = _uncertainty(model, lik, rows, criterion if model.engine.has_joint else "marginal", None)
-        log_z = log_z.reshape(m, block)
-        h = h.reshape(m, block)
-        with np.errstate(over="ignore", invalid="ignore"):
-            p = np.exp(log_z[:, 1:] - log_z[:, :1])
-        p = np.where(np.isfinite(p), p, 0.0)
-        hh = np.where(p > 0, h[:, 1:], 0.0)
-        for j in range(len(qs)):
-            s, t = offsets[j], offsets[j + 1]
-            pj = p[:, s:t]
-            tot = pj.sum(axis=1, keepdims=True)
-            pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
-            gains[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hh[:, s:t]).sum(axis=1))
-    return gains
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(map(repr, CRITERIA))}, got {criterion!r}")
+    uncertainty = None
+    if criterion == "decision" and model.engine.has_joint:  # (without the joint, decision ranks as marginal)
+
+        def uncertainty(marginals: Mapping[str, np.ndarray]) -> np.ndarray:
+            ps = [model._info[c].p(marginals[c]) for c in model.causes]
+            return np.asarray(sum(np.minimum(p, 1.0 - p) for p in ps), dtype=np.float64)
+
+    engine_criterion = "marginal" if criterion == "marginal" else "joint"
+    return model.engine.expected_gains(
+        evidence.likelihoods, evidence.rows, model.questions, criterion=engine_criterion, uncertainty=uncertainty
+    )

@@ -266,10 +266,10 @@ def _state_text(value: Any) -> Any:
 
 
 def _query(spec: ModelSpec, data: _Data, marginals: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    from .inference import Engine
+    from .engine import compile_engine
 
     net = _network(spec, data.observed, data.keep)
-    eng = Engine(net, memory_budget=None)
+    eng = compile_engine(net, memory_budget=None)
     res = eng.query(data.lik, data.rows, marginals=list(marginals))
     return res.log_evidence, res.marginals
 
