@@ -65,7 +65,7 @@ def _edit(old: str, new: str) -> str:
     [
         ("items: [long_hours, money, bereaved]", "items: [long_hours, less_talk]", "checklist items are yes/no"),
         ("items: [long_hours, money, bereaved]", "items: [long_hours, nope]", "unknown question 'nope'"),
-        ("items: [long_hours, money, bereaved]", "items: [long_hours, checks_phone]", "already in checklist"),
+        ("items: [long_hours, money, bereaved]", "items: [long_hours, checks_phone]", "already in group"),
         ("items: [long_hours, money, bereaved]", "items: [long_hours]", f"2 to {MAX_GROUP_SIZE} questions"),
         ("items: [long_hours, money, bereaved]", "items: [long_hours, distance_noticed]", "always observed"),
         ("    observed: yes", "    observed: maybe", "'maybe' is not an answer"),

@@ -3,10 +3,13 @@
 Each case is drawn from the model *given its premise* (the always-observed questions take their
 observed answer; cases that contradict it are drawn again). A :class:`~distancing_bn.session.Session`
 then interviews the case exactly as ``ask`` would: screens first, then the best question or
-checklist by the chosen criterion (per unit of cost by default), answers read off the case, each
-step answered "unsure" with probability ``unsure_rate``, until the stop rule fires.
+checklist or grid by the chosen criterion (per unit of cost by default), answers read off the
+case, until the stop rule fires. Each answer is "unsure" with probability ``unsure_rate``: a
+single question as a whole, a checklist's or grid's rows each on its own (a person can be unsure
+of one row and sure of the others).
 
-Reported per criterion: questions asked (a checklist counts as one), top-cause accuracy at the
+Reported per criterion: steps (screens: a question, checklist or grid counts as one) and items
+asked (every row counts, unsure ones too), median and 90th percentile; top-cause accuracy at the
 stop and with every question answered (over cases with at least one cause present; the top
 cause is the likeliest one), the same on cases with exactly one cause, and for each notice
 the share of the cases showing a sign of it (an answer that raises it, in the case's full
@@ -70,7 +73,12 @@ class InterviewReport:
         for row in self.table.to_dict(orient="records"):
             lines.append(f"criterion {row['criterion']}:")
             lines.append(
-                f"  questions asked: median {row['median_questions']:g}, 90th percentile {row['p90_questions']:g}"
+                f"  steps (a checklist or grid counts once): median {row['median_questions']:g}, "
+                f"90th percentile {row['p90_questions']:g}"
+            )
+            lines.append(
+                f"  items asked (every row counts): median {row['median_items']:g}, "
+                f"90th percentile {row['p90_items']:g}"
             )
             lines.append(
                 f"  top-cause accuracy: {row['accuracy_at_stop']:.3f} at the stop, "
@@ -94,9 +102,16 @@ class InterviewReport:
         return self.summary()
 
 
-def _answer_for(model: Model, name: str, truth: dict[str, int], done: set[str]) -> Any:
+def _answer_for(
+    model: Model, name: str, truth: dict[str, int], done: set[str], rng: np.random.Generator, unsure_rate: float
+) -> Any:
+    """The case's answer to a question or group; each single answer or row unsure with ``unsure_rate``."""
     if model.is_group(name):
-        return {q: model.answers_of(q)[truth[q]] for q in model.groups[name].items if q not in done}
+        items = [q for q in model.groups[name].items if q not in done]
+        unsure = rng.random(len(items)) < unsure_rate
+        return {q: "unsure" if u else model.answers_of(q)[truth[q]] for q, u in zip(items, unsure, strict=True)}
+    if rng.random() < unsure_rate:
+        return "unsure"
     return model.answers_of(name)[truth[name]]
 
 
@@ -163,10 +178,7 @@ def simulate_interviews(
                 name = step[0]
                 if name in model.screens:
                     screen_steps.append(s.steps + 1)
-                if rng.random() < unsure_rate:
-                    s.answer(name, "unsure")
-                else:
-                    s.answer(name, _answer_for(model, name, case, set(s.asked)))
+                s.answer(name, _answer_for(model, name, case, set(s.asked), rng, unsure_rate))
                 for kind in memo.notices(s):
                     first_seen.setdefault(kind, s.steps)
             p_stop[i] = memo.probabilities(s)
@@ -174,6 +186,7 @@ def simulate_interviews(
                 "criterion": criterion,
                 "case": i,
                 "questions": s.steps,
+                "items": s.items_asked,
                 "stop": step[1],
                 "last_screen_step": max(screen_steps, default=0),
             }
@@ -186,6 +199,8 @@ def simulate_interviews(
             "criterion": criterion,
             "median_questions": float(frame["questions"].median()),
             "p90_questions": float(frame["questions"].quantile(0.9)),
+            "median_items": float(frame["items"].median()),
+            "p90_items": float(frame["items"].quantile(0.9)),
             "accuracy_at_stop": acc,
             "accuracy_all_questions": acc_full,
             "single_cause_at_stop": one,
