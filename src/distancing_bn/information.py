@@ -208,11 +208,11 @@ class StopRule:
     Stop when (checked in this order): ``max_questions`` steps were taken; every cause is
     *decided*, its probability below ``decided_low`` or above ``decided_high``; or the best
     question or checklist is expected to gain less than ``min_gain_bits`` (in the ranking
-    criterion's unit). Defaults: no budget, 0.1, 0.9, 0.05 bits (chosen by simulation; see
+    criterion's unit). Defaults: no budget, 0.1, 0.9, 0.1 bits (chosen by simulation; see
     docs/inference.md, *The default criterion*).
     """
 
-    min_gain_bits: float = 0.05
+    min_gain_bits: float = 0.1
     decided_low: float = 0.1
     decided_high: float = 0.9
     max_questions: int | None = None

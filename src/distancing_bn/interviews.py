@@ -11,7 +11,9 @@ of one row and sure of the others).
 Reported per criterion: steps (screens: a question, checklist or grid counts as one) and items
 asked (every row counts, unsure ones too), median and 90th percentile; top-cause accuracy at the
 stop and with every question answered (over cases with at least one cause present; the top
-cause is the likeliest one), the same on cases with exactly one cause, and for each notice
+cause is the likeliest one), the same on cases with exactly one cause (with unsure answers,
+also with every question asked and each answer unsure at the same rate: what a session that
+never stopped could reach), and for each notice
 the share of the cases showing a sign of it (an answer that raises it, in the case's full
 answers) in which the notice was shown, and after how many steps.
 """
@@ -88,6 +90,11 @@ class InterviewReport:
                 f"  cases with one cause: {row['single_cause_at_stop']:.3f} at the stop, "
                 f"{row['single_cause_all_questions']:.3f} with every question"
             )
+            if self.unsure_rate > 0:
+                lines.append(
+                    f"  every question asked, {self.unsure_rate:.0%} of them unsure too: top-cause accuracy "
+                    f"{row['accuracy_all_asked']:.3f}, one cause {row['single_cause_all_asked']:.3f}"
+                )
             for nid, title in self.notices:
                 if row.get(f"{nid}_cases"):
                     lines.append(
@@ -162,6 +169,14 @@ def simulate_interviews(
     full = model.marginals_from_codes({q: truth[q] for q in qs}, n_cases)
     p_full = np.column_stack([i.p(full[c]) for c, i in zip(causes, infos, strict=True)])
     acc_full, one_full = _accuracy(p_full, y)
+    acc_asked, one_asked = acc_full, one_full
+    if unsure_rate > 0:  # every question asked, each answer unsure at the same rate: the ceiling of a session
+        drop = np.random.default_rng(None if seed is None else seed + 11)
+        codes = {q: np.where(drop.random(n_cases) < unsure_rate, -1, truth[q]) for q in qs}
+        asked = model.marginals_from_codes(codes, n_cases)
+        acc_asked, one_asked = _accuracy(
+            np.column_stack([i.p(asked[c]) for c, i in zip(causes, infos, strict=True)]), y
+        )
     signs = _signs(model, truth, n_cases)
     rows = []
     case_rows = []
@@ -205,6 +220,8 @@ def simulate_interviews(
             "accuracy_all_questions": acc_full,
             "single_cause_at_stop": one,
             "single_cause_all_questions": one_full,
+            "accuracy_all_asked": acc_asked,
+            "single_cause_all_asked": one_asked,
             "screens_within": float(frame["last_screen_step"].max()),
         }
         for kind, has in signs.items():

@@ -149,8 +149,9 @@ class Session:
         For a checklist, ``label`` is the items that apply: a list (or set) of item ids, a dict
         ``{item: answer}`` (items left out take their first answer, "no"), ``"none"`` (no item
         applies) or ``"unsure"``. For a rating grid, ``label`` is ``{item: answer}`` with each
-        row's own answer id or ``"unsure"`` (rows left out are unsure), or ``"unsure"`` for
-        every row. Items already asked on their own are left out of either.
+        row's own answer id or ``"unsure"`` (rows left out are unsure), ``"none"`` (every row at
+        its first answer: never, no, not at all) or ``"unsure"`` for every row. ``None`` is
+        ``"unsure"`` for either. Items already asked on their own are left out of either.
         """
         if isinstance(question_id, str) and question_id in self.model.groups:
             return self._answer_group(question_id, label)
@@ -374,7 +375,8 @@ def group_answer(model: Model, group_id: str, items: list[str], label: Any) -> d
     """Turn a checklist's or grid's answer into ``{item: answer}`` over ``items`` (its open items).
 
     ``label`` for a checklist: item ids that apply (list, tuple or set), ``{item: answer}``,
-    ``"none"`` or ``"unsure"``; for a grid: ``{item: answer or "unsure"}`` or ``"unsure"``.
+    ``"none"`` or ``"unsure"``; for a grid: ``{item: answer or "unsure"}``, ``"none"`` or
+    ``"unsure"``. ``None`` is ``"unsure"``.
 
     Raises
     ------
@@ -384,6 +386,8 @@ def group_answer(model: Model, group_id: str, items: list[str], label: Any) -> d
     """
     from .errors import InvalidAnswerError
 
+    if label is None:  # as for a single question: not sure
+        return dict.fromkeys(items, UNSURE)
     if model.groups[group_id].is_grid:
         return _grid_answer(model, group_id, items, label)
 
@@ -436,10 +440,13 @@ def _grid_answer(model: Model, group_id: str, items: list[str], label: Any) -> d
 
     if isinstance(label, str) and is_unanswered(label.strip().lower()):
         return dict.fromkeys(items, UNSURE)
+    if isinstance(label, str) and label.strip().lower() == NONE_APPLY:  # none of these: every row's first answer
+        return {q: model.answers_of(q)[0] for q in items}
     if not isinstance(label, Mapping):
         raise InvalidAnswerError(
             f"a grid's answer is a mapping of its rows to their answers ({{row: answer}}, 'unsure' allowed "
-            f"per row), or 'unsure' for every row; got {type(label).__name__}",
+            f"per row), 'none' (every row at its first answer) or 'unsure' for every row; got "
+            f"{type(label).__name__}",
             question_id=group_id,
             got=None,
             valid=tuple(items),
