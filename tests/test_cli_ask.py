@@ -1241,3 +1241,35 @@ def test_an_answer_contradicting_an_earlier_one_is_asked_again(tmp_path: Path) -
     text = _norm(out.getvalue())
     assert "That answer cannot hold together with your answer to: Does it show A?" in text
     assert session.answers["hides_a"] == "no" and session.posterior.probabilities["a"] == 1.0
+
+
+def test_the_report_says_a_grid_line_as_the_column_chosen(model: Model) -> None:
+    """A grid row is said by its label and the heading the person chose, not the answer's own id or label."""
+    from distancing_bn._ask import report
+
+    answers = {
+        "emotionally_closed": "often",
+        "declines_help": "often",
+        "says_im_fine": "often",
+        "pulls_back_after_closeness": "often",
+        "hot_and_cold": "never",
+        "tenses_at_touch": "sometimes",
+        "less_sex": "somewhat",  # its own label is "Somewhat"; the changes grid shows "A little"
+        "less_contact": "a_little",
+        "less_affection": "a_lot",
+        "less_physically_drawn": "no",
+        "less_connected": "very_much",  # its own label is "Very much"; the grid shows "A lot"
+        "time_together_flat": "somewhat",
+    }
+    picked = {q: gid for gid in ("closeness_grid", "changes_grid") for q in model.groups[gid].items}
+    out = io.StringIO()
+    report(model, answers, out, width=200, picked_in=picked)
+    text = out.getvalue()
+    closeness = model.question_label("closeness_grid")
+    changes = model.question_label("changes_grid")
+    label = model.question_label("pulls_back_after_closeness")
+    assert f'You answered "Often" to "{label}" ({closeness})' in text
+    assert f'You answered "A little" to "{model.question_label("less_sex")}" ({changes})' in text
+    assert f'You answered "A lot" to "{model.question_label("less_connected")}" ({changes})' in text
+    assert '"Somewhat" to' not in text and '"Very much" to' not in text
+    assert_no_ids(model, text)

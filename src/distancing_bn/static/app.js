@@ -128,7 +128,15 @@
     return state.history.length;
   }
 
+  // A checklist or grid offers only the rows not answered yet (a row can be answered on its own first).
+  function openRows(item) {
+    if (item.kind !== "group") return item;
+    const done = new Set(state.history.filter((s) => s.id !== item.id).map((s) => s.id));
+    return { ...item, items: item.items.filter((it) => !done.has(it.id)) };
+  }
+
   function showQuestion(item, volunteered, previous) {
+    item = openRows(item);
     state.current = item;
     state.volunteered = volunteered;
     const n = askedCount() + 1;
