@@ -623,6 +623,7 @@ def test_a_grid_is_one_screen_answered_by_line(model: Model, session_file: Path)
     answers_line = " · ".join(f"{i} {h}" for i, h in enumerate(scale, start=1)) + " · u Not sure"
     assert f"Answers: {answers_line}" in _norm(ask.block)
     assert max(len(line) for line in ask.block.split("\n")) <= 80
+    assert "Press Enter alone to answer one line at a time." in _norm(ask.block)  # the first grid: in full
     # a wrong count, and a word that is no answer, are named; nothing is recorded
     assert ask.type("1 2") == "answer" and "That is 2 answers; please type 6, one for each line." in _norm(ask.block)
     assert ask.type("1 2 3 1 2 lots") == "answer" and "Line f: That is not one of the answers." in _norm(ask.block)
@@ -661,6 +662,9 @@ def test_a_grid_is_one_screen_answered_by_line(model: Model, session_file: Path)
         ask.type("c")
     other = next(g for g, grp in model.groups.items() if grp.is_grid and g != gid and len(grp.items) == 6)
     ask.go_to(other)
+    shown = _norm(ask.block.split("Question", 1)[-1])
+    assert "One answer for each line, in order (u: not sure; Enter alone: line by line)." in shown
+    assert "Press Enter alone" not in shown  # later grids: one short line
     ask.type("123123")
     assert saved(session_file)["history"][-1][1] == {
         q: model.answers_of(q)[k] for q, k in zip(model.groups[other].items, (0, 1, 2, 0, 1, 2), strict=True)

@@ -60,6 +60,7 @@ HOW_TO_GRID = (
     "u for a line you are not sure of, or u alone if you are not sure of any. "
     "Press Enter alone to answer one line at a time."
 )
+HOW_TO_GRID_AGAIN = "One answer for each line, in order (u: not sure; Enter alone: line by line)."
 ROW_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 INTRO = (
     "This questionnaire asks about what you have noticed, one question at a time, each time "
@@ -376,6 +377,7 @@ class _Interview:
         self.steps: list[int] = [1] * _n_steps(session)  # session steps each answer added (undone by 'b')
         self.shown: set[str] = set()  # urgent notices already shown
         self.screens_said = False
+        self.grid_said = False  # the full grid instructions are shown once, then one short line
         self.list_words = ""  # what followed 'l' (find questions with those words)
 
     # ------------------------------------------------------------ plumbing
@@ -536,7 +538,8 @@ class _Interview:
         answers_line = " · ".join(f"{i} {shown}" for i, (_, shown) in enumerate(options, start=1))
         self.out.say(f"{answers_line} · u Not sure", indent="   Answers: ", hang="            ")
         example = " ".join(str(1 + (k * 2) % len(options)) for k in range(len(items)))
-        self.out.say(HOW_TO_GRID.format(example=example), indent="   ")
+        self.out.say(HOW_TO_GRID_AGAIN if self.grid_said else HOW_TO_GRID.format(example=example), indent="   ")
+        self.grid_said = True
         while True:
             typed = self.read()
             if typed is None:
@@ -565,7 +568,7 @@ class _Interview:
             else:
                 found, problem = match_grid(typed, len(items), options)
                 if found is None:
-                    self.out.say(f"{problem} (or u, b, l, q; ? for help)", indent="  ")
+                    self.out.say(f"{problem} Type ? for help.", indent="  ")
                     continue
                 picks = found
             value = {
