@@ -89,7 +89,7 @@ class Session:
             {
                 "question": q,
                 "answer": a if isinstance(a, str) else dict(a),
-                "text": self.model.groups[q].text if q in self.model.groups else self.model.question_text(q),
+                "text": self._text(q),
             }
             for q, a in self._history
         ]
@@ -291,11 +291,15 @@ class Session:
             nxt = (
                 f"<p>Stopped: {html.escape(self.stop_reason or '')}</p>"
                 if self.done
-                else f"<p>Next: {html.escape(self.model.question_text(self.next_question() or ''))}</p>"
+                else f"<p>Next: {html.escape(self._text(self.next_question() or ''))}</p>"
             )
             return f"<div><ol>{steps}</ol>{nxt}{self.posterior._repr_html_()}</div>"
         except Exception:
             return f"<pre>{html.escape(repr(self))}</pre>"
+
+    def _text(self, name: str) -> str:
+        group = self.model.groups.get(name)
+        return group.text if group is not None else self.model.question_text(name)
 
     def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Draw each cause's probability after each answer; return the Axes."""

@@ -124,6 +124,28 @@
     show("notice", "notice-title");
   }
 
+  // "You answered 4 questions.", or with checklists and grids "You answered 31 questions on 4 screens."
+  function answeredText() {
+    const screens = state.history.length;
+    const rows = state.history.reduce((n, step) => {
+      const item = state.byId.get(step.id);
+      if (!item || item.kind !== "group") return n + 1;
+      if (step.value && typeof step.value === "object" && !Array.isArray(step.value)) {
+        return n + Object.keys(step.value).length;
+      }
+      return n + openRowsAt(item, step).length;
+    }, 0);
+    const plural = (k, word) => `${k} ${word}${k === 1 ? "" : "s"}`;
+    return rows === screens
+      ? `You answered ${plural(screens, "question")}.`
+      : `You answered ${plural(rows, "question")} on ${plural(screens, "screen")}.`;
+  }
+
+  function openRowsAt(item, step) {  // a group's rows not answered before that step
+    const before = new Set(state.history.slice(0, state.history.indexOf(step)).map((s) => s.id));
+    return item.items.filter((it) => !before.has(it.id));
+  }
+
   function askedCount() {
     return state.history.length;
   }
@@ -319,9 +341,7 @@
         text: "Tips for working on the relationship are left out here: your safety comes first." }));
     }
     const reason = next && next.stop_text ? next.stop_text : "";
-    $("result-stop").textContent = reason
-      ? `${reason} You answered ${state.history.length} question${state.history.length === 1 ? "" : "s"}.`
-      : `You answered ${state.history.length} question${state.history.length === 1 ? "" : "s"}.`;
+    $("result-stop").textContent = reason ? `${reason} ${answeredText()}` : answeredText();
 
     const ul = $("result-causes");
     ul.replaceChildren();
