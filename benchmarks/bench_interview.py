@@ -1,4 +1,4 @@
-"""Interview speed on the default model: ranking questions and checklists for one case.
+"""Interview speed on the default model: ranking questions, checklists and grids for one case.
 
 Run from the repository root::
 
@@ -6,9 +6,9 @@ Run from the repository root::
 
 Prints a markdown table (medians of N timed calls after one warm-up call) of:
 
-- ``rank_questions`` with checklists, before any answer and after the screens (issue 11's goal:
-  at most 5 ms);
-- the same without checklists, and one posterior;
+- ``rank_questions`` with its groups (checklists and rating grids, each gain exact over every
+  joint answer), before any answer and after the screens (issue 11's goal: at most 5 ms);
+- the same without groups, and one posterior;
 - pgmpy's VariableElimination for the causes' marginals given the same answers, the reference
   in the same run (a ratio, since the machine is shared and noisy).
 """
@@ -16,6 +16,7 @@ Prints a markdown table (medians of N timed calls after one warm-up call) of:
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -47,8 +48,8 @@ def main() -> None:
     ve = VariableElimination(model.to_pgmpy())
     evidence = {**{q: a for q, a in after.items()}, **model.observed}
     rows = [
-        ("rank, with checklists, no answer", lambda: model.rank_questions({})),
-        ("rank, with checklists, after the screens", lambda: model.rank_questions(after)),
+        ("rank, with groups, no answer", lambda: model.rank_questions({})),
+        ("rank, with groups, after the screens", lambda: model.rank_questions(after)),
         ("rank, questions only, after the screens", lambda: model.rank_questions(after, groups=False)),
         ("posterior, after the screens", lambda: model.posterior(after)),
         (
@@ -57,9 +58,12 @@ def main() -> None:
         ),
     ]
     est = model.memory_estimate
+    grids = [g for g in model.groups.values() if g.is_grid]
+    outcomes = max(math.prod(len(model.answers_of(q)) for q in g.items) for g in model.groups.values())
     print(
         f"Default model: {len(model.causes)} causes, {len(model.facets)} facets, {len(model.questions)} questions, "
-        f"{len(model.groups)} checklists; largest clique {est.largest_states:,} states.\n"
+        f"{len(model.groups) - len(grids)} checklists and {len(grids)} grids (largest: {outcomes:,} joint answers); "
+        f"largest clique {est.largest_states:,} states.\n"
     )
     print("| call | median (ms) |")
     print("|---|---:|")
@@ -69,7 +73,7 @@ def main() -> None:
         print(f"| {label} | {times[label]:.1f} |")
     ref = times["pgmpy VariableElimination, causes' marginals, after the screens"]
     print(
-        f"\nRanking with checklists after the screens: {ref / times['rank, with checklists, after the screens']:.2f}x "
+        f"\nRanking with groups after the screens: {ref / times['rank, with groups, after the screens']:.2f}x "
         "the speed of one pgmpy posterior of the causes (same run)."
     )
 
