@@ -347,10 +347,7 @@ def _e_step(
     from .inference import compile_engine
 
     net, where = _network(spec, data.observed, keep, families, premises)
-    engine = compile_engine(
-        net,
-        memory_budget=budget,
-    )
+    engine = compile_engine(net, memory_budget=budget, joint_limit=0)  # the targets' joint is not needed
     wanted = sorted(set(where.values()))
     tables = {v: net.cpts[v].reshape(-1, len(net.states[v])) for v in families}
     counts = {v: np.zeros_like(t) for v, t in tables.items()}
