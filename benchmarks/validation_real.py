@@ -219,9 +219,9 @@ def ecr(
     prior_strength: float,
     mpath: Path | None = None,
     *,
-    tol: float = 1e-5,
+    tol: float = 1e-6,
     premises: bool = False,
-    learn_all: bool = False,
+    learn: str = "touched",
     history: bool = True,
 ) -> dict[str, Any]:
     raw = pd.read_csv(data / "ecr" / "data.csv")
@@ -287,11 +287,12 @@ def ecr(
                     ],
                 }
     # the held-out design: fit the numbers the mapping touches on the training half, held-out items never used
-    learn = (
-        sorted({cm.question for cm in mapping.columns}) + list(model.causes) + list(model.facets)
-        if learn_all
-        else touched(model, mapping)
-    )
+    questions = sorted({cm.question for cm in mapping.columns})
+    learn_ids = {
+        "touched": touched(model, mapping),
+        "all": questions + list(model.causes) + list(model.facets),
+        "questions": questions,
+    }[learn]
     t0 = time.time()
     from distancing_bn.learn import em
 
@@ -306,7 +307,7 @@ def ecr(
         prior_strength=prior_strength,
         max_iter=max_iter,
         tol=tol,
-        learn=learn,
+        learn=learn_ids,
         premises=premises,
         progress=show,
     )
@@ -320,7 +321,8 @@ def ecr(
         "prior_strength": prior_strength,
         "rows": res.rows,
         "distinct_rows": res.patterns,
-        "learned_variables": learn,
+        "learn": learn,
+        "learned_variables": learn_ids,
         "log_likelihood": [res.log_likelihood[0], res.log_likelihood[-1]],
         "objective_last_steps": res.objective[-3:],
         "learned": list(res.learned),
@@ -380,14 +382,20 @@ def main() -> int:
     ap.add_argument("--only", default="dps,ecr,fair")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-iter", type=int, default=500)
-    ap.add_argument("--tol", type=float, default=1e-5, help="EM stops when the objective rises less per row")
+    ap.add_argument("--tol", type=float, default=1e-6, help="EM stops when the objective rises less per row")
     ap.add_argument(
         "--premises",
         action="store_true",
         help="enter the model's premise (distance noticed) in every training row; default: left out, "
         "as the ECR respondents are not selected on it",
     )
-    ap.add_argument("--learn-all", action="store_true", help="learn every cause and facet, not only those touched")
+    ap.add_argument(
+        "--learn",
+        choices=("touched", "all", "questions"),
+        default="touched",
+        help="numbers fitted: those the mapping's items touch (default), every cause and facet as well, "
+        "or only the mapped questions' tables",
+    )
     ap.add_argument("--no-history", action="store_true", help="skip the all-rows and mapping-revision figures")
     ap.add_argument("--prior-strength", type=float, default=10.0)
     ap.add_argument("--ecr-mapping", type=Path, default=None, help="ECR mapping (default: models/mappings/ecr.yaml)")
@@ -410,7 +418,7 @@ def main() -> int:
             args.ecr_mapping,
             tol=args.tol,
             premises=args.premises,
-            learn_all=args.learn_all,
+            learn=args.learn,
             history=not args.no_history,
         )
         e = dict(out["ecr"])
