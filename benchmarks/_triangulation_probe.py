@@ -332,6 +332,75 @@ def engine_memory(path: Path, seed: int = 0, frac: float = 0.1) -> dict[str, Any
     }
 
 
+def floors(rows: Sequence[dict[str, Any]], bench: dict[str, Any]) -> list[str]:
+    """Markdown: the least a materialised junction tree can take, against 2× pyAgrum's measured peak.
+
+    Floor = our process after its imports (measured) + 16 bytes per clique state: the kept potentials
+    and one working belief per clique, nothing else (no configurations, no dense question tables,
+    no prior-pass copy, no build temporaries). Trees: the current plan, the best of the three
+    heuristics on the compiled graph, and the best on the graph pruned to the answered leaves.
+    """
+    by_name = {r["network"]: r for r in bench.get("rows", [])}
+    out = [
+        "| network | pyAgrum peak | 2× goal | ours now | floor, current plan | floor, best heuristic | floor, best pruned to answers |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        b = by_name.get(row["network"])
+        if b is None or b["pyagrum"].get("status") != "ok":
+            continue
+        base = b["ours"].get("phases", {}).get("import", {}).get("peak_mib", 40.0)
+        goal = 2 * b["pyagrum"]["maxrss_mib"]
+        hs = [h for h in row["heuristics"].values() if not isinstance(h["free"], str)]
+        best = min(min(h["free"]["total"], h["joined"]["total"]) for h in hs)
+        pruned = min(h["pruned"]["total"] for h in hs if not isinstance(h["pruned"], str))
+
+        def mib(states: int, base: float = base) -> float:
+            return base + 16 * states / 2**20
+
+        now = f"{b['ours']['maxrss_mib']:,.0f}" if b["ours"].get("status") == "ok" else str(b["ours"]["status"])
+        cells = [mib(row["breakdown"]["total"]), mib(best), mib(pruned)]
+        marks = [f"{c:,.0f}{' ✓' if c <= goal else ''}" for c in cells]
+        out.append(
+            f"| {row['network']} | {b['pyagrum']['maxrss_mib']:,.0f} | {goal:,.0f} | {now} | "
+            + " | ".join(marks)
+            + " |"
+        )
+    return out
+
+
+def thin_read(path: Path) -> dict[str, Any]:
+    """Time and peak of reading a BIF file's states and tables with regular expressions and numpy.
+
+    A sketch of what a reader without pgmpy costs (no validation, row-form tables not reordered):
+    to compare with ``load_network``'s pgmpy route in ``bench_memory.py``. Run in a fresh process.
+    """
+    import resource
+    import time
+
+    start = time.perf_counter()
+    text = read_text(path)
+    states = {
+        m.group(1): [x.strip() for x in m.group(3).split(",")]
+        for m in re.finditer(r"variable\s+(\S+)\s*\{[^}]*?\[\s*(\d+)\s*\]\s*\{([^}]*)\}", text)
+    }
+    entries = 0
+    for m in re.finditer(r"probability\s*\(\s*([^|)\s]+)\s*(?:\|\s*([^)]*))?\)\s*\{([^}]*)\}", text):
+        body = m.group(3)
+        if "table" in body:
+            numbers = re.sub(r"[^0-9eE.+\-]+", " ", body.split("table", 1)[1]).split()
+        else:
+            numbers = [x for _, row in re.findall(r"\(([^)]*)\)([^;]*);", body) for x in row.replace(",", " ").split()]
+        entries += np.array(numbers, dtype=np.float64).size
+    return {
+        "network": path.name.split(".")[0],
+        "variables": len(states),
+        "entries": entries,
+        "seconds": round(time.perf_counter() - start, 2),
+        "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
 def _fmt(n: int) -> str:
     return f"{n / 1e6:.1f}M" if n >= 10**6 else (f"{n / 1e3:.0f}k" if n >= 10**4 else str(n))
 
@@ -343,7 +412,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--json", default="out/triangulation_probe.json")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--engine", action="store_true", help="build our engine for NAME and sum its arrays instead")
+    ap.add_argument("--reader", action="store_true", help="time a regex-and-numpy BIF read of NAME instead")
     args = ap.parse_args(argv)
+    if args.reader:
+        for name in args.names:
+            p = next(d / f"{name}.bif" for d in (SHARED_NETWORKS, EXTRA_NETWORKS) if (d / f"{name}.bif").is_file())
+            print(json.dumps(thin_read(p)), flush=True)
+        return
     if args.engine:
         for name in args.names:
             p = next(d / f"{name}.bif" for d in (SHARED_NETWORKS, EXTRA_NETWORKS) if (d / f"{name}.bif").is_file())
@@ -388,6 +463,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             + " | ".join(cells)
             + " |"
         )
+    if Path(args.bench).is_file():
+        print()
+        print("\n".join(floors(rows, json.loads(Path(args.bench).read_text()))))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(rows, indent=1))
     print(f"wrote {args.json} (bytes in MiB above)")
