@@ -47,8 +47,14 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 from bench_memory import EXTRA_NETWORKS, SHARED_NETWORKS, choose_roles, read_text  # noqa: E402
 
-from distancing_bn.inference import _FLOAT, _triangulate, estimate_memory  # noqa: E402
 from distancing_bn.network import Network  # noqa: E402
+
+try:  # the layered engine (issue 16); before it, one module
+    from distancing_bn.engine import estimate_memory
+    from distancing_bn.engine.kernels import FLOAT_BYTES as _FLOAT
+    from distancing_bn.engine.plan import triangulate as _triangulate
+except ImportError:
+    from distancing_bn.inference import _FLOAT, _triangulate, estimate_memory  # type: ignore[no-redef]
 
 Graph = dict[int, set[int]]
 
@@ -190,7 +196,7 @@ def breakdown(order: Sequence[str], parents: dict[str, list[str]], cards: dict[s
         reported=roles["reported"],
     )
     est = estimate_memory(net, memory_budget=None)
-    plan = est._plan
+    plan = getattr(est, "plan", None) or getattr(est, "_plan", None)
     assert plan is not None
     c = plan.cards
     hosted = [0] * len(plan.sizes)
@@ -279,7 +285,7 @@ def engine_memory(path: Path, seed: int = 0, frac: float = 0.1) -> dict[str, Any
     net = model.network
     answers = _sample_answers(net, roles["observables"], frac, seed)
     tracemalloc.start()
-    engine = model.engine
+    engine = getattr(model.engine, "tree", model.engine)  # the junction tree (layered engine) or the engine
     _, build_peak = tracemalloc.get_traced_memory()
     held: dict[str, int] = {}
     seen: set[int] = set()
@@ -315,7 +321,7 @@ def engine_memory(path: Path, seed: int = 0, frac: float = 0.1) -> dict[str, Any
         del k
     for v in engine._stacked.values():
         add("root_marginal_matrix", v[0])
-    for v in engine._gain_matrices.values():
+    for v in getattr(engine, "_gain_matrices", {}).values():
         add("child_separator_matrices", v)
     tracemalloc.stop()
     assert post.marginals
