@@ -363,8 +363,10 @@ def _product_table(tables: Sequence[NDArray[np.float64]], spread: tuple[int, ...
     ``tables[B]`` is ``(outcomes of B, *shape_B)`` with ``shape_B`` broadcastable to ``spread``;
     the result is ``(outcomes, Π spread)``.
     """
-    out = np.ones((1,) * (1 + len(spread)))
-    for t in tables:
+    if not tables:
+        return np.ones((1, math.prod(spread)))
+    out = tables[0]
+    for t in tables[1:]:
         both = out[:, None] * t[None]
         out = both.reshape(-1, *both.shape[2:])
     return np.broadcast_to(out, (out.shape[0], *spread)).reshape(out.shape[0], -1)
@@ -380,15 +382,24 @@ def _mixture(tables: Sequence[NDArray[np.float64]], weights: NDArray[np.float64]
     ``(N_L + N_R)·m`` products and one BLAS call of ``N·m`` multiply-adds, not ``N·m`` Python-side
     products per block. Outcomes are in mixed radix, the first block slowest.
     """
-    m = weights.shape[1]
+    return _combine(*_halves(tables), weights)
+
+
+def _halves(tables: Sequence[NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The product tables of the two runs of blocks that :func:`_mixture` contracts: ``(N_L, m)``, ``(N_R, m)``."""
     spread = np.broadcast_shapes(*(t.shape[1:] for t in tables))
     sizes = [t.shape[0] for t in tables]
     total = math.prod(sizes)
     cut = min(range(len(sizes) + 1), key=lambda c: math.prod(sizes[:c]) + total // max(1, math.prod(sizes[:c])))
-    left = _product_table(tables[:cut], spread)
-    right = _product_table(tables[cut:], spread)
-    stacked = (weights[:, None, :] * left[None, :, :]).reshape(-1, m)  # (w·N_L, m)
-    return _contract(stacked, right).reshape(weights.shape[0], -1)  # (w, N_L·N_R)
+    return _product_table(tables[:cut], spread), _product_table(tables[cut:], spread)
+
+
+def _combine(
+    left: NDArray[np.float64], right: NDArray[np.float64], weights: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``out[w, (l, r)] = Σ_d weights[w, d] left[l, d] right[r, d]``: ``(w, N_L·N_R)``."""
+    stacked = (weights[:, None, :] * left[None, :, :]).reshape(-1, left.shape[1])  # (w·N_L, m)
+    return _contract(stacked, right).reshape(weights.shape[0], -1)
 
 
 def _contract(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -432,10 +443,10 @@ def _group_gains(
     Otherwise every joint outcome is one row. Each group's entry in the second list is
     ``P(o | e)`` over its outcomes; outcome 0 is every item at its first answer.
     """
-    binary = all(model.network.card(t) == 2 for t in model.network.targets)
+    binary, local = _shape_of(model.network)
     if target is None and model.engine.has_joint and binary:
         with _one_blas_thread():
-            if _local_given_targets(model.network):
+            if local:
                 return _group_gains_local(model, norm, groups, criterion)
             return _group_gains_by_blocks(model, norm, groups, criterion)
     return _group_gains_by_rows(model, norm, groups, criterion, target)
@@ -481,6 +492,16 @@ def _on_target_axes(net: Any, v: str, targets: Sequence[str]) -> NDArray[np.floa
 
 
 _LOCAL_TABLES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_SHAPES: weakref.WeakKeyDictionary[Any, tuple[bool, bool]] = weakref.WeakKeyDictionary()
+
+
+def _shape_of(net: Any) -> tuple[bool, bool]:
+    """(every target is binary, the network is local given the targets), once per network."""
+    found = _SHAPES.get(net)
+    if found is None:
+        found = (all(net.card(t) == 2 for t in net.targets), _local_given_targets(net))
+        _SHAPES[net] = found
+    return found
 
 
 def _local_tables(net: Any) -> dict[str, tuple[Any, ...]]:
@@ -555,38 +576,30 @@ def _group_gains_local(
             for q in below.get(f, ()):
                 b = b * (table(q) @ lik[q])
             tot = b.sum(axis=-1, keepdims=True)
-            latents[f] = np.divide(b, tot, out=np.zeros(np.broadcast_shapes(b.shape, tot.shape)), where=tot > 0)
+            latents[f] = b / np.where(tot > 0, tot, 1.0)  # a zero row stays zero
         return latents[f]
 
+    plans = _static_plans(net)
     gains = np.zeros(len(groups))
     probs: list[NDArray[np.float64]] = []
     for _, items in groups:
         blocks: dict[str | None, list[str]] = {}
         for q in items:
             blocks.setdefault(latent(q), []).append(q)
-        parts: list[NDArray[np.float64]] = []  # P(o_B | T, e): (outcomes of B, one axis per target)
-        h_parts: list[NDArray[np.float64]] = []  # H(O_B | T, e) in bits, on target axes
-        for f, block in blocks.items():
-            if f is None:
-                parts.extend(local[q][1] for q in block)
-                h_parts.extend(local[q][3] for q in block)
-                continue
-            a = latent_given_targets(f)[None]  # (outcomes so far, target axes..., card f)
-            for q in block:
-                tab = local[q][1]  # (card q, target axes..., card f)
-                a = a[:, None] * tab[None]
-                a = a.reshape(-1, *a.shape[2:])
-            parts.append(a.sum(axis=-1))
-            h_parts.append(_xlogx(parts[-1]))
-        spread = np.broadcast_shapes(*(t.shape[1:] for t in parts))
-        d = [t for t, n in zip(targets, spread, strict=True) if n > 1]
+        static = not any(f in below for f in blocks if f is not None)  # P(o | T, e) = P(o | T): no answer below
+        key = tuple(items)
+        plan = plans.get(key) if static else None
+        if plan is None:
+            plan = _plan(blocks, local, latent_given_targets, targets)
+            if static:
+                if len(plans) >= _MAX_PLANS:  # bounded: forget them all, they are rebuilt as needed
+                    plans.clear()
+                plans[key] = plan
+        d, rest, left, right, h_given_d = plan
         position = {t: i for i, t in enumerate(d)}
-        rest = tuple(i for i, t in enumerate(targets) if t not in position)
         p_d = joint.sum(axis=rest).reshape(-1)
-        h_given_d = np.broadcast_to(sum(h_parts), spread).reshape(-1)
-        block_tables = parts
         if criterion == "joint":
-            p_o = _mixture(block_tables, p_d[None, :])[0]
+            p_o = _combine(left, right, p_d[None, :])[0]
             gains[len(probs)] = max(0.0, float(entropy_bits(p_o) - p_d @ np.where(p_d > 0, h_given_d, 0.0)))
         else:
             states = np.indices([net.card(t) for t in d]).reshape(len(d), -1) if d else np.zeros((0, 1), np.intp)
@@ -600,11 +613,54 @@ def _group_gains_local(
                     keep = tuple(j for j in rest if j != i)
                     ax = _axis_of(i, targets, position)
                     weights[1 + i] = np.take(joint.sum(axis=keep), k, axis=ax).sum(axis=ax).reshape(-1)
-            out = _mixture(block_tables, weights)
+            out = _combine(left, right, weights)
             p_o = out[0]
             gains[len(probs)] = _cause_gain(p_o, out[1:].T, weights[1:].sum(axis=1), criterion)
         probs.append(p_o)
     return gains, probs
+
+
+_MAX_PLANS = 512
+_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], Any]] = weakref.WeakKeyDictionary()
+
+
+def _static_plans(net: Any) -> dict[tuple[str, ...], Any]:
+    """Per network: the plans of groups whose outcome tables do not depend on the answers, by open items."""
+    found = _PLANS.get(net)
+    if found is None:
+        found = {}
+        _PLANS[net] = found
+    return found
+
+
+def _plan(
+    blocks: Mapping[str | None, Sequence[str]],
+    local: Mapping[str, tuple[Any, ...]],
+    latent_given_targets: Callable[[str], NDArray[np.float64]],
+    targets: Sequence[str],
+) -> tuple[list[str], tuple[int, ...], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """A group's outcome tables given ``D``, the targets they mention: ``(D, the other target axes, the two
+    product tables of :func:`_halves`, H(O | D, e) over D)``. Everything but ``P(D | e)``."""
+    parts: list[NDArray[np.float64]] = []  # P(o_B | T, e): (outcomes of B, one axis per target)
+    h_parts: list[NDArray[np.float64]] = []  # H(O_B | T, e) in bits, on target axes
+    for f, block in blocks.items():
+        if f is None:
+            parts.extend(local[q][1] for q in block)
+            h_parts.extend(local[q][3] for q in block)
+            continue
+        a = latent_given_targets(f)[None]  # (outcomes so far, target axes..., card f)
+        for q in block:
+            tab = local[q][1]  # (card q, target axes..., card f)
+            a = a[:, None] * tab[None]
+            a = a.reshape(-1, *a.shape[2:])
+        parts.append(a.sum(axis=-1))
+        h_parts.append(_xlogx(parts[-1]))
+    spread = np.broadcast_shapes(*(t.shape[1:] for t in parts))
+    d = [t for t, n in zip(targets, spread, strict=True) if n > 1]
+    rest = tuple(i for i, n in enumerate(spread) if n == 1)
+    h_given_d = np.broadcast_to(sum(h_parts), spread).reshape(-1)
+    left, right = _halves(parts)
+    return d, rest, left, right, h_given_d
 
 
 def _axis_of(i: int, targets: Sequence[str], position: Mapping[str, int]) -> int:
