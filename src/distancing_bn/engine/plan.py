@@ -13,11 +13,13 @@ Layer 1 of :mod:`distancing_bn.engine`: imports :mod:`.kernels` (constants),
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from ..errors import ModelTooLargeError
 from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget, too_large
 from .kernels import DENSE_LIMIT, FLOAT_BYTES
 
@@ -33,6 +35,7 @@ __all__ = [
     "clique_bytes",
     "estimate_memory",
     "host_of",
+    "leaf_host_sizes",
     "merge_small_cliques",
     "root_clique_choice",
     "spanning_tree",
@@ -85,6 +88,10 @@ class MemoryEstimate:
         The number of cliques.
     budget
         The memory budget in bytes it was planned for (``None``: no limit).
+    joint
+        When holding the targets together in one clique would grow this tree, the estimate of a
+        second tree that holds them (compiled only for the queries that need the targets' joint);
+        ``None`` when this tree holds them already or their joint is not available.
     """
 
     table_bytes: int
@@ -96,6 +103,7 @@ class MemoryEstimate:
     n_cliques: int
     budget: int | None
     plan: Plan | None = field(default=None, repr=False, compare=False)
+    joint: MemoryEstimate | None = field(default=None, repr=False, compare=False)
 
     @property
     def needed_bytes(self) -> int:
@@ -116,14 +124,22 @@ def estimate_memory(
     joint_limit: int = JOINT_LIMIT,
     merge_limit: int = MERGE_LIMIT,
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    joint: bool | None = None,
 ) -> MemoryEstimate:
     """Plan the junction tree of ``network`` and estimate its memory, without building any of it.
 
     Parameters
     ----------
+    joint_limit
+        The targets' joint is made available only up to this many states.
     memory_budget
         Bytes the compiled tree and one evidence row may take (default 2 GiB); ``None``: no
         limit. Batches are then split into passes of :meth:`MemoryEstimate.max_rows` rows.
+    joint
+        ``None`` (default): hold the targets together in the root clique when that does not
+        grow the tree (see :func:`root_clique_choice`), else plan that second tree as
+        :attr:`MemoryEstimate.joint`; ``True``: this tree holds them (when their joint is within
+        ``joint_limit`` and the growth allowed); ``False``: never.
 
     Raises
     ------
@@ -169,11 +185,12 @@ def estimate_memory(
     target_idx = [idx[t] for t in net.targets]
     joint_size = math.prod(cards[i] for i in target_idx)
     room = None if budget is None else budget - table_bytes
+    together: list[tuple[int, ...]] | None = None
+    same = False
     try:
-        cliques = triangulate(adj, cards, room=room) or [()]
-        has_joint = False
-        if joint_size <= joint_limit and all(i in adj for i in target_idx):
-            cliques, has_joint = root_clique_choice(adj, cards, target_idx, cliques, room)
+        free = triangulate(adj, cards, room=room) or [()]
+        if joint is not False and joint_size <= joint_limit and target_idx and all(i in adj for i in target_idx):
+            together, same = root_clique_choice(adj, cards, target_idx, free, room)
     except CliqueTooLarge as exc:
         states = math.prod(cards[i] for i in exc.clique)
         needed = table_bytes + clique_bytes(states, len(exc.clique))
@@ -181,6 +198,35 @@ def estimate_memory(
         raise too_large(
             net.name, "a clique of its junction tree", _names(net, exc.clique), states, needed, budget, at_least=True
         ) from None
+    shape = (net, cards, leaf_vars, core, target_idx, len(obs), merge_limit, table_bytes, joint_size, budget)
+    if together is not None and (same or joint):
+        return _finish_plan(*shape, together, has_joint=True)
+    estimate = _finish_plan(*shape, free, has_joint=False)
+    if together is not None:
+        try:
+            second = _finish_plan(*shape, together, has_joint=True)
+        except ModelTooLargeError:  # the joint would not fit: queries go without it
+            return estimate
+        return dataclasses.replace(estimate, joint=second)
+    return estimate
+
+
+def _finish_plan(
+    net: Network,
+    cards: tuple[int, ...],
+    leaf_vars: tuple[int, ...],
+    core: tuple[int, ...],
+    target_idx: Sequence[int],
+    n_observables: int,
+    merge_limit: int,
+    table_bytes: int,
+    joint_size: int,
+    budget: int | None,
+    cliques: list[tuple[int, ...]],
+    *,
+    has_joint: bool,
+) -> MemoryEstimate:
+    """Merge small cliques, choose the root, join the tree and estimate it (see :func:`estimate_memory`)."""
     if merge_limit > 1:
         protect = set(target_idx) if has_joint else set()
         cliques = merge_small_cliques(cliques, cards, merge_limit, protect)
@@ -188,7 +234,7 @@ def estimate_memory(
         root = next(k for k, c in enumerate(cliques) if set(target_idx) <= set(c))
         # a diagnostic network (every question a leaf) gets a root of exactly the targets, above the
         # clique that holds them: the separator-based joint gains need it (see gains.joint_gains)
-        if set(cliques[root]) != set(target_idx) and len(leaf_vars) == len(obs):
+        if set(cliques[root]) != set(target_idx) and len(leaf_vars) == n_observables:
             cliques = [*cliques, tuple(sorted(target_idx))]
             root = len(cliques) - 1
     else:
@@ -301,13 +347,16 @@ def root_clique_choice(
     target_idx: Sequence[int],
     free: list[tuple[int, ...]],
     room: int | None,
-) -> tuple[list[tuple[int, ...]], bool]:
-    """Return the cliques to use and whether the targets share the root clique.
+) -> tuple[list[tuple[int, ...]] | None, bool]:
+    """The cliques of a triangulation holding the targets together, and whether it costs nothing.
 
     Holding the targets together gives their exact joint in one pass, but it can grow the tree
-    a great deal (barley: 24.8M to 77.3M states). It is kept only when the tree it gives has at
-    most twice the total states and twice the largest clique of the tree without it (or adds
-    at most :data:`_JOINT_ALLOWANCE` states to each), sizes counted in Python integers.
+    a great deal (barley: 24.8M to 77.3M states; hepar2's nine roots: 1,268 to 7,312). Returns
+    ``(None, False)`` when it grows the tree beyond twice the total states and twice the largest
+    clique of the tree without it (and beyond :data:`_JOINT_ALLOWANCE` more states for each),
+    sizes counted in Python integers. Otherwise the cliques, and ``True`` when their total is
+    at most :data:`_SAME_SHARE` more than the free tree's (plus :data:`_SAME_STATES`): then one
+    tree serves every query; else the joint is a second tree, for the queries that need it.
     """
     together = {v: set(n) for v, n in adj.items()}
     for a, b in itertools.combinations(target_idx, 2):
@@ -316,7 +365,7 @@ def root_clique_choice(
     try:
         joint = triangulate(together, cards, room=room) or [()]
     except CliqueTooLarge:
-        return free, False
+        return None, False
 
     def cost(cliques: list[tuple[int, ...]]) -> tuple[int, int]:
         sizes = [math.prod(cards[i] for i in c) for c in cliques]
@@ -327,13 +376,29 @@ def root_clique_choice(
     fits = total_joint <= max(2 * total_free, total_free + _JOINT_ALLOWANCE) and largest_joint <= max(
         2 * largest_free, largest_free + _JOINT_ALLOWANCE
     )
-    return (joint, True) if fits else (free, False)
+    if not fits:
+        return None, False
+    return joint, total_joint <= total_free + total_free * _SAME_SHARE + _SAME_STATES
+
+
+_SAME_SHARE = 1 / 8  # holding the targets together "costs nothing" within this share of the free tree's states
+_SAME_STATES = 256  # … plus this many states
 
 
 def host_of(family: set[int], sets: Sequence[frozenset[int]], sizes: Sequence[int], root: int) -> int:
     """The smallest clique holding ``family`` (the root on a tie)."""
     best = [k for k, c in enumerate(sets) if family <= c]
     return min(best, key=lambda k: (sizes[k], k != root))
+
+
+def leaf_host_sizes(plan: Plan) -> dict[int, int]:
+    """Observable leaf (variable id) -> the states of the clique that hosts it."""
+    net = plan.network
+    out = {}
+    for v in plan.leaf_vars:
+        k = host_of({net.index[p] for p in net.parents[net.variables[v]]}, plan.sets, plan.sizes, plan.root)
+        out[v] = plan.sizes[k]
+    return out
 
 
 def spanning_tree(sets: Sequence[frozenset[int]], root: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
@@ -441,31 +506,66 @@ def merge_small_cliques(
 
 
 def triangulate(adj: dict[int, set[int]], cards: Sequence[int], *, room: int | None = None) -> list[tuple[int, ...]]:
-    """Eliminate by greedy min-fill (ties: smallest clique weight); return the maximal cliques.
+    """Eliminate by greedy min-fill (ties: smallest clique weight, then ``adj``'s order); return the maximal cliques.
 
-    With ``room`` (bytes), stop with :class:`CliqueTooLarge` at the first clique that cannot fit.
+    Neighbourhoods are bit masks, and after each elimination only the scores of the vertices
+    near it are recomputed (a vertex's fill-in changes only if it or one of its neighbours was
+    a neighbour of the eliminated vertex). With ``room`` (bytes), stop with
+    :class:`CliqueTooLarge` at the first clique that cannot fit.
     """
-    g = {v: set(n) for v, n in adj.items()}
-    cliques: list[set[int]] = []
-    while g:
+    order = list(adj)
+    pos = {v: k for k, v in enumerate(order)}
+    nbr = [0] * len(order)
+    for v, ns in adj.items():
+        mask = 0
+        for u in ns:
+            mask |= 1 << pos[u]
+        nbr[pos[v]] = mask
+    card = [cards[v] for v in order]
+    uniform = len(set(card)) <= 1  # then the weight card ** (degree + 1) orders as the degree
 
-        def cost(v: int) -> tuple[int, int]:
-            nb = g[v]
-            d = len(nb)
-            inside = sum(len(g[a] & nb) for a in nb) // 2  # edges already among the neighbours
-            return d * (d - 1) // 2 - inside, math.prod(cards[u] for u in nb) * cards[v]
+    def score(i: int) -> tuple[int, int]:
+        mask = nbr[i]
+        d = mask.bit_count()
+        inside = 0
+        weight = card[i]
+        rest = mask
+        while rest:
+            low = rest & -rest
+            a = low.bit_length() - 1
+            inside += (nbr[a] & mask).bit_count()
+            if not uniform:
+                weight *= card[a]
+            rest ^= low
+        return d * (d - 1) // 2 - inside // 2, d if uniform else weight
 
-        v = min(g, key=cost)
-        nb = g[v]
-        clique = {v, *nb}
-        if room is not None and clique_bytes(math.prod(cards[u] for u in clique), len(clique)) > room:
-            raise CliqueTooLarge(tuple(sorted(clique)))
-        for a, b in itertools.combinations(nb, 2):
-            g[a].add(b)
-            g[b].add(a)
-        for u in nb:
-            g[u].discard(v)
-        del g[v]
-        if not any(clique <= c for c in cliques):
+    scores = {i: score(i) for i in range(len(order))}  # insertion order breaks ties, as min() does
+    cliques: list[int] = []
+    while scores:
+        i = min(scores, key=scores.__getitem__)
+        mask = nbr[i]
+        clique = mask | (1 << i)
+        if room is not None:
+            members = list(_bits(clique))
+            if clique_bytes(math.prod(card[k] for k in members), len(members)) > room:
+                raise CliqueTooLarge(tuple(sorted(order[k] for k in members)))
+        gone = ~(1 << i)
+        near = mask
+        for a in _bits(mask):
+            nbr[a] = (nbr[a] | mask) & ~(1 << a) & gone
+            near |= nbr[a]
+        del scores[i]
+        for k in _bits(near):
+            if k in scores:
+                scores[k] = score(k)
+        if not any(clique & ~c == 0 for c in cliques):
             cliques.append(clique)
-    return [tuple(sorted(c)) for c in cliques]
+    return [tuple(sorted(order[k] for k in _bits(c))) for c in cliques]
+
+
+def _bits(mask: int) -> Iterator[int]:
+    """The positions of the set bits of ``mask``, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low

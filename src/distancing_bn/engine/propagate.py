@@ -29,7 +29,7 @@ import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -145,10 +145,7 @@ class JunctionTree:
         for k in sorted(range(len(self.cliques)), key=lambda k: self.cliques[k].size):
             for v in self.cliques[k].vars:
                 self.home.setdefault(v, k)
-        self._marginal = {
-            v: Projection(self.cliques[k].configs, self.cliques[k].cards, [self.cliques[k].vars.index(v)])
-            for v, k in self.home.items()
-        }
+        self._marginal: dict[int, Projection] = {}  # per variable, from its home clique (built on first use)
         rc = self.cliques[root]
         self._joint = (
             Projection(rc.configs, rc.cards, [rc.vars.index(i) for i in target_idx]) if self.has_joint else None
@@ -327,7 +324,7 @@ class JunctionTree:
                 log_scale += np.log(np.where(ok, top, 1.0))
         ones = np.ones((rows, 1))
         with np.errstate(divide="ignore"):
-            self._collect_cliques(lam, hard, up, belief, rows, log_scale, ones, self._prior_pass())
+            self._collect_cliques(lam, hard, up, belief, rows, log_scale, ones, self._prior)
         return lam, belief, up, log_scale
 
     def _prior_pass(self) -> dict[int, tuple[FloatArray, FloatArray | None, float]]:
@@ -342,7 +339,7 @@ class JunctionTree:
             belief: dict[int, FloatArray] = {}
             log_scale = np.zeros(1)
             with np.errstate(divide="ignore"):
-                self._collect_cliques({}, {}, up, belief, 1, log_scale, np.ones((1, 1)), None, record)
+                self._collect_cliques({}, {}, up, belief, 1, log_scale, np.ones((1, 1)), False, record)
             prior: dict[int, tuple[FloatArray, FloatArray | None, float]] = {}
             for k, b in belief.items():
                 b.setflags(write=False)
@@ -362,18 +359,21 @@ class JunctionTree:
         rows: int,
         log_scale: FloatArray,
         ones: FloatArray,
-        prior: Mapping[int, tuple[FloatArray, FloatArray | None, float]] | None,
+        prior: Mapping[int, tuple[FloatArray, FloatArray | None, float]] | Literal[False] | None,
         record: dict[int, float] | None = None,
     ) -> None:
         """The collect pass proper: leaves to root, filling ``belief`` and ``up``.
 
-        Cliques whose subtree holds no evidence take their values from ``prior``;
-        ``record`` receives each clique's share of the log scale (for :meth:`_prior_pass`).
+        Cliques whose subtree holds no evidence take their values from ``prior`` (``None``: the
+        prior pass, run on first need; ``False``: none); ``record`` receives each clique's share
+        of the log scale (for :meth:`_prior_pass`).
         """
         present = lam.keys()
         for k in reversed(self.order):
             c = self.cliques[k]
-            if prior is not None and present.isdisjoint(self.subtree_evidence[k]):
+            if prior is not False and present.isdisjoint(self.subtree_evidence[k]):
+                if prior is None:
+                    prior = self._prior_pass()
                 b0, u0, share = prior[k]
                 belief[k] = b0 if rows == 1 else np.broadcast_to(b0, (rows, b0.shape[1]))
                 if u0 is not None:
@@ -438,7 +438,7 @@ class JunctionTree:
                 if v in self.leaf_host:
                     out[name] = self._leaf_marginal(v, full, lam, rows)
                 else:
-                    out[name] = row_normalise(self._marginal[v].apply(full[self.home[v]]))
+                    out[name] = row_normalise(self._marginal_projection(v).apply(full[self.home[v]]))
         return QueryResult(log_evidence, out, target_joint)
 
     # ------------------------------------------------------------------ information gain
@@ -447,6 +447,14 @@ class JunctionTree:
         """True when the separator-based joint gain applies: the root clique holds exactly the targets."""
         root_vars = set(self.cliques[self.root].vars)
         return self.has_joint and root_vars == {self.network.index[t] for t in self.network.targets}
+
+    def _marginal_projection(self, v: int) -> Projection:
+        """The projection of ``v``'s home clique onto ``v`` (cached)."""
+        proj = self._marginal.get(v)
+        if proj is None:
+            c = self.cliques[self.home[v]]
+            proj = self._marginal[v] = Projection(c.configs, c.cards, [c.vars.index(v)])
+        return proj
 
     def _stacked_root_marginals(self, variables: tuple[int, ...]) -> tuple[FloatArray, list[tuple[int, int]]]:
         """0/1 matrix (root size × Σ cards) giving the marginals of ``variables`` side by side."""
