@@ -1,0 +1,1011 @@
+"""Exact inference where the questions are noisy-OR / noisy-MAX: the answers decide the graph.
+
+A question ``Y`` (levels ``0 … K-1``) whose cumulative table factorises over its parents,
+``F_y(x) = P(Y <= y | x) = L_y Π_i g_{i,y}(x_i)`` (leaky noisy-OR and noisy-MAX; found from the
+tables by :mod:`distancing_bn.engine.local`), enters the evidence through one identity. A
+likelihood ``λ`` over its levels (a hard answer is one-hot, unanswered is all ones) is
+
+    Σ_y λ_y P(Y = y | x) = Σ_y (λ_y − λ_{y+1}) F_y(x)        (λ_K = 0; telescoping)
+
+a sum of as many products of one factor per parent as there are non-zero weights
+``w_y = λ_y − λ_{y+1}``. With a single weight the answer *couples nothing*: it is a likelihood on
+each parent and a constant. That covers the lowest answer (``w_0 = 1``: ``P(Y = 0 | x) = F_0``),
+"at most level y" (a step ``λ``), unanswered (``F_{K-1} = 1``: nothing at all) and any soft
+answer of that shape. Every other answer — a positive one is ``F_y − F_{y−1}`` — couples its
+parents (Quickscore's observation, Heckerman 1989). A question with at most one parent never
+couples anything, whatever its table; a question without local structure couples its parents
+for any informative answer.
+
+The method (chosen by measuring the alternatives on the benchmark tiers, see benchmarks/bench_tiers.py):
+
+1. **Absorb.** Every coupling-free answer of every row becomes log-likelihoods on the parents in
+   ONE product ``S @ W`` (``S``: the rows' selected terms, ``W``: the log factors of every term of
+   every question), one-parent questions in one more product; a per-variable maximum keeps
+   everything in range and goes into ``log P(e)``.
+2. **Group.** Rows are grouped by their set of coupling answers (a bit pattern per row); all rows
+   of a group share one plan and are computed together as arrays, so there is no Python loop per
+   row, only per distinct pattern.
+3. **Plan (cached per pattern).** The reduced graph has the latent variables (causes, facets,
+   any other hidden or answered-but-inner variable), the families of their tables (cause-to-cause
+   links and facets are just tables here, noisy or not), and one factor per coupling answer over
+   its parents. A coupling answer with five parents or more is entered as Díez and Galán's
+   multiplicative factorisation instead: an auxiliary variable over its terms, joined to each
+   parent by the factor ``g_{i,y}(x_i)`` and carrying the weights ``w_y L_y``, so that a question
+   over twelve causes adds a star, not a 4,096-state clique. Greedy min-fill elimination gives
+   the cliques; neighbouring cliques are merged while their union stays small (fewer array
+   calls); the constant tables of each clique are multiplied once per plan.
+4. **Propagate.** One collect pass (messages scaled by their largest magnitude, scales summed in
+   log space, so ``log P(e)`` is exact for any number of answers) and, for marginals, one
+   distribute pass (Hugin). Variables absent from every coupling answer are eliminated in tiny
+   cliques; a clique whose factors are all constant is computed once for the whole group.
+
+Enumerating the causes touched by positive answers, or Quickscore's sum over subsets of
+positive answers (``2^k`` terms, each cheap), were the alternatives: both are exponential in the
+positive answers (Quickscore also cancels terms of opposite signs), whereas the elimination is
+exponential only in the treewidth of what the positive answers couple. The auxiliary variable
+brings signed messages (its weights are ``±``); propagation normalises by magnitude, and the
+tests check it against the junction tree to 1e-9.
+
+**Next question.** For a question with product-form cumulative tables, "at most level y" is a
+coupling-free answer, so ``P(e, Q <= y)`` and the posteriors given it come from rows that share
+the plan of ``e``: one batched query of ``1 + Σ_Q (K_Q − 1)`` rows per evidence row gives every
+``P(e, Q = y, T) = P(e, Q <= y, T) − P(e, Q <= y − 1, T)`` and so every gain, for the
+``marginal`` criterion (``Σ_i I(T_i; Q | e)``) or, when the targets' joint is small, the
+``joint`` one (``I(T; Q | e)``), exactly as :func:`distancing_bn.information.rank_questions`
+defines them. Rows go in chunks, so memory stays bounded.
+
+Imports numpy, :mod:`distancing_bn.errors`, :mod:`distancing_bn.network`,
+:mod:`distancing_bn.inference` (``QueryResult``, the tree's memory estimate) and
+:mod:`distancing_bn.engine.local`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ModelTooLargeError
+from ..inference import QueryResult, estimate_memory
+from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget, too_large
+from .local import NoisyMax, detect_noisy
+
+__all__ = [
+    "AUX_PARENTS",
+    "BackendChoice",
+    "GainResult",
+    "NoisyEngine",
+    "choose_backend",
+    "noisy_cost",
+]
+
+FloatArray = NDArray[np.float64]
+Backend = Literal["junction_tree", "noisy"]
+BACKENDS: tuple[str, ...] = ("auto", "junction_tree", "noisy")
+AUX_PARENTS = 5  # a coupling answer with this many parents or more gets an auxiliary term variable
+_LOG0 = -1e250  # stands for log 0 in the log-factor matrices (0 · log 0 stays 0 in a product)
+_FLOOR = -1e3  # exp of anything this far below a variable's largest log-likelihood is 0
+_MERGE_LIMIT = 128  # neighbouring cliques are merged while their union has at most this many states
+_JOINT_LIMIT = 1 << 14  # the targets' joint is offered when it has at most this many states
+_PLANS = 2048  # plans kept per engine (the oldest go first)
+_GAIN_ROWS = 8192  # expanded rows per chunk of the next-question computation
+_LN2 = math.log(2.0)
+# cost model of choose_backend (seconds, measured on the benchmark machine: see bench_tiers.py)
+_T_CALL = 1.5e-6  # one array operation
+_T_STATE = 2.5e-9  # one clique state of one row, through both passes
+_T_PLAN_NODE = 2.0e-5  # planning, per node of the reduced graph
+
+
+@dataclass(frozen=True, eq=False)
+class _Leaf:
+    """An observable leaf (or an always-observed premise) and how its answers enter."""
+
+    name: str
+    parents: tuple[int, ...]  # latent ids, increasing
+    cards: tuple[int, ...]  # of those parents
+    levels: int
+    start: int  # first column of its block of likelihoods
+    noisy: NoisyMax | None
+    table: FloatArray  # (K, Π cards): P(y | parents), parents in increasing id order
+    wide: bool  # coupling answers get an auxiliary term variable
+
+
+@dataclass(frozen=True, slots=True)
+class GainResult:
+    """Per row and candidate, the expected information gain (bits) of asking it next."""
+
+    gains: FloatArray  # (rows, candidates); 0 where the row already answered it or P(e) = 0
+    entropy: FloatArray  # (rows,) the uncertainty the gains reduce: H(T | e) or Σ_i H(T_i | e), bits
+    answer_probs: tuple[FloatArray, ...]  # per candidate (rows, levels): P(Q = a | e)
+    log_evidence: FloatArray  # (rows,) natural log of P(e)
+    criterion: str
+    candidates: tuple[str, ...]
+
+    def best(self) -> tuple[NDArray[np.intp], FloatArray]:
+        """Per row: the index of the best unanswered candidate (-1 if none) and its gain."""
+        g = np.where(self.open, self.gains, -np.inf)
+        idx = np.argmax(g, axis=1) if g.shape[1] else np.zeros(g.shape[0], dtype=np.intp)
+        best = g[np.arange(g.shape[0]), idx] if g.shape[1] else np.full(g.shape[0], -np.inf)
+        idx = np.where(np.isfinite(best), idx, -1)
+        return idx.astype(np.intp), np.where(np.isfinite(best), best, np.nan)
+
+    @property
+    def open(self) -> NDArray[np.bool_]:
+        """(rows, candidates): True where the candidate is still unanswered in a possible row."""
+        return np.isfinite(self.gains)
+
+
+# ---------------------------------------------------------------------------- elimination
+def _eliminate(adj: list[int], cards: Sequence[int]) -> list[tuple[int, int]]:
+    """Greedy min-fill elimination on bitmask adjacency: [(variable, its neighbours then)].
+
+    Ties go to the smaller clique; a simplicial variable (no fill) goes at once.
+    """
+    adj = list(adj)
+    n = len(adj)
+    binary = all(c == 2 for c in cards)
+    logc = [math.log2(c) if c > 1 else 0.0 for c in cards]
+    alive = (1 << n) - 1
+    out: list[tuple[int, int]] = []
+    while alive:
+        best_v = -1
+        best: tuple[float, float] = (math.inf, math.inf)
+        m = alive
+        while m:
+            low = m & -m
+            m ^= low
+            v = low.bit_length() - 1
+            nb = adj[v]
+            fill = 0
+            t = nb
+            while t:
+                lu = t & -t
+                t ^= lu
+                fill += (nb & ~adj[lu.bit_length() - 1]).bit_count() - 1
+            if fill == 0:
+                best_v = v
+                break
+            weight = float(nb.bit_count()) if binary else _mask_log(nb, logc)
+            if (fill, weight) < best:
+                best = (fill, weight)
+                best_v = v
+        v = best_v
+        nb = adj[v]
+        out.append((v, nb))
+        bit = 1 << v
+        t = nb
+        while t:
+            lu = t & -t
+            t ^= lu
+            u = lu.bit_length() - 1
+            adj[u] = (adj[u] | nb) & ~lu & ~bit
+        alive &= ~bit
+        adj[v] = 0
+    return out
+
+
+def _mask_log(mask: int, logc: Sequence[float]) -> float:
+    total = 0.0
+    while mask:
+        low = mask & -mask
+        mask ^= low
+        total += logc[low.bit_length() - 1]
+    return total
+
+
+def _bits(mask: int) -> tuple[int, ...]:
+    out = []
+    while mask:
+        low = mask & -mask
+        mask ^= low
+        out.append(low.bit_length() - 1)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------- plans
+class _Clique:
+    __slots__ = (
+        "aux",
+        "cards",
+        "children",
+        "const",
+        "couplings",
+        "down_axes",
+        "parent",
+        "sep_shape",
+        "shape",
+        "size",
+        "unaries",
+        "up_axes",
+        "up_bshape",
+        "vars",
+    )
+
+    def __init__(self, variables: tuple[int, ...], cards: Sequence[int]) -> None:
+        self.vars = variables
+        self.cards = tuple(cards[v] for v in variables)
+        self.shape = self.cards
+        self.size = math.prod(self.cards)
+        self.parent = -1
+        self.children: list[int] = []
+        self.const: FloatArray | None = None  # (1, *shape): its constant tables, multiplied once
+        self.unaries: list[tuple[int, int, tuple[int, ...]]] = []  # (first column, card, broadcast shape)
+        self.couplings: list[tuple[_Leaf, tuple[int, ...]]] = []  # table factors of coupling answers
+        self.aux: list[tuple[_Leaf, tuple[int, ...]]] = []  # term weights of wide coupling answers
+        self.up_axes: tuple[int, ...] = ()  # axes summed for the message to the parent
+        self.sep_shape: tuple[int, ...] = ()
+        self.up_bshape: tuple[int, ...] = ()  # the message broadcast into the parent
+        self.down_axes: tuple[int, ...] = ()  # the parent's axes summed for the message back
+
+
+def _bshape(clique: tuple[int, ...], cards: Sequence[int], scope: Sequence[int]) -> tuple[int, ...]:
+    """Broadcast shape (without the row axis) of a factor over ``scope`` inside ``clique``."""
+    s = set(scope)
+    return tuple(cards[v] if v in s else 1 for v in clique)
+
+
+class _Plan:
+    """A junction tree for one set of coupling answers (and the options that shape it)."""
+
+    def __init__(self, eng: NoisyEngine, coupled: tuple[int, ...], joint: bool, narrow: frozenset[int]) -> None:
+        cards = list(eng.cards)
+        adj = list(eng.base_adj)
+        scopes: list[tuple[str, Any, tuple[int, ...]]] = []  # (kind, payload, scope)
+
+        def connect(nodes: Sequence[int]) -> None:
+            m = 0
+            for u in nodes:
+                m |= 1 << u
+            for u in nodes:
+                adj[u] |= m & ~(1 << u)
+
+        aux_node: dict[str, int] = {}
+        for q in coupled:
+            leaf = eng.multi[q]
+            if leaf.wide and q not in narrow:
+                a = len(cards)
+                cards.append(leaf.levels)
+                adj.append(0)
+                aux_node[leaf.name] = a
+                for i, p in enumerate(leaf.parents):
+                    connect((p, a))
+                    scopes.append(("pair", (leaf, i), (p, a)))
+                scopes.append(("aux", leaf, (a,)))
+            else:
+                connect(leaf.parents)
+                scopes.append(("coupling", leaf, leaf.parents))
+        if joint:
+            connect(eng.target_ids)
+            scopes.append(("joint", None, eng.target_ids))
+        for v, fam in enumerate(eng.families):
+            scopes.append(("cpt", v, fam))
+        elim = _eliminate(adj, cards)
+        pos = {v: k for k, (v, _) in enumerate(elim)}
+        sets = {v: nb | (1 << v) for v, nb in elim}
+        parent_node = {}
+        for v, nb in elim:
+            parent_node[v] = min(_bits(nb), key=pos.__getitem__) if nb else -1
+        binary = all(c == 2 for c in cards)
+        logc = [math.log2(c) for c in cards]
+        limit = math.log2(eng.merge_limit)
+        merged: dict[int, int] = {}
+
+        def find(v: int) -> int:
+            while v in merged:
+                v = merged[v]
+            return v
+
+        def lstates(mask: int) -> float:
+            return float(mask.bit_count()) if binary else _mask_log(mask, logc)
+
+        for v, _ in elim:
+            p = parent_node[v]
+            if p < 0:
+                continue
+            p = find(p)
+            union = sets[v] | sets[p]
+            lu = lstates(union)
+            if lu <= limit or union == sets[p] or union == sets[v]:
+                sets[p] = union
+                merged[v] = p
+                del sets[v]
+        alive = [v for v, _ in elim if v not in merged]  # post-order: children first
+        cid = {v: k for k, v in enumerate(alive)}
+        self.cliques = [_Clique(_bits(sets[v]), cards) for v in alive]
+        self.roots: list[int] = []
+        for v in alive:
+            k = cid[v]
+            p = parent_node[v]
+            if p < 0:
+                self.roots.append(k)
+            else:
+                pk = cid[find(p)]
+                self.cliques[k].parent = pk
+                self.cliques[pk].children.append(k)
+        self.order = list(range(len(self.cliques)))  # post-order
+        self.home: dict[int, int] = {}
+        for k in sorted(self.order, key=lambda k: self.cliques[k].size):
+            for v in self.cliques[k].vars:
+                self.home.setdefault(v, k)
+        consts: dict[int, FloatArray] = {}
+        self.joint_clique = -1
+        self.leaf_clique: dict[str, int] = {}
+        self.signed = bool(aux_node)
+        for kind, payload, scope in scopes:
+            k = cid[find(min(scope, key=pos.__getitem__))] if scope else self.roots[0]
+            c = self.cliques[k]
+            if kind == "cpt":
+                fam_table = eng.family_tables[payload]
+                consts[k] = _times(consts.get(k), fam_table.reshape((1, *_bshape(c.vars, cards, scope))))
+            elif kind == "pair":
+                leaf, i = payload
+                g = leaf.noisy.factors[eng.parent_order[leaf.name][i]]  # type: ignore[union-attr]  (K, card)
+                consts[k] = _times(consts.get(k), np.ascontiguousarray(g.T).reshape((1, *_bshape(c.vars, cards, scope))))
+            elif kind == "aux":
+                c.aux.append((payload, _bshape(c.vars, cards, scope)))
+            elif kind == "coupling":
+                c.couplings.append((payload, _bshape(c.vars, cards, scope)))
+                self.leaf_clique[payload.name] = k
+            else:
+                self.joint_clique = k
+        for v in range(eng.n_latent):
+            k = self.home[v]
+            c = self.cliques[k]
+            c.unaries.append((eng.offsets[v], eng.cards[v], _bshape(c.vars, cards, (v,))))
+        for k, arr in consts.items():
+            self.cliques[k].const = np.ascontiguousarray(np.broadcast_to(arr, (1, *self.cliques[k].shape)))
+        for c in self.cliques:
+            if c.parent < 0:
+                continue
+            par = self.cliques[c.parent]
+            sep = sorted(set(c.vars) & set(par.vars))
+            c.up_axes = tuple(1 + i for i, v in enumerate(c.vars) if v not in sep)
+            c.sep_shape = tuple(cards[v] for v in sep)
+            c.up_bshape = _bshape(par.vars, cards, sep)
+            c.down_axes = tuple(1 + i for i, v in enumerate(par.vars) if v not in sep)
+        self.cards = cards
+        self.states = sum(c.size for c in self.cliques)
+        self.largest = max(self.cliques, key=lambda c: c.size)
+        self.calls = sum(
+            4 + len(c.unaries) + len(c.couplings) + len(c.aux) + len(c.children) for c in self.cliques
+        )
+        self.unary_cols = eng.unary_cols
+        self.row_bytes = 8 * (3 * self.states + sum(math.prod(c.sep_shape) for c in self.cliques))
+
+    # ------------------------------------------------------------------ numerics
+    def collect(
+        self, unary: FloatArray, lam: FloatArray, weights: FloatArray, log_scale: FloatArray
+    ) -> tuple[list[FloatArray], list[FloatArray | None]]:
+        """Collect pass for ``n`` rows: (clique beliefs, messages up); ``log_scale`` gets the scales."""
+        n = unary.shape[0]
+        belief: list[FloatArray] = [None] * len(self.cliques)  # type: ignore[list-item]
+        up: list[FloatArray | None] = [None] * len(self.cliques)
+        for k in self.order:
+            c = self.cliques[k]
+            b: FloatArray | None = c.const
+            owned = False
+            for start, card, bshape in c.unaries:
+                f = unary[:, start : start + card].reshape((n, *bshape))
+                b, owned = _mul(b, f, owned)
+            for leaf, bshape in c.couplings:
+                f = (lam[:, leaf.start : leaf.start + leaf.levels] @ leaf.table).reshape((n, *bshape))
+                b, owned = _mul(b, f, owned)
+            for leaf, bshape in c.aux:
+                w0 = leaf.start - self.unary_cols
+                w = weights[:, w0 : w0 + leaf.levels] * leaf.noisy.cumulative_leak  # type: ignore[union-attr]
+                b, owned = _mul(b, w.reshape((n, *bshape)), owned)
+            for ch in c.children:
+                m = up[ch]
+                b, owned = _mul(b, m.reshape((m.shape[0], *self.cliques[ch].up_bshape)), owned)  # type: ignore[union-attr]
+            if b is None:
+                b = np.ones((1, *c.shape))
+            belief[k] = b
+            if c.parent >= 0:
+                msg = b.sum(axis=c.up_axes) if c.up_axes else b.copy()
+                flat = msg.reshape(msg.shape[0], -1)
+                top = np.abs(flat).max(axis=1) if self.signed else flat.max(axis=1)
+                ok = top > 0
+                msg /= np.where(ok, top, 1.0).reshape((-1,) + (1,) * (msg.ndim - 1))
+                with np.errstate(divide="ignore"):
+                    log_scale += np.where(ok, np.log(np.where(ok, top, 1.0)), -np.inf)
+                up[k] = msg
+        return belief, up
+
+    def distribute(self, belief: list[FloatArray], up: list[FloatArray | None]) -> list[FloatArray]:
+        """Hugin distribute pass: every clique's belief proportional (per row) to P(clique, e)."""
+        full = list(belief)
+        for k in reversed(self.order):
+            c = self.cliques[k]
+            if c.parent < 0:
+                continue
+            par = full[c.parent]
+            s = par.sum(axis=c.down_axes) if c.down_axes else par
+            m = up[k]
+            down = np.divide(s, m, out=np.zeros(np.broadcast_shapes(s.shape, m.shape)), where=m != 0)  # type: ignore[arg-type]
+            full[k] = belief[k] * down.reshape((down.shape[0], *_bshape(c.vars, self.cards, _sep_vars(c, self))))
+        return full
+
+
+def _sep_vars(c: _Clique, plan: _Plan) -> tuple[int, ...]:
+    par = plan.cliques[c.parent]
+    return tuple(v for v in c.vars if v in par.vars)
+
+
+def _times(a: FloatArray | None, b: FloatArray) -> FloatArray:
+    return b if a is None else a * b
+
+
+def _mul(b: FloatArray | None, f: FloatArray, owned: bool) -> tuple[FloatArray, bool]:
+    """``b * f``, in place when ``b`` is ours and already has the result's shape."""
+    if b is None:
+        return f, False
+    if owned and b.shape == np.broadcast_shapes(b.shape, f.shape):
+        b *= f
+        return b, True
+    return b * f, True
+
+
+# ---------------------------------------------------------------------------- the engine
+class NoisyEngine:
+    """Exact queries and next-question gains on a network, using its noisy-OR / noisy-MAX structure.
+
+    Drop-in for the junction-tree engine's :meth:`query` (same arguments, same
+    :class:`~distancing_bn.inference.QueryResult`). Works for any network (a variable without
+    local structure is a full table), and is fast where answers are mostly negative.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        joint_limit: int = _JOINT_LIMIT,
+        merge_limit: int = _MERGE_LIMIT,
+        aux_parents: int = AUX_PARENTS,
+        memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    ) -> None:
+        self.network = net = network
+        self.budget = check_budget(memory_budget)
+        self.merge_limit = merge_limit
+        self.target_order = tuple(net.targets)
+        has_children = {p for v in net.variables for p in net.parents[v]}
+        obs = set(net.observables)
+        leaf_names = [v for v in net.variables if (v in obs or v in net.observed) and v not in has_children]
+        leaf_set = set(leaf_names)
+        self.latent = tuple(v for v in net.variables if v not in leaf_set)
+        self.lid = {v: i for i, v in enumerate(self.latent)}
+        self.n_latent = len(self.latent)
+        self.cards = tuple(net.card(v) for v in self.latent)
+        self.offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(self.cards)[:-1]])) if self.cards else ()
+        self.n_states = int(sum(self.cards))
+        self.target_ids = tuple(sorted(self.lid[t] for t in net.targets))
+        joint_states = math.prod(net.card(t) for t in net.targets)
+        self.has_joint = joint_states <= joint_limit
+        # the latent variables' own tables, axes in increasing id order
+        self.families: list[tuple[int, ...]] = []
+        self.family_tables: list[FloatArray] = []
+        base = [0] * self.n_latent
+        for v in self.latent:
+            ids = [self.lid[p] for p in net.parents[v]] + [self.lid[v]]
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+            self.families.append(tuple(ids[i] for i in order))
+            self.family_tables.append(np.ascontiguousarray(np.transpose(net.cpts[v], order)))
+            mask = 0
+            for u in ids:
+                mask |= 1 << u
+            for u in ids:
+                base[u] |= mask & ~(1 << u)
+        self.base_adj = tuple(base)
+        # leaves: at most one parent (unary), then several (multi); one block of columns each
+        unary, multi = [], []
+        for name in leaf_names:
+            (unary if len(net.parents[name]) <= 1 else multi).append(name)
+        self.parent_order: dict[str, tuple[int, ...]] = {}
+        leaves: list[_Leaf] = []
+        start = 0
+        for name in unary + multi:
+            ids = [self.lid[p] for p in net.parents[name]]
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+            self.parent_order[name] = tuple(order)
+            cpt = np.transpose(net.cpts[name], [*order, len(ids)])
+            k = net.card(name)
+            noisy = detect_noisy(net, name) if len(ids) > 1 else None
+            leaves.append(
+                _Leaf(
+                    name,
+                    tuple(ids[i] for i in order),
+                    tuple(self.cards[ids[i]] for i in order),
+                    k,
+                    start,
+                    noisy,
+                    np.ascontiguousarray(cpt.reshape(-1, k).T),
+                    noisy is not None and len(ids) >= aux_parents,
+                )
+            )
+            start += k
+        self.leaves = {lf.name: lf for lf in leaves}
+        self.unary_leaves = tuple(leaves[: len(unary)])
+        self.multi = tuple(leaves[len(unary) :])
+        self.multi_index = {lf.name: i for i, lf in enumerate(self.multi)}
+        self.n_cols = start
+        self.unary_cols = sum(lf.levels for lf in self.unary_leaves)
+        self._build_matrices()
+        self._premise = np.ones((1, self.n_cols))
+        for name, state in net.observed.items():
+            lf = self.leaves[name]
+            self._premise[0, lf.start : lf.start + lf.levels] = np.eye(lf.levels)[net.states[name].index(state)]
+        self._plans: dict[Any, _Plan] = {}
+
+    def _build_matrices(self) -> None:
+        """The fixed matrices of step 1: one-parent tables, and the log factors of every term."""
+        nu = self.unary_cols
+        width = sum(lf.cards[0] if lf.parents else 1 for lf in self.unary_leaves)
+        self._unary_table = np.zeros((nu, width))  # λ -> ψ(parent state) = Σ_y λ_y P(y | parent), per leaf
+        self._unary_scatter = np.zeros((width, self.n_states + 1))  # log ψ -> log-likelihood of each state
+        col = 0
+        for lf in self.unary_leaves:
+            rows = slice(lf.start, lf.start + lf.levels)
+            card = lf.cards[0] if lf.parents else 1
+            self._unary_table[rows, col : col + card] = lf.table
+            target = self.offsets[lf.parents[0]] if lf.parents else self.n_states
+            self._unary_scatter[np.arange(col, col + card), target + np.arange(card)] = 1.0
+            col += card
+        multi_cols = self.n_cols - nu
+        w = np.zeros((multi_cols, self.n_states + 1))
+        noisy_cols = np.zeros(multi_cols, dtype=bool)
+        for lf in self.multi:
+            if lf.noisy is None:
+                continue
+            r0 = lf.start - nu
+            noisy_cols[r0 : r0 + lf.levels] = True
+            with np.errstate(divide="ignore"):
+                w[r0 : r0 + lf.levels, self.n_states] = _log(lf.noisy.cumulative_leak)
+                for i, p in enumerate(lf.parents):
+                    g = lf.noisy.factors[self.parent_order[lf.name][i]]  # (K, card)
+                    off = self.offsets[p]
+                    w[r0 : r0 + lf.levels, off : off + self.cards[p]] = _log(g)
+        self._log_w = w
+        self._noisy_cols = noisy_cols
+        self._multi_starts = np.array([lf.start - nu for lf in self.multi], dtype=np.intp)
+        self._multi_noisy = np.array([lf.noisy is not None for lf in self.multi], dtype=bool)
+        last = np.zeros(multi_cols, dtype=bool)
+        for lf in self.multi:
+            last[lf.start - nu + lf.levels - 1] = True
+        self._not_last = ~last
+        self._next = np.minimum(np.arange(multi_cols) + 1, max(multi_cols - 1, 0))
+        block_starts = [lf.start for lf in self.unary_leaves] + [lf.start for lf in self.multi]
+        self._block_starts = np.array(block_starts, dtype=np.intp)
+        self._block_sizes = np.array([lf.levels for lf in self.unary_leaves] + [lf.levels for lf in self.multi])
+        self._var_starts = np.array(self.offsets, dtype=np.intp)
+
+    # ------------------------------------------------------------------ evidence
+    def _evidence(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, forced: Sequence[str]
+    ) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], FloatArray]:
+        """Step 1 for every row: (λ, term weights, linear unaries, coupling pattern, log constant)."""
+        net = self.network
+        lam = np.repeat(self._premise, rows, axis=0) if rows != 1 else self._premise.copy()
+        inner: list[tuple[str, FloatArray]] = []
+        for name, a in likelihoods.items():
+            arr = np.asarray(a, dtype=np.float64)
+            if name not in self.leaves:
+                if name not in net.observable_set:
+                    net.check_variable(name, "observable", among=net.observables)
+                inner.append((name, arr))
+                continue
+            lf = self.leaves[name]
+            if arr.shape != (rows, lf.levels):
+                raise ValueError(f"likelihoods of {name!r} have shape {arr.shape}; expected {(rows, lf.levels)}")
+            lam[:, lf.start : lf.start + lf.levels] = arr
+        log_const = np.zeros(rows)
+        if self.n_cols:
+            top = np.maximum.reduceat(lam, self._block_starts, axis=1)
+            if np.any(top != 1.0):
+                ok = top > 0
+                with np.errstate(divide="ignore"):
+                    log_const += np.where(ok, np.log(np.where(ok, top, 1.0)), -np.inf).sum(axis=1)
+                lam /= np.repeat(np.where(ok, top, 1.0), self._block_sizes, axis=1)
+        nu = self.unary_cols
+        u = np.zeros((rows, self.n_states + 1))
+        if nu:
+            psi = lam[:, :nu] @ self._unary_table
+            with np.errstate(divide="ignore"):
+                u += np.where(psi > 0, np.log(np.where(psi > 0, psi, 1.0)), _LOG0) @ self._unary_scatter
+        lm = lam[:, nu:]
+        weights = lm - lm[:, self._next] * self._not_last
+        coupled = np.zeros((rows, len(self.multi)), dtype=bool)
+        if self.multi:
+            nz = weights != 0.0
+            count = np.add.reduceat(nz, self._multi_starts, axis=1)
+            if not self._multi_noisy.all():  # explicit tables: any informative answer couples
+                low = np.minimum.reduceat(lm, self._multi_starts, axis=1)
+                coupled |= ~self._multi_noisy & (low < 1.0)
+            coupled |= self._multi_noisy & (count >= 2)
+            for name in forced:
+                coupled[:, self.multi_index[name]] = True
+            sel = nz & self._noisy_cols & ~np.repeat(coupled, self._block_sizes[len(self.unary_leaves) :], axis=1)
+            s = sel.astype(np.float64)
+            with np.errstate(divide="ignore"):
+                log_const += np.where(sel, np.log(np.where(sel, weights, 1.0)), 0.0).sum(axis=1)
+            u += s @ self._log_w
+        for name, arr in inner:
+            v = self.lid[name]
+            card = self.cards[v]
+            if arr.shape != (rows, card):
+                raise ValueError(f"likelihoods of {name!r} have shape {arr.shape}; expected {(rows, card)}")
+            with np.errstate(divide="ignore"):
+                u[:, self.offsets[v] : self.offsets[v] + card] += np.where(arr > 0, np.log(np.where(arr > 0, arr, 1.0)), _LOG0)
+        log_const += u[:, self.n_states]
+        lu = u[:, : self.n_states]
+        if self.n_states:
+            vmax = np.maximum.reduceat(lu, self._var_starts, axis=1)
+            impossible = (vmax < -1e200).any(axis=1)
+            log_const += vmax.sum(axis=1)
+            lu -= np.repeat(vmax, self.cards, axis=1)
+            np.maximum(lu, _FLOOR, out=lu)
+            unary = np.exp(lu)
+            if impossible.any():
+                log_const[impossible] = -np.inf
+        else:
+            unary = lu
+        log_const = np.where(log_const < -1e200, -np.inf, log_const)
+        return lam, weights, unary, coupled, log_const
+
+    # ------------------------------------------------------------------ plans
+    def _plan(self, coupled: tuple[int, ...], joint: bool, narrow: frozenset[int] = frozenset()) -> _Plan:
+        key = (coupled, joint, narrow)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = _Plan(self, coupled, joint, narrow)
+            if self.budget is not None and plan.row_bytes + 8 * plan.largest.size > self.budget:
+                names = [self._name(v) for v in plan.largest.vars]
+                raise too_large(
+                    self.network.name,
+                    "the clique the answers couple",
+                    names,
+                    plan.largest.size,
+                    plan.row_bytes,
+                    self.budget,
+                )
+            if len(self._plans) >= _PLANS:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = plan
+        return plan
+
+    def _name(self, v: int) -> str:
+        return self.latent[v] if v < self.n_latent else "(auxiliary)"
+
+    def plan_for(self, likelihoods: Mapping[str, FloatArray], rows: int) -> list[tuple[NDArray[np.intp], _Plan]]:
+        """The row groups of a batch and their plans (planned now if new; used by the cost estimate)."""
+        *_, coupled, _ = self._evidence(likelihoods, rows, ())
+        return [(idx, self._plan(key, False)) for idx, key in _groups(coupled)]
+
+    # ------------------------------------------------------------------ queries
+    def query(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        *,
+        marginals: Sequence[str] | None = None,
+        joint: bool = False,
+    ) -> QueryResult:
+        """Return ``log P(e)``, marginals and (optionally) the targets' joint for every row.
+
+        Same contract as the junction tree's ``Engine.query``: ``likelihoods`` maps observables
+        to ``(rows, states)`` arrays (missing: unanswered); ``marginals`` defaults to the targets
+        and reported variables (an empty sequence: only ``log P(e)``); the network's premises
+        are always entered; impossible rows get ``-inf`` and all-zero marginals.
+        """
+        net = self.network
+        wanted = list(net.targets) + list(net.reported) if marginals is None else list(marginals)
+        for w in wanted:
+            if w not in net.index:
+                net.check_variable(w)
+        if joint and not self.has_joint:
+            raise ValueError("the targets' joint is too large for this network")
+        forced = [w for w in wanted if w in self.multi_index]
+        narrow = frozenset(self.multi_index[w] for w in forced if self.leaves[w].wide)
+        lam, weights, unary, coupled, log_const = self._evidence(likelihoods, rows, forced)
+        log_e = log_const.copy()
+        out = {w: np.zeros((rows, net.card(w))) for w in wanted}
+        tj = np.zeros((rows, math.prod(net.card(t) for t in net.targets))) if joint else None
+        for idx, key in _groups(coupled):
+            plan = self._plan(key, joint, narrow)
+            per_pass = rows if self.budget is None else max(1, (self.budget // 2) // plan.row_bytes)
+            for s in range(0, len(idx), per_pass):
+                part = idx[s : s + per_pass]
+                sub = slice(None) if len(part) == rows else part
+                self._run(plan, part, lam[sub], weights[sub], unary[sub], log_e, wanted, out, tj)
+        impossible = ~np.isfinite(log_e)
+        if impossible.any():
+            for arr in out.values():
+                arr[impossible] = 0.0
+            if tj is not None:
+                tj[impossible] = 0.0
+        target_joint = None if tj is None else tj.reshape((rows, *(net.card(t) for t in net.targets)))
+        return QueryResult(log_e, out, target_joint)
+
+    def _run(
+        self,
+        plan: _Plan,
+        idx: NDArray[np.intp],
+        lam: FloatArray,
+        weights: FloatArray,
+        unary: FloatArray,
+        log_e: FloatArray,
+        wanted: Sequence[str],
+        out: dict[str, FloatArray],
+        tj: FloatArray | None,
+    ) -> None:
+        n = len(idx)
+        scale = np.zeros(n)
+        belief, up = plan.collect(unary, lam, weights, scale)
+        for r in plan.roots:
+            b = belief[r]
+            total = b.reshape(b.shape[0], -1).sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale += np.where(total > 0, np.log(np.where(total > 0, total, 1.0)), -np.inf)
+        log_e[idx] += scale
+        if not wanted and tj is None:
+            return
+        full = plan.distribute(belief, up) if (wanted or tj is not None) else belief
+        for name in wanted:
+            out[name][idx] = self._marginal(plan, full, name, lam, n)
+        if tj is not None:
+            c = plan.cliques[plan.joint_clique]
+            b = full[plan.joint_clique]
+            axes = tuple(1 + i for i, v in enumerate(c.vars) if v not in set(self.target_ids))
+            j = b.sum(axis=axes) if axes else b
+            perm = [0, *(1 + sorted(self.target_ids).index(self.lid[t]) for t in self.network.targets)]
+            j = np.broadcast_to(np.transpose(j, perm), (n, *(self.network.card(t) for t in self.network.targets)))
+            tj[idx] = _normalise(j.reshape(n, -1))
+
+    def _marginal(self, plan: _Plan, full: list[FloatArray], name: str, lam: FloatArray, n: int) -> FloatArray:
+        """P(name | e) for the ``n`` rows of one group (``lam``: their normalised leaf likelihoods)."""
+        if name in self.lid:
+            b = self._sum_onto(plan, full, (self.lid[name],))
+            return _normalise(np.broadcast_to(b, (n, self.network.card(name))))
+        lf = self.leaves[name]
+        lam_q = lam[:, lf.start : lf.start + lf.levels]
+        if not lf.parents:
+            return _normalise(lam_q * lf.table[:, 0])
+        if name in self.multi_index:  # forced into the plan as a coupling answer: its parents share a clique
+            k = plan.leaf_clique[name]
+            c = plan.cliques[k]
+            axes = tuple(1 + i for i, v in enumerate(c.vars) if v not in set(lf.parents))
+            bpa = full[k].sum(axis=axes) if axes else full[k]
+        else:
+            bpa = self._sum_onto(plan, full, lf.parents)
+        bpa = np.broadcast_to(bpa, (n, *bpa.shape[1:])).reshape(n, -1)
+        psi = lam_q @ lf.table  # the answer's own factor, divided out again (as the junction tree does)
+        b = np.divide(bpa, psi, out=np.zeros_like(psi), where=psi > 0)
+        return _normalise(np.maximum(b @ lf.table.T, 0.0) * lam_q)
+
+    def _sum_onto(self, plan: _Plan, full: list[FloatArray], variables: tuple[int, ...]) -> FloatArray:
+        k = plan.home[variables[0]]
+        c = plan.cliques[k]
+        axes = tuple(1 + i for i, v in enumerate(c.vars) if v not in variables)
+        b = full[k]
+        return b.sum(axis=axes) if axes else b
+
+    # ------------------------------------------------------------------ next question
+    def gains(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        candidates: Sequence[str] | None = None,
+        *,
+        criterion: Literal["marginal", "joint"] = "marginal",
+    ) -> GainResult:
+        """Expected information gain (bits) of every candidate question for every row.
+
+        ``marginal``: ``Σ_i I(T_i; Q | e)`` over the targets; ``joint``: ``I(T; Q | e)`` with
+        ``T`` all targets (needs :attr:`has_joint`). The same definition as
+        :func:`distancing_bn.information.rank_questions`, without costs: ``H(e) − Σ_a P(a | e)
+        H(e, Q = a)``, at least 0. Candidates default to every observable; a candidate a row
+        has answered (its likelihood not all ones) gets ``-inf`` there (see
+        :attr:`GainResult.open`), as does every candidate of an impossible row.
+        """
+        net = self.network
+        if criterion not in ("marginal", "joint"):
+            raise ValueError(f"criterion must be 'marginal' or 'joint', got {criterion!r}")
+        if criterion == "joint" and not self.has_joint:
+            raise ValueError("the targets' joint is too large for the 'joint' criterion; use 'marginal'")
+        cands = list(net.observables if candidates is None else candidates)
+        for q in cands:
+            if q not in net.observable_set:
+                net.check_variable(q, "candidate question", among=net.observables)
+        levels = [net.card(q) for q in cands]
+        extra = np.concatenate([[0], np.cumsum([k - 1 for k in levels])]).astype(np.intp)
+        block = 1 + int(extra[-1])
+        per_chunk = max(1, _GAIN_ROWS // block)
+        gains = np.zeros((rows, len(cands)))
+        entropy = np.zeros(rows)
+        probs = [np.zeros((rows, k)) for k in levels]
+        log_e = np.zeros(rows)
+        for c0 in range(0, rows, per_chunk):
+            c1 = min(rows, c0 + per_chunk)
+            part = {q: np.asarray(a, dtype=np.float64)[c0:c1] for q, a in likelihoods.items()}
+            g, h, p, le = self._gain_chunk(part, c1 - c0, cands, levels, extra, block, criterion)
+            gains[c0:c1], entropy[c0:c1], log_e[c0:c1] = g, h, le
+            for j in range(len(cands)):
+                probs[j][c0:c1] = p[j]
+        return GainResult(gains, entropy, tuple(probs), log_e, criterion, tuple(cands))
+
+    def joint_gains(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, candidates: Sequence[str]
+    ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+        """``I(T; Q | e)`` in bits, as the junction tree's ``Engine.joint_gains`` returns it."""
+        r = self.gains(likelihoods, rows, candidates, criterion="joint")
+        return np.where(np.isfinite(r.gains), r.gains, 0.0), r.entropy, list(r.answer_probs), r.log_evidence
+
+    def _gain_chunk(
+        self,
+        part: Mapping[str, FloatArray],
+        m: int,
+        cands: Sequence[str],
+        levels: Sequence[int],
+        extra: NDArray[np.intp],
+        block: int,
+        criterion: str,
+    ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+        net = self.network
+        total = m * block
+        lik: dict[str, FloatArray] = {q: np.repeat(a, block, axis=0) for q, a in part.items()}
+        base = np.arange(m) * block
+        answered = np.zeros((m, len(cands)), dtype=bool)
+        for j, (q, k) in enumerate(zip(cands, levels, strict=True)):
+            given = part.get(q)
+            if given is not None:
+                answered[:, j] = ~np.all(given == given.max(axis=1, keepdims=True), axis=1) | (given.max(axis=1) <= 0)
+            arr = lik.get(q)
+            if arr is None:
+                arr = lik[q] = np.ones((total, k))
+            steps = np.tril(np.ones((k, k)))[: k - 1]  # "at most level y", y = 0 … K-2
+            rows_q = (base[:, None] + 1 + extra[j] + np.arange(k - 1)[None, :]).ravel()
+            arr[rows_q] = np.tile(steps, (m, 1))
+        if criterion == "joint":
+            res = self.query(lik, total, marginals=[], joint=True)
+            tables = [res.target_joint.reshape(m, block, -1)]  # type: ignore[union-attr]
+        else:
+            res = self.query(lik, total, marginals=list(net.targets))
+            tables = [res.marginals[t].reshape(m, block, -1) for t in net.targets]
+        log_z = res.log_evidence.reshape(m, block)
+        with np.errstate(over="ignore", invalid="ignore"):
+            cum = np.exp(log_z[:, 1:] - log_z[:, :1])  # P(Q <= y | e) per step row
+        cum = np.where(np.isfinite(cum), cum, 0.0)
+        h0 = sum(_entropy_bits(t[:, 0]) for t in tables)
+        gains = np.zeros((m, len(cands)))
+        probs: list[FloatArray] = []
+        for j, k in enumerate(levels):
+            s0 = int(extra[j])
+            c = np.concatenate([cum[:, s0 : s0 + k - 1], np.ones((m, 1))], axis=1)  # (m, K) cumulative
+            p = np.maximum(np.diff(c, axis=1, prepend=0.0), 0.0)
+            h = np.zeros((m, k))
+            for t in tables:
+                cj = np.concatenate([t[:, 1 + s0 : s0 + k] * c[:, : k - 1, None], t[:, :1]], axis=1)  # P(T, Q <= y | e)
+                pj = np.maximum(np.diff(cj, axis=1, prepend=0.0), 0.0)  # P(T, Q = y | e)
+                h += _entropy_bits(_normalise3(pj))
+            tot = p.sum(axis=1, keepdims=True)
+            p = np.divide(p, tot, out=np.zeros_like(p), where=tot > 0)
+            gains[:, j] = np.maximum(0.0, h0 - (p * np.where(p > 0, h, 0.0)).sum(axis=1))
+            probs.append(p)
+        ok = np.isfinite(log_z[:, 0])
+        gains[answered | ~ok[:, None]] = -np.inf
+        return gains, np.where(ok, h0, 0.0), probs, log_z[:, 0]
+
+    # ------------------------------------------------------------------ cost
+    def cost(self, likelihoods: Mapping[str, FloatArray], rows: int) -> float:
+        """Estimated seconds for one posterior query of these rows (plans them, and keeps the plans)."""
+        groups = self.plan_for(likelihoods, rows)
+        secs = 0.0
+        for idx, plan in groups:
+            secs += _T_CALL * (2 * plan.calls) + _T_STATE * len(idx) * plan.states
+        return secs
+
+
+def _groups(coupled: NDArray[np.bool_]) -> list[tuple[NDArray[np.intp], tuple[int, ...]]]:
+    """Rows with the same coupling answers: [(row indices, coupled leaf ids)]; one pass, no loop per row."""
+    rows = coupled.shape[0]
+    if rows == 1 or not coupled.shape[1]:
+        return [(np.arange(rows), tuple(int(i) for i in np.flatnonzero(coupled[0])) if rows else ())]
+    packed = np.packbits(coupled, axis=1)
+    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if len(uniq) == 1:
+        return [(np.arange(rows), tuple(int(i) for i in np.flatnonzero(coupled[0])))]
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    out = []
+    for g, idx in zip(range(len(uniq)), np.split(order, bounds), strict=True):
+        del g
+        out.append((idx, tuple(int(i) for i in np.flatnonzero(coupled[idx[0]]))))
+    return out
+
+
+def _normalise(x: FloatArray) -> FloatArray:
+    x = np.maximum(x, 0.0)
+    s = x.sum(axis=1, keepdims=True)
+    return np.divide(x, s, out=np.zeros(x.shape), where=s > 0)
+
+
+def _normalise3(x: FloatArray) -> FloatArray:
+    s = x.sum(axis=2, keepdims=True)
+    return np.divide(x, s, out=np.zeros(x.shape), where=s > 0)
+
+
+def _entropy_bits(p: FloatArray) -> FloatArray:
+    """Entropy in bits along the last axis (0 log 0 = 0), as :func:`distancing_bn.information.entropy_bits`."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    return terms.sum(axis=-1)
+
+
+def _log(x: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore"):
+        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), _LOG0)
+
+
+# ---------------------------------------------------------------------------- choosing a backend
+@dataclass(frozen=True, slots=True)
+class BackendChoice:
+    """Which backend answers a batch, and the estimates (seconds) it was chosen from."""
+
+    backend: Backend
+    noisy_seconds: float
+    tree_seconds: float | None  # None: the junction tree does not fit in the memory budget
+    tree_states: int | None  # its largest clique, states
+    reason: str
+
+
+def noisy_cost(network: Network, likelihoods: Mapping[str, FloatArray], rows: int, *, engine: NoisyEngine | None = None) -> float:
+    """Estimated seconds for the noisy backend to answer these rows (see :meth:`NoisyEngine.cost`)."""
+    return (engine or NoisyEngine(network)).cost(likelihoods, rows)
+
+
+def choose_backend(
+    network: Network,
+    likelihoods: Mapping[str, FloatArray] | None = None,
+    rows: int = 1,
+    *,
+    backend: str = "auto",
+    engine: NoisyEngine | None = None,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    compiled_tree: bool = False,
+) -> BackendChoice:
+    """Pick the backend for a model and a batch of rows, from the two cost estimates.
+
+    The junction tree's cost comes from :func:`distancing_bn.inference.estimate_memory` (its
+    working memory per row is about twice the states of its cliques): ``rows`` times that, plus
+    a fixed cost per clique, plus (unless ``compiled_tree``) building the tree once. The noisy
+    backend's comes from planning the rows' sets of coupling answers (the plans are kept, so
+    the query that follows reuses them). ``backend='junction_tree'`` or ``'noisy'`` forces one
+    (a tree that does not fit still raises when it is compiled).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    eng = engine if engine is not None else NoisyEngine(network, memory_budget=memory_budget)
+    noisy = eng.cost(likelihoods or {}, rows) if rows else 0.0
+    try:
+        est = estimate_memory(network, memory_budget=memory_budget)
+    except ModelTooLargeError:
+        est = None
+    tree = None
+    if est is not None:
+        per_row = est.row_bytes / 16  # ≈ clique states per row, both passes
+        tree = _T_CALL * 6 * est.n_cliques + _T_STATE * rows * per_row
+        if not compiled_tree:
+            tree += 4e-8 * est.tree_bytes
+    if backend != "auto":
+        chosen: Backend = backend  # type: ignore[assignment]
+        reason = "forced"
+    elif tree is None:
+        chosen, reason = "noisy", "the junction tree does not fit in the memory budget"
+    elif noisy < tree:
+        chosen, reason = "noisy", "the answers couple few causes"
+    else:
+        chosen, reason = "junction_tree", "the compiled tree is cheaper for these rows"
+    return BackendChoice(chosen, noisy, tree, None if est is None else est.largest_states, reason)
