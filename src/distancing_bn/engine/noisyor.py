@@ -152,7 +152,10 @@ def _eliminate(adj: Sequence[int], logc: Sequence[float], nodes: int) -> list[tu
     is redone for every new set of coupling answers.
     """
     adj = list(adj)
-    binary = all(c == 1.0 for c in logc)
+    odd = 0  # nodes with other than two states: their weight is corrected
+    for v, c in enumerate(logc):
+        if c != 1.0:
+            odd |= 1 << v
     alive = nodes
     out: list[tuple[int, int]] = []
     while alive:
@@ -163,7 +166,10 @@ def _eliminate(adj: Sequence[int], logc: Sequence[float], nodes: int) -> list[tu
             low = m & -m
             m ^= low
             v = low.bit_length() - 1
-            w = adj[v].bit_count() if binary else sum(logc[u] for u in _bits(adj[v]))
+            nb = adj[v]
+            w = nb.bit_count()
+            if nb & odd:
+                w += sum(logc[u] - 1.0 for u in _bits(nb & odd))
             if w < best:
                 best = w
                 best_v = v
@@ -435,38 +441,32 @@ class _Plan:
         # folded cliques: the potentials of all of them from one log-space product
         fold_cols = 0
         for c in cl:
-            if c.size <= _FOLD_SIZE:
+            if c.size <= max(_FOLD_SIZE, eng.merge_limit):
                 c.seg = slice(fold_cols, fold_cols + c.size)
                 fold_cols += c.size
         ns = eng.n_states
-        u_rows: list[NDArray[np.intp]] = []
-        u_cols: list[NDArray[np.intp]] = []
-        p_rows: list[NDArray[np.intp]] = []
-        p_cols: list[NDArray[np.intp]] = []
-        f_bias = np.zeros((1, fold_cols))
+        zero = ns + self.n_psi  # the index of a zero column of X = [log unaries | log ψ | 0]
+        gathers: list[tuple[slice, list[NDArray[np.intp]]]] = []
+        f_bias = np.zeros(fold_cols)
         n_lat = eng.n_latent
         for k, c in enumerate(cl):
             mine = [i for i, v in enumerate(c.vars) if v < n_lat and home[v] == k]
             if mine:
                 cols = np.concatenate([eng.offsets[c.vars[i]] + np.arange(cards[c.vars[i]]) for i in mine])
                 c.homes = (_projection(c.cards, tuple(mine)), cols)
-            mine_consts = consts.get(k, [])
             const: FloatArray | None = None
-            for table, scope in mine_consts:
+            for table, scope in consts.get(k, []):
                 t = table.reshape((1, *_bshape(c.vars, cards, scope)))
                 const = t if const is None else const * t
             if c.seg is not None:
                 conf = _configs(c.cards)
-                rng = np.arange(c.seg.start, c.seg.stop)
-                for i in mine:
-                    u_rows.append(eng.offsets[c.vars[i]] + conf[:, i])
-                    u_cols.append(rng)
+                idx = [eng.offsets[c.vars[i]] + conf[:, i] for i in mine]
                 for leaf, pc in couplings.get(k, []):
-                    idx = [c.vars.index(p) for p in leaf.parents]
-                    p_rows.append(pc + np.ravel_multi_index(tuple(conf[:, i] for i in idx), leaf.cards))
-                    p_cols.append(rng)
+                    where = [c.vars.index(p) for p in leaf.parents]
+                    idx.append(ns + pc + np.ravel_multi_index(tuple(conf[:, i] for i in where), leaf.cards))
+                gathers.append((c.seg, idx))
                 if const is not None:
-                    f_bias[0, c.seg] = _log(np.broadcast_to(const, (1, *c.shape)).reshape(-1))
+                    f_bias[c.seg] = _log(np.broadcast_to(const, (1, *c.shape)).reshape(-1))
             else:
                 c.const = None if const is None else np.ascontiguousarray(np.broadcast_to(const, (1, *c.shape)))
                 c.unaries = [(eng.offsets[c.vars[i]], c.cards[i], _bshape(c.vars, cards, (c.vars[i],))) for i in mine]
@@ -474,14 +474,12 @@ class _Plan:
                     (pc, leaf.table.shape[1], _bshape(c.vars, cards, leaf.parents)) for leaf, pc in couplings.get(k, [])
                 ]
         self.fold_cols = fold_cols
-        if fold_cols:
-            self.f_unary = np.zeros((ns, fold_cols))
-            if u_rows:
-                self.f_unary[np.concatenate(u_rows), np.concatenate(u_cols)] = 1.0
-            self.f_psi = np.zeros((self.n_psi, fold_cols))
-            if p_rows:
-                self.f_psi[np.concatenate(p_rows), np.concatenate(p_cols)] = 1.0
-            self.f_bias = f_bias
+        depth = max((len(idx) for _, idx in gathers), default=0)
+        self.gather = np.full((max(depth, 1), fold_cols), zero, dtype=np.intp)  # per folded state: X columns summed
+        for seg, idx in gathers:
+            for j, ix in enumerate(idx):
+                self.gather[j, seg] = ix
+        self.f_bias = f_bias
         self.any_unfolded = any(c.seg is None for c in cl)
         for c in cl:
             if c.parent < 0:
@@ -495,12 +493,12 @@ class _Plan:
         self.states = sum(c.size for c in cl)
         self.largest = max(cl, key=lambda c: c.size) if cl else _Clique((), cards)
         self.calls = 20 + sum(20 + 2 * (len(c.unaries) + len(c.couplings) + len(c.aux)) for c in cl)
-        self.row_bytes = 8 * (4 * self.states + 4 * ns + 2 * self.n_psi + fold_cols)
+        self.row_bytes = 8 * (4 * self.states + 4 * ns + 2 * self.n_psi + (1 + self.gather.shape[0]) * fold_cols)
 
     # ------------------------------------------------------------------ numerics
     def potentials(
         self, lu: FloatArray, lam: FloatArray, log_const: FloatArray
-    ) -> tuple[FloatArray, FloatArray | None, FloatArray | None, FloatArray | None]:
+    ) -> tuple[FloatArray, FloatArray | None, FloatArray, FloatArray | None]:
         """Pendants eliminated, then (log unaries, ψ, folded potentials, pendant messages) for ``n`` rows."""
         m = None
         if self.n_pend:
@@ -508,15 +506,17 @@ class _Plan:
             add = _log(m) @ self.pend_scatter
             lu = lu + add[:, :-1]
             log_const += add[:, -1]
-        psi = lam[:, self.psi_idx] @ self.psi_table if self.n_psi else None
-        pot = None
-        if self.fold_cols:
-            logpot = lu @ self.f_unary
-            if psi is not None:
-                logpot += _log(psi) @ self.f_psi
-            logpot += self.f_bias
-            np.maximum(logpot, _FLOOR, out=logpot)
-            pot = np.exp(logpot, out=logpot)
+        psi = None
+        parts = [lu]
+        if self.n_psi:
+            psi = lam[:, self.psi_idx] @ self.psi_table
+            parts.append(_log(psi))
+        parts.append(np.zeros((lu.shape[0], 1)))
+        x = np.concatenate(parts, axis=1)
+        pot = x[:, self.gather].sum(axis=1)
+        pot += self.f_bias
+        np.maximum(pot, _FLOOR, out=pot)
+        np.exp(pot, out=pot)
         return lu, psi, pot, m
 
     def collect(
@@ -555,10 +555,10 @@ class _Plan:
             belief[k] = b
             if c.parent >= 0:
                 msg = b.sum(axis=c.up_axes) if c.up_axes else b.copy()
-                flat = msg.reshape(msg.shape[0], -1)
-                top = np.abs(flat).max(axis=1) if self.signed else flat.max(axis=1)
+                axes = tuple(range(1, msg.ndim))
+                top = np.abs(msg).max(axis=axes) if self.signed else msg.max(axis=axes)
                 np.maximum(top, _TINY, out=top)
-                flat /= top[:, None]
+                msg /= top.reshape((-1,) + (1,) * len(axes))  # msg may not be contiguous: no reshape here
                 log_scale += np.log(top)
                 up[k] = msg
         return belief, up
@@ -686,10 +686,18 @@ class NoisyEngine:
         self.n_cols = start
         self.unary_cols = sum(lf.levels for lf in self.unary_leaves)
         self._build_matrices()
-        self._premise = np.ones((1, self.n_cols))
-        for name, state in net.observed.items():
-            lf = self.leaves[name]
-            self._premise[0, lf.start : lf.start + lf.levels] = np.eye(lf.levels)[net.states[name].index(state)]
+        self._premise = {
+            name: np.eye(self.leaves[name].levels)[None, net.states[name].index(state)]
+            for name, state in net.observed.items()
+        }
+        self._leaf_names = tuple(lf.name for lf in (*self.unary_leaves, *self.multi))
+        self._leaf_levels = tuple(lf.levels for lf in (*self.unary_leaves, *self.multi))
+        self._ones: dict[int, list[FloatArray]] = {}
+        self._leaf_shapes: dict[int, tuple[tuple[int, int], ...]] = {}
+        self._premise_pos = tuple(i for i, name in enumerate(self._leaf_names) if name in self._premise)
+        self._binary = all(c == 2 for c in self.cards)
+        self._any_explicit = not self._multi_noisy.all() if self.multi else False
+        self._multi_sizes = np.array([lf.levels for lf in self.multi], dtype=np.intp)
         self._plans: dict[Any, _Plan] = {}
 
     def _pendant_tables(self) -> None:
@@ -788,70 +796,89 @@ class NoisyEngine:
     def _evidence(
         self, likelihoods: Mapping[str, FloatArray], rows: int, forced: Sequence[str]
     ) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], FloatArray]:
-        """Step 1 for every row: (λ, term weights, linear unaries, coupling pattern, log constant)."""
+        """Step 1 for every row: (λ, term weights, log unaries, coupling pattern, log constant).
+
+        The log unaries are shifted so that each variable's largest is 0 (the shift is in the
+        log constant); ``-inf`` in the log constant marks an impossible row.
+        """
         net = self.network
-        lam = np.repeat(self._premise, rows, axis=0) if rows != 1 else self._premise.copy()
-        inner: list[tuple[str, FloatArray]] = []
-        for name, a in likelihoods.items():
-            arr = np.asarray(a, dtype=np.float64)
-            if name not in self.leaves:
+        ones = self._ones.get(rows)
+        if ones is None:  # per leaf: its likelihoods when unanswered (a premise: its fixed answer)
+            by_k = {k: np.ones((rows, k)) for k in set(self._leaf_levels)}
+            ones = [
+                np.repeat(self._premise[name], rows, axis=0) if name in self._premise else by_k[k]
+                for name, k in zip(self._leaf_names, self._leaf_levels, strict=True)
+            ]
+            if len(self._ones) > 8:
+                self._ones.clear()
+                self._leaf_shapes.clear()
+            self._ones[rows] = ones
+            self._leaf_shapes[rows] = tuple((rows, k) for k in self._leaf_levels)
+        get = likelihoods.get
+        got = [get(name) for name in self._leaf_names]
+        parts = [o if a is None else a for a, o in zip(got, ones, strict=True)]
+        for i in self._premise_pos:
+            parts[i] = ones[i]
+        found = sum(a is not None for a in got)
+        if any(type(a) is not np.ndarray for a in parts):
+            parts = [np.asarray(a, dtype=np.float64) for a in parts]
+        if tuple(a.shape for a in parts) != self._leaf_shapes.get(rows, ()):
+            for name, a, k in zip(self._leaf_names, parts, self._leaf_levels, strict=True):
+                if a.shape != (rows, k):
+                    raise ValueError(f"likelihoods of {name!r} have shape {a.shape}; expected {(rows, k)}")
+        lam = np.concatenate(parts, axis=1) if parts else np.ones((rows, 0))
+        inner = []
+        if found != len(likelihoods):
+            for name, a in likelihoods.items():
+                if name in self.leaves:
+                    continue
                 if name not in net.observable_set:
                     net.check_variable(name, "observable", among=net.observables)
-                inner.append((name, arr))
-                continue
-            lf = self.leaves[name]
-            if arr.shape != (rows, lf.levels):
-                raise ValueError(f"likelihoods of {name!r} have shape {arr.shape}; expected {(rows, lf.levels)}")
-            lam[:, lf.start : lf.start + lf.levels] = arr
-        log_const = np.zeros(rows)
+                arr = np.asarray(a, dtype=np.float64)
+                card = net.card(name)
+                if arr.shape != (rows, card):
+                    raise ValueError(f"likelihoods of {name!r} have shape {arr.shape}; expected {(rows, card)}")
+                inner.append((self.lid[name], arr))
+        log_top = None
         if self.n_cols:
             top = np.maximum.reduceat(lam, self._block_starts, axis=1)
-            if np.any(top != 1.0):
-                ok = top > 0
-                with np.errstate(divide="ignore"):
-                    log_const += np.where(ok, np.log(np.where(ok, top, 1.0)), -np.inf).sum(axis=1)
-                lam /= np.repeat(np.where(ok, top, 1.0), self._block_sizes, axis=1)
+            if not (top == 1.0).all():  # soft answers: each block scaled to a largest of 1
+                log_top = _log(top).sum(axis=1)
+                lam /= np.repeat(np.where(top > 0, top, 1.0), self._block_sizes, axis=1)
         nu = self.unary_cols
-        u = np.zeros((rows, self.n_states + 1))
         if nu:
-            psi = lam[:, :nu] @ self._unary_table
-            with np.errstate(divide="ignore"):
-                u += np.where(psi > 0, np.log(np.where(psi > 0, psi, 1.0)), _LOG0) @ self._unary_scatter
+            u = _log(lam[:, :nu] @ self._unary_table) @ self._unary_scatter
+        else:
+            u = np.zeros((rows, self.n_states + 1))
         lm = lam[:, nu:]
         weights = lm - lm[:, self._next] * self._not_last
-        coupled = np.zeros((rows, len(self.multi)), dtype=bool)
         if self.multi:
             nz = weights != 0.0
-            count = np.add.reduceat(nz, self._multi_starts, axis=1)
-            if not self._multi_noisy.all():  # explicit tables: any informative answer couples
-                low = np.minimum.reduceat(lm, self._multi_starts, axis=1)
-                coupled |= ~self._multi_noisy & (low < 1.0)
-            coupled |= self._multi_noisy & (count >= 2)
+            coupled = self._multi_noisy & (np.add.reduceat(nz, self._multi_starts, axis=1) >= 2)
+            if self._any_explicit:  # explicit tables: any informative answer couples
+                coupled |= ~self._multi_noisy & (np.minimum.reduceat(lm, self._multi_starts, axis=1) < 1.0)
             for name in forced:
                 coupled[:, self.multi_index[name]] = True
-            sel = nz & self._noisy_cols & ~np.repeat(coupled, self._block_sizes[len(self.unary_leaves) :], axis=1)
-            s = sel.astype(np.float64)
-            with np.errstate(divide="ignore"):
-                log_const += np.where(sel, np.log(np.where(sel, weights, 1.0)), 0.0).sum(axis=1)
-            u += s @ self._log_w
-        for name, arr in inner:
-            v = self.lid[name]
-            card = self.cards[v]
-            if arr.shape != (rows, card):
-                raise ValueError(f"likelihoods of {name!r} have shape {arr.shape}; expected {(rows, card)}")
-            with np.errstate(divide="ignore"):
-                u[:, self.offsets[v] : self.offsets[v] + card] += np.where(arr > 0, np.log(np.where(arr > 0, arr, 1.0)), _LOG0)
-        log_const += u[:, self.n_states]
+            sel = nz & self._noisy_cols
+            sel &= ~np.repeat(coupled, self._multi_sizes, axis=1)
+            u += sel.astype(np.float64) @ self._log_w
+        else:
+            coupled = np.zeros((rows, 0), dtype=bool)
+        for v, arr in inner:
+            u[:, self.offsets[v] : self.offsets[v] + self.cards[v]] += _log(arr)
         lu = u[:, : self.n_states]
+        log_const = u[:, self.n_states]
         if self.n_states:
             vmax = np.maximum.reduceat(lu, self._var_starts, axis=1)
-            impossible = (vmax < -1e200).any(axis=1)
             log_const += vmax.sum(axis=1)
-            lu -= np.repeat(vmax, self.cards, axis=1)
+            if self._binary:
+                lu = (lu.reshape(rows, self.n_latent, 2) - vmax[:, :, None]).reshape(rows, self.n_states)
+            else:
+                lu = lu - np.repeat(vmax, self.cards, axis=1)
             np.maximum(lu, _FLOOR, out=lu)
-            if impossible.any():
-                log_const[impossible] = -np.inf
-        log_const = np.where(log_const < -1e200, -np.inf, log_const)
+        if log_top is not None:
+            log_const += log_top
+        log_const[log_const < -1e200] = -np.inf
         return lam, weights, lu, coupled, log_const
 
     # ------------------------------------------------------------------ plans
@@ -901,66 +928,97 @@ class NoisyEngine:
         """
         net = self.network
         wanted = list(net.targets) + list(net.reported) if marginals is None else list(marginals)
+        index = net.index
         for w in wanted:
-            if w not in net.index:
+            if w not in index:
                 net.check_variable(w)
         if joint and not self.has_joint:
             raise ValueError("the targets' joint is too large for this network")
-        forced = [w for w in wanted if w in self.multi_index]
+        lid = self.lid
+        leaf_wanted = [w for w in wanted if w not in lid]
+        forced = [w for w in leaf_wanted if w in self.multi_index]
         narrow = frozenset(self.multi_index[w] for w in forced if self.leaves[w].wide)
-        lam, weights, lu, coupled, log_const = self._evidence(likelihoods, rows, forced)
-        log_e = log_const.copy()
-        out = {w: np.zeros((rows, net.card(w))) for w in wanted}
-        tj = np.zeros((rows, math.prod(net.card(t) for t in net.targets))) if joint else None
-        for idx, key in _groups(coupled):
+        need_lat = len(leaf_wanted) < len(wanted) or any(w not in self.multi_index for w in leaf_wanted)
+        lam, weights, lu, coupled, log_e = self._evidence(likelihoods, rows, forced)
+        groups = _groups(coupled)
+        lat_all: FloatArray | None = None
+        leaves: dict[str, FloatArray] = {}
+        tj: FloatArray | None = None
+        for idx, key in groups:
             plan = self._plan(key, joint, narrow)
             per_pass = rows if self.budget is None else max(1, (self.budget // 2) // plan.row_bytes)
             for s in range(0, len(idx), per_pass):
                 part = idx[s : s + per_pass]
-                sub = slice(None) if len(part) == rows else part
-                self._run(plan, part, lam[sub], weights[sub], lu[sub], log_e, wanted, out, tj)
-        impossible = ~np.isfinite(log_e)
-        if impossible.any():
-            for arr in out.values():
-                arr[impossible] = 0.0
-            if tj is not None:
-                tj[impossible] = 0.0
+                whole = len(part) == rows
+                sub = slice(None) if whole else part
+                scale, lat, lv, j = self._run(plan, lam[sub], weights[sub], lu[sub], need_lat, leaf_wanted, joint)
+                log_e[sub] += scale
+                if whole:
+                    lat_all, leaves, tj = lat, lv, j
+                    continue
+                if lat is not None:
+                    if lat_all is None:
+                        lat_all = np.zeros((rows, self.n_states))
+                    lat_all[part] = lat
+                for name, arr in lv.items():
+                    if name not in leaves:
+                        leaves[name] = np.zeros((rows, arr.shape[1]))
+                    leaves[name][part] = arr
+                if j is not None:
+                    if tj is None:
+                        tj = np.zeros((rows, j.shape[1]))
+                    tj[part] = j
+        bad = log_e < -1e200
+        if bad.any():
+            log_e[bad] = -np.inf
+            for arr in (lat_all, tj, *leaves.values()):
+                if arr is not None:
+                    arr[bad] = 0.0
+        out: dict[str, FloatArray] = {}
+        offsets, cards = self.offsets, self.cards
+        for w in wanted:
+            v = lid.get(w)
+            if v is None:
+                out[w] = leaves[w]
+            else:
+                out[w] = lat_all[:, offsets[v] : offsets[v] + cards[v]]  # type: ignore[index]
         target_joint = None if tj is None else tj.reshape((rows, *(net.card(t) for t in net.targets)))
         return QueryResult(log_e, out, target_joint)
 
     def _run(
         self,
         plan: _Plan,
-        idx: NDArray[np.intp],
         lam: FloatArray,
         weights: FloatArray,
         lu: FloatArray,
-        log_e: FloatArray,
-        wanted: Sequence[str],
-        out: dict[str, FloatArray],
-        tj: FloatArray | None,
-    ) -> None:
-        n = len(idx)
+        need_lat: bool,
+        leaf_wanted: Sequence[str],
+        joint: bool,
+    ) -> tuple[FloatArray, FloatArray | None, dict[str, FloatArray], FloatArray | None]:
+        """One pass of one plan: (log scale, latent marginals, wanted leaves' marginals, targets' joint)."""
+        n = lu.shape[0]
         scale = np.zeros(n)
         lu_plan, psi, pot, msg = plan.potentials(lu, lam, scale)
         belief, up = plan.collect(lu_plan, psi, pot, weights, scale)
         for r in plan.roots:
             b = belief[r]
-            total = b.reshape(b.shape[0], -1).sum(axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale += np.where(total > 0, np.log(np.where(total > 0, total, 1.0)), -np.inf)
-        log_e[idx] += scale
-        if not wanted and tj is None:
-            return
+            scale += _log(b.reshape(b.shape[0], -1).sum(axis=1))
+        if not (need_lat or leaf_wanted or joint):
+            return scale, None, {}, None
         full = plan.distribute(belief, up)
-        if any(w in self.lid or w in self.leaves and w not in self.multi_index for w in wanted):
+        lat = None
+        if need_lat:
             lat = plan.latent_marginals(full, lu, msg, n, self.n_states)
-            lat = _normalise_segments(lat, self._var_starts)
-        else:
-            lat = None
-        for name in wanted:
-            out[name][idx] = self._marginal(plan, full, name, lam, lat, n)
-        if tj is not None:
+            if self._binary:
+                x = np.maximum(lat.reshape(n, self.n_latent, 2), 0.0)
+                tot = x.sum(axis=2, keepdims=True)
+                x /= np.where(tot > 0, tot, 1.0)
+                lat = x.reshape(n, self.n_states)
+            else:
+                lat = _normalise_segments(lat, self._var_starts)
+        leaves = {name: self._marginal(plan, full, name, lam, lat, n) for name in leaf_wanted}
+        tj = None
+        if joint:
             c = plan.cliques[plan.joint_clique]
             b = full[plan.joint_clique]
             tset = set(self.target_ids)
@@ -969,7 +1027,8 @@ class NoisyEngine:
             inside = [v for v in c.vars if v in tset]
             perm = [0, *(1 + inside.index(self.lid[t]) for t in self.network.targets)]
             j = np.broadcast_to(np.transpose(j, perm), (n, *(self.network.card(t) for t in self.network.targets)))
-            tj[idx] = _normalise(j.reshape(n, -1))
+            tj = _normalise(j.reshape(n, -1))
+        return scale, lat, leaves, tj
 
     def _marginal(
         self, plan: _Plan, full: list[FloatArray], name: str, lam: FloatArray, lat: FloatArray | None, n: int
@@ -1157,8 +1216,8 @@ def _entropy_bits(p: FloatArray) -> FloatArray:
 
 
 def _log(x: FloatArray) -> FloatArray:
-    with np.errstate(divide="ignore"):
-        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), _LOG0)
+    """Natural log, with the stand-in ``_LOG0`` for log 0 (``x >= 0``)."""
+    return np.log(x, out=np.full(x.shape, _LOG0), where=x > 0)
 
 
 # ---------------------------------------------------------------------------- choosing a backend
