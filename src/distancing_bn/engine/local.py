@@ -83,7 +83,9 @@ class NoisyMax:
         if not self.factors:
             return np.zeros((0, self.levels))
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.stack([np.where(f[:, 0] > 0, f[:, 1] / np.where(f[:, 0] > 0, f[:, 0], 1.0), 1.0) for f in self.factors])
+            ratio = np.stack(
+                [np.where(f[:, 0] > 0, f[:, 1] / np.where(f[:, 0] > 0, f[:, 0], 1.0), 1.0) for f in self.factors]
+            )
         return np.diff(ratio, prepend=0.0, axis=1)
 
     def cumulative(self) -> FloatArray:
@@ -95,7 +97,7 @@ class NoisyMax:
             shape[i] = f.shape[1]
             shape[-1] = f.shape[0]
             out = out * f.T.reshape(shape)
-        return np.broadcast_to(out, tuple(f.shape[1] for f in self.factors) + (self.levels,)).copy()
+        return np.broadcast_to(out, (*(f.shape[1] for f in self.factors), self.levels)).copy()
 
 
 def detect_noisy(network: Network, variable: str, *, tolerance: float = DETECT_TOLERANCE) -> NoisyMax | None:

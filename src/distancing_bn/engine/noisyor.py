@@ -201,10 +201,7 @@ def _bits(mask: int) -> tuple[int, ...]:
 @functools.lru_cache(maxsize=4096)
 def _configs(cards: tuple[int, ...]) -> NDArray[np.intp]:
     """(Π cards, len(cards)): every configuration, the last variable fastest (C order); read-only."""
-    if not cards:
-        out = np.zeros((1, 0), dtype=np.intp)
-    else:
-        out = np.indices(cards).reshape(len(cards), -1).T.copy()
+    out = np.indices(cards).reshape(len(cards), -1).T.copy() if cards else np.zeros((1, 0), dtype=np.intp)
     out.setflags(write=False)
     return out
 
@@ -578,7 +575,9 @@ class _Plan:
             full[k] = belief[k] * down.reshape((down.shape[0], *c.down_bshape))
         return full
 
-    def latent_marginals(self, full: list[FloatArray], lu: FloatArray, m: FloatArray | None, n: int, ns: int) -> FloatArray:
+    def latent_marginals(
+        self, full: list[FloatArray], lu: FloatArray, m: FloatArray | None, n: int, ns: int
+    ) -> FloatArray:
         """(n, latent states): every latent variable's unnormalised posterior (pendants included)."""
         out = np.ones((n, ns + 1))
         for c, b in zip(self.cliques, full, strict=True):
@@ -846,10 +845,7 @@ class NoisyEngine:
                 log_top = _log(top).sum(axis=1)
                 lam /= np.repeat(np.where(top > 0, top, 1.0), self._block_sizes, axis=1)
         nu = self.unary_cols
-        if nu:
-            u = _log(lam[:, :nu] @ self._unary_table) @ self._unary_scatter
-        else:
-            u = np.zeros((rows, self.n_states + 1))
+        u = _log(lam[:, :nu] @ self._unary_table) @ self._unary_scatter if nu else np.zeros((rows, self.n_states + 1))
         lm = lam[:, nu:]
         weights = lm - lm[:, self._next] * self._not_last
         if self.multi:
@@ -1177,7 +1173,7 @@ def _groups(coupled: NDArray[np.bool_]) -> list[tuple[NDArray[np.intp], tuple[in
         return [(np.arange(rows), tuple(int(i) for i in np.flatnonzero(coupled[0])) if rows else ())]
     packed = np.packbits(coupled, axis=1)
     keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    uniq, inverse = np.unique(keys, return_inverse=True)
     if len(uniq) == 1:
         return [(np.arange(rows), tuple(int(i) for i in np.flatnonzero(coupled[0])))]
     order = np.argsort(inverse, kind="stable")
@@ -1232,7 +1228,9 @@ class BackendChoice:
     reason: str
 
 
-def noisy_cost(network: Network, likelihoods: Mapping[str, FloatArray], rows: int, *, engine: NoisyEngine | None = None) -> float:
+def noisy_cost(
+    network: Network, likelihoods: Mapping[str, FloatArray], rows: int, *, engine: NoisyEngine | None = None
+) -> float:
     """Estimated seconds for the noisy backend to answer these rows (see :meth:`NoisyEngine.cost`)."""
     return (engine or NoisyEngine(network)).cost(likelihoods, rows)
 
