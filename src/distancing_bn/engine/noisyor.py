@@ -96,6 +96,7 @@ _FOLD_SIZE = 256  # cliques up to this many states get their potentials from one
 _TINY = 1e-300
 _PLANS = 2048  # plans kept per engine (the oldest go first)
 _GAIN_ROWS = 8192  # expanded rows per chunk of the next-question computation
+_GAIN_JOINT = 1 << 16  # gains from the targets' joint when it has at most this many states
 _LN2 = math.log(2.0)
 # cost model of choose_backend (seconds, measured on the benchmark machine: see bench_tiers.py)
 _T_CALL = 1.5e-6  # one array operation
@@ -698,6 +699,8 @@ class NoisyEngine:
         self._any_explicit = not self._multi_noisy.all() if self.multi else False
         self._multi_sizes = np.array([lf.levels for lf in self.multi], dtype=np.intp)
         self._plans: dict[Any, _Plan] = {}
+        self._cum_targets: dict[str, FloatArray | None] = {}
+        self._onehot: FloatArray | None = None
 
     def _pendant_tables(self) -> None:
         """Per latent variable with at most one neighbour: its table towards it, as matrices for every plan."""
@@ -930,6 +933,10 @@ class NoisyEngine:
                 net.check_variable(w)
         if joint and not self.has_joint:
             raise ValueError("the targets' joint is too large for this network")
+        return self._query(likelihoods, rows, wanted, joint)
+
+    def _query(self, likelihoods: Mapping[str, FloatArray], rows: int, wanted: list[str], joint: bool) -> QueryResult:
+        net = self.network
         lid = self.lid
         leaf_wanted = [w for w in wanted if w not in lid]
         forced = [w for w in leaf_wanted if w in self.multi_index]
@@ -1078,20 +1085,41 @@ class NoisyEngine:
             if q not in net.observable_set:
                 net.check_variable(q, "candidate question", among=net.observables)
         levels = [net.card(q) for q in cands]
-        extra = np.concatenate([[0], np.cumsum([k - 1 for k in levels])]).astype(np.intp)
-        block = 1 + int(extra[-1])
+        by_joint = self._joint_table_ok()
+        route = [by_joint and self._over_targets(q) is not None for q in cands]
+        steps = [j for j, r in enumerate(route) if not r]
+        block = 1 + sum(levels[j] - 1 for j in steps)
         per_chunk = max(1, _GAIN_ROWS // block)
+        if by_joint:
+            per_chunk = min(per_chunk, max(1, _GAIN_ROWS // max(1, len(cands))))
         gains = np.zeros((rows, len(cands)))
         entropy = np.zeros(rows)
         probs = [np.zeros((rows, k)) for k in levels]
         log_e = np.zeros(rows)
         for c0 in range(0, rows, per_chunk):
             c1 = min(rows, c0 + per_chunk)
+            m = c1 - c0
             part = {q: np.asarray(a, dtype=np.float64)[c0:c1] for q, a in likelihoods.items()}
-            g, h, p, le = self._gain_chunk(part, c1 - c0, cands, levels, extra, block, criterion)
-            gains[c0:c1], entropy[c0:c1], log_e[c0:c1] = g, h, le
-            for j in range(len(cands)):
-                probs[j][c0:c1] = p[j]
+            if any(route):
+                g, h, pr, le = self._gains_by_joint(part, m, [q for q, r in zip(cands, route, strict=True) if r], criterion)
+                sel = [j for j, r in enumerate(route) if r]
+                gains[c0:c1, sel] = g
+                for i, j in enumerate(sel):
+                    probs[j][c0:c1] = pr[i]
+                entropy[c0:c1], log_e[c0:c1] = h, le
+            if steps:
+                g, h, pr, le = self._gains_by_steps(part, m, [cands[j] for j in steps], criterion)
+                gains[c0:c1, steps] = g
+                for i, j in enumerate(steps):
+                    probs[j][c0:c1] = pr[i]
+                entropy[c0:c1], log_e[c0:c1] = h, le
+            for j, q in enumerate(cands):  # a candidate the row has answered: no gain
+                given = part.get(q)
+                if given is not None:
+                    done = ~np.all(given == given.max(axis=1, keepdims=True), axis=1) | (given.max(axis=1) <= 0)
+                    gains[c0:c1][done, j] = -np.inf
+        gains[~np.isfinite(log_e)] = -np.inf
+        entropy[~np.isfinite(log_e)] = 0.0
         return GainResult(gains, entropy, tuple(probs), log_e, criterion, tuple(cands))
 
     def joint_gains(
@@ -1101,60 +1129,90 @@ class NoisyEngine:
         r = self.gains(likelihoods, rows, candidates, criterion="joint")
         return np.where(np.isfinite(r.gains), r.gains, 0.0), r.entropy, list(r.answer_probs), r.log_evidence
 
-    def _gain_chunk(
-        self,
-        part: Mapping[str, FloatArray],
-        m: int,
-        cands: Sequence[str],
-        levels: Sequence[int],
-        extra: NDArray[np.intp],
-        block: int,
-        criterion: str,
+    # the two routes: (gains, uncertainty, answer probabilities, log P(e)) for m rows
+    def _gains_by_steps(
+        self, part: Mapping[str, FloatArray], m: int, cands: Sequence[str], criterion: str
     ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+        """One row per evidence row and per level y < K-1 of every candidate, with "Q <= y" entered."""
         net = self.network
+        levels = [net.card(q) for q in cands]
+        extra = np.concatenate([[0], np.cumsum([k - 1 for k in levels])]).astype(np.intp)
+        block = 1 + int(extra[-1])
         total = m * block
         lik: dict[str, FloatArray] = {q: np.repeat(a, block, axis=0) for q, a in part.items()}
         base = np.arange(m) * block
-        answered = np.zeros((m, len(cands)), dtype=bool)
         for j, (q, k) in enumerate(zip(cands, levels, strict=True)):
-            given = part.get(q)
-            if given is not None:
-                answered[:, j] = ~np.all(given == given.max(axis=1, keepdims=True), axis=1) | (given.max(axis=1) <= 0)
             arr = lik.get(q)
             if arr is None:
                 arr = lik[q] = np.ones((total, k))
-            steps = np.tril(np.ones((k, k)))[: k - 1]  # "at most level y", y = 0 … K-2
             rows_q = (base[:, None] + 1 + extra[j] + np.arange(k - 1)[None, :]).ravel()
-            arr[rows_q] = np.tile(steps, (m, 1))
+            arr[rows_q] = np.tile(np.tril(np.ones((k, k)))[: k - 1], (m, 1))  # "at most level y"
         if criterion == "joint":
-            res = self.query(lik, total, marginals=[], joint=True)
-            tables = [res.target_joint.reshape(m, block, -1)]  # type: ignore[union-attr]
+            res = self._query(lik, total, [], True)
+            table = res.target_joint.reshape(m, block, -1)  # type: ignore[union-attr]
         else:
-            res = self.query(lik, total, marginals=list(net.targets))
-            tables = [res.marginals[t].reshape(m, block, -1) for t in net.targets]
+            res = self._query(lik, total, list(net.targets), False)
+            table = np.concatenate([res.marginals[t] for t in net.targets], axis=1).reshape(m, block, -1)
         log_z = res.log_evidence.reshape(m, block)
         with np.errstate(over="ignore", invalid="ignore"):
             cum = np.exp(log_z[:, 1:] - log_z[:, :1])  # P(Q <= y | e) per step row
         cum = np.where(np.isfinite(cum), cum, 0.0)
-        h0 = sum(_entropy_bits(t[:, 0]) for t in tables)
-        gains = np.zeros((m, len(cands)))
-        probs: list[FloatArray] = []
-        for j, k in enumerate(levels):
-            s0 = int(extra[j])
-            c = np.concatenate([cum[:, s0 : s0 + k - 1], np.ones((m, 1))], axis=1)  # (m, K) cumulative
-            p = np.maximum(np.diff(c, axis=1, prepend=0.0), 0.0)
-            h = np.zeros((m, k))
-            for t in tables:
-                cj = np.concatenate([t[:, 1 + s0 : s0 + k] * c[:, : k - 1, None], t[:, :1]], axis=1)  # P(T, Q <= y | e)
-                pj = np.maximum(np.diff(cj, axis=1, prepend=0.0), 0.0)  # P(T, Q = y | e)
-                h += _entropy_bits(_normalise3(pj))
-            tot = p.sum(axis=1, keepdims=True)
-            p = np.divide(p, tot, out=np.zeros_like(p), where=tot > 0)
-            gains[:, j] = np.maximum(0.0, h0 - (p * np.where(p > 0, h, 0.0)).sum(axis=1))
-            probs.append(p)
-        ok = np.isfinite(log_z[:, 0])
-        gains[answered | ~ok[:, None]] = -np.inf
-        return gains, np.where(ok, h0, 0.0), probs, log_z[:, 0]
+        starts = self._segments(criterion)
+        gains, probs = _finish_gains(cum, table[:, 1:] * cum[:, :, None], table[:, 0], starts, levels, extra)
+        return gains, _segment_entropy(table[:, 0], starts), probs, log_z[:, 0]
+
+    def _gains_by_joint(
+        self, part: Mapping[str, FloatArray], m: int, cands: Sequence[str], criterion: str
+    ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+        """From the targets' joint alone: every candidate's parents are targets, so P(T, Q <= y | e) = P(T | e) F_y(T)."""
+        net = self.network
+        res = self._query(part, m, [], True)
+        pj = res.target_joint.reshape(m, -1)  # type: ignore[union-attr]
+        levels = [net.card(q) for q in cands]
+        extra = np.concatenate([[0], np.cumsum([k - 1 for k in levels])]).astype(np.intp)
+        a = np.concatenate([self._over_targets(q) for q in cands], axis=1)  # type: ignore[misc]  (2^N, steps)
+        cum = pj @ a  # P(Q <= y | e)
+        if criterion == "joint":
+            gains, probs, h0 = _joint_route_joint(pj, a, cum, levels, extra)
+            return gains, h0, probs, res.log_evidence
+        onehot = self._target_states()  # (2^N, Σ target states)
+        base = pj @ onehot  # the targets' marginals
+        cj = np.matmul((pj[:, :, None] * onehot[None]).transpose(0, 2, 1), a).transpose(0, 2, 1)  # P(T_i, Q <= y | e)
+        starts = self._segments("marginal")
+        gains, probs = _finish_gains(cum, cj, base, starts, levels, extra)
+        return gains, _segment_entropy(base, starts), probs, res.log_evidence
+
+    def _joint_table_ok(self) -> bool:
+        return math.prod(self.network.card(t) for t in self.network.targets) <= _GAIN_JOINT
+
+    def _over_targets(self, q: str) -> FloatArray | None:
+        """(Π target cards, K-1): P(Q <= y | the targets' state), if Q is a leaf whose parents are all targets."""
+        if q in self._cum_targets:
+            return self._cum_targets[q]
+        out = None
+        lf = self.leaves.get(q)
+        tset = set(self.target_ids)
+        if lf is not None and q not in self._premise and set(lf.parents) <= tset and self._joint_table_ok():
+            conf = _configs(tuple(self.network.card(t) for t in self.network.targets))
+            where = [list(self.network.targets).index(self.latent[p]) for p in lf.parents]
+            idx = np.ravel_multi_index(tuple(conf[:, i] for i in where), lf.cards) if where else np.zeros(len(conf), int)
+            cum = np.cumsum(lf.table.T, axis=1)[:, : lf.levels - 1]  # (configs of parents, K-1)
+            out = np.ascontiguousarray(cum[idx])
+        self._cum_targets[q] = out
+        return out
+
+    def _target_states(self) -> FloatArray:
+        if self._onehot is None:
+            cards = tuple(self.network.card(t) for t in self.network.targets)
+            conf = _configs(cards)
+            self._onehot = np.concatenate([np.eye(c)[conf[:, i]] for i, c in enumerate(cards)], axis=1)
+        return self._onehot
+
+    def _segments(self, criterion: str) -> NDArray[np.intp]:
+        if criterion == "joint":
+            return np.zeros(1, dtype=np.intp)
+        cards = [self.network.card(t) for t in self.network.targets]
+        return np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.intp)
 
     # ------------------------------------------------------------------ cost
     def cost(self, likelihoods: Mapping[str, FloatArray], rows: int) -> float:
@@ -1199,9 +1257,80 @@ def _normalise_segments(x: FloatArray, starts: NDArray[np.intp]) -> FloatArray:
     return np.divide(x, s, out=np.zeros(x.shape), where=s > 0)
 
 
-def _normalise3(x: FloatArray) -> FloatArray:
-    s = x.sum(axis=2, keepdims=True)
-    return np.divide(x, s, out=np.zeros(x.shape), where=s > 0)
+def _finish_gains(
+    cum: FloatArray,
+    cj: FloatArray,
+    base: FloatArray,
+    starts: NDArray[np.intp],
+    levels: Sequence[int],
+    extra: NDArray[np.intp],
+) -> tuple[FloatArray, list[FloatArray]]:
+    """Gains from the cumulative answers: P(Q <= y | e) ``cum`` (m, steps) and P(T, Q <= y | e) ``cj`` (m, steps, W).
+
+    ``base``: P(T | e) (m, W), the last level; ``starts``: the segments of W (one per target, or
+    one for the joint). ``P(·, Q = y) = P(·, Q <= y) − P(·, Q <= y − 1)``, clipped at 0.
+    """
+    m = cum.shape[0]
+    h0 = _segment_entropy(base, starts)
+    gains = np.zeros((m, len(levels)))
+    probs: list[FloatArray] = [np.zeros(0)] * len(levels)
+    by_k: dict[int, list[int]] = {}
+    for j, k in enumerate(levels):
+        by_k.setdefault(k, []).append(j)
+    for k, js in by_k.items():  # every candidate with k levels at once
+        steps = (extra[js][:, None] + np.arange(k - 1)[None, :]).reshape(-1)
+        nc = len(js)
+        c = np.concatenate([cum[:, steps].reshape(m, nc, k - 1), np.ones((m, nc, 1))], axis=2)
+        p = np.maximum(np.diff(c, axis=2, prepend=0.0), 0.0)
+        t = cj[:, steps].reshape(m, nc, k - 1, -1)
+        last = np.broadcast_to(base[:, None, None, :], (m, nc, 1, base.shape[1]))
+        joint = np.maximum(np.diff(np.concatenate([t, last], axis=2), axis=2, prepend=0.0), 0.0)  # P(T, Q = y | e)
+        h = _segment_entropy(joint, starts)  # (m, nc, K): uncertainty given Q = y
+        tot = p.sum(axis=2, keepdims=True)
+        p = np.divide(p, tot, out=np.zeros_like(p), where=tot > 0)
+        gains[:, js] = np.maximum(0.0, h0[:, None] - (p * np.where(p > 0, h, 0.0)).sum(axis=2))
+        for i, j in enumerate(js):
+            probs[j] = p[:, i]
+    return gains, probs
+
+
+def _joint_route_joint(
+    pj: FloatArray, a: FloatArray, cum: FloatArray, levels: Sequence[int], extra: NDArray[np.intp]
+) -> tuple[FloatArray, list[FloatArray], FloatArray]:
+    """I(T; Q | e) from the joint ``pj`` (m, 2^N) and the cumulative likelihoods ``a`` (2^N, steps).
+
+    ``H(T | e, Q = y)`` of the normalised ``pj · Δa_y`` is ``log P_y − (Σ pj log pj Δa_y + Σ pj Δa_y log Δa_y) / P_y``:
+    three matrix products for every candidate and level at once.
+    """
+    m = pj.shape[0]
+    plogp = np.where(pj > 0, pj * np.log(np.where(pj > 0, pj, 1.0)), 0.0)
+    h0 = -plogp.sum(axis=1) / _LN2
+    gains = np.zeros((m, len(levels)))
+    probs: list[FloatArray] = []
+    for j, k in enumerate(levels):
+        s0 = int(extra[j])
+        cols = np.concatenate([a[:, s0 : s0 + k - 1], np.ones((a.shape[0], 1))], axis=1)
+        d = np.maximum(np.diff(cols, axis=1, prepend=0.0), 0.0)  # P(Q = y | T)
+        py = pj @ d
+        dlogd = np.where(d > 0, d * np.log(np.where(d > 0, d, 1.0)), 0.0)
+        inner = plogp @ d + pj @ dlogd
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = np.where(py > 0, (np.log(np.where(py > 0, py, 1.0)) - inner / np.where(py > 0, py, 1.0)) / _LN2, 0.0)
+        tot = py.sum(axis=1, keepdims=True)
+        p = np.divide(py, tot, out=np.zeros_like(py), where=tot > 0)
+        gains[:, j] = np.maximum(0.0, h0 - (p * np.where(p > 0, h, 0.0)).sum(axis=1))
+        probs.append(p)
+    del cum
+    return gains, probs, h0
+
+
+def _segment_entropy(x: FloatArray, starts: NDArray[np.intp]) -> FloatArray:
+    """Σ over segments of the last axis (one per target) of the entropy, bits, of each normalised segment."""
+    tot = np.add.reduceat(x, starts, axis=-1)
+    sizes = np.diff(np.append(starts, x.shape[-1]))
+    norm = np.repeat(tot, sizes, axis=-1)
+    p = np.divide(x, norm, out=np.zeros(x.shape), where=norm > 0)
+    return _entropy_bits(p)
 
 
 def _entropy_bits(p: FloatArray) -> FloatArray:
