@@ -700,7 +700,8 @@ class NoisyEngine:
         self._multi_sizes = np.array([lf.levels for lf in self.multi], dtype=np.intp)
         self._plans: dict[Any, _Plan] = {}
         self._cum_targets: dict[str, FloatArray | None] = {}
-        self._onehot: FloatArray | None = None
+        self._onehot: tuple[FloatArray, NDArray[np.intp]] | None = None
+        self._a_all: tuple[FloatArray, dict[str, NDArray[np.intp]]] | None = None
 
     def _pendant_tables(self) -> None:
         """Per latent variable with at most one neighbour: its table towards it, as matrices for every plan."""
@@ -1085,8 +1086,9 @@ class NoisyEngine:
             if q not in net.observable_set:
                 net.check_variable(q, "candidate question", among=net.observables)
         levels = [net.card(q) for q in cands]
-        by_joint = self._joint_table_ok()
-        route = [by_joint and self._over_targets(q) is not None for q in cands]
+        # the joint route pays 2^N per candidate level; for 'marginal' the step rows cost less (measured)
+        by_joint = criterion == "joint" and self._joint_table_ok()
+        route = [by_joint and q in self._cumulative_over_targets()[1] for q in cands]
         steps = [j for j, r in enumerate(route) if not r]
         block = 1 + sum(levels[j] - 1 for j in steps)
         per_chunk = max(1, _GAIN_ROWS // block)
@@ -1170,14 +1172,20 @@ class NoisyEngine:
         pj = res.target_joint.reshape(m, -1)  # type: ignore[union-attr]
         levels = [net.card(q) for q in cands]
         extra = np.concatenate([[0], np.cumsum([k - 1 for k in levels])]).astype(np.intp)
-        a = np.concatenate([self._over_targets(q) for q in cands], axis=1)  # type: ignore[misc]  (2^N, steps)
-        cum = pj @ a  # P(Q <= y | e)
+        a_all, where = self._cumulative_over_targets()
+        cols = np.concatenate([where[q] for q in cands])
+        cum = (pj @ a_all)[:, cols]  # P(Q <= y | e)
         if criterion == "joint":
-            gains, probs, h0 = _joint_route_joint(pj, a, cum, levels, extra)
+            gains, probs, h0 = _joint_route_joint(pj, a_all[:, cols], levels, extra)
             return gains, h0, probs, res.log_evidence
-        onehot = self._target_states()  # (2^N, Σ target states)
+        onehot, rest = self._target_states()  # all target states but the first of each
         base = pj @ onehot  # the targets' marginals
-        cj = np.matmul((pj[:, :, None] * onehot[None]).transpose(0, 2, 1), a).transpose(0, 2, 1)  # P(T_i, Q <= y | e)
+        part_cj = np.matmul((pj[:, :, None] * onehot[None, :, rest]).transpose(0, 2, 1), a_all)[:, :, cols]
+        cj = np.empty((m, len(cols), onehot.shape[1]))
+        cj[:, :, rest] = part_cj.transpose(0, 2, 1)  # P(T_i = s, Q <= y | e), s > 0
+        first = np.setdiff1d(np.arange(onehot.shape[1]), rest)
+        for f, r in zip(first, np.split(rest, np.searchsorted(rest, first[1:])), strict=True):
+            cj[:, :, f] = cum - cj[:, :, r].sum(axis=2)  # s = 0: the rest of P(Q <= y | e)
         starts = self._segments("marginal")
         gains, probs = _finish_gains(cum, cj, base, starts, levels, extra)
         return gains, _segment_entropy(base, starts), probs, res.log_evidence
@@ -1201,11 +1209,28 @@ class NoisyEngine:
         self._cum_targets[q] = out
         return out
 
-    def _target_states(self) -> FloatArray:
+    def _cumulative_over_targets(self) -> tuple[FloatArray, dict[str, NDArray[np.intp]]]:
+        """Every such question side by side (built once): (2^N, Σ (K-1)) and each one's columns."""
+        if self._a_all is None:
+            blocks, where, col = [], {}, 0
+            for q in self.network.observables:
+                a = self._over_targets(q)
+                if a is not None:
+                    blocks.append(a)
+                    where[q] = np.arange(col, col + a.shape[1])
+                    col += a.shape[1]
+            self._a_all = (np.concatenate(blocks, axis=1) if blocks else np.zeros((1, 0)), where)
+            self._cum_targets.clear()  # the columns live in the big array now
+        return self._a_all
+
+    def _target_states(self) -> tuple[FloatArray, NDArray[np.intp]]:
         if self._onehot is None:
             cards = tuple(self.network.card(t) for t in self.network.targets)
             conf = _configs(cards)
-            self._onehot = np.concatenate([np.eye(c)[conf[:, i]] for i, c in enumerate(cards)], axis=1)
+            onehot = np.concatenate([np.eye(c)[conf[:, i]] for i, c in enumerate(cards)], axis=1)
+            starts = np.concatenate([[0], np.cumsum(cards)[:-1]])
+            rest = np.setdiff1d(np.arange(onehot.shape[1]), starts)
+            self._onehot = (onehot, rest)
         return self._onehot
 
     def _segments(self, criterion: str) -> NDArray[np.intp]:
@@ -1295,7 +1320,7 @@ def _finish_gains(
 
 
 def _joint_route_joint(
-    pj: FloatArray, a: FloatArray, cum: FloatArray, levels: Sequence[int], extra: NDArray[np.intp]
+    pj: FloatArray, a: FloatArray, levels: Sequence[int], extra: NDArray[np.intp]
 ) -> tuple[FloatArray, list[FloatArray], FloatArray]:
     """I(T; Q | e) from the joint ``pj`` (m, 2^N) and the cumulative likelihoods ``a`` (2^N, steps).
 
@@ -1320,7 +1345,6 @@ def _joint_route_joint(
         p = np.divide(py, tot, out=np.zeros_like(py), where=tot > 0)
         gains[:, j] = np.maximum(0.0, h0 - (p * np.where(p > 0, h, 0.0)).sum(axis=1))
         probs.append(p)
-    del cum
     return gains, probs, h0
 
 
