@@ -251,7 +251,7 @@ class _Clique:
         self.parent = -1
         self.children: list[int] = []
         self.seg: slice | None = None  # columns of the folded potentials (small cliques), or None
-        self.const: FloatArray | None = None  # (1, *shape): constant tables (cliques not folded)
+        self.const: FloatArray | None = None  # (*shape, 1): constant tables (cliques not folded)
         self.unaries: list[tuple[int, int, tuple[int, ...]]] = []  # (first column, card, broadcast shape)
         self.couplings: list[tuple[int, int, tuple[int, ...]]] = []  # (first ψ column, configs, broadcast shape)
         self.aux: list[tuple[_Leaf, tuple[int, ...]]] = []  # signed term weights of wide coupling answers
@@ -454,7 +454,7 @@ class _Plan:
                 c.homes = (_projection(c.cards, tuple(mine)), cols)
             const: FloatArray | None = None
             for table, scope in consts.get(k, []):
-                t = table.reshape((1, *_bshape(c.vars, cards, scope)))
+                t = table.reshape((*_bshape(c.vars, cards, scope), 1))
                 const = t if const is None else const * t
             if c.seg is not None:
                 conf = _configs(c.cards)
@@ -464,9 +464,9 @@ class _Plan:
                     idx.append(ns + pc + np.ravel_multi_index(tuple(conf[:, i] for i in where), leaf.cards))
                 gathers.append((c.seg, idx))
                 if const is not None:
-                    f_bias[c.seg] = _log(np.broadcast_to(const, (1, *c.shape)).reshape(-1))
+                    f_bias[c.seg] = _log(np.broadcast_to(const, (*c.shape, 1)).reshape(-1))
             else:
-                c.const = None if const is None else np.ascontiguousarray(np.broadcast_to(const, (1, *c.shape)))
+                c.const = None if const is None else np.ascontiguousarray(np.broadcast_to(const, (*c.shape, 1)))
                 c.unaries = [(eng.offsets[c.vars[i]], c.cards[i], _bshape(c.vars, cards, (c.vars[i],))) for i in mine]
                 c.couplings = [
                     (pc, leaf.table.shape[1], _bshape(c.vars, cards, leaf.parents)) for leaf, pc in couplings.get(k, [])
@@ -484,9 +484,9 @@ class _Plan:
                 continue
             par = cl[c.parent]
             sep = [v for v in c.vars if v in par.vars]
-            c.up_axes = tuple(1 + i for i, v in enumerate(c.vars) if v not in sep)
+            c.up_axes = tuple(i for i, v in enumerate(c.vars) if v not in sep)
             c.up_bshape = _bshape(par.vars, cards, sep)
-            c.down_axes = tuple(1 + i for i, v in enumerate(par.vars) if v not in sep)
+            c.down_axes = tuple(i for i, v in enumerate(par.vars) if v not in sep)
             c.down_bshape = _bshape(c.vars, cards, sep)
         self.states = sum(c.size for c in cl)
         self.largest = max(cl, key=lambda c: c.size) if cl else _Clique((), cards)
@@ -494,10 +494,13 @@ class _Plan:
         self.row_bytes = 8 * (4 * self.states + 4 * ns + 2 * self.n_psi + (1 + self.gather.shape[0]) * fold_cols)
 
     # ------------------------------------------------------------------ numerics
+    # Every clique array has the row axis LAST, shape (*clique states, n) with n = 1 for a part that
+    # is the same in every row: sums over clique axes then run over contiguous rows (measured 25x
+    # faster than rows first for a few hundred rows).
     def potentials(
         self, lu: FloatArray, lam: FloatArray, log_const: FloatArray
     ) -> tuple[FloatArray, FloatArray | None, FloatArray, FloatArray | None]:
-        """Pendants eliminated, then (log unaries, ψ, folded potentials, pendant messages) for ``n`` rows."""
+        """Pendants eliminated, then (log unaries, ψ (n, ·), folded potentials (·, n), pendant messages)."""
         m = None
         if self.n_pend:
             m = np.exp(lu) @ self.pend_msg
@@ -510,9 +513,9 @@ class _Plan:
             psi = lam[:, self.psi_idx] @ self.psi_table
             parts.append(_log(psi))
         parts.append(np.zeros((lu.shape[0], 1)))
-        x = np.concatenate(parts, axis=1)
-        pot = x[:, self.gather].sum(axis=1)
-        pot += self.f_bias
+        x = np.ascontiguousarray(np.concatenate(parts, axis=1).T)  # (columns, n)
+        pot = x[self.gather].sum(axis=0)  # (folded states, n)
+        pot += self.f_bias[:, None]
         np.maximum(pot, _FLOOR, out=pot)
         np.exp(pot, out=pot)
         return lu, psi, pot, m
@@ -528,35 +531,36 @@ class _Plan:
         """Collect pass for ``n`` rows: (clique beliefs, messages up); ``log_scale`` gets the scales."""
         n = lu.shape[0]
         cl = self.cliques
-        unary = np.exp(lu) if self.any_unfolded else None
+        unary = np.ascontiguousarray(np.exp(lu).T) if self.any_unfolded else None
+        psi_t = np.ascontiguousarray(psi.T) if (psi is not None and self.any_unfolded) else None
         belief: list[FloatArray] = [None] * len(cl)  # type: ignore[list-item]
         up: list[FloatArray | None] = [None] * len(cl)
         for k, c in enumerate(cl):
             owned = False
             if c.seg is not None:
-                b: FloatArray | None = pot[:, c.seg].reshape((n, *c.shape))  # type: ignore[index]
+                b: FloatArray | None = pot[c.seg].reshape((*c.shape, n))  # type: ignore[index]
             else:
                 b = c.const
                 for start, card, bshape in c.unaries:
-                    b, owned = _mul(b, unary[:, start : start + card].reshape((n, *bshape)), owned)  # type: ignore[index]
+                    b, owned = _mul(b, unary[start : start + card].reshape((*bshape, n)), owned)  # type: ignore[index]
                 for start, width, bshape in c.couplings:
-                    b, owned = _mul(b, psi[:, start : start + width].reshape((n, *bshape)), owned)  # type: ignore[index]
+                    b, owned = _mul(b, psi_t[start : start + width].reshape((*bshape, n)), owned)  # type: ignore[index]
             for leaf, bshape in c.aux:
                 w0 = leaf.start - self.unary_cols
-                w = weights[:, w0 : w0 + leaf.levels] * leaf.noisy.cumulative_leak  # type: ignore[union-attr]
-                b, owned = _mul(b, w.reshape((n, *bshape)), owned)
+                w = (weights[:, w0 : w0 + leaf.levels] * leaf.noisy.cumulative_leak).T  # type: ignore[union-attr]
+                b, owned = _mul(b, np.ascontiguousarray(w).reshape((*bshape, n)), owned)
             for ch in c.children:
                 msg = up[ch]
-                b, owned = _mul(b, msg.reshape((msg.shape[0], *cl[ch].up_bshape)), owned)  # type: ignore[union-attr]
+                b, owned = _mul(b, msg.reshape((*cl[ch].up_bshape, msg.shape[-1])), owned)  # type: ignore[union-attr]
             if b is None:
-                b = np.ones((1, *c.shape))
+                b = np.ones((*c.shape, 1))
             belief[k] = b
             if c.parent >= 0:
                 msg = b.sum(axis=c.up_axes) if c.up_axes else b.copy()
-                axes = tuple(range(1, msg.ndim))
-                top = np.abs(msg).max(axis=axes) if self.signed else msg.max(axis=axes)
+                flat = msg.reshape(-1, msg.shape[-1])  # a view: sums are contiguous
+                top = np.abs(flat).max(axis=0) if self.signed else flat.max(axis=0)
                 np.maximum(top, _TINY, out=top)
-                msg /= top.reshape((-1,) + (1,) * len(axes))  # msg may not be contiguous: no reshape here
+                flat /= top
                 log_scale += np.log(top)
                 up[k] = msg
         return belief, up
@@ -573,18 +577,19 @@ class _Plan:
             s = par.sum(axis=c.down_axes) if c.down_axes else par
             m = up[k]
             down = s / np.where(m != 0, m, 1.0)  # where m = 0, s = 0 too (m is one of its factors)
-            full[k] = belief[k] * down.reshape((down.shape[0], *c.down_bshape))
+            full[k] = belief[k] * down.reshape((*c.down_bshape, down.shape[-1]))
         return full
 
     def latent_marginals(
         self, full: list[FloatArray], lu: FloatArray, m: FloatArray | None, n: int, ns: int
     ) -> FloatArray:
         """(n, latent states): every latent variable's unnormalised posterior (pendants included)."""
-        out = np.ones((n, ns + 1))
+        out = np.ones((ns + 1, n))
         for c, b in zip(self.cliques, full, strict=True):
             if c.homes is not None:
                 proj, cols = c.homes
-                out[:, cols] = b.reshape(b.shape[0], -1) @ proj
+                out[cols] = proj.T @ b.reshape(c.size, b.shape[-1])
+        out = out.T
         if self.n_pend:
             r = out[:, self.pend_gather] / np.where(m > 0, m, np.inf)  # type: ignore[operator]
             out[:, self.pend_cols] = (r @ self.pend_back)[:, self.pend_cols] * np.exp(lu[:, self.pend_cols])
@@ -1006,7 +1011,7 @@ class NoisyEngine:
         belief, up = plan.collect(lu_plan, psi, pot, weights, scale)
         for r in plan.roots:
             b = belief[r]
-            scale += _log(b.reshape(b.shape[0], -1).sum(axis=1))
+            scale += _log(b.reshape(-1, b.shape[-1]).sum(axis=0))
         if not (need_lat or leaf_wanted or joint):
             return scale, None, {}, None
         full = plan.distribute(belief, up)
@@ -1026,10 +1031,10 @@ class NoisyEngine:
             c = plan.cliques[plan.joint_clique]
             b = full[plan.joint_clique]
             tset = set(self.target_ids)
-            axes = tuple(1 + i for i, v in enumerate(c.vars) if v not in tset)
+            axes = tuple(i for i, v in enumerate(c.vars) if v not in tset)
             j = b.sum(axis=axes) if axes else b
             inside = [v for v in c.vars if v in tset]
-            perm = [0, *(1 + inside.index(self.lid[t]) for t in self.network.targets)]
+            perm = [j.ndim - 1, *(inside.index(self.lid[t]) for t in self.network.targets)]
             j = np.broadcast_to(np.transpose(j, perm), (n, *(self.network.card(t) for t in self.network.targets)))
             tj = _normalise(j.reshape(n, -1))
         return scale, lat, leaves, tj
@@ -1048,9 +1053,9 @@ class NoisyEngine:
         if name in self.multi_index:  # forced into the plan as a coupling answer: its parents share a clique
             k = plan.leaf_clique[name]
             c = plan.cliques[k]
-            axes = tuple(1 + i for i, v in enumerate(c.vars) if v not in set(lf.parents))
+            axes = tuple(i for i, v in enumerate(c.vars) if v not in set(lf.parents))
             bpa = full[k].sum(axis=axes) if axes else full[k]
-            bpa = np.broadcast_to(bpa, (n, *bpa.shape[1:])).reshape(n, -1)
+            bpa = np.broadcast_to(bpa.reshape(-1, bpa.shape[-1]).T, (n, lf.table.shape[1]))
         else:
             p = lf.parents[0]
             bpa = lat[:, self.offsets[p] : self.offsets[p] + self.cards[p]]  # type: ignore[index]
