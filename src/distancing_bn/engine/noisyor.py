@@ -705,6 +705,7 @@ class NoisyEngine:
         self._multi_sizes = np.array([lf.levels for lf in self.multi], dtype=np.intp)
         self._plans: dict[Any, _Plan] = {}
         self._cum_targets: dict[str, FloatArray | None] = {}
+        self._deltas: dict[str, FloatArray | None] = {}
         self._onehot: tuple[FloatArray, NDArray[np.intp]] | None = None
         self._a_all: tuple[FloatArray, dict[str, NDArray[np.intp]]] | None = None
 
@@ -941,14 +942,24 @@ class NoisyEngine:
             raise ValueError("the targets' joint is too large for this network")
         return self._query(likelihoods, rows, wanted, joint)
 
-    def _query(self, likelihoods: Mapping[str, FloatArray], rows: int, wanted: list[str], joint: bool) -> QueryResult:
+    def _query(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        wanted: list[str],
+        joint: bool,
+        evidence: tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], FloatArray] | None = None,
+    ) -> QueryResult:
+        """The query proper; ``evidence``: step 1 already done (then ``likelihoods`` is not read)."""
         net = self.network
         lid = self.lid
         leaf_wanted = [w for w in wanted if w not in lid]
         forced = [w for w in leaf_wanted if w in self.multi_index]
         narrow = frozenset(self.multi_index[w] for w in forced if self.leaves[w].wide)
         need_lat = len(leaf_wanted) < len(wanted) or any(w not in self.multi_index for w in leaf_wanted)
-        lam, weights, lu, coupled, log_e = self._evidence(likelihoods, rows, forced)
+        if evidence is None:
+            evidence = self._evidence(likelihoods, rows, forced)
+        lam, weights, lu, coupled, log_e = evidence
         groups = _groups(coupled)
         lat_all: FloatArray | None = None
         leaves: dict[str, FloatArray] = {}
@@ -1114,10 +1125,13 @@ class NoisyEngine:
                 for i, j in enumerate(sel):
                     probs[j][c0:c1] = pr[i]
                 entropy[c0:c1], log_e[c0:c1] = h, le
-            if steps:
-                g, h, pr, le = self._gains_by_steps(part, m, [cands[j] for j in steps], criterion)
-                gains[c0:c1, steps] = g
-                for i, j in enumerate(steps):
+            simple = [j for j in steps if self._step_delta(cands[j]) is not None]
+            for group in (simple, [j for j in steps if j not in set(simple)]):
+                if not group:
+                    continue
+                g, h, pr, le = self._gains_by_steps(part, m, [cands[j] for j in group], criterion)
+                gains[c0:c1, group] = g
+                for i, j in enumerate(group):
                     probs[j][c0:c1] = pr[i]
                 entropy[c0:c1], log_e[c0:c1] = h, le
             for j, q in enumerate(cands):  # a candidate the row has answered: no gain
@@ -1140,25 +1154,43 @@ class NoisyEngine:
     def _gains_by_steps(
         self, part: Mapping[str, FloatArray], m: int, cands: Sequence[str], criterion: str
     ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
-        """One row per evidence row and per level y < K-1 of every candidate, with "Q <= y" entered."""
+        """One row per evidence row and per level y < K-1 of every candidate, with "Q <= y" entered.
+
+        For a candidate whose "at most y" couples nothing (all but explicit tables over several
+        parents), the expanded rows are made from the evidence rows' step 1 plus that answer's
+        log-likelihoods (nothing else changes, the plan included); the others go through a query.
+        """
         net = self.network
         levels = [net.card(q) for q in cands]
         extra = np.concatenate([[0], np.cumsum([k - 1 for k in levels])]).astype(np.intp)
         block = 1 + int(extra[-1])
         total = m * block
-        lik: dict[str, FloatArray] = {q: np.repeat(a, block, axis=0) for q, a in part.items()}
         base = np.arange(m) * block
-        for j, (q, k) in enumerate(zip(cands, levels, strict=True)):
-            arr = lik.get(q)
-            if arr is None:
-                arr = lik[q] = np.ones((total, k))
-            rows_q = (base[:, None] + 1 + extra[j] + np.arange(k - 1)[None, :]).ravel()
-            arr[rows_q] = np.tile(np.tril(np.ones((k, k)))[: k - 1], (m, 1))  # "at most level y"
+        deltas = [self._step_delta(q) for q in cands]
+        evidence = None
+        if all(d is not None for d in deltas):
+            lam, weights, lu, coupled, log_c = self._evidence(part, m, ())
+            add = np.concatenate([np.zeros((1, self.n_states + 1)), *deltas])  # (block, states + 1)
+            lu_x = (lu[:, None, :] + add[None, :, :-1]).reshape(total, -1)
+            np.maximum(lu_x, _FLOOR, out=lu_x)
+            log_x = (log_c[:, None] + add[None, :, -1]).reshape(total)
+            log_x[log_x < -1e200] = -np.inf
+            rep = np.repeat
+            evidence = (rep(lam, block, axis=0), rep(weights, block, axis=0), lu_x, rep(coupled, block, axis=0), log_x)
+            lik: dict[str, FloatArray] = {}
+        else:
+            lik = {q: np.repeat(a, block, axis=0) for q, a in part.items()}
+            for j, (q, k) in enumerate(zip(cands, levels, strict=True)):
+                arr = lik.get(q)
+                if arr is None:
+                    arr = lik[q] = np.ones((total, k))
+                rows_q = (base[:, None] + 1 + extra[j] + np.arange(k - 1)[None, :]).ravel()
+                arr[rows_q] = np.tile(np.tril(np.ones((k, k)))[: k - 1], (m, 1))  # "at most level y"
         if criterion == "joint":
-            res = self._query(lik, total, [], True)
+            res = self._query(lik, total, [], True, evidence)
             table = res.target_joint.reshape(m, block, -1)  # type: ignore[union-attr]
         else:
-            res = self._query(lik, total, list(net.targets), False)
+            res = self._query(lik, total, list(net.targets), False, evidence)
             table = np.concatenate([res.marginals[t] for t in net.targets], axis=1).reshape(m, block, -1)
         log_z = res.log_evidence.reshape(m, block)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -1167,6 +1199,37 @@ class NoisyEngine:
         starts = self._segments(criterion)
         gains, probs = _finish_gains(cum, table[:, 1:] * cum[:, :, None], table[:, 0], starts, levels, extra)
         return gains, _segment_entropy(table[:, 0], starts), probs, log_z[:, 0]
+
+    def _step_delta(self, q: str) -> FloatArray | None:
+        """(K-1, states + 1): what "Q <= y" adds to step 1's log-likelihoods (and constant), or None if it couples."""
+        if q in self._deltas:
+            return self._deltas[q]
+        ns = self.n_states
+        out: FloatArray | None = None
+        lf = self.leaves.get(q)
+        if q in self._premise:
+            out = None
+        elif lf is None:  # an inner observable: a likelihood on the variable itself
+            v = self.lid[q]
+            k = self.cards[v]
+            out = np.zeros((k - 1, ns + 1))
+            for y in range(k - 1):
+                out[y, self.offsets[v] + y + 1 : self.offsets[v] + k] = _LOG0
+        elif q in self.multi_index:
+            if lf.noisy is not None:
+                r0 = lf.start - self.unary_cols
+                out = np.ascontiguousarray(self._log_w[r0 : r0 + lf.levels - 1])
+        else:
+            k = lf.levels
+            cum = np.cumsum(lf.table, axis=0)[: k - 1]  # (K-1, parent states): P(Q <= y | parent)
+            out = np.zeros((k - 1, ns + 1))
+            if lf.parents:
+                p = lf.parents[0]
+                out[:, self.offsets[p] : self.offsets[p] + self.cards[p]] = _log(cum)
+            else:
+                out[:, ns] = _log(cum[:, 0])
+        self._deltas[q] = out
+        return out
 
     def _gains_by_joint(
         self, part: Mapping[str, FloatArray], m: int, cands: Sequence[str], criterion: str
