@@ -262,6 +262,43 @@ class _Clique:
         self.down_bshape: tuple[int, ...] = ()  # the message back broadcast into this clique
 
 
+def _strides(cards: Sequence[int]) -> list[int]:
+    """C-order strides of a flat index over ``cards`` (the last one 1)."""
+    out = [1] * len(cards)
+    for i in range(len(cards) - 2, -1, -1):
+        out[i] = out[i + 1] * cards[i + 1]
+    return out
+
+
+def _expand_entries(
+    entries: Sequence[tuple[int, int, int, int, Sequence[tuple[int, int, int]]]], width: int, fill: int
+) -> NDArray[np.intp]:
+    """(depth, width) indices: entry (row j, first column g, states S, base, terms) fills row j, columns g … g+S-1.
+
+    State t of the clique gets ``base + Σ_terms ((t // clique stride) % card) · factor stride``:
+    the flat index, in its factor's table, of the configuration that state t restricts to.
+    Every entry of every clique at once (a few array operations per plan, none per clique).
+    """
+    depth = 1 + max((e[0] for e in entries), default=0)
+    out = np.full((depth, width), fill, dtype=np.intp)
+    if not entries:
+        return out
+    n_terms = max(len(e[4]) for e in entries)
+    rows = np.array([e[0] for e in entries], dtype=np.intp)
+    first = np.array([e[1] for e in entries], dtype=np.intp)
+    sizes = np.array([e[2] for e in entries], dtype=np.intp)
+    base = np.array([e[3] for e in entries], dtype=np.intp)
+    terms = np.array([list(e[4]) + [(1, 1, 0)] * (n_terms - len(e[4])) for e in entries], dtype=np.intp)
+    offsets = np.cumsum(sizes) - sizes
+    t = np.arange(int(sizes.sum()), dtype=np.intp) - np.repeat(offsets, sizes)
+    val = np.repeat(base, sizes)
+    for b in range(n_terms):
+        cs, card, fs = (np.repeat(terms[:, b, x], sizes) for x in range(3))
+        val += (t // cs) % card * fs
+    out[np.repeat(rows, sizes), np.repeat(first, sizes) + t] = val
+    return out
+
+
 def _bshape(clique: tuple[int, ...], cards: Sequence[int], scope: Sequence[int]) -> tuple[int, ...]:
     """Broadcast shape (without the row axis) of a factor over ``scope`` inside ``clique``."""
     return tuple(cards[v] if v in scope else 1 for v in clique)
@@ -411,7 +448,7 @@ class _Plan:
             for v in cl[k].vars:
                 home.setdefault(v, k)
         self.home = home
-        consts: dict[int, list[tuple[FloatArray, tuple[int, ...]]]] = {}
+        consts: dict[int, list[tuple[str, Any, tuple[int, ...]]]] = {}
         couplings: dict[int, list[tuple[_Leaf, int]]] = {}
         self.joint_clique = -1
         self.leaf_clique: dict[str, int] = {}
@@ -423,11 +460,11 @@ class _Plan:
                     first = u
             k = cid[find(first)]
             if kind == "cpt":
-                consts.setdefault(k, []).append((eng.family_tables[payload], scope))
+                consts.setdefault(k, []).append(("cpt", payload, scope))
             elif kind == "pair":
                 leaf, i = payload
-                g = leaf.noisy.factors[eng.parent_order[leaf.name][i]]  # (K, card of the parent)
-                consts.setdefault(k, []).append((np.ascontiguousarray(g.T) if scope[1] >= eng.n_latent else g, scope))
+                g = leaf.noisy.factors[eng.parent_order[leaf.name][i]]  # (K, card of the parent): scope (parent, aux)
+                consts.setdefault(k, []).append(("pair", np.ascontiguousarray(g.T), scope))
             elif kind == "aux":
                 cl[k].aux.append((payload, _bshape(cl[k].vars, cards, scope)))
                 self.signed = True
@@ -444,40 +481,55 @@ class _Plan:
                 fold_cols += c.size
         ns = eng.n_states
         zero = ns + self.n_psi  # the index of a zero column of X = [log unaries | log ψ | 0]
-        gathers: list[tuple[slice, list[NDArray[np.intp]]]] = []
-        f_bias = np.zeros(fold_cols)
+        # a folded state's log-potential is a sum of entries of X (unaries, ψ) and of constant logs
+        # (tables): one "entry" per factor of a clique, expanded for all states at once below
+        row_entries: list[tuple[int, int, int, int, list[tuple[int, int, int]]]] = []
+        const_entries: list[tuple[int, int, int, int, list[tuple[int, int, int]]]] = []
+        pool = [eng.cpt_log_flat]
+        pool_size = eng.cpt_log_flat.shape[0]
         n_lat = eng.n_latent
         for k, c in enumerate(cl):
             mine = [i for i, v in enumerate(c.vars) if v < n_lat and home[v] == k]
             if mine:
                 cols = np.concatenate([eng.offsets[c.vars[i]] + np.arange(cards[c.vars[i]]) for i in mine])
                 c.homes = (_projection(c.cards, tuple(mine)), cols)
-            const: FloatArray | None = None
-            for table, scope in consts.get(k, []):
-                t = table.reshape((*_bshape(c.vars, cards, scope), 1))
-                const = t if const is None else const * t
             if c.seg is not None:
-                conf = _configs(c.cards)
-                idx = [eng.offsets[c.vars[i]] + conf[:, i] for i in mine]
+                at = {v: i for i, v in enumerate(c.vars)}
+                cs = _strides(c.cards)
+                g0, size = c.seg.start, c.size
+                j = 0
+                for i in mine:
+                    row_entries.append((j, g0, size, eng.offsets[c.vars[i]], [(cs[i], c.cards[i], 1)]))
+                    j += 1
                 for leaf, pc in couplings.get(k, []):
-                    where = [c.vars.index(p) for p in leaf.parents]
-                    idx.append(ns + pc + np.ravel_multi_index(tuple(conf[:, i] for i in where), leaf.cards))
-                gathers.append((c.seg, idx))
-                if const is not None:
-                    f_bias[c.seg] = _log(np.broadcast_to(const, (*c.shape, 1)).reshape(-1))
+                    fs = _strides(leaf.cards)
+                    terms = [(cs[at[p]], cards[p], fs[b]) for b, p in enumerate(leaf.parents)]
+                    row_entries.append((j, g0, size, ns + pc, terms))
+                    j += 1
+                for jc, (kind, payload, scope) in enumerate(consts.get(k, [])):
+                    if kind == "cpt":
+                        base = eng.cpt_offsets[payload]
+                    else:  # an auxiliary variable's factor towards one parent: a table of this plan
+                        base = pool_size
+                        pool.append(_log(payload.reshape(-1)))
+                        pool_size += payload.size
+                    fs = _strides(tuple(cards[v] for v in scope))
+                    const_entries.append((jc, g0, size, base, [(cs[at[v]], cards[v], fs[b]) for b, v in enumerate(scope)]))
             else:
+                const: FloatArray | None = None
+                for kind, payload, scope in consts.get(k, []):
+                    table = eng.family_tables[payload] if kind == "cpt" else payload
+                    t = table.reshape((*_bshape(c.vars, cards, scope), 1))
+                    const = t if const is None else const * t
                 c.const = None if const is None else np.ascontiguousarray(np.broadcast_to(const, (*c.shape, 1)))
                 c.unaries = [(eng.offsets[c.vars[i]], c.cards[i], _bshape(c.vars, cards, (c.vars[i],))) for i in mine]
                 c.couplings = [
                     (pc, leaf.table.shape[1], _bshape(c.vars, cards, leaf.parents)) for leaf, pc in couplings.get(k, [])
                 ]
         self.fold_cols = fold_cols
-        depth = max((len(idx) for _, idx in gathers), default=0)
-        self.gather = np.full((max(depth, 1), fold_cols), zero, dtype=np.intp)  # per folded state: X columns summed
-        for seg, idx in gathers:
-            for j, ix in enumerate(idx):
-                self.gather[j, seg] = ix
-        self.f_bias = f_bias
+        self.gather = _expand_entries(row_entries, fold_cols, zero)  # (depth, folded states): X rows summed
+        consts_pool = np.concatenate([*pool, [0.0]])
+        self.f_bias = consts_pool[_expand_entries(const_entries, fold_cols, len(consts_pool) - 1)].sum(axis=0)
         self.any_unfolded = any(c.seg is None for c in cl)
         for c in cl:
             if c.parent < 0:
@@ -656,6 +708,8 @@ class NoisyEngine:
             for u in ids:
                 base[u] |= mask & ~(1 << u)
         self.base_adj = tuple(base)
+        self.cpt_offsets = np.concatenate([[0], np.cumsum([t.size for t in self.family_tables])[:-1]]).astype(int).tolist()
+        self.cpt_log_flat = _log(np.concatenate([t.reshape(-1) for t in self.family_tables])) if self.family_tables else np.zeros(0)
         self._pendant_tables()
         # leaves: at most one parent (unary), then several (multi); one block of columns each
         unary, multi = [], []
