@@ -262,41 +262,74 @@ class _Clique:
         self.down_bshape: tuple[int, ...] = ()  # the message back broadcast into this clique
 
 
-def _strides(cards: Sequence[int]) -> list[int]:
+@functools.lru_cache(maxsize=4096)
+def _strides(cards: tuple[int, ...]) -> tuple[int, ...]:
     """C-order strides of a flat index over ``cards`` (the last one 1)."""
     out = [1] * len(cards)
     for i in range(len(cards) - 2, -1, -1):
         out[i] = out[i + 1] * cards[i + 1]
-    return out
+    return tuple(out)
 
 
-def _expand_entries(
-    entries: Sequence[tuple[int, int, int, int, Sequence[tuple[int, int, int]]]], width: int, fill: int
-) -> NDArray[np.intp]:
-    """(depth, width) indices: entry (row j, first column g, states S, base, terms) fills row j, columns g … g+S-1.
+class _Entries:
+    """Factors of folded cliques, as flat lists: per entry (row, first column, states, base), per term (entry, strides)."""
 
-    State t of the clique gets ``base + Σ_terms ((t // clique stride) % card) · factor stride``:
-    the flat index, in its factor's table, of the configuration that state t restricts to.
-    Every entry of every clique at once (a few array operations per plan, none per clique).
-    """
-    depth = 1 + max((e[0] for e in entries), default=0)
-    out = np.full((depth, width), fill, dtype=np.intp)
-    if not entries:
+    __slots__ = ("base", "card", "cs", "first", "fs", "owner", "rows", "sizes")
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.first: list[int] = []
+        self.sizes: list[int] = []
+        self.base: list[int] = []
+        self.owner: list[int] = []
+        self.cs: list[int] = []
+        self.card: list[int] = []
+        self.fs: list[int] = []
+
+    def add(self, row: int, first: int, size: int, base: int, terms: Sequence[tuple[int, int, int]]) -> None:
+        e = len(self.rows)
+        self.rows.append(row)
+        self.first.append(first)
+        self.sizes.append(size)
+        self.base.append(base)
+        for cs, card, fs in terms:
+            self.owner.append(e)
+            self.cs.append(cs)
+            self.card.append(card)
+            self.fs.append(fs)
+
+    def expand(self, width: int, fill: int) -> NDArray[np.intp]:
+        """(depth, width) indices: entry (row j, first column g, states S, base) fills row j, columns g … g+S-1.
+
+        State t of the clique gets ``base + Σ_terms ((t // clique stride) % card) · factor stride``: the
+        flat index, in its factor's table, of the configuration state t restricts to. Every entry
+        of every clique at once (a dozen array operations per plan, none per clique or term).
+        """
+        depth = 1 + max(self.rows, default=0)
+        out = np.full((depth, width), fill, dtype=np.intp)
+        if not self.rows:
+            return out
+        sizes = np.array(self.sizes, dtype=np.intp)
+        offsets = np.cumsum(sizes) - sizes
+        total = int(offsets[-1] + sizes[-1])
+        val = np.repeat(np.array(self.base, dtype=np.intp), sizes)
+        if self.owner:
+            owner = np.array(self.owner, dtype=np.intp)
+            tsz = sizes[owner]
+            toff = np.cumsum(tsz) - tsz
+            t = np.arange(int(tsz.sum()), dtype=np.intp) - np.repeat(toff, tsz)
+            where = np.repeat(offsets[owner], tsz) + t
+            fs = np.repeat(np.array(self.fs, dtype=np.intp), tsz)
+            if all(c == 2 for c in self.card):  # binary: the digit is a bit (shifts, much faster than // and %)
+                shift = np.repeat(np.array([c.bit_length() - 1 for c in self.cs], dtype=np.intp), tsz)
+                digit = (t >> shift) & 1
+            else:
+                cs, card = (np.repeat(np.array(x, dtype=np.intp), tsz) for x in (self.cs, self.card))
+                digit = (t // cs) % card
+            val += np.bincount(where, weights=digit * fs, minlength=total).astype(np.intp)
+        t = np.arange(total, dtype=np.intp) - np.repeat(offsets, sizes)
+        out[np.repeat(np.array(self.rows, dtype=np.intp), sizes), np.repeat(np.array(self.first, dtype=np.intp), sizes) + t] = val
         return out
-    n_terms = max(len(e[4]) for e in entries)
-    rows = np.array([e[0] for e in entries], dtype=np.intp)
-    first = np.array([e[1] for e in entries], dtype=np.intp)
-    sizes = np.array([e[2] for e in entries], dtype=np.intp)
-    base = np.array([e[3] for e in entries], dtype=np.intp)
-    terms = np.array([list(e[4]) + [(1, 1, 0)] * (n_terms - len(e[4])) for e in entries], dtype=np.intp)
-    offsets = np.cumsum(sizes) - sizes
-    t = np.arange(int(sizes.sum()), dtype=np.intp) - np.repeat(offsets, sizes)
-    val = np.repeat(base, sizes)
-    for b in range(n_terms):
-        cs, card, fs = (np.repeat(terms[:, b, x], sizes) for x in range(3))
-        val += (t // cs) % card * fs
-    out[np.repeat(rows, sizes), np.repeat(first, sizes) + t] = val
-    return out
 
 
 def _bshape(clique: tuple[int, ...], cards: Sequence[int], scope: Sequence[int]) -> tuple[int, ...]:
@@ -483,15 +516,15 @@ class _Plan:
         zero = ns + self.n_psi  # the index of a zero column of X = [log unaries | log ψ | 0]
         # a folded state's log-potential is a sum of entries of X (unaries, ψ) and of constant logs
         # (tables): one "entry" per factor of a clique, expanded for all states at once below
-        row_entries: list[tuple[int, int, int, int, list[tuple[int, int, int]]]] = []
-        const_entries: list[tuple[int, int, int, int, list[tuple[int, int, int]]]] = []
+        row_entries = _Entries()
+        const_entries = _Entries()
         pool = [eng.cpt_log_flat]
         pool_size = eng.cpt_log_flat.shape[0]
         n_lat = eng.n_latent
         for k, c in enumerate(cl):
             mine = [i for i, v in enumerate(c.vars) if v < n_lat and home[v] == k]
             if mine:
-                cols = np.concatenate([eng.offsets[c.vars[i]] + np.arange(cards[c.vars[i]]) for i in mine])
+                cols = eng.var_cols[c.vars[mine[0]]] if len(mine) == 1 else np.concatenate([eng.var_cols[c.vars[i]] for i in mine])
                 c.homes = (_projection(c.cards, tuple(mine)), cols)
             if c.seg is not None:
                 at = {v: i for i, v in enumerate(c.vars)}
@@ -499,12 +532,12 @@ class _Plan:
                 g0, size = c.seg.start, c.size
                 j = 0
                 for i in mine:
-                    row_entries.append((j, g0, size, eng.offsets[c.vars[i]], [(cs[i], c.cards[i], 1)]))
+                    row_entries.add(j, g0, size, eng.offsets[c.vars[i]], ((cs[i], c.cards[i], 1),))
                     j += 1
                 for leaf, pc in couplings.get(k, []):
                     fs = _strides(leaf.cards)
                     terms = [(cs[at[p]], cards[p], fs[b]) for b, p in enumerate(leaf.parents)]
-                    row_entries.append((j, g0, size, ns + pc, terms))
+                    row_entries.add(j, g0, size, ns + pc, terms)
                     j += 1
                 for jc, (kind, payload, scope) in enumerate(consts.get(k, [])):
                     if kind == "cpt":
@@ -514,7 +547,7 @@ class _Plan:
                         pool.append(_log(payload.reshape(-1)))
                         pool_size += payload.size
                     fs = _strides(tuple(cards[v] for v in scope))
-                    const_entries.append((jc, g0, size, base, [(cs[at[v]], cards[v], fs[b]) for b, v in enumerate(scope)]))
+                    const_entries.add(jc, g0, size, base, [(cs[at[v]], cards[v], fs[b]) for b, v in enumerate(scope)])
             else:
                 const: FloatArray | None = None
                 for kind, payload, scope in consts.get(k, []):
@@ -527,9 +560,9 @@ class _Plan:
                     (pc, leaf.table.shape[1], _bshape(c.vars, cards, leaf.parents)) for leaf, pc in couplings.get(k, [])
                 ]
         self.fold_cols = fold_cols
-        self.gather = _expand_entries(row_entries, fold_cols, zero)  # (depth, folded states): X rows summed
+        self.gather = row_entries.expand(fold_cols, zero)  # (depth, folded states): X rows summed
         consts_pool = np.concatenate([*pool, [0.0]])
-        self.f_bias = consts_pool[_expand_entries(const_entries, fold_cols, len(consts_pool) - 1)].sum(axis=0)
+        self.f_bias = consts_pool[const_entries.expand(fold_cols, len(consts_pool) - 1)].sum(axis=0)
         self.any_unfolded = any(c.seg is None for c in cl)
         for c in cl:
             if c.parent < 0:
@@ -708,6 +741,7 @@ class NoisyEngine:
             for u in ids:
                 base[u] |= mask & ~(1 << u)
         self.base_adj = tuple(base)
+        self.var_cols = [np.arange(o, o + c) for o, c in zip(self.offsets, self.cards, strict=True)]
         self.cpt_offsets = np.concatenate([[0], np.cumsum([t.size for t in self.family_tables])[:-1]]).astype(int).tolist()
         self.cpt_log_flat = _log(np.concatenate([t.reshape(-1) for t in self.family_tables])) if self.family_tables else np.zeros(0)
         self._pendant_tables()
