@@ -15,7 +15,8 @@ For each tier of :mod:`tiers` (9/40, 15/100, 20/200, 30/400; ``--tiers 9x40,15x1
 * two evidence regimes: **positives** (p% of the questions answered, every answer positive: the
   case that couples the most causes per answer, and the one where pyAgrum prunes the most) and
   **questionnaire** (every question answered, p% positively); p = 10%, and its growth up to 30%;
-* **batch posteriors**: one call for many rows (positives regime, 10%), rows per second;
+* **batch posteriors**: one call for many rows, rows per second: the positives regime (10%), and
+  forward samples of the network with a quarter of the questions answered (``synthetic.sample_evidence``);
 * **next question**: the gain of every unanswered question (criterion ``marginal``, and
   ``joint`` where the causes' joint is small) for one evidence set of the positives regime,
   vs the per-answer pyAgrum loop (one inference per answer of every candidate; at the large
@@ -52,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
+from synthetic import sample_evidence  # noqa: E402
 from tiers import TIERS, likelihoods, make_tier, tier_evidence, to_pgmpy, to_pyagrum  # noqa: E402
 
 from distancing_bn.engine.noisyor import NoisyEngine  # noqa: E402
@@ -148,6 +150,34 @@ def timed(fn: Callable[[Any], Any], items: Sequence[Any], cap: float) -> tuple[f
     return float(np.median(times)), out
 
 
+def _cell(kind: str, n: int, m: int, answers: Sequence[Answers], cap: float, out: Any) -> None:
+    """In a forked child: build the competitor for tier n/m and time it on ``answers``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = make_tier(n, m)
+        runner = Agrum(net) if kind == "agrum" else Pgmpy(net)
+        out.put(timed(runner.posterior, answers, cap))
+
+
+def in_child(kind: str, n: int, m: int, answers: Sequence[Answers], cap: float) -> tuple[float, list[Any]]:
+    """Run a competitor's cell in a child process, killed after ``cap`` per query (a C++ call cannot be stopped)."""
+    import multiprocessing
+    import queue
+
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_cell, args=(kind, n, m, answers, cap, out), daemon=True)
+    proc.start()
+    try:
+        result = out.get(timeout=cap * (len(answers) + 2) + 30)
+    except queue.Empty:
+        result = (math.inf, [])
+    if proc.is_alive():
+        proc.kill()
+    proc.join()
+    return result
+
+
 def max_diff(
     a: Sequence[Mapping[str, np.ndarray]], b: Sequence[Mapping[str, np.ndarray]], names: Sequence[str]
 ) -> float:
@@ -205,9 +235,7 @@ def run_tier(n: int, m: int, args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     pa = Agrum(net)
     res["agrum_build"] = time.perf_counter() - t0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pg = Pgmpy(net) if n * m <= args.pgmpy_size else None
+    run_pgmpy = n * m <= args.pgmpy_size
     sets = args.sets
     shares = (0.10,) if args.quick else (0.05, 0.10, 0.20, 0.30)
     for regime in ("positives", "questionnaire"):
@@ -224,17 +252,15 @@ def run_tier(n: int, m: int, args: argparse.Namespace) -> dict[str, Any]:
             if skip_agrum:
                 row["agrum"] = math.inf
             else:
-                t, theirs = timed(pa.posterior, answers, args.cap)
+                t, theirs = in_child("agrum", n, m, answers, args.cap)
                 row["agrum"] = t
                 if math.isinf(t):
                     res[f"{regime}_agrum_timeout"] = True  # larger shares only get slower
                 else:
                     mine = [{c: q.marginals[c][0] for c in net.targets} for q in ours]
                     row["maxdiff_agrum"] = max_diff(mine, theirs, net.targets)
-            if pg is not None and share == 0.10:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    row["pgmpy"] = timed(pg.posterior, answers[: max(3, sets // 4)], args.cap)[0]
+            if run_pgmpy and share == 0.10:
+                row["pgmpy"] = in_child("pgmpy", n, m, answers[: max(3, sets // 4)], args.cap)[0]
             res[key] = row
             log(
                 f"  single {key}: "
@@ -252,6 +278,15 @@ def run_tier(n: int, m: int, args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         jt.query(lik, rows_n)
         res["batch_tree"] = rows_n / (time.perf_counter() - t0)
+    # forward samples of the network, a quarter of the questions answered (what a scored file looks like)
+    lik, _, _ = sample_evidence(net, rows_n, 0.25, seed=31)
+    t0 = time.perf_counter()
+    ne.query(lik, rows_n)
+    res["batch_sampled_noisy"] = rows_n / (time.perf_counter() - t0)
+    if jt is not None:
+        t0 = time.perf_counter()
+        jt.query(lik, rows_n)
+        res["batch_sampled_tree"] = rows_n / (time.perf_counter() - t0)
     log(
         f"  batch {rows_n} rows: noisy {res['batch_noisy']:.0f} rows/s"
         + (f", tree {res['batch_tree']:.0f}" if jt else "")
@@ -342,16 +377,19 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmd: str, el
         "",
         "### Batch posteriors, next question, build",
         "",
-        "| tier | batch rows/s noisy-OR | batch rows/s junction tree | next question (marginal), ours | "
-        "per-answer pyAgrum loop | ratio | next question (joint), ours | build: noisy / tree / pyAgrum | "
-        "tree's largest clique |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| tier | batch rows/s noisy-OR | batch rows/s junction tree | batch, sampled rows: noisy-OR / tree | "
+        "next question (marginal), ours | per-answer pyAgrum loop | ratio | next question (joint), ours | "
+        "build: noisy / tree / pyAgrum | tree's largest clique |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         scaled = " (scaled)" if r.get("gain_agrum_scaled") else ""
         bt = r.get("batch_tree")
+        st = r.get("batch_sampled_tree")
+        sampled = f"{r['batch_sampled_noisy']:,.0f} / {'—' if st is None else f'{st:,.0f}'}"
         L.append(
-            f"| {r['tier']} | {r['batch_noisy']:,.0f} | {'—' if bt is None else f'{bt:,.0f}'} | {fmt(r['gain_noisy'])} | "
+            f"| {r['tier']} | {r['batch_noisy']:,.0f} | {'—' if bt is None else f'{bt:,.0f}'} | {sampled} | "
+            f"{fmt(r['gain_noisy'])} | "
             f"{fmt(r['gain_agrum'])}{scaled} | {ratio(r['gain_agrum'], r['gain_noisy'])} | "
             f"{fmt(r.get('gain_noisy_joint'))} | {fmt(r['noisy_build'])} / {fmt(r.get('tree_compile'))} / "
             f"{fmt(r['agrum_build'])} | {r.get('tree_largest', 0):,} |"

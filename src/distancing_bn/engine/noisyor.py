@@ -71,7 +71,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelTooLargeError
-from ..inference import QueryResult, estimate_memory
+from ..inference import MemoryEstimate, QueryResult, estimate_memory
 from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget, too_large
 from .local import NoisyMax, detect_noisy
 
@@ -98,10 +98,17 @@ _PLANS = 2048  # plans kept per engine (the oldest go first)
 _GAIN_ROWS = 8192  # expanded rows per chunk of the next-question computation
 _GAIN_JOINT = 1 << 16  # gains from the targets' joint when it has at most this many states
 _LN2 = math.log(2.0)
-# cost model of choose_backend (seconds, measured on the benchmark machine: see bench_tiers.py)
-_T_CALL = 1.5e-6  # one array operation
-_T_STATE = 2.5e-9  # one clique state of one row, through both passes
-_T_PLAN_NODE = 2.0e-5  # planning, per node of the reduced graph
+# cost model of choose_backend (seconds; measured with benchmarks/bench_tiers.py on the benchmark machine)
+_T_QUERY = 3e-4  # noisy backend: step 1 and the fixed part of one query
+_T_PLAN = 1e-3  # planning a new set of coupling answers
+_T_PLAN_ANSWER = 4e-5  # and per coupling answer in it
+_T_CLIQUE = 3e-5  # array calls per clique and pass
+_T_STATE = 2e-8  # one clique state of one row, both passes
+_T_TREE_QUERY = 2e-4  # junction tree: the fixed part of one query
+_T_TREE_CLIQUE = 3e-5  # per clique
+_T_TREE_STATE = 5e-8  # per clique state of one row
+_T_TREE_BYTE = 2e-9  # compiling, per byte of the tree
+_PREFER_TREE = 0.7  # the noisy backend must be estimated at least this much cheaper
 
 
 @dataclass(frozen=True, eq=False)
@@ -272,7 +279,7 @@ def _strides(cards: tuple[int, ...]) -> tuple[int, ...]:
 
 
 class _Entries:
-    """Factors of folded cliques, as flat lists: per entry (row, first column, states, base), per term (entry, strides)."""
+    """Factors of folded cliques as flat lists: per entry (row, first column, states, base), per term."""
 
     __slots__ = ("base", "card", "cs", "first", "fs", "owner", "rows", "sizes")
 
@@ -320,7 +327,7 @@ class _Entries:
             t = np.arange(int(tsz.sum()), dtype=np.intp) - np.repeat(toff, tsz)
             where = np.repeat(offsets[owner], tsz) + t
             fs = np.repeat(np.array(self.fs, dtype=np.intp), tsz)
-            if all(c == 2 for c in self.card):  # binary: the digit is a bit (shifts, much faster than // and %)
+            if all(c == 2 for c in self.card) and all(x & (x - 1) == 0 for x in self.cs):  # bits: shifts, not // and %
                 shift = np.repeat(np.array([c.bit_length() - 1 for c in self.cs], dtype=np.intp), tsz)
                 digit = (t >> shift) & 1
             else:
@@ -328,7 +335,10 @@ class _Entries:
                 digit = (t // cs) % card
             val += np.bincount(where, weights=digit * fs, minlength=total).astype(np.intp)
         t = np.arange(total, dtype=np.intp) - np.repeat(offsets, sizes)
-        out[np.repeat(np.array(self.rows, dtype=np.intp), sizes), np.repeat(np.array(self.first, dtype=np.intp), sizes) + t] = val
+        out[
+            np.repeat(np.array(self.rows, dtype=np.intp), sizes),
+            np.repeat(np.array(self.first, dtype=np.intp), sizes) + t,
+        ] = val
         return out
 
 
@@ -524,7 +534,11 @@ class _Plan:
         for k, c in enumerate(cl):
             mine = [i for i, v in enumerate(c.vars) if v < n_lat and home[v] == k]
             if mine:
-                cols = eng.var_cols[c.vars[mine[0]]] if len(mine) == 1 else np.concatenate([eng.var_cols[c.vars[i]] for i in mine])
+                cols = (
+                    eng.var_cols[c.vars[mine[0]]]
+                    if len(mine) == 1
+                    else np.concatenate([eng.var_cols[c.vars[i]] for i in mine])
+                )
                 c.homes = (_projection(c.cards, tuple(mine)), cols)
             if c.seg is not None:
                 at = {v: i for i, v in enumerate(c.vars)}
@@ -742,8 +756,12 @@ class NoisyEngine:
                 base[u] |= mask & ~(1 << u)
         self.base_adj = tuple(base)
         self.var_cols = [np.arange(o, o + c) for o, c in zip(self.offsets, self.cards, strict=True)]
-        self.cpt_offsets = np.concatenate([[0], np.cumsum([t.size for t in self.family_tables])[:-1]]).astype(int).tolist()
-        self.cpt_log_flat = _log(np.concatenate([t.reshape(-1) for t in self.family_tables])) if self.family_tables else np.zeros(0)
+        self.cpt_offsets = (
+            np.concatenate([[0], np.cumsum([t.size for t in self.family_tables])[:-1]]).astype(int).tolist()
+        )
+        self.cpt_log_flat = (
+            _log(np.concatenate([t.reshape(-1) for t in self.family_tables])) if self.family_tables else np.zeros(0)
+        )
         self._pendant_tables()
         # leaves: at most one parent (unary), then several (multi); one block of columns each
         unary, multi = [], []
@@ -1207,7 +1225,9 @@ class NoisyEngine:
             m = c1 - c0
             part = {q: np.asarray(a, dtype=np.float64)[c0:c1] for q, a in likelihoods.items()}
             if any(route):
-                g, h, pr, le = self._gains_by_joint(part, m, [q for q, r in zip(cands, route, strict=True) if r], criterion)
+                g, h, pr, le = self._gains_by_joint(
+                    part, m, [q for q, r in zip(cands, route, strict=True) if r], criterion
+                )
                 sel = [j for j, r in enumerate(route) if r]
                 gains[c0:c1, sel] = g
                 for i, j in enumerate(sel):
@@ -1322,7 +1342,7 @@ class NoisyEngine:
     def _gains_by_joint(
         self, part: Mapping[str, FloatArray], m: int, cands: Sequence[str], criterion: str
     ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
-        """From the targets' joint alone: every candidate's parents are targets, so P(T, Q <= y | e) = P(T | e) F_y(T)."""
+        """From the targets' joint: every candidate's parents are targets, so P(T, Q <= y | e) = P(T | e) F_y(T)."""
         net = self.network
         res = self._query(part, m, [], True)
         pj = res.target_joint.reshape(m, -1)  # type: ignore[union-attr]
@@ -1359,7 +1379,9 @@ class NoisyEngine:
         if lf is not None and q not in self._premise and set(lf.parents) <= tset and self._joint_table_ok():
             conf = _configs(tuple(self.network.card(t) for t in self.network.targets))
             where = [list(self.network.targets).index(self.latent[p]) for p in lf.parents]
-            idx = np.ravel_multi_index(tuple(conf[:, i] for i in where), lf.cards) if where else np.zeros(len(conf), int)
+            idx = (
+                np.ravel_multi_index(tuple(conf[:, i] for i in where), lf.cards) if where else np.zeros(len(conf), int)
+            )
             cum = np.cumsum(lf.table.T, axis=1)[:, : lf.levels - 1]  # (configs of parents, K-1)
             out = np.ascontiguousarray(cum[idx])
         self._cum_targets[q] = out
@@ -1397,12 +1419,58 @@ class NoisyEngine:
 
     # ------------------------------------------------------------------ cost
     def cost(self, likelihoods: Mapping[str, FloatArray], rows: int) -> float:
-        """Estimated seconds for one posterior query of these rows (plans them, and keeps the plans)."""
-        groups = self.plan_for(likelihoods, rows)
-        secs = 0.0
-        for idx, plan in groups:
-            secs += _T_CALL * (2 * plan.calls) + _T_STATE * len(idx) * plan.states
+        """Estimated seconds for one posterior query of these rows, without building any plan.
+
+        Per distinct set of coupling answers: planning it (unless its plan is kept) and a few
+        array calls per clique; per row: its clique states. The cliques come from the same
+        elimination the plan would run (pendants left out), on at most 64 of the sets (the rest
+        scaled). The constants were measured with benchmarks/bench_tiers.py.
+        """
+        *_, coupled, _ = self._evidence(likelihoods, rows, ())
+        groups = _groups(coupled)
+        step = max(1, len(groups) // 64)
+        sample = groups[::step]
+        scale = len(groups) / len(sample)
+        secs = _T_QUERY
+        for idx, key in sample:
+            plan = self._plans.get((key, False, frozenset()))
+            if plan is not None:
+                cliques, states, new = len(plan.cliques), plan.states, 0.0
+            else:
+                cliques, states = self._shape(key)
+                new = _T_PLAN + _T_PLAN_ANSWER * len(key)
+            secs += scale * (new + _T_CLIQUE * cliques + _T_STATE * len(idx) * states)
         return secs
+
+    def _shape(self, coupled: tuple[int, ...]) -> tuple[int, int]:
+        """(cliques, states) a plan for these coupling answers would have, from its elimination only."""
+        adj = list(self.base_adj)
+        cards = list(self.cards)
+        busy = 0
+        for q in coupled:
+            leaf = self.multi[q]
+            groups = [(p, len(cards)) for p in leaf.parents] if leaf.wide else [leaf.parents]
+            if leaf.wide:
+                cards.append(leaf.levels)
+                adj.append(0)
+            for nodes in groups:
+                m = 0
+                for u in nodes:
+                    m |= 1 << u
+                busy |= m
+                for u in nodes:
+                    adj[u] |= m & ~(1 << u)
+        nodes = (1 << len(cards)) - 1
+        for v in self.pend_candidates:
+            if not (busy >> v) & 1:
+                nodes &= ~(1 << v)
+                u = self.pend_neighbour[v]
+                if u >= 0:
+                    adj[u] &= ~(1 << v)
+        elim = _eliminate(adj, [math.log2(c) for c in cards], nodes)
+        states = [math.prod(cards[u] for u in _bits(nb | (1 << v))) for v, nb in elim]
+        big = sum(1 for x in states if x > self.merge_limit)
+        return max(1, big + sum(states) // (4 * self.merge_limit)), int(sum(states))
 
 
 def _groups(coupled: NDArray[np.bool_]) -> list[tuple[NDArray[np.intp], tuple[int, ...]]]:
@@ -1531,8 +1599,8 @@ class BackendChoice:
     """Which backend answers a batch, and the estimates (seconds) it was chosen from."""
 
     backend: Backend
-    noisy_seconds: float
-    tree_seconds: float | None  # None: the junction tree does not fit in the memory budget
+    noisy_seconds: float | None  # None: forced, not estimated
+    tree_seconds: float | None  # None: forced, or the junction tree does not fit in the memory budget
     tree_states: int | None  # its largest clique, states
     reason: str
 
@@ -1553,37 +1621,39 @@ def choose_backend(
     engine: NoisyEngine | None = None,
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     compiled_tree: bool = False,
+    tree_estimate: MemoryEstimate | None = None,
 ) -> BackendChoice:
-    """Pick the backend for a model and a batch of rows, from the two cost estimates.
+    """Pick the backend for a model and a batch of rows, from the two cost estimates (seconds).
 
-    The junction tree's cost comes from :func:`distancing_bn.inference.estimate_memory` (its
-    working memory per row is about twice the states of its cliques): ``rows`` times that, plus
-    a fixed cost per clique, plus (unless ``compiled_tree``) building the tree once. The noisy
-    backend's comes from planning the rows' sets of coupling answers (the plans are kept, so
-    the query that follows reuses them). ``backend='junction_tree'`` or ``'noisy'`` forces one
-    (a tree that does not fit still raises when it is compiled).
+    The junction tree's: from :func:`distancing_bn.inference.estimate_memory` (its working memory
+    per row is about twice its clique states), a fixed cost per query and per clique, and (unless
+    ``compiled_tree``) building it once; ``None`` when it does not fit in ``memory_budget``
+    (``tree_estimate``: that estimate, made once by the caller, so that choosing per batch costs
+    no replanning). The noisy backend's: :meth:`NoisyEngine.cost` (no plan built). The noisy
+    backend is chosen only when it is estimated at least ``1 / _PREFER_TREE`` times faster: the
+    tree is the long-tested path, and the estimates are rough. ``backend='junction_tree'`` or
+    ``'noisy'`` forces one and estimates nothing (a tree that does not fit still raises when it
+    is compiled).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend != "auto":
+        return BackendChoice(backend, None, None, None, "forced")  # type: ignore[arg-type]
     eng = engine if engine is not None else NoisyEngine(network, memory_budget=memory_budget)
     noisy = eng.cost(likelihoods or {}, rows) if rows else 0.0
-    try:
-        est = estimate_memory(network, memory_budget=memory_budget)
-    except ModelTooLargeError:
-        est = None
-    tree = None
-    if est is not None:
-        per_row = est.row_bytes / 16  # ≈ clique states per row, both passes
-        tree = _T_CALL * 6 * est.n_cliques + _T_STATE * rows * per_row
-        if not compiled_tree:
-            tree += 4e-8 * est.tree_bytes
-    if backend != "auto":
-        chosen: Backend = backend  # type: ignore[assignment]
-        reason = "forced"
-    elif tree is None:
-        chosen, reason = "noisy", "the junction tree does not fit in the memory budget"
-    elif noisy < tree:
-        chosen, reason = "noisy", "the answers couple few causes"
-    else:
-        chosen, reason = "junction_tree", "the compiled tree is cheaper for these rows"
-    return BackendChoice(chosen, noisy, tree, None if est is None else est.largest_states, reason)
+    est = tree_estimate
+    if est is None:
+        try:
+            est = estimate_memory(network, memory_budget=memory_budget)
+        except ModelTooLargeError:
+            est = None
+    if est is None:
+        return BackendChoice("noisy", noisy, None, None, "the junction tree does not fit in the memory budget")
+    tree = _T_TREE_QUERY + _T_TREE_CLIQUE * est.n_cliques + _T_TREE_STATE * rows * est.row_bytes / 16
+    if not compiled_tree:
+        tree += _T_TREE_BYTE * est.tree_bytes
+    if noisy < _PREFER_TREE * tree:
+        return BackendChoice("noisy", noisy, tree, est.largest_states, "the answers couple few causes")
+    return BackendChoice(
+        "junction_tree", noisy, tree, est.largest_states, "the compiled tree is cheaper for these rows"
+    )
