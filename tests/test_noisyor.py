@@ -1,6 +1,6 @@
 """The noisy-OR / noisy-MAX backend (:mod:`distancing_bn.engine.noisyor`) is exact.
 
-Compared, to 1e-9, with the junction tree (:func:`distancing_bn.inference.compile_engine`),
+Compared, to 1e-9, with the junction tree (:func:`distancing_bn.engine.compile_engine`),
 pyAgrum's LazyPropagation and pgmpy's VariableElimination on the benchmark tiers 9/40 and
 15/100 (hard, soft and three-level answers, up to 30% positive, with a premise), with the tree
 on small random networks under Hypothesis (cause-to-cause links, facets, explicit tables, wide
@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 
 from distancing_bn import load_model
 from distancing_bn.cpt import binary_table, noisy_max, noisy_or
+from distancing_bn.engine import compile_engine
 from distancing_bn.engine.local import detect_noisy, local_structure
 from distancing_bn.engine.noisyor import NoisyEngine, choose_backend
 from distancing_bn.errors import UnknownQuestionError
 from distancing_bn.evidence import Evidence, from_answers, normalise_answers
-from distancing_bn.inference import compile_engine
 from distancing_bn.information import batch_gains_from_evidence, entropy_bits, rank_questions
 from distancing_bn.network import Network
 from strategies import random_networks

@@ -55,7 +55,7 @@ the plan of ``e``: one batched query of ``1 + Σ_Q (K_Q − 1)`` rows per eviden
 defines them. Rows go in chunks, so memory stays bounded.
 
 Imports numpy, :mod:`distancing_bn.errors`, :mod:`distancing_bn.network`,
-:mod:`distancing_bn.inference` (``QueryResult``, the tree's memory estimate) and
+:mod:`distancing_bn.engine` (``QueryResult``, the tree's memory estimate) and
 :mod:`distancing_bn.engine.local`.
 """
 
@@ -71,9 +71,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelTooLargeError
-from ..inference import MemoryEstimate, QueryResult, estimate_memory
 from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget, too_large
 from .local import NoisyMax, detect_noisy
+from .plan import MemoryEstimate, estimate_memory
+from .propagate import QueryResult
 
 __all__ = [
     "AUX_PARENTS",
@@ -710,7 +711,7 @@ class NoisyEngine:
     """Exact queries and next-question gains on a network, using its noisy-OR / noisy-MAX structure.
 
     Drop-in for the junction-tree engine's :meth:`query` (same arguments, same
-    :class:`~distancing_bn.inference.QueryResult`). Works for any network (a variable without
+    :class:`~distancing_bn.engine.QueryResult`). Works for any network (a variable without
     local structure is a full table), and is fast where answers are mostly negative.
     """
 
@@ -1625,7 +1626,7 @@ def choose_backend(
 ) -> BackendChoice:
     """Pick the backend for a model and a batch of rows, from the two cost estimates (seconds).
 
-    The junction tree's: from :func:`distancing_bn.inference.estimate_memory` (its working memory
+    The junction tree's: from :func:`distancing_bn.engine.estimate_memory` (its working memory
     per row is about twice its clique states), a fixed cost per query and per clique, and (unless
     ``compiled_tree``) building it once; ``None`` when it does not fit in ``memory_budget``
     (``tree_estimate``: that estimate, made once by the caller, so that choosing per batch costs
