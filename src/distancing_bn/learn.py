@@ -344,7 +344,7 @@ def _e_step(
 
     One engine compiled for the current numbers, queried in chunks of at most ``_CHUNK`` rows.
     """
-    from .inference import compile_engine
+    from .engine import compile_engine
 
     net, where = _network(spec, data.observed, keep, families, premises)
     engine = compile_engine(net, memory_budget=budget, joint_limit=0)  # the targets' joint is not needed
