@@ -253,6 +253,18 @@ def ecr(
     out["test_spearman_pc1_baseline"] = spearman(pc1, held_test)
     out["pc1_weights_train"] = dict(zip(mapped_avoid, [float(x) for x in pc1_of.weights], strict=True))
     anx_test = anxiety[~train]
+    # content and keying of the mapped items (no model): which parts of the 13 predict the held-out five
+    subscales = {
+        "disclosure_dependence": ["Q9", "Q15", "Q27", "Q21", "Q31", "Q33"],
+        "closeness": ["Q5", "Q7", "Q11", "Q13", "Q17", "Q23"],
+        "reverse_keyed": [c for c in mapped_avoid if c in REVERSED],
+        "forward_keyed": [c for c in mapped_avoid if c not in REVERSED],
+    }
+    out["test_spearman_subscale_means"] = {
+        k: {"items": v, "spearman": spearman(keyed(test, v).mean(axis=1).to_numpy(), held_test)}
+        for k, v in subscales.items()
+        if set(v) <= set(mapped_avoid)
+    }
     out["test_spearman_item_mean_anxiety"] = spearman(baseline, anx_test)
     cols = [c for c in [*q, "age", "gender", "country"] if c not in held]
     print("scoring the test half with the unfitted model", flush=True)
