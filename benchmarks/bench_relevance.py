@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -283,12 +284,12 @@ def relevance_row(name: str, n_sets: int, pg_sets: int, quick: bool) -> dict[str
     cached = [timed(lambda ev=ev: ours(eng, ev)) for ev in sets]
     row["fresh"] = statistics.median(fresh)
     row["cached"] = statistics.median(cached)
-    pruned = [e for e in eng._pruned.values() if not isinstance(e, str) and e.trees is not None]
+    pruned = [e for e in eng._pruned.values() if e.runs]
     row["pruned_used"] = len(pruned)
     if pruned:
         row["pruned_states"] = statistics.median([e.states for e in pruned])
         row["pruned_largest"] = statistics.median(
-            [max(max(x.plan.sizes) for x in e.estimates) for e in pruned]  # type: ignore[union-attr]
+            [max(math.prod(c.shape) for p in e.plans if p is not None for c in p.cliques) for e in pruned]
         )
     finite = [bool(np.isfinite(r.log_evidence[0])) for r in results]
     row["possible_sets"] = sum(finite)

@@ -48,6 +48,7 @@ _ONE_SHOT_ROWS = 256  # larger groups of rows may compile the pruned network's j
 _COMPILE_BASE = 4e-4  # compiling a junction tree: fixed part
 _COMPILE_VARIABLE = 4e-5  # … per variable kept
 _COMPILE_STATE = 2e-8  # … per clique state built
+_EAGER = 0.05  # seconds: a whole tree estimated to compile within this is compiled with the engine
 _PRUNE_MARGIN = 1.5  # a pruned tree is used when its cost, compiling included, is this much lower
 _STATIC_MARGIN = 2  # no pruning ever when the whole tree is within this factor of the smallest pruned one
 _PRUNED_KEPT = 64  # pruned trees kept (one per set of answered questions, wanted variables and joint)
@@ -71,7 +72,7 @@ class _Pruned:
         used = [p for p in self.plans if p is not None]
         self.states = sum(p.states for p in used)
         self.cliques = sum(len(p.cliques) for p in used)
-        self.calls = sum(3 * len(p.cliques) + sum(len(f) for f in p.factors) for p in used) + len(wanted)
+        self.calls = sum(3 * len(p.cliques) + sum(len(c.factors) for c in p.cliques) // 2 for p in used) + len(wanted)
         self.trees: tuple[JunctionTree | None, JunctionTree | None] | None = None
         self.tree_cost = 0.0  # estimated seconds to compile the trees (known once planned)
         self.tree_states = 0
@@ -187,7 +188,12 @@ class Engine:
             rel = Relevance(network)
             if estimate is None or self._pruning_can_pay(rel, estimate):
                 self._relevance = rel
-        if self._relevance is None:
+        eager = self._relevance is None
+        if not eager and estimate is not None:  # a whole tree that compiles quickly is compiled now
+            plan = estimate.plan
+            assert plan is not None
+            eager = _compile_cost(len(plan.cards), sum(plan.sizes), sum(leaf_host_sizes(plan).values())) <= _EAGER
+        if eager:
             self._tree = JunctionTree(network, estimate=estimate)
             if estimate.plan.has_joint:  # type: ignore[union-attr]
                 self._joint_tree = self._tree
@@ -342,12 +348,9 @@ class Engine:
         trees = math.inf
         if entry.trees is not None:
             trees = _cost(entry.cliques, entry.tree_states, entry.tree_answer_states, rows)
-        elif rows > _ONE_SHOT_ROWS:  # a batch: compiling the pruned trees may pay
-            trees = (
-                fresh
-                + _compile_cost(entry.reduction.kept, entry.states, 0)
-                + _cost(entry.cliques, entry.states, 0, rows)
-            )
+        elif rows > _ONE_SHOT_ROWS or entry.runs >= 2:  # a batch, or a set seen again: compiling may pay
+            build = _compile_cost(entry.reduction.kept, entry.states, 0) / max(1, entry.runs)
+            trees = fresh + build + _cost(entry.cliques, entry.states, 0, rows)
         best = min(one_shot, trees)
         if whole is not None and best * _PRUNE_MARGIN >= whole:
             return self._whole(lik, rows, wanted, joint)
