@@ -274,18 +274,50 @@ def relevance_row(name: str, n_sets: int, pg_sets: int, quick: bool) -> dict[str
     def ours(e: Any, ev: Mapping[str, int]) -> Any:
         return e.query(likelihoods(net, ev), 1, marginals=wanted)
 
+    whole = None
+    if eng.memory is not None and (not quick or row["whole_states"] < 1 << 20):
+        t0 = time.perf_counter()
+        whole = compile_engine(net, relevance=False)
+        whole.tree  # noqa: B018 - compile now, not inside the first query
+        row["whole_compile"] = time.perf_counter() - t0
+    pa = PyAgrum(net, wanted)
     ours(eng, warm)
-    fresh, results = [], []
+    pa.query(warm)
+    if whole is not None:
+        ours(whole, warm)
+    # every set: ours (first time seen), the whole tree, pyAgrum, one after the other (the same load for all)
+    fresh, whole_t, agrum, results = [], [], [], []
+    diff = dlog = diff_pa = 0.0
     for ev in sets:
         t0 = time.perf_counter()
         res = ours(eng, ev)
         fresh.append(time.perf_counter() - t0)
         results.append(res)
+        possible = bool(np.isfinite(res.log_evidence[0]))
+        if whole is not None:
+            t0 = time.perf_counter()
+            w = ours(whole, ev)
+            whole_t.append(time.perf_counter() - t0)
+            if possible:
+                diff = max(diff, max_diff(res.marginals, w.marginals))
+                dlog = max(dlog, float(abs(res.log_evidence[0] - w.log_evidence[0])))
+        if possible:
+            t0 = time.perf_counter()
+            p = pa.query(ev)
+            agrum.append(time.perf_counter() - t0)
+            diff_pa = max(diff_pa, max_diff({w: res.marginals[w][0] for w in wanted}, p))
     cached = [timed(lambda ev=ev: ours(eng, ev)) for ev in sets]
     row["fresh"] = statistics.median(fresh)
     row["cached"] = statistics.median(cached)
+    row["pyagrum"] = statistics.median(agrum)
+    row["diff_pyagrum"] = diff_pa
+    if whole is not None:
+        row["whole"] = statistics.median(whole_t)
+        row["diff_whole"] = diff
+        row["dlog_whole"] = dlog
     pruned = [e for e in eng._pruned.values() if e.runs]
     row["pruned_used"] = len(pruned)
+    row["pruned_runs"] = sum(e.runs for e in pruned)
     if pruned:
         row["pruned_states"] = statistics.median([e.states for e in pruned])
         row["pruned_largest"] = statistics.median(
@@ -293,35 +325,7 @@ def relevance_row(name: str, n_sets: int, pg_sets: int, quick: bool) -> dict[str
         )
     finite = [bool(np.isfinite(r.log_evidence[0])) for r in results]
     row["possible_sets"] = sum(finite)
-    # the whole tree (today's engine), where it fits
-    if eng.memory is not None and (not quick or row["whole_states"] < 1 << 20):
-        t0 = time.perf_counter()
-        whole = compile_engine(net, relevance=False)
-        whole.tree  # noqa: B018 - compile now, not inside the first query
-        row["whole_compile"] = time.perf_counter() - t0
-        ours(whole, warm)
-        times, diff, dlog = [], 0.0, 0.0
-        for ev, res in zip(sets, results, strict=True):
-            t0 = time.perf_counter()
-            w = ours(whole, ev)
-            times.append(time.perf_counter() - t0)
-            if np.isfinite(res.log_evidence[0]):
-                diff = max(diff, max_diff(res.marginals, w.marginals))
-                dlog = max(dlog, float(abs(res.log_evidence[0] - w.log_evidence[0])))
-        row["whole"] = statistics.median(times)
-        row["diff_whole"] = diff
-        row["dlog_whole"] = dlog
-        del whole
-    # pyAgrum
-    pa = PyAgrum(net, wanted)
-    ok = [ev for ev, f in zip(sets, finite, strict=True) if f]
-    pa.query(warm)
-    row["pyagrum"] = statistics.median([timed(lambda ev=ev: pa.query(ev)) for ev in ok])
-    row["diff_pyagrum"] = max(
-        max_diff({w: r.marginals[w][0] for w in wanted}, pa.query(ev))
-        for ev, r, f in zip(sets, results, finite, strict=True)
-        if f
-    )
+    del whole
     # pgmpy on the first sets
     try:
         pg = Pgmpy(net, wanted)

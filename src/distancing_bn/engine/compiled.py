@@ -36,17 +36,19 @@ _EXPANDED_CHUNK = 16_384  # expanded rows (a row and each answer of each candida
 
 # The cost model that picks the whole tree or a pruned one, in seconds (measured on the benchmark
 # machine, benchmarks/bench_relevance.py; only their ratios matter, and only near the break-even).
-_PER_CLIQUE = 12e-6  # one clique of one query pass: Python and call overhead
-_PER_STATE_ROW = 1.5e-9  # one clique state of one evidence row: the products and sums
+_PER_CLIQUE = 20e-6  # one clique of one query (collect and distribute): Python and call overhead
+_PER_WANTED = 20e-6  # one marginal asked for, or one answer entered (a projection and a normalisation)
+_PER_STATE_ROW = 5e-9  # one clique state of one evidence row: the products and sums
 _PER_ANSWER_STATE_ROW = 1e-9  # one answered question times its host clique's states, per row (E @ W)
 _ANSWER_STATE_COPY = 2e-9  # … once per query: the rows of W for this set of answers
 _PLAN_BASE = 1.5e-4  # reducing and planning a network for one set of answers: fixed part
-_PLAN_VARIABLE = 1.5e-5  # … per variable kept
-_ONE_SHOT_CALL = 8e-6  # one array call of a one-shot query (a clique's product, a message, a marginal)
-_ONE_SHOT_STATE_ROW = 3e-9  # one clique state of one row in a one-shot query
+_PLAN_VARIABLE = 2e-5  # … per variable kept
+_PLAN_PAIR = 5e-7  # … per pair of variables kept (triangulating)
+_ONE_SHOT_CALL = 10e-6  # one array call of a one-shot query (a clique's product, a message, a marginal)
+_ONE_SHOT_STATE_ROW = 1e-8  # one clique state of one row in a one-shot query
 _ONE_SHOT_ROWS = 256  # larger groups of rows may compile the pruned network's junction tree
 _COMPILE_BASE = 4e-4  # compiling a junction tree: fixed part
-_COMPILE_VARIABLE = 4e-5  # … per variable kept
+_COMPILE_VARIABLE = 1e-4  # … per variable
 _COMPILE_STATE = 2e-8  # … per clique state built
 _EAGER = 0.05  # seconds: a whole tree estimated to compile within this is compiled with the engine
 _PRUNE_MARGIN = 1.5  # a pruned tree is used when its cost, compiling included, is this much lower
@@ -330,16 +332,16 @@ class Engine:
         cut = frozenset(v for v in answered if v in rel.inner and _one_hot_everywhere(lik[v]))
         want = frozenset(wanted) | (frozenset(self.network.targets) if joint else frozenset())
         key = (frozenset(answered), cut, frozenset(wanted), joint)
-        costs = self._whole_cost(rows, joint, answered)
+        costs = self._whole_cost(rows, joint, answered, wanted)
         whole = None if costs is None else sum(costs)
         entry = self._pruned.touch(key)
         if entry is None:
             if whole is not None:
-                floor = _PLAN_BASE + _PLAN_VARIABLE * rel.kept_count(answered, want)
+                floor = _plan_cost(rel.kept_count(answered, want))
                 if floor * _PRUNE_MARGIN >= whole:  # planning alone would cost more than the whole tree
                     return self._whole(lik, rows, wanted, joint)
             red = rel.reduce(answered, cut, want)
-            fresh = _PLAN_BASE + _PLAN_VARIABLE * red.kept
+            fresh = _plan_cost(red.kept)
             entry = _Pruned(red, answered, wanted, joint)
             self._pruned.put(key, entry)
         else:
@@ -381,7 +383,9 @@ class Engine:
         tree = self.joint_tree if joint else self.tree
         return tree.query(lik, rows, marginals=wanted, joint=joint)
 
-    def _whole_cost(self, rows: int, joint: bool, answered: Sequence[str]) -> tuple[float, float] | None:
+    def _whole_cost(
+        self, rows: int, joint: bool, answered: Sequence[str], want: Sequence[str] = ()
+    ) -> tuple[float, float] | None:
         """Seconds of one query of ``rows`` rows on the whole tree, and of compiling it first if it is not yet
         (0 once pruned networks have cost as much more than it, ski-rental style); ``None``: it does not fit."""
         est = self._joint_estimate if joint else self.memory
@@ -394,7 +398,7 @@ class Engine:
             hosts = self._host_sizes[id(plan)] = leaf_host_sizes(plan)
         index = self.network.index
         answer_states = sum(hosts.get(index[v], 0) for v in answered)
-        cost = _cost(len(plan.sizes), sum(plan.sizes), answer_states, rows)
+        cost = _cost(len(plan.sizes), sum(plan.sizes), answer_states, rows) + _PER_WANTED * (len(want) + len(answered))
         build = 0.0
         if (self._joint_tree if joint else self._tree) is None:
             build = _compile_cost(len(plan.cards), sum(plan.sizes), sum(hosts.values()))
@@ -571,6 +575,11 @@ class Engine:
                 pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
                 gains[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hh[:, s:t]).sum(axis=1))
         return gains
+
+
+def _plan_cost(kept: int) -> float:
+    """Estimated seconds of reducing and planning a network of ``kept`` variables for one query."""
+    return _PLAN_BASE + _PLAN_VARIABLE * kept + _PLAN_PAIR * kept * kept
 
 
 def _cost(cliques: int, states: int, answer_states: int, rows: int) -> float:

@@ -585,7 +585,12 @@ def triangulate_quick(adj: dict[int, set[int]], cards: Sequence[int]) -> list[tu
         mask = nbr[i]
         if uniform:
             return float(mask.bit_count())
-        return logc[i] + sum(logc[a] for a in _bits(mask))
+        total = logc[i]
+        while mask:
+            low = mask & -mask
+            total += logc[low.bit_length() - 1]
+            mask ^= low
+        return total
 
     scores = {i: weight(i) for i in range(len(order))}
     cliques: list[int] = []
