@@ -1,0 +1,1660 @@
+"""Exact inference where the questions are noisy-OR / noisy-MAX: the answers decide the graph.
+
+A question ``Y`` (levels ``0 … K-1``) whose cumulative table factorises over its parents,
+``F_y(x) = P(Y <= y | x) = L_y Π_i g_{i,y}(x_i)`` (leaky noisy-OR and noisy-MAX; found from the
+tables by :mod:`distancing_bn.engine.local`), enters the evidence through one identity. A
+likelihood ``λ`` over its levels (a hard answer is one-hot, unanswered is all ones) is
+
+    Σ_y λ_y P(Y = y | x) = Σ_y (λ_y − λ_{y+1}) F_y(x)        (λ_K = 0; telescoping)
+
+a sum of as many products of one factor per parent as there are non-zero weights
+``w_y = λ_y − λ_{y+1}``. With a single weight the answer *couples nothing*: it is a likelihood on
+each parent and a constant. That covers the lowest answer (``w_0 = 1``: ``P(Y = 0 | x) = F_0``),
+"at most level y" (a step ``λ``), unanswered (``F_{K-1} = 1``: nothing at all) and any soft
+answer of that shape. Every other answer — a positive one is ``F_y − F_{y−1}`` — couples its
+parents (Quickscore's observation, Heckerman 1989). A question with at most one parent never
+couples anything, whatever its table; a question without local structure couples its parents
+for any informative answer.
+
+The method (chosen by measuring the alternatives on the benchmark tiers, see benchmarks/bench_tiers.py):
+
+1. **Absorb.** Every coupling-free answer of every row becomes log-likelihoods on the parents in
+   ONE product ``S @ W`` (``S``: the rows' selected terms, ``W``: the log factors of every term of
+   every question), one-parent questions in one more product; a per-variable maximum keeps
+   everything in range and goes into ``log P(e)``.
+2. **Group.** Rows are grouped by their set of coupling answers (a bit pattern per row); all rows
+   of a group share one plan and are computed together as arrays, so there is no Python loop per
+   row, only per distinct pattern.
+3. **Plan (cached per pattern).** The reduced graph has the latent variables (causes, facets,
+   any other hidden or answered-but-inner variable), the families of their tables (cause-to-cause
+   links and facets are just tables here, noisy or not), and one factor per coupling answer over
+   its parents. A coupling answer with five parents or more is entered as Díez and Galán's
+   multiplicative factorisation instead: an auxiliary variable over its terms, joined to each
+   parent by the factor ``g_{i,y}(x_i)`` and carrying the weights ``w_y L_y``, so that a question
+   over twelve causes adds a star, not a 4,096-state clique. Greedy min-fill elimination gives
+   the cliques; neighbouring cliques are merged while their union stays small (fewer array
+   calls); the constant tables of each clique are multiplied once per plan.
+4. **Propagate.** One collect pass (messages scaled by their largest magnitude, scales summed in
+   log space, so ``log P(e)`` is exact for any number of answers) and, for marginals, one
+   distribute pass (Hugin). Variables absent from every coupling answer are eliminated in tiny
+   cliques; a clique whose factors are all constant is computed once for the whole group.
+
+Enumerating the causes touched by positive answers, or Quickscore's sum over subsets of
+positive answers (``2^k`` terms, each cheap), were the alternatives: both are exponential in the
+positive answers (Quickscore also cancels terms of opposite signs), whereas the elimination is
+exponential only in the treewidth of what the positive answers couple. The auxiliary variable
+brings signed messages (its weights are ``±``); propagation normalises by magnitude, and the
+tests check it against the junction tree to 1e-9.
+
+**Next question.** For a question with product-form cumulative tables, "at most level y" is a
+coupling-free answer, so ``P(e, Q <= y)`` and the posteriors given it come from rows that share
+the plan of ``e``: one batched query of ``1 + Σ_Q (K_Q − 1)`` rows per evidence row gives every
+``P(e, Q = y, T) = P(e, Q <= y, T) − P(e, Q <= y − 1, T)`` and so every gain, for the
+``marginal`` criterion (``Σ_i I(T_i; Q | e)``) or, when the targets' joint is small, the
+``joint`` one (``I(T; Q | e)``), exactly as :func:`distancing_bn.information.rank_questions`
+defines them. Rows go in chunks, so memory stays bounded.
+
+Imports numpy, :mod:`distancing_bn.errors`, :mod:`distancing_bn.network`,
+:mod:`distancing_bn.engine` (``QueryResult``, the tree's memory estimate) and
+:mod:`distancing_bn.engine.local`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ModelTooLargeError
+from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget, too_large
+from .local import NoisyMax, detect_noisy
+from .plan import MemoryEstimate, estimate_memory
+from .propagate import QueryResult
+
+__all__ = [
+    "AUX_PARENTS",
+    "BackendChoice",
+    "GainResult",
+    "NoisyEngine",
+    "choose_backend",
+    "noisy_cost",
+]
+
+FloatArray = NDArray[np.float64]
+Backend = Literal["junction_tree", "noisy"]
+BACKENDS: tuple[str, ...] = ("auto", "junction_tree", "noisy")
+AUX_PARENTS = 5  # a coupling answer with this many parents or more gets an auxiliary term variable
+_LOG0 = -1e250  # stands for log 0 in the log-factor matrices (0 · log 0 stays 0 in a product)
+_FLOOR = -1e3  # exp of anything this far below a variable's largest log-likelihood is 0
+_MERGE_LIMIT = 128  # neighbouring cliques are merged while their union has at most this many states
+_JOINT_LIMIT = 1 << 14  # the targets' joint is offered when it has at most this many states
+_FOLD_SIZE = 256  # cliques up to this many states get their potentials from one product
+_TINY = 1e-300
+_PLANS = 2048  # plans kept per engine (the oldest go first)
+_GAIN_ROWS = 8192  # expanded rows per chunk of the next-question computation
+_GAIN_JOINT = 1 << 16  # gains from the targets' joint when it has at most this many states
+_LN2 = math.log(2.0)
+# cost model of choose_backend (seconds; measured with benchmarks/bench_tiers.py on the benchmark machine)
+_T_QUERY = 3e-4  # noisy backend: step 1 and the fixed part of one query
+_T_PLAN = 1e-3  # planning a new set of coupling answers
+_T_PLAN_ANSWER = 4e-5  # and per coupling answer in it
+_T_CLIQUE = 3e-5  # array calls per clique and pass
+_T_STATE = 2e-8  # one clique state of one row, both passes
+_T_TREE_QUERY = 2e-4  # junction tree: the fixed part of one query
+_T_TREE_CLIQUE = 3e-5  # per clique
+_T_TREE_STATE = 5e-8  # per clique state of one row
+_T_TREE_BYTE = 2e-9  # compiling, per byte of the tree
+_PREFER_TREE = 0.7  # the noisy backend must be estimated at least this much cheaper
+
+
+@dataclass(frozen=True, eq=False)
+class _Leaf:
+    """An observable leaf (or an always-observed premise) and how its answers enter."""
+
+    name: str
+    parents: tuple[int, ...]  # latent ids, increasing
+    cards: tuple[int, ...]  # of those parents
+    levels: int
+    start: int  # first column of its block of likelihoods
+    noisy: NoisyMax | None
+    table: FloatArray  # (K, Π cards): P(y | parents), parents in increasing id order
+    wide: bool  # coupling answers get an auxiliary term variable
+
+
+@dataclass(frozen=True, slots=True)
+class GainResult:
+    """Per row and candidate, the expected information gain (bits) of asking it next."""
+
+    gains: FloatArray  # (rows, candidates); 0 where the row already answered it or P(e) = 0
+    entropy: FloatArray  # (rows,) the uncertainty the gains reduce: H(T | e) or Σ_i H(T_i | e), bits
+    answer_probs: tuple[FloatArray, ...]  # per candidate (rows, levels): P(Q = a | e)
+    log_evidence: FloatArray  # (rows,) natural log of P(e)
+    criterion: str
+    candidates: tuple[str, ...]
+
+    def best(self) -> tuple[NDArray[np.intp], FloatArray]:
+        """Per row: the index of the best unanswered candidate (-1 if none) and its gain."""
+        g = np.where(self.open, self.gains, -np.inf)
+        idx = np.argmax(g, axis=1) if g.shape[1] else np.zeros(g.shape[0], dtype=np.intp)
+        best = g[np.arange(g.shape[0]), idx] if g.shape[1] else np.full(g.shape[0], -np.inf)
+        idx = np.where(np.isfinite(best), idx, -1)
+        return idx.astype(np.intp), np.where(np.isfinite(best), best, np.nan)
+
+    @property
+    def open(self) -> NDArray[np.bool_]:
+        """(rows, candidates): True where the candidate is still unanswered in a possible row."""
+        return np.isfinite(self.gains)
+
+
+# ---------------------------------------------------------------------------- elimination
+def _eliminate(adj: Sequence[int], logc: Sequence[float], nodes: int) -> list[tuple[int, int]]:
+    """Greedy minimum-weight elimination of the nodes in mask ``nodes``: [(variable, its neighbours then)].
+
+    The weight of a node is the log-size of the clique it would make (its degree when every
+    variable is binary). Min-fill gives cliques of about the same size on the benchmark tiers
+    (within a few percent) but costs 10 to 20 times more to run in Python, and the elimination
+    is redone for every new set of coupling answers.
+    """
+    adj = list(adj)
+    odd = 0  # nodes with other than two states: their weight is corrected
+    for v, c in enumerate(logc):
+        if c != 1.0:
+            odd |= 1 << v
+    alive = nodes
+    out: list[tuple[int, int]] = []
+    while alive:
+        best_v = -1
+        best = math.inf
+        m = alive
+        while m:
+            low = m & -m
+            m ^= low
+            v = low.bit_length() - 1
+            nb = adj[v]
+            w = nb.bit_count()
+            if nb & odd:
+                w += sum(logc[u] - 1.0 for u in _bits(nb & odd))
+            if w < best:
+                best = w
+                best_v = v
+                if w <= 1:
+                    break
+        v = best_v
+        nb = adj[v]
+        out.append((v, nb))
+        keep = ~(1 << v)
+        t = nb
+        while t:
+            lu = t & -t
+            t ^= lu
+            u = lu.bit_length() - 1
+            adj[u] = (adj[u] | nb) & ~lu & keep
+        alive &= keep
+    return out
+
+
+def _bits(mask: int) -> tuple[int, ...]:
+    out = []
+    while mask:
+        low = mask & -mask
+        mask ^= low
+        out.append(low.bit_length() - 1)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _configs(cards: tuple[int, ...]) -> NDArray[np.intp]:
+    """(Π cards, len(cards)): every configuration, the last variable fastest (C order); read-only."""
+    out = np.indices(cards).reshape(len(cards), -1).T.copy() if cards else np.zeros((1, 0), dtype=np.intp)
+    out.setflags(write=False)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _projection(cards: tuple[int, ...], positions: tuple[int, ...]) -> FloatArray:
+    """(Π cards, Σ cards[positions]): 0/1, a clique's belief -> the marginals of those positions, side by side."""
+    conf = _configs(cards)
+    width = sum(cards[i] for i in positions)
+    proj = np.zeros((conf.shape[0], width))
+    w0 = 0
+    rows = np.arange(conf.shape[0])
+    for i in positions:
+        proj[rows, w0 + conf[:, i]] = 1.0
+        w0 += cards[i]
+    proj.setflags(write=False)
+    return proj
+
+
+# ---------------------------------------------------------------------------- plans
+class _Clique:
+    __slots__ = (
+        "aux",
+        "cards",
+        "children",
+        "const",
+        "couplings",
+        "down_axes",
+        "down_bshape",
+        "homes",
+        "parent",
+        "seg",
+        "shape",
+        "size",
+        "unaries",
+        "up_axes",
+        "up_bshape",
+        "vars",
+    )
+
+    def __init__(self, variables: tuple[int, ...], cards: Sequence[int]) -> None:
+        self.vars = variables
+        self.cards = tuple(cards[v] for v in variables)
+        self.shape = self.cards
+        self.size = math.prod(self.cards)
+        self.parent = -1
+        self.children: list[int] = []
+        self.seg: slice | None = None  # columns of the folded potentials (small cliques), or None
+        self.const: FloatArray | None = None  # (*shape, 1): constant tables (cliques not folded)
+        self.unaries: list[tuple[int, int, tuple[int, ...]]] = []  # (first column, card, broadcast shape)
+        self.couplings: list[tuple[int, int, tuple[int, ...]]] = []  # (first ψ column, configs, broadcast shape)
+        self.aux: list[tuple[_Leaf, tuple[int, ...]]] = []  # signed term weights of wide coupling answers
+        self.homes: tuple[FloatArray, NDArray[np.intp]] | None = None  # marginal projection, latent columns
+        self.up_axes: tuple[int, ...] = ()  # axes summed for the message to the parent
+        self.up_bshape: tuple[int, ...] = ()  # the message broadcast into the parent
+        self.down_axes: tuple[int, ...] = ()  # the parent's axes summed for the message back
+        self.down_bshape: tuple[int, ...] = ()  # the message back broadcast into this clique
+
+
+@functools.lru_cache(maxsize=4096)
+def _strides(cards: tuple[int, ...]) -> tuple[int, ...]:
+    """C-order strides of a flat index over ``cards`` (the last one 1)."""
+    out = [1] * len(cards)
+    for i in range(len(cards) - 2, -1, -1):
+        out[i] = out[i + 1] * cards[i + 1]
+    return tuple(out)
+
+
+class _Entries:
+    """Factors of folded cliques as flat lists: per entry (row, first column, states, base), per term."""
+
+    __slots__ = ("base", "card", "cs", "first", "fs", "owner", "rows", "sizes")
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.first: list[int] = []
+        self.sizes: list[int] = []
+        self.base: list[int] = []
+        self.owner: list[int] = []
+        self.cs: list[int] = []
+        self.card: list[int] = []
+        self.fs: list[int] = []
+
+    def add(self, row: int, first: int, size: int, base: int, terms: Sequence[tuple[int, int, int]]) -> None:
+        e = len(self.rows)
+        self.rows.append(row)
+        self.first.append(first)
+        self.sizes.append(size)
+        self.base.append(base)
+        for cs, card, fs in terms:
+            self.owner.append(e)
+            self.cs.append(cs)
+            self.card.append(card)
+            self.fs.append(fs)
+
+    def expand(self, width: int, fill: int) -> NDArray[np.intp]:
+        """(depth, width) indices: entry (row j, first column g, states S, base) fills row j, columns g … g+S-1.
+
+        State t of the clique gets ``base + Σ_terms ((t // clique stride) % card) · factor stride``: the
+        flat index, in its factor's table, of the configuration state t restricts to. Every entry
+        of every clique at once (a dozen array operations per plan, none per clique or term).
+        """
+        depth = 1 + max(self.rows, default=0)
+        out = np.full((depth, width), fill, dtype=np.intp)
+        if not self.rows:
+            return out
+        sizes = np.array(self.sizes, dtype=np.intp)
+        offsets = np.cumsum(sizes) - sizes
+        total = int(offsets[-1] + sizes[-1])
+        val = np.repeat(np.array(self.base, dtype=np.intp), sizes)
+        if self.owner:
+            owner = np.array(self.owner, dtype=np.intp)
+            tsz = sizes[owner]
+            toff = np.cumsum(tsz) - tsz
+            t = np.arange(int(tsz.sum()), dtype=np.intp) - np.repeat(toff, tsz)
+            where = np.repeat(offsets[owner], tsz) + t
+            fs = np.repeat(np.array(self.fs, dtype=np.intp), tsz)
+            if all(c == 2 for c in self.card) and all(x & (x - 1) == 0 for x in self.cs):  # bits: shifts, not // and %
+                shift = np.repeat(np.array([c.bit_length() - 1 for c in self.cs], dtype=np.intp), tsz)
+                digit = (t >> shift) & 1
+            else:
+                cs, card = (np.repeat(np.array(x, dtype=np.intp), tsz) for x in (self.cs, self.card))
+                digit = (t // cs) % card
+            val += np.bincount(where, weights=digit * fs, minlength=total).astype(np.intp)
+        t = np.arange(total, dtype=np.intp) - np.repeat(offsets, sizes)
+        out[
+            np.repeat(np.array(self.rows, dtype=np.intp), sizes),
+            np.repeat(np.array(self.first, dtype=np.intp), sizes) + t,
+        ] = val
+        return out
+
+
+def _bshape(clique: tuple[int, ...], cards: Sequence[int], scope: Sequence[int]) -> tuple[int, ...]:
+    """Broadcast shape (without the row axis) of a factor over ``scope`` inside ``clique``."""
+    return tuple(cards[v] if v in scope else 1 for v in clique)
+
+
+class _Plan:
+    """Everything one set of coupling answers needs: pendants, cliques, tree, fixed matrices."""
+
+    def __init__(self, eng: NoisyEngine, coupled: tuple[int, ...], joint: bool, narrow: frozenset[int]) -> None:
+        cards = list(eng.cards)
+        adj = list(eng.base_adj)
+        busy = 0  # nodes in a per-row factor over several variables (never pendants)
+        extra: list[tuple[str, Any, tuple[int, ...]]] = []  # factors besides the latent tables
+
+        def connect(nodes: Sequence[int]) -> int:
+            m = 0
+            for u in nodes:
+                m |= 1 << u
+            for u in nodes:
+                adj[u] |= m & ~(1 << u)
+            return m
+
+        psi_leaves: list[tuple[_Leaf, int]] = []  # narrow coupling answers and their first ψ column
+        col = 0
+        for q in coupled:
+            leaf = eng.multi[q]
+            if leaf.wide and q not in narrow:
+                a = len(cards)
+                cards.append(leaf.levels)
+                adj.append(0)
+                for i, p in enumerate(leaf.parents):
+                    busy |= connect((p, a))
+                    extra.append(("pair", (leaf, i), (p, a) if p < a else (a, p)))
+                extra.append(("aux", leaf, (a,)))
+            else:
+                busy |= connect(leaf.parents)
+                extra.append(("coupling", (leaf, col), leaf.parents))
+                psi_leaves.append((leaf, col))
+                col += leaf.table.shape[1]
+        if joint:
+            busy |= connect(eng.target_ids)
+            extra.append(("joint", None, eng.target_ids))
+        self.n_psi = col
+        self.unary_cols = eng.unary_cols
+        if psi_leaves:
+            self.psi_idx = np.concatenate([np.arange(lf.start, lf.start + lf.levels) for lf, _ in psi_leaves])
+            self.psi_table = np.zeros((len(self.psi_idx), col))
+            r = 0
+            for lf, c in psi_leaves:
+                self.psi_table[r : r + lf.levels, c : c + lf.table.shape[1]] = lf.table
+                r += lf.levels
+        # pendants: latent variables joined to at most one other, by constant tables only
+        pend: dict[int, int] = {}
+        for v in eng.pend_candidates:
+            if (busy >> v) & 1:
+                continue
+            u = eng.pend_neighbour[v]
+            if u not in pend:  # of an isolated pair, the first one goes
+                pend[v] = u
+        self._pendants(eng, pend)
+        consumed = set()
+        nodes = (1 << len(cards)) - 1
+        for v, u in pend.items():
+            consumed.update(eng.pend_families[v])
+            nodes &= ~(1 << v)
+            if u >= 0:
+                adj[u] &= ~(1 << v)
+        logc = [math.log2(c) for c in cards]
+        elim = _eliminate(adj, logc, nodes)
+        factors = [("cpt", v, eng.families[v]) for v in range(eng.n_latent) if v not in consumed]
+        self._tree(eng, elim, cards, logc, factors + extra, pend)
+
+    # ------------------------------------------------------------------ building
+    def _pendants(self, eng: NoisyEngine, pend: Mapping[int, int]) -> None:
+        """Select the engine's precomputed pendant matrices (every pendant eliminated at once)."""
+        self.n_pend = len(pend)
+        self.pendants = frozenset(pend)
+        if not pend:
+            return
+        sel = np.concatenate([eng.pend_slots[v] for v in pend])
+        self.pend_msg = eng.pend_msg[:, sel]  # E (linear unaries) -> m(u) per slot
+        self.pend_scatter = eng.pend_scatter[sel]  # log m -> log-likelihoods of u (or the constant)
+        self.pend_back = eng.pend_back[sel]  # P(u | e) / m(u) -> the pendant's marginal factor
+        self.pend_gather = eng.pend_gather[sel]  # the marginal column each slot reads (ns: a constant 1)
+        cols = np.concatenate([np.arange(eng.offsets[v], eng.offsets[v] + eng.cards[v]) for v in pend])
+        self.pend_cols = cols
+
+    def _tree(
+        self,
+        eng: NoisyEngine,
+        elim: list[tuple[int, int]],
+        cards: list[int],
+        logc: list[float],
+        factors: list[tuple[str, Any, tuple[int, ...]]],
+        pend: Mapping[int, int],
+    ) -> None:
+        pos = {v: k for k, (v, _) in enumerate(elim)}
+        sets = {v: nb | (1 << v) for v, nb in elim}
+        parent_node = {}
+        for v, nb in elim:
+            best, bp = len(elim), -1
+            t = nb
+            while t:
+                low = t & -t
+                t ^= low
+                u = low.bit_length() - 1
+                if pos[u] < best:
+                    best, bp = pos[u], u
+            parent_node[v] = bp
+        binary = all(c == 1.0 for c in logc)
+        limit = math.log2(eng.merge_limit)
+        merged: dict[int, int] = {}
+
+        def find(v: int) -> int:
+            while v in merged:
+                v = merged[v]
+            return v
+
+        for v, _ in elim:
+            p = parent_node[v]
+            if p < 0:
+                continue
+            p = find(p)
+            union = sets[v] | sets[p]
+            size = union.bit_count() if binary else sum(logc[u] for u in _bits(union))
+            if size <= limit or union == sets[p] or union == sets[v]:
+                sets[p] = union
+                merged[v] = p
+                del sets[v]
+        alive = [v for v, _ in elim if v not in merged]  # post-order: children first
+        cid = {v: k for k, v in enumerate(alive)}
+        cl = [_Clique(_bits(sets[v]), cards) for v in alive]
+        self.cliques = cl
+        self.roots: list[int] = []
+        for v in alive:
+            k = cid[v]
+            p = parent_node[v]
+            if p < 0:
+                self.roots.append(k)
+            else:
+                pk = cid[find(p)]
+                cl[k].parent = pk
+                cl[pk].children.append(k)
+        self.cards = cards
+        home: dict[int, int] = {}
+        for k in sorted(range(len(cl)), key=lambda k: cl[k].size):
+            for v in cl[k].vars:
+                home.setdefault(v, k)
+        self.home = home
+        consts: dict[int, list[tuple[str, Any, tuple[int, ...]]]] = {}
+        couplings: dict[int, list[tuple[_Leaf, int]]] = {}
+        self.joint_clique = -1
+        self.leaf_clique: dict[str, int] = {}
+        self.signed = False
+        for kind, payload, scope in factors:
+            first = scope[0]
+            for u in scope:
+                if pos[u] < pos[first]:
+                    first = u
+            k = cid[find(first)]
+            if kind == "cpt":
+                consts.setdefault(k, []).append(("cpt", payload, scope))
+            elif kind == "pair":
+                leaf, i = payload
+                g = leaf.noisy.factors[eng.parent_order[leaf.name][i]]  # (K, card of the parent): scope (parent, aux)
+                consts.setdefault(k, []).append(("pair", np.ascontiguousarray(g.T), scope))
+            elif kind == "aux":
+                cl[k].aux.append((payload, _bshape(cl[k].vars, cards, scope)))
+                self.signed = True
+            elif kind == "coupling":
+                couplings.setdefault(k, []).append(payload)
+                self.leaf_clique[payload[0].name] = k
+            else:
+                self.joint_clique = k
+        # folded cliques: the potentials of all of them from one log-space product
+        fold_cols = 0
+        for c in cl:
+            if c.size <= max(_FOLD_SIZE, eng.merge_limit):
+                c.seg = slice(fold_cols, fold_cols + c.size)
+                fold_cols += c.size
+        ns = eng.n_states
+        zero = ns + self.n_psi  # the index of a zero column of X = [log unaries | log ψ | 0]
+        # a folded state's log-potential is a sum of entries of X (unaries, ψ) and of constant logs
+        # (tables): one "entry" per factor of a clique, expanded for all states at once below
+        row_entries = _Entries()
+        const_entries = _Entries()
+        pool = [eng.cpt_log_flat]
+        pool_size = eng.cpt_log_flat.shape[0]
+        n_lat = eng.n_latent
+        for k, c in enumerate(cl):
+            mine = [i for i, v in enumerate(c.vars) if v < n_lat and home[v] == k]
+            if mine:
+                cols = (
+                    eng.var_cols[c.vars[mine[0]]]
+                    if len(mine) == 1
+                    else np.concatenate([eng.var_cols[c.vars[i]] for i in mine])
+                )
+                c.homes = (_projection(c.cards, tuple(mine)), cols)
+            if c.seg is not None:
+                at = {v: i for i, v in enumerate(c.vars)}
+                cs = _strides(c.cards)
+                g0, size = c.seg.start, c.size
+                j = 0
+                for i in mine:
+                    row_entries.add(j, g0, size, eng.offsets[c.vars[i]], ((cs[i], c.cards[i], 1),))
+                    j += 1
+                for leaf, pc in couplings.get(k, []):
+                    fs = _strides(leaf.cards)
+                    terms = [(cs[at[p]], cards[p], fs[b]) for b, p in enumerate(leaf.parents)]
+                    row_entries.add(j, g0, size, ns + pc, terms)
+                    j += 1
+                for jc, (kind, payload, scope) in enumerate(consts.get(k, [])):
+                    if kind == "cpt":
+                        base = eng.cpt_offsets[payload]
+                    else:  # an auxiliary variable's factor towards one parent: a table of this plan
+                        base = pool_size
+                        pool.append(_log(payload.reshape(-1)))
+                        pool_size += payload.size
+                    fs = _strides(tuple(cards[v] for v in scope))
+                    const_entries.add(jc, g0, size, base, [(cs[at[v]], cards[v], fs[b]) for b, v in enumerate(scope)])
+            else:
+                const: FloatArray | None = None
+                for kind, payload, scope in consts.get(k, []):
+                    table = eng.family_tables[payload] if kind == "cpt" else payload
+                    t = table.reshape((*_bshape(c.vars, cards, scope), 1))
+                    const = t if const is None else const * t
+                c.const = None if const is None else np.ascontiguousarray(np.broadcast_to(const, (*c.shape, 1)))
+                c.unaries = [(eng.offsets[c.vars[i]], c.cards[i], _bshape(c.vars, cards, (c.vars[i],))) for i in mine]
+                c.couplings = [
+                    (pc, leaf.table.shape[1], _bshape(c.vars, cards, leaf.parents)) for leaf, pc in couplings.get(k, [])
+                ]
+        self.fold_cols = fold_cols
+        self.gather = row_entries.expand(fold_cols, zero)  # (depth, folded states): X rows summed
+        consts_pool = np.concatenate([*pool, [0.0]])
+        self.f_bias = consts_pool[const_entries.expand(fold_cols, len(consts_pool) - 1)].sum(axis=0)
+        self.any_unfolded = any(c.seg is None for c in cl)
+        for c in cl:
+            if c.parent < 0:
+                continue
+            par = cl[c.parent]
+            sep = [v for v in c.vars if v in par.vars]
+            c.up_axes = tuple(i for i, v in enumerate(c.vars) if v not in sep)
+            c.up_bshape = _bshape(par.vars, cards, sep)
+            c.down_axes = tuple(i for i, v in enumerate(par.vars) if v not in sep)
+            c.down_bshape = _bshape(c.vars, cards, sep)
+        self.states = sum(c.size for c in cl)
+        self.largest = max(cl, key=lambda c: c.size) if cl else _Clique((), cards)
+        self.calls = 20 + sum(20 + 2 * (len(c.unaries) + len(c.couplings) + len(c.aux)) for c in cl)
+        self.row_bytes = 8 * (4 * self.states + 4 * ns + 2 * self.n_psi + (1 + self.gather.shape[0]) * fold_cols)
+
+    # ------------------------------------------------------------------ numerics
+    # Every clique array has the row axis LAST, shape (*clique states, n) with n = 1 for a part that
+    # is the same in every row: sums over clique axes then run over contiguous rows (measured 25x
+    # faster than rows first for a few hundred rows).
+    def potentials(
+        self, lu: FloatArray, lam: FloatArray, log_const: FloatArray
+    ) -> tuple[FloatArray, FloatArray | None, FloatArray, FloatArray | None]:
+        """Pendants eliminated, then (log unaries, ψ (n, ·), folded potentials (·, n), pendant messages)."""
+        m = None
+        if self.n_pend:
+            m = np.exp(lu) @ self.pend_msg
+            add = _log(m) @ self.pend_scatter
+            lu = lu + add[:, :-1]
+            log_const += add[:, -1]
+        psi = None
+        parts = [lu]
+        if self.n_psi:
+            psi = lam[:, self.psi_idx] @ self.psi_table
+            parts.append(_log(psi))
+        parts.append(np.zeros((lu.shape[0], 1)))
+        x = np.ascontiguousarray(np.concatenate(parts, axis=1).T)  # (columns, n)
+        pot = x[self.gather].sum(axis=0)  # (folded states, n)
+        pot += self.f_bias[:, None]
+        np.maximum(pot, _FLOOR, out=pot)
+        np.exp(pot, out=pot)
+        return lu, psi, pot, m
+
+    def collect(
+        self,
+        lu: FloatArray,
+        psi: FloatArray | None,
+        pot: FloatArray | None,
+        weights: FloatArray,
+        log_scale: FloatArray,
+    ) -> tuple[list[FloatArray], list[FloatArray | None]]:
+        """Collect pass for ``n`` rows: (clique beliefs, messages up); ``log_scale`` gets the scales."""
+        n = lu.shape[0]
+        cl = self.cliques
+        unary = np.ascontiguousarray(np.exp(lu).T) if self.any_unfolded else None
+        psi_t = np.ascontiguousarray(psi.T) if (psi is not None and self.any_unfolded) else None
+        belief: list[FloatArray] = [None] * len(cl)  # type: ignore[list-item]
+        up: list[FloatArray | None] = [None] * len(cl)
+        for k, c in enumerate(cl):
+            owned = False
+            if c.seg is not None:
+                b: FloatArray | None = pot[c.seg].reshape((*c.shape, n))  # type: ignore[index]
+            else:
+                b = c.const
+                for start, card, bshape in c.unaries:
+                    b, owned = _mul(b, unary[start : start + card].reshape((*bshape, n)), owned)  # type: ignore[index]
+                for start, width, bshape in c.couplings:
+                    b, owned = _mul(b, psi_t[start : start + width].reshape((*bshape, n)), owned)  # type: ignore[index]
+            for leaf, bshape in c.aux:
+                w0 = leaf.start - self.unary_cols
+                w = (weights[:, w0 : w0 + leaf.levels] * leaf.noisy.cumulative_leak).T  # type: ignore[union-attr]
+                b, owned = _mul(b, np.ascontiguousarray(w).reshape((*bshape, n)), owned)
+            for ch in c.children:
+                msg = up[ch]
+                b, owned = _mul(b, msg.reshape((*cl[ch].up_bshape, msg.shape[-1])), owned)  # type: ignore[union-attr]
+            if b is None:
+                b = np.ones((*c.shape, 1))
+            belief[k] = b
+            if c.parent >= 0:
+                msg = b.sum(axis=c.up_axes) if c.up_axes else b.copy()
+                flat = msg.reshape(-1, msg.shape[-1])  # a view: sums are contiguous
+                top = np.abs(flat).max(axis=0) if self.signed else flat.max(axis=0)
+                np.maximum(top, _TINY, out=top)
+                flat /= top
+                log_scale += np.log(top)
+                up[k] = msg
+        return belief, up
+
+    def distribute(self, belief: list[FloatArray], up: list[FloatArray | None]) -> list[FloatArray]:
+        """Hugin distribute pass: every clique's belief proportional (per row) to P(clique, e)."""
+        cl = self.cliques
+        full = list(belief)
+        for k in range(len(cl) - 1, -1, -1):
+            c = cl[k]
+            if c.parent < 0:
+                continue
+            par = full[c.parent]
+            s = par.sum(axis=c.down_axes) if c.down_axes else par
+            m = up[k]
+            down = s / np.where(m != 0, m, 1.0)  # where m = 0, s = 0 too (m is one of its factors)
+            full[k] = belief[k] * down.reshape((*c.down_bshape, down.shape[-1]))
+        return full
+
+    def latent_marginals(
+        self, full: list[FloatArray], lu: FloatArray, m: FloatArray | None, n: int, ns: int
+    ) -> FloatArray:
+        """(n, latent states): every latent variable's unnormalised posterior (pendants included)."""
+        out = np.ones((ns + 1, n))
+        for c, b in zip(self.cliques, full, strict=True):
+            if c.homes is not None:
+                proj, cols = c.homes
+                out[cols] = proj.T @ b.reshape(c.size, b.shape[-1])
+        out = out.T
+        if self.n_pend:
+            r = out[:, self.pend_gather] / np.where(m > 0, m, np.inf)  # type: ignore[operator]
+            out[:, self.pend_cols] = (r @ self.pend_back)[:, self.pend_cols] * np.exp(lu[:, self.pend_cols])
+        return out[:, :ns]
+
+
+def _mul(b: FloatArray | None, f: FloatArray, owned: bool) -> tuple[FloatArray, bool]:
+    """``b * f``, in place when ``b`` is ours and already has the result's shape."""
+    if b is None:
+        return f, False
+    if owned and b.ndim == f.ndim and all(x >= y for x, y in zip(b.shape, f.shape, strict=True)):
+        b *= f
+        return b, True
+    return b * f, True
+
+
+# ---------------------------------------------------------------------------- the engine
+class NoisyEngine:
+    """Exact queries and next-question gains on a network, using its noisy-OR / noisy-MAX structure.
+
+    Drop-in for the junction-tree engine's :meth:`query` (same arguments, same
+    :class:`~distancing_bn.engine.QueryResult`). Works for any network (a variable without
+    local structure is a full table), and is fast where answers are mostly negative.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        joint_limit: int = _JOINT_LIMIT,
+        merge_limit: int = _MERGE_LIMIT,
+        aux_parents: int = AUX_PARENTS,
+        memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    ) -> None:
+        self.network = net = network
+        self.budget = check_budget(memory_budget)
+        self.merge_limit = merge_limit
+        self.target_order = tuple(net.targets)
+        has_children = {p for v in net.variables for p in net.parents[v]}
+        obs = set(net.observables)
+        leaf_names = [v for v in net.variables if (v in obs or v in net.observed) and v not in has_children]
+        leaf_set = set(leaf_names)
+        self.latent = tuple(v for v in net.variables if v not in leaf_set)
+        self.lid = {v: i for i, v in enumerate(self.latent)}
+        self.n_latent = len(self.latent)
+        self.cards = tuple(net.card(v) for v in self.latent)
+        self.offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(self.cards)[:-1]])) if self.cards else ()
+        self.n_states = int(sum(self.cards))
+        self.target_ids = tuple(sorted(self.lid[t] for t in net.targets))
+        joint_states = math.prod(net.card(t) for t in net.targets)
+        self.has_joint = joint_states <= joint_limit
+        # the latent variables' own tables, axes in increasing id order
+        self.families: list[tuple[int, ...]] = []
+        self.family_tables: list[FloatArray] = []
+        base = [0] * self.n_latent
+        for v in self.latent:
+            ids = [self.lid[p] for p in net.parents[v]] + [self.lid[v]]
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+            self.families.append(tuple(ids[i] for i in order))
+            self.family_tables.append(np.ascontiguousarray(np.transpose(net.cpts[v], order)))
+            mask = 0
+            for u in ids:
+                mask |= 1 << u
+            for u in ids:
+                base[u] |= mask & ~(1 << u)
+        self.base_adj = tuple(base)
+        self.var_cols = [np.arange(o, o + c) for o, c in zip(self.offsets, self.cards, strict=True)]
+        self.cpt_offsets = (
+            np.concatenate([[0], np.cumsum([t.size for t in self.family_tables])[:-1]]).astype(int).tolist()
+        )
+        self.cpt_log_flat = (
+            _log(np.concatenate([t.reshape(-1) for t in self.family_tables])) if self.family_tables else np.zeros(0)
+        )
+        self._pendant_tables()
+        # leaves: at most one parent (unary), then several (multi); one block of columns each
+        unary, multi = [], []
+        for name in leaf_names:
+            (unary if len(net.parents[name]) <= 1 else multi).append(name)
+        self.parent_order: dict[str, tuple[int, ...]] = {}
+        leaves: list[_Leaf] = []
+        start = 0
+        for name in unary + multi:
+            ids = [self.lid[p] for p in net.parents[name]]
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+            self.parent_order[name] = tuple(order)
+            cpt = np.transpose(net.cpts[name], [*order, len(ids)])
+            k = net.card(name)
+            noisy = detect_noisy(net, name) if len(ids) > 1 else None
+            leaves.append(
+                _Leaf(
+                    name,
+                    tuple(ids[i] for i in order),
+                    tuple(self.cards[ids[i]] for i in order),
+                    k,
+                    start,
+                    noisy,
+                    np.ascontiguousarray(cpt.reshape(-1, k).T),
+                    noisy is not None and len(ids) >= aux_parents,
+                )
+            )
+            start += k
+        self.leaves = {lf.name: lf for lf in leaves}
+        self.unary_leaves = tuple(leaves[: len(unary)])
+        self.multi = tuple(leaves[len(unary) :])
+        self.multi_index = {lf.name: i for i, lf in enumerate(self.multi)}
+        self.n_cols = start
+        self.unary_cols = sum(lf.levels for lf in self.unary_leaves)
+        self._build_matrices()
+        self._premise = {
+            name: np.eye(self.leaves[name].levels)[None, net.states[name].index(state)]
+            for name, state in net.observed.items()
+        }
+        self._leaf_names = tuple(lf.name for lf in (*self.unary_leaves, *self.multi))
+        self._leaf_levels = tuple(lf.levels for lf in (*self.unary_leaves, *self.multi))
+        self._ones: dict[int, list[FloatArray]] = {}
+        self._leaf_shapes: dict[int, tuple[tuple[int, int], ...]] = {}
+        self._premise_pos = tuple(i for i, name in enumerate(self._leaf_names) if name in self._premise)
+        self._binary = all(c == 2 for c in self.cards)
+        self._any_explicit = not self._multi_noisy.all() if self.multi else False
+        self._multi_sizes = np.array([lf.levels for lf in self.multi], dtype=np.intp)
+        self._plans: dict[Any, _Plan] = {}
+        self._cum_targets: dict[str, FloatArray | None] = {}
+        self._deltas: dict[str, FloatArray | None] = {}
+        self._onehot: tuple[FloatArray, NDArray[np.intp]] | None = None
+        self._a_all: tuple[FloatArray, dict[str, NDArray[np.intp]]] | None = None
+
+    def _pendant_tables(self) -> None:
+        """Per latent variable with at most one neighbour: its table towards it, as matrices for every plan."""
+        ns = self.n_states
+        fam_of: dict[int, list[int]] = {v: [] for v in range(self.n_latent)}
+        for f, fam in enumerate(self.families):
+            for u in fam:
+                fam_of[u].append(f)
+        self.pend_candidates: list[int] = []
+        self.pend_neighbour: dict[int, int] = {}
+        self.pend_families: dict[int, tuple[int, ...]] = {}
+        self.pend_slots: dict[int, NDArray[np.intp]] = {}
+        blocks = []
+        slots = 0
+        for v in range(self.n_latent):
+            nb = self.base_adj[v]
+            if nb.bit_count() > 1:
+                continue
+            u = nb.bit_length() - 1 if nb else -1
+            card_u = self.cards[u] if u >= 0 else 1
+            table = np.ones((self.cards[v], card_u))  # T(v, u): the product of the tables over v (and u)
+            for f in fam_of[v]:
+                fam, tab = self.families[f], self.family_tables[f]
+                if len(fam) == 1:
+                    table = table * tab[:, None]
+                elif fam[0] == v:
+                    table = table * tab
+                else:
+                    table = table * tab.T
+            self.pend_candidates.append(v)
+            self.pend_neighbour[v] = u
+            self.pend_families[v] = tuple(fam_of[v])
+            self.pend_slots[v] = np.arange(slots, slots + card_u)
+            blocks.append((v, u, slots, card_u, table))
+            slots += card_u
+        self.pend_msg = np.zeros((ns, slots))
+        self.pend_scatter = np.zeros((slots, ns + 1))
+        self.pend_back = np.zeros((slots, ns))
+        self.pend_gather = np.zeros(slots, dtype=np.intp)
+        for v, u, s0, card_u, table in blocks:
+            ov = self.offsets[v]
+            self.pend_msg[ov : ov + self.cards[v], s0 : s0 + card_u] = table
+            self.pend_back[s0 : s0 + card_u, ov : ov + self.cards[v]] = table.T
+            if u >= 0:
+                ou = self.offsets[u]
+                self.pend_scatter[s0 + np.arange(card_u), ou + np.arange(card_u)] = 1.0
+                self.pend_gather[s0 : s0 + card_u] = ou + np.arange(card_u)
+            else:
+                self.pend_scatter[s0, ns] = 1.0
+                self.pend_gather[s0] = ns
+
+    def _build_matrices(self) -> None:
+        """The fixed matrices of step 1: one-parent tables, and the log factors of every term."""
+        nu = self.unary_cols
+        width = sum(lf.cards[0] if lf.parents else 1 for lf in self.unary_leaves)
+        self._unary_table = np.zeros((nu, width))  # λ -> ψ(parent state) = Σ_y λ_y P(y | parent), per leaf
+        self._unary_scatter = np.zeros((width, self.n_states + 1))  # log ψ -> log-likelihood of each state
+        col = 0
+        for lf in self.unary_leaves:
+            rows = slice(lf.start, lf.start + lf.levels)
+            card = lf.cards[0] if lf.parents else 1
+            self._unary_table[rows, col : col + card] = lf.table
+            target = self.offsets[lf.parents[0]] if lf.parents else self.n_states
+            self._unary_scatter[np.arange(col, col + card), target + np.arange(card)] = 1.0
+            col += card
+        multi_cols = self.n_cols - nu
+        w = np.zeros((multi_cols, self.n_states + 1))
+        noisy_cols = np.zeros(multi_cols, dtype=bool)
+        for lf in self.multi:
+            if lf.noisy is None:
+                continue
+            r0 = lf.start - nu
+            noisy_cols[r0 : r0 + lf.levels] = True
+            with np.errstate(divide="ignore"):
+                w[r0 : r0 + lf.levels, self.n_states] = _log(lf.noisy.cumulative_leak)
+                for i, p in enumerate(lf.parents):
+                    g = lf.noisy.factors[self.parent_order[lf.name][i]]  # (K, card)
+                    off = self.offsets[p]
+                    w[r0 : r0 + lf.levels, off : off + self.cards[p]] = _log(g)
+        self._log_w = w
+        self._noisy_cols = noisy_cols
+        self._multi_starts = np.array([lf.start - nu for lf in self.multi], dtype=np.intp)
+        self._multi_noisy = np.array([lf.noisy is not None for lf in self.multi], dtype=bool)
+        last = np.zeros(multi_cols, dtype=bool)
+        for lf in self.multi:
+            last[lf.start - nu + lf.levels - 1] = True
+        self._not_last = ~last
+        self._next = np.minimum(np.arange(multi_cols) + 1, max(multi_cols - 1, 0))
+        block_starts = [lf.start for lf in self.unary_leaves] + [lf.start for lf in self.multi]
+        self._block_starts = np.array(block_starts, dtype=np.intp)
+        self._block_sizes = np.array([lf.levels for lf in self.unary_leaves] + [lf.levels for lf in self.multi])
+        self._var_starts = np.array(self.offsets, dtype=np.intp)
+
+    # ------------------------------------------------------------------ evidence
+    def _evidence(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, forced: Sequence[str]
+    ) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], FloatArray]:
+        """Step 1 for every row: (λ, term weights, log unaries, coupling pattern, log constant).
+
+        The log unaries are shifted so that each variable's largest is 0 (the shift is in the
+        log constant); ``-inf`` in the log constant marks an impossible row.
+        """
+        net = self.network
+        ones = self._ones.get(rows)
+        if ones is None:  # per leaf: its likelihoods when unanswered (a premise: its fixed answer)
+            by_k = {k: np.ones((rows, k)) for k in set(self._leaf_levels)}
+            ones = [
+                np.repeat(self._premise[name], rows, axis=0) if name in self._premise else by_k[k]
+                for name, k in zip(self._leaf_names, self._leaf_levels, strict=True)
+            ]
+            if len(self._ones) > 8:
+                self._ones.clear()
+                self._leaf_shapes.clear()
+            self._ones[rows] = ones
+            self._leaf_shapes[rows] = tuple((rows, k) for k in self._leaf_levels)
+        get = likelihoods.get
+        got = [get(name) for name in self._leaf_names]
+        parts = [o if a is None else a for a, o in zip(got, ones, strict=True)]
+        for i in self._premise_pos:
+            parts[i] = ones[i]
+        found = sum(a is not None for a in got)
+        if any(type(a) is not np.ndarray for a in parts):
+            parts = [np.asarray(a, dtype=np.float64) for a in parts]
+        if tuple(a.shape for a in parts) != self._leaf_shapes.get(rows, ()):
+            for name, a, k in zip(self._leaf_names, parts, self._leaf_levels, strict=True):
+                if a.shape != (rows, k):
+                    raise ValueError(f"likelihoods of {name!r} have shape {a.shape}; expected {(rows, k)}")
+        lam = np.concatenate(parts, axis=1) if parts else np.ones((rows, 0))
+        inner = []
+        if found != len(likelihoods):
+            for name, a in likelihoods.items():
+                if name in self.leaves:
+                    continue
+                if name not in net.observable_set:
+                    net.check_variable(name, "observable", among=net.observables)
+                arr = np.asarray(a, dtype=np.float64)
+                card = net.card(name)
+                if arr.shape != (rows, card):
+                    raise ValueError(f"likelihoods of {name!r} have shape {arr.shape}; expected {(rows, card)}")
+                inner.append((self.lid[name], arr))
+        log_top = None
+        if self.n_cols:
+            top = np.maximum.reduceat(lam, self._block_starts, axis=1)
+            if not (top == 1.0).all():  # soft answers: each block scaled to a largest of 1
+                log_top = _log(top).sum(axis=1)
+                lam /= np.repeat(np.where(top > 0, top, 1.0), self._block_sizes, axis=1)
+        nu = self.unary_cols
+        u = _log(lam[:, :nu] @ self._unary_table) @ self._unary_scatter if nu else np.zeros((rows, self.n_states + 1))
+        lm = lam[:, nu:]
+        weights = lm - lm[:, self._next] * self._not_last
+        if self.multi:
+            nz = weights != 0.0
+            coupled = self._multi_noisy & (np.add.reduceat(nz, self._multi_starts, axis=1) >= 2)
+            if self._any_explicit:  # explicit tables: any informative answer couples
+                coupled |= ~self._multi_noisy & (np.minimum.reduceat(lm, self._multi_starts, axis=1) < 1.0)
+            for name in forced:
+                coupled[:, self.multi_index[name]] = True
+            sel = nz & self._noisy_cols
+            sel &= ~np.repeat(coupled, self._multi_sizes, axis=1)
+            u += sel.astype(np.float64) @ self._log_w
+        else:
+            coupled = np.zeros((rows, 0), dtype=bool)
+        for v, arr in inner:
+            u[:, self.offsets[v] : self.offsets[v] + self.cards[v]] += _log(arr)
+        lu = u[:, : self.n_states]
+        log_const = u[:, self.n_states]
+        if self.n_states:
+            vmax = np.maximum.reduceat(lu, self._var_starts, axis=1)
+            log_const += vmax.sum(axis=1)
+            if self._binary:
+                lu = (lu.reshape(rows, self.n_latent, 2) - vmax[:, :, None]).reshape(rows, self.n_states)
+            else:
+                lu = lu - np.repeat(vmax, self.cards, axis=1)
+            np.maximum(lu, _FLOOR, out=lu)
+        if log_top is not None:
+            log_const += log_top
+        log_const[log_const < -1e200] = -np.inf
+        return lam, weights, lu, coupled, log_const
+
+    # ------------------------------------------------------------------ plans
+    def _plan(self, coupled: tuple[int, ...], joint: bool, narrow: frozenset[int] = frozenset()) -> _Plan:
+        key = (coupled, joint, narrow)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = _Plan(self, coupled, joint, narrow)
+            if self.budget is not None and plan.row_bytes + 8 * plan.largest.size > self.budget:
+                names = [self._name(v) for v in plan.largest.vars]
+                raise too_large(
+                    self.network.name,
+                    "the clique the answers couple",
+                    names,
+                    plan.largest.size,
+                    plan.row_bytes,
+                    self.budget,
+                )
+            if len(self._plans) >= _PLANS:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = plan
+        return plan
+
+    def _name(self, v: int) -> str:
+        return self.latent[v] if v < self.n_latent else "(auxiliary)"
+
+    def plan_for(self, likelihoods: Mapping[str, FloatArray], rows: int) -> list[tuple[NDArray[np.intp], _Plan]]:
+        """The row groups of a batch and their plans (planned now if new; used by the cost estimate)."""
+        *_, coupled, _ = self._evidence(likelihoods, rows, ())
+        return [(idx, self._plan(key, False)) for idx, key in _groups(coupled)]
+
+    # ------------------------------------------------------------------ queries
+    def query(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        *,
+        marginals: Sequence[str] | None = None,
+        joint: bool = False,
+    ) -> QueryResult:
+        """Return ``log P(e)``, marginals and (optionally) the targets' joint for every row.
+
+        Same contract as the junction tree's ``Engine.query``: ``likelihoods`` maps observables
+        to ``(rows, states)`` arrays (missing: unanswered); ``marginals`` defaults to the targets
+        and reported variables (an empty sequence: only ``log P(e)``); the network's premises
+        are always entered; impossible rows get ``-inf`` and all-zero marginals.
+        """
+        net = self.network
+        wanted = list(net.targets) + list(net.reported) if marginals is None else list(marginals)
+        index = net.index
+        for w in wanted:
+            if w not in index:
+                net.check_variable(w)
+        if joint and not self.has_joint:
+            raise ValueError("the targets' joint is too large for this network")
+        return self._query(likelihoods, rows, wanted, joint)
+
+    def _query(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        wanted: list[str],
+        joint: bool,
+        evidence: tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], FloatArray] | None = None,
+    ) -> QueryResult:
+        """The query proper; ``evidence``: step 1 already done (then ``likelihoods`` is not read)."""
+        net = self.network
+        lid = self.lid
+        leaf_wanted = [w for w in wanted if w not in lid]
+        forced = [w for w in leaf_wanted if w in self.multi_index]
+        narrow = frozenset(self.multi_index[w] for w in forced if self.leaves[w].wide)
+        need_lat = len(leaf_wanted) < len(wanted) or any(w not in self.multi_index for w in leaf_wanted)
+        if evidence is None:
+            evidence = self._evidence(likelihoods, rows, forced)
+        lam, weights, lu, coupled, log_e = evidence
+        groups = _groups(coupled)
+        lat_all: FloatArray | None = None
+        leaves: dict[str, FloatArray] = {}
+        tj: FloatArray | None = None
+        for idx, key in groups:
+            plan = self._plan(key, joint, narrow)
+            per_pass = rows if self.budget is None else max(1, (self.budget // 2) // plan.row_bytes)
+            for s in range(0, len(idx), per_pass):
+                part = idx[s : s + per_pass]
+                whole = len(part) == rows
+                sub = slice(None) if whole else part
+                scale, lat, lv, j = self._run(plan, lam[sub], weights[sub], lu[sub], need_lat, leaf_wanted, joint)
+                log_e[sub] += scale
+                if whole:
+                    lat_all, leaves, tj = lat, lv, j
+                    continue
+                if lat is not None:
+                    if lat_all is None:
+                        lat_all = np.zeros((rows, self.n_states))
+                    lat_all[part] = lat
+                for name, arr in lv.items():
+                    if name not in leaves:
+                        leaves[name] = np.zeros((rows, arr.shape[1]))
+                    leaves[name][part] = arr
+                if j is not None:
+                    if tj is None:
+                        tj = np.zeros((rows, j.shape[1]))
+                    tj[part] = j
+        bad = log_e < -1e200
+        if bad.any():
+            log_e[bad] = -np.inf
+            for arr in (lat_all, tj, *leaves.values()):
+                if arr is not None:
+                    arr[bad] = 0.0
+        out: dict[str, FloatArray] = {}
+        offsets, cards = self.offsets, self.cards
+        for w in wanted:
+            v = lid.get(w)
+            if v is None:
+                out[w] = leaves[w]
+            else:
+                out[w] = lat_all[:, offsets[v] : offsets[v] + cards[v]]  # type: ignore[index]
+        target_joint = None if tj is None else tj.reshape((rows, *(net.card(t) for t in net.targets)))
+        return QueryResult(log_e, out, target_joint)
+
+    def _run(
+        self,
+        plan: _Plan,
+        lam: FloatArray,
+        weights: FloatArray,
+        lu: FloatArray,
+        need_lat: bool,
+        leaf_wanted: Sequence[str],
+        joint: bool,
+    ) -> tuple[FloatArray, FloatArray | None, dict[str, FloatArray], FloatArray | None]:
+        """One pass of one plan: (log scale, latent marginals, wanted leaves' marginals, targets' joint)."""
+        n = lu.shape[0]
+        scale = np.zeros(n)
+        lu_plan, psi, pot, msg = plan.potentials(lu, lam, scale)
+        belief, up = plan.collect(lu_plan, psi, pot, weights, scale)
+        for r in plan.roots:
+            b = belief[r]
+            scale += _log(b.reshape(-1, b.shape[-1]).sum(axis=0))
+        if not (need_lat or leaf_wanted or joint):
+            return scale, None, {}, None
+        full = plan.distribute(belief, up)
+        lat = None
+        if need_lat:
+            lat = plan.latent_marginals(full, lu, msg, n, self.n_states)
+            if self._binary:
+                x = np.maximum(lat.reshape(n, self.n_latent, 2), 0.0)
+                tot = x.sum(axis=2, keepdims=True)
+                x /= np.where(tot > 0, tot, 1.0)
+                lat = x.reshape(n, self.n_states)
+            else:
+                lat = _normalise_segments(lat, self._var_starts)
+        leaves = {name: self._marginal(plan, full, name, lam, lat, n) for name in leaf_wanted}
+        tj = None
+        if joint:
+            c = plan.cliques[plan.joint_clique]
+            b = full[plan.joint_clique]
+            tset = set(self.target_ids)
+            axes = tuple(i for i, v in enumerate(c.vars) if v not in tset)
+            j = b.sum(axis=axes) if axes else b
+            inside = [v for v in c.vars if v in tset]
+            perm = [j.ndim - 1, *(inside.index(self.lid[t]) for t in self.network.targets)]
+            j = np.broadcast_to(np.transpose(j, perm), (n, *(self.network.card(t) for t in self.network.targets)))
+            tj = _normalise(j.reshape(n, -1))
+        return scale, lat, leaves, tj
+
+    def _marginal(
+        self, plan: _Plan, full: list[FloatArray], name: str, lam: FloatArray, lat: FloatArray | None, n: int
+    ) -> FloatArray:
+        """P(name | e) for the ``n`` rows of one group (``lam``: their normalised leaf likelihoods)."""
+        if name in self.lid:
+            v = self.lid[name]
+            return lat[:, self.offsets[v] : self.offsets[v] + self.cards[v]]  # type: ignore[index]
+        lf = self.leaves[name]
+        lam_q = lam[:, lf.start : lf.start + lf.levels]
+        if not lf.parents:
+            return _normalise(lam_q * lf.table[:, 0])
+        if name in self.multi_index:  # forced into the plan as a coupling answer: its parents share a clique
+            k = plan.leaf_clique[name]
+            c = plan.cliques[k]
+            axes = tuple(i for i, v in enumerate(c.vars) if v not in set(lf.parents))
+            bpa = full[k].sum(axis=axes) if axes else full[k]
+            bpa = np.broadcast_to(bpa.reshape(-1, bpa.shape[-1]).T, (n, lf.table.shape[1]))
+        else:
+            p = lf.parents[0]
+            bpa = lat[:, self.offsets[p] : self.offsets[p] + self.cards[p]]  # type: ignore[index]
+        psi = lam_q @ lf.table  # the answer's own factor, divided out again (as the junction tree does)
+        b = np.divide(bpa, psi, out=np.zeros_like(psi), where=psi > 0)
+        return _normalise(np.maximum(b @ lf.table.T, 0.0) * lam_q)
+
+    # ------------------------------------------------------------------ next question
+    def gains(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        candidates: Sequence[str] | None = None,
+        *,
+        criterion: Literal["marginal", "joint"] = "marginal",
+    ) -> GainResult:
+        """Expected information gain (bits) of every candidate question for every row.
+
+        ``marginal``: ``Σ_i I(T_i; Q | e)`` over the targets; ``joint``: ``I(T; Q | e)`` with
+        ``T`` all targets (needs :attr:`has_joint`). The same definition as
+        :func:`distancing_bn.information.rank_questions`, without costs: ``H(e) − Σ_a P(a | e)
+        H(e, Q = a)``, at least 0. Candidates default to every observable; a candidate a row
+        has answered (its likelihood not all ones) gets ``-inf`` there (see
+        :attr:`GainResult.open`), as does every candidate of an impossible row.
+        """
+        net = self.network
+        if criterion not in ("marginal", "joint"):
+            raise ValueError(f"criterion must be 'marginal' or 'joint', got {criterion!r}")
+        if criterion == "joint" and not self.has_joint:
+            raise ValueError("the targets' joint is too large for the 'joint' criterion; use 'marginal'")
+        cands = list(net.observables if candidates is None else candidates)
+        for q in cands:
+            if q not in net.observable_set:
+                net.check_variable(q, "candidate question", among=net.observables)
+        levels = [net.card(q) for q in cands]
+        # the joint route pays 2^N per candidate level; for 'marginal' the step rows cost less (measured)
+        by_joint = criterion == "joint" and self._joint_table_ok()
+        route = [by_joint and q in self._cumulative_over_targets()[1] for q in cands]
+        steps = [j for j, r in enumerate(route) if not r]
+        block = 1 + sum(levels[j] - 1 for j in steps)
+        per_chunk = max(1, _GAIN_ROWS // block)
+        if by_joint:
+            per_chunk = min(per_chunk, max(1, _GAIN_ROWS // max(1, len(cands))))
+        gains = np.zeros((rows, len(cands)))
+        entropy = np.zeros(rows)
+        probs = [np.zeros((rows, k)) for k in levels]
+        log_e = np.zeros(rows)
+        for c0 in range(0, rows, per_chunk):
+            c1 = min(rows, c0 + per_chunk)
+            m = c1 - c0
+            part = {q: np.asarray(a, dtype=np.float64)[c0:c1] for q, a in likelihoods.items()}
+            if any(route):
+                g, h, pr, le = self._gains_by_joint(
+                    part, m, [q for q, r in zip(cands, route, strict=True) if r], criterion
+                )
+                sel = [j for j, r in enumerate(route) if r]
+                gains[c0:c1, sel] = g
+                for i, j in enumerate(sel):
+                    probs[j][c0:c1] = pr[i]
+                entropy[c0:c1], log_e[c0:c1] = h, le
+            simple = [j for j in steps if self._step_delta(cands[j]) is not None]
+            for group in (simple, [j for j in steps if j not in set(simple)]):
+                if not group:
+                    continue
+                g, h, pr, le = self._gains_by_steps(part, m, [cands[j] for j in group], criterion)
+                gains[c0:c1, group] = g
+                for i, j in enumerate(group):
+                    probs[j][c0:c1] = pr[i]
+                entropy[c0:c1], log_e[c0:c1] = h, le
+            for j, q in enumerate(cands):  # a candidate the row has answered: no gain
+                given = part.get(q)
+                if given is not None:
+                    done = ~np.all(given == given.max(axis=1, keepdims=True), axis=1) | (given.max(axis=1) <= 0)
+                    gains[c0:c1][done, j] = -np.inf
+        gains[~np.isfinite(log_e)] = -np.inf
+        entropy[~np.isfinite(log_e)] = 0.0
+        return GainResult(gains, entropy, tuple(probs), log_e, criterion, tuple(cands))
+
+    def joint_gains(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, candidates: Sequence[str]
+    ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+        """``I(T; Q | e)`` in bits, as the junction tree's ``Engine.joint_gains`` returns it."""
+        r = self.gains(likelihoods, rows, candidates, criterion="joint")
+        return np.where(np.isfinite(r.gains), r.gains, 0.0), r.entropy, list(r.answer_probs), r.log_evidence
+
+    # the two routes: (gains, uncertainty, answer probabilities, log P(e)) for m rows
+    def _gains_by_steps(
+        self, part: Mapping[str, FloatArray], m: int, cands: Sequence[str], criterion: str
+    ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+        """One row per evidence row and per level y < K-1 of every candidate, with "Q <= y" entered.
+
+        For a candidate whose "at most y" couples nothing (all but explicit tables over several
+        parents), the expanded rows are made from the evidence rows' step 1 plus that answer's
+        log-likelihoods (nothing else changes, the plan included); the others go through a query.
+        """
+        net = self.network
+        levels = [net.card(q) for q in cands]
+        extra = np.concatenate([[0], np.cumsum([k - 1 for k in levels])]).astype(np.intp)
+        block = 1 + int(extra[-1])
+        total = m * block
+        base = np.arange(m) * block
+        deltas = [self._step_delta(q) for q in cands]
+        evidence = None
+        if all(d is not None for d in deltas):
+            lam, weights, lu, coupled, log_c = self._evidence(part, m, ())
+            add = np.concatenate([np.zeros((1, self.n_states + 1)), *deltas])  # (block, states + 1)
+            lu_x = (lu[:, None, :] + add[None, :, :-1]).reshape(total, -1)
+            np.maximum(lu_x, _FLOOR, out=lu_x)
+            log_x = (log_c[:, None] + add[None, :, -1]).reshape(total)
+            log_x[log_x < -1e200] = -np.inf
+            rep = np.repeat
+            evidence = (rep(lam, block, axis=0), rep(weights, block, axis=0), lu_x, rep(coupled, block, axis=0), log_x)
+            lik: dict[str, FloatArray] = {}
+        else:
+            lik = {q: np.repeat(a, block, axis=0) for q, a in part.items()}
+            for j, (q, k) in enumerate(zip(cands, levels, strict=True)):
+                arr = lik.get(q)
+                if arr is None:
+                    arr = lik[q] = np.ones((total, k))
+                rows_q = (base[:, None] + 1 + extra[j] + np.arange(k - 1)[None, :]).ravel()
+                arr[rows_q] = np.tile(np.tril(np.ones((k, k)))[: k - 1], (m, 1))  # "at most level y"
+        if criterion == "joint":
+            res = self._query(lik, total, [], True, evidence)
+            table = res.target_joint.reshape(m, block, -1)  # type: ignore[union-attr]
+        else:
+            res = self._query(lik, total, list(net.targets), False, evidence)
+            table = np.concatenate([res.marginals[t] for t in net.targets], axis=1).reshape(m, block, -1)
+        log_z = res.log_evidence.reshape(m, block)
+        with np.errstate(over="ignore", invalid="ignore"):
+            cum = np.exp(log_z[:, 1:] - log_z[:, :1])  # P(Q <= y | e) per step row
+        cum = np.where(np.isfinite(cum), cum, 0.0)
+        starts = self._segments(criterion)
+        gains, probs = _finish_gains(cum, table[:, 1:] * cum[:, :, None], table[:, 0], starts, levels, extra)
+        return gains, _segment_entropy(table[:, 0], starts), probs, log_z[:, 0]
+
+    def _step_delta(self, q: str) -> FloatArray | None:
+        """(K-1, states + 1): what "Q <= y" adds to step 1's log-likelihoods (and constant), or None if it couples."""
+        if q in self._deltas:
+            return self._deltas[q]
+        ns = self.n_states
+        out: FloatArray | None = None
+        lf = self.leaves.get(q)
+        if q in self._premise:
+            out = None
+        elif lf is None:  # an inner observable: a likelihood on the variable itself
+            v = self.lid[q]
+            k = self.cards[v]
+            out = np.zeros((k - 1, ns + 1))
+            for y in range(k - 1):
+                out[y, self.offsets[v] + y + 1 : self.offsets[v] + k] = _LOG0
+        elif q in self.multi_index:
+            if lf.noisy is not None:
+                r0 = lf.start - self.unary_cols
+                out = np.ascontiguousarray(self._log_w[r0 : r0 + lf.levels - 1])
+        else:
+            k = lf.levels
+            cum = np.cumsum(lf.table, axis=0)[: k - 1]  # (K-1, parent states): P(Q <= y | parent)
+            out = np.zeros((k - 1, ns + 1))
+            if lf.parents:
+                p = lf.parents[0]
+                out[:, self.offsets[p] : self.offsets[p] + self.cards[p]] = _log(cum)
+            else:
+                out[:, ns] = _log(cum[:, 0])
+        self._deltas[q] = out
+        return out
+
+    def _gains_by_joint(
+        self, part: Mapping[str, FloatArray], m: int, cands: Sequence[str], criterion: str
+    ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+        """From the targets' joint: every candidate's parents are targets, so P(T, Q <= y | e) = P(T | e) F_y(T)."""
+        net = self.network
+        res = self._query(part, m, [], True)
+        pj = res.target_joint.reshape(m, -1)  # type: ignore[union-attr]
+        levels = [net.card(q) for q in cands]
+        extra = np.concatenate([[0], np.cumsum([k - 1 for k in levels])]).astype(np.intp)
+        a_all, where = self._cumulative_over_targets()
+        cols = np.concatenate([where[q] for q in cands])
+        cum = (pj @ a_all)[:, cols]  # P(Q <= y | e)
+        if criterion == "joint":
+            gains, probs, h0 = _joint_route_joint(pj, a_all[:, cols], levels, extra)
+            return gains, h0, probs, res.log_evidence
+        onehot, rest = self._target_states()  # all target states but the first of each
+        base = pj @ onehot  # the targets' marginals
+        part_cj = np.matmul((pj[:, :, None] * onehot[None, :, rest]).transpose(0, 2, 1), a_all)[:, :, cols]
+        cj = np.empty((m, len(cols), onehot.shape[1]))
+        cj[:, :, rest] = part_cj.transpose(0, 2, 1)  # P(T_i = s, Q <= y | e), s > 0
+        first = np.setdiff1d(np.arange(onehot.shape[1]), rest)
+        for f, r in zip(first, np.split(rest, np.searchsorted(rest, first[1:])), strict=True):
+            cj[:, :, f] = cum - cj[:, :, r].sum(axis=2)  # s = 0: the rest of P(Q <= y | e)
+        starts = self._segments("marginal")
+        gains, probs = _finish_gains(cum, cj, base, starts, levels, extra)
+        return gains, _segment_entropy(base, starts), probs, res.log_evidence
+
+    def _joint_table_ok(self) -> bool:
+        return math.prod(self.network.card(t) for t in self.network.targets) <= _GAIN_JOINT
+
+    def _over_targets(self, q: str) -> FloatArray | None:
+        """(Π target cards, K-1): P(Q <= y | the targets' state), if Q is a leaf whose parents are all targets."""
+        if q in self._cum_targets:
+            return self._cum_targets[q]
+        out = None
+        lf = self.leaves.get(q)
+        tset = set(self.target_ids)
+        if lf is not None and q not in self._premise and set(lf.parents) <= tset and self._joint_table_ok():
+            conf = _configs(tuple(self.network.card(t) for t in self.network.targets))
+            where = [list(self.network.targets).index(self.latent[p]) for p in lf.parents]
+            idx = (
+                np.ravel_multi_index(tuple(conf[:, i] for i in where), lf.cards) if where else np.zeros(len(conf), int)
+            )
+            cum = np.cumsum(lf.table.T, axis=1)[:, : lf.levels - 1]  # (configs of parents, K-1)
+            out = np.ascontiguousarray(cum[idx])
+        self._cum_targets[q] = out
+        return out
+
+    def _cumulative_over_targets(self) -> tuple[FloatArray, dict[str, NDArray[np.intp]]]:
+        """Every such question side by side (built once): (2^N, Σ (K-1)) and each one's columns."""
+        if self._a_all is None:
+            blocks, where, col = [], {}, 0
+            for q in self.network.observables:
+                a = self._over_targets(q)
+                if a is not None:
+                    blocks.append(a)
+                    where[q] = np.arange(col, col + a.shape[1])
+                    col += a.shape[1]
+            self._a_all = (np.concatenate(blocks, axis=1) if blocks else np.zeros((1, 0)), where)
+            self._cum_targets.clear()  # the columns live in the big array now
+        return self._a_all
+
+    def _target_states(self) -> tuple[FloatArray, NDArray[np.intp]]:
+        if self._onehot is None:
+            cards = tuple(self.network.card(t) for t in self.network.targets)
+            conf = _configs(cards)
+            onehot = np.concatenate([np.eye(c)[conf[:, i]] for i, c in enumerate(cards)], axis=1)
+            starts = np.concatenate([[0], np.cumsum(cards)[:-1]])
+            rest = np.setdiff1d(np.arange(onehot.shape[1]), starts)
+            self._onehot = (onehot, rest)
+        return self._onehot
+
+    def _segments(self, criterion: str) -> NDArray[np.intp]:
+        if criterion == "joint":
+            return np.zeros(1, dtype=np.intp)
+        cards = [self.network.card(t) for t in self.network.targets]
+        return np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.intp)
+
+    # ------------------------------------------------------------------ cost
+    def cost(self, likelihoods: Mapping[str, FloatArray], rows: int) -> float:
+        """Estimated seconds for one posterior query of these rows, without building any plan.
+
+        Per distinct set of coupling answers: planning it (unless its plan is kept) and a few
+        array calls per clique; per row: its clique states. The cliques come from the same
+        elimination the plan would run (pendants left out), on at most 64 of the sets (the rest
+        scaled). The constants were measured with benchmarks/bench_tiers.py.
+        """
+        *_, coupled, _ = self._evidence(likelihoods, rows, ())
+        groups = _groups(coupled)
+        step = max(1, len(groups) // 64)
+        sample = groups[::step]
+        scale = len(groups) / len(sample)
+        secs = _T_QUERY
+        for idx, key in sample:
+            plan = self._plans.get((key, False, frozenset()))
+            if plan is not None:
+                cliques, states, new = len(plan.cliques), plan.states, 0.0
+            else:
+                cliques, states = self._shape(key)
+                new = _T_PLAN + _T_PLAN_ANSWER * len(key)
+            secs += scale * (new + _T_CLIQUE * cliques + _T_STATE * len(idx) * states)
+        return secs
+
+    def _shape(self, coupled: tuple[int, ...]) -> tuple[int, int]:
+        """(cliques, states) a plan for these coupling answers would have, from its elimination only."""
+        adj = list(self.base_adj)
+        cards = list(self.cards)
+        busy = 0
+        for q in coupled:
+            leaf = self.multi[q]
+            groups = [(p, len(cards)) for p in leaf.parents] if leaf.wide else [leaf.parents]
+            if leaf.wide:
+                cards.append(leaf.levels)
+                adj.append(0)
+            for nodes in groups:
+                m = 0
+                for u in nodes:
+                    m |= 1 << u
+                busy |= m
+                for u in nodes:
+                    adj[u] |= m & ~(1 << u)
+        nodes = (1 << len(cards)) - 1
+        for v in self.pend_candidates:
+            if not (busy >> v) & 1:
+                nodes &= ~(1 << v)
+                u = self.pend_neighbour[v]
+                if u >= 0:
+                    adj[u] &= ~(1 << v)
+        elim = _eliminate(adj, [math.log2(c) for c in cards], nodes)
+        states = [math.prod(cards[u] for u in _bits(nb | (1 << v))) for v, nb in elim]
+        big = sum(1 for x in states if x > self.merge_limit)
+        return max(1, big + sum(states) // (4 * self.merge_limit)), int(sum(states))
+
+
+def _groups(coupled: NDArray[np.bool_]) -> list[tuple[NDArray[np.intp], tuple[int, ...]]]:
+    """Rows with the same coupling answers: [(row indices, coupled leaf ids)]; one pass, no loop per row."""
+    rows = coupled.shape[0]
+    if rows == 1 or not coupled.shape[1]:
+        return [(np.arange(rows), tuple(int(i) for i in np.flatnonzero(coupled[0])) if rows else ())]
+    packed = np.packbits(coupled, axis=1)
+    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    if len(uniq) == 1:
+        return [(np.arange(rows), tuple(int(i) for i in np.flatnonzero(coupled[0])))]
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    out = []
+    for g, idx in zip(range(len(uniq)), np.split(order, bounds), strict=True):
+        del g
+        out.append((idx, tuple(int(i) for i in np.flatnonzero(coupled[idx[0]]))))
+    return out
+
+
+def _normalise(x: FloatArray) -> FloatArray:
+    x = np.maximum(x, 0.0)
+    s = x.sum(axis=1, keepdims=True)
+    return np.divide(x, s, out=np.zeros(x.shape), where=s > 0)
+
+
+def _normalise_segments(x: FloatArray, starts: NDArray[np.intp]) -> FloatArray:
+    """Normalise each variable's block of columns (blocks start at ``starts``) to sum to 1."""
+    x = np.maximum(x, 0.0)
+    s = np.add.reduceat(x, starts, axis=1)
+    s = np.repeat(s, np.diff(np.append(starts, x.shape[1])), axis=1)
+    return np.divide(x, s, out=np.zeros(x.shape), where=s > 0)
+
+
+def _finish_gains(
+    cum: FloatArray,
+    cj: FloatArray,
+    base: FloatArray,
+    starts: NDArray[np.intp],
+    levels: Sequence[int],
+    extra: NDArray[np.intp],
+) -> tuple[FloatArray, list[FloatArray]]:
+    """Gains from the cumulative answers: P(Q <= y | e) ``cum`` (m, steps) and P(T, Q <= y | e) ``cj`` (m, steps, W).
+
+    ``base``: P(T | e) (m, W), the last level; ``starts``: the segments of W (one per target, or
+    one for the joint). ``P(·, Q = y) = P(·, Q <= y) − P(·, Q <= y − 1)``, clipped at 0.
+    """
+    m = cum.shape[0]
+    h0 = _segment_entropy(base, starts)
+    gains = np.zeros((m, len(levels)))
+    probs: list[FloatArray] = [np.zeros(0)] * len(levels)
+    by_k: dict[int, list[int]] = {}
+    for j, k in enumerate(levels):
+        by_k.setdefault(k, []).append(j)
+    for k, js in by_k.items():  # every candidate with k levels at once
+        steps = (extra[js][:, None] + np.arange(k - 1)[None, :]).reshape(-1)
+        nc = len(js)
+        c = np.concatenate([cum[:, steps].reshape(m, nc, k - 1), np.ones((m, nc, 1))], axis=2)
+        p = np.maximum(np.diff(c, axis=2, prepend=0.0), 0.0)
+        t = cj[:, steps].reshape(m, nc, k - 1, -1)
+        last = np.broadcast_to(base[:, None, None, :], (m, nc, 1, base.shape[1]))
+        joint = np.maximum(np.diff(np.concatenate([t, last], axis=2), axis=2, prepend=0.0), 0.0)  # P(T, Q = y | e)
+        h = _segment_entropy(joint, starts)  # (m, nc, K): uncertainty given Q = y
+        tot = p.sum(axis=2, keepdims=True)
+        p = np.divide(p, tot, out=np.zeros_like(p), where=tot > 0)
+        gains[:, js] = np.maximum(0.0, h0[:, None] - (p * np.where(p > 0, h, 0.0)).sum(axis=2))
+        for i, j in enumerate(js):
+            probs[j] = p[:, i]
+    return gains, probs
+
+
+def _joint_route_joint(
+    pj: FloatArray, a: FloatArray, levels: Sequence[int], extra: NDArray[np.intp]
+) -> tuple[FloatArray, list[FloatArray], FloatArray]:
+    """I(T; Q | e) from the joint ``pj`` (m, 2^N) and the cumulative likelihoods ``a`` (2^N, steps).
+
+    ``H(T | e, Q = y)`` of the normalised ``pj · Δa_y`` is ``log P_y − (Σ pj log pj Δa_y + Σ pj Δa_y log Δa_y) / P_y``:
+    three matrix products for every candidate and level at once.
+    """
+    m = pj.shape[0]
+    plogp = np.where(pj > 0, pj * np.log(np.where(pj > 0, pj, 1.0)), 0.0)
+    h0 = -plogp.sum(axis=1) / _LN2
+    gains = np.zeros((m, len(levels)))
+    probs: list[FloatArray] = []
+    for j, k in enumerate(levels):
+        s0 = int(extra[j])
+        cols = np.concatenate([a[:, s0 : s0 + k - 1], np.ones((a.shape[0], 1))], axis=1)
+        d = np.maximum(np.diff(cols, axis=1, prepend=0.0), 0.0)  # P(Q = y | T)
+        py = pj @ d
+        dlogd = np.where(d > 0, d * np.log(np.where(d > 0, d, 1.0)), 0.0)
+        inner = plogp @ d + pj @ dlogd
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = np.where(py > 0, (np.log(np.where(py > 0, py, 1.0)) - inner / np.where(py > 0, py, 1.0)) / _LN2, 0.0)
+        tot = py.sum(axis=1, keepdims=True)
+        p = np.divide(py, tot, out=np.zeros_like(py), where=tot > 0)
+        gains[:, j] = np.maximum(0.0, h0 - (p * np.where(p > 0, h, 0.0)).sum(axis=1))
+        probs.append(p)
+    return gains, probs, h0
+
+
+def _segment_entropy(x: FloatArray, starts: NDArray[np.intp]) -> FloatArray:
+    """Σ over segments of the last axis (one per target) of the entropy, bits, of each normalised segment."""
+    tot = np.add.reduceat(x, starts, axis=-1)
+    sizes = np.diff(np.append(starts, x.shape[-1]))
+    norm = np.repeat(tot, sizes, axis=-1)
+    p = np.divide(x, norm, out=np.zeros(x.shape), where=norm > 0)
+    return _entropy_bits(p)
+
+
+def _entropy_bits(p: FloatArray) -> FloatArray:
+    """Entropy in bits along the last axis (0 log 0 = 0), as :func:`distancing_bn.information.entropy_bits`."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    return terms.sum(axis=-1)
+
+
+def _log(x: FloatArray) -> FloatArray:
+    """Natural log, with the stand-in ``_LOG0`` for log 0 (``x >= 0``)."""
+    return np.log(x, out=np.full(x.shape, _LOG0), where=x > 0)
+
+
+# ---------------------------------------------------------------------------- choosing a backend
+@dataclass(frozen=True, slots=True)
+class BackendChoice:
+    """Which backend answers a batch, and the estimates (seconds) it was chosen from."""
+
+    backend: Backend
+    noisy_seconds: float | None  # None: forced, not estimated
+    tree_seconds: float | None  # None: forced, or the junction tree does not fit in the memory budget
+    tree_states: int | None  # its largest clique, states
+    reason: str
+
+
+def noisy_cost(
+    network: Network, likelihoods: Mapping[str, FloatArray], rows: int, *, engine: NoisyEngine | None = None
+) -> float:
+    """Estimated seconds for the noisy backend to answer these rows (see :meth:`NoisyEngine.cost`)."""
+    return (engine or NoisyEngine(network)).cost(likelihoods, rows)
+
+
+def choose_backend(
+    network: Network,
+    likelihoods: Mapping[str, FloatArray] | None = None,
+    rows: int = 1,
+    *,
+    backend: str = "auto",
+    engine: NoisyEngine | None = None,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    compiled_tree: bool = False,
+    tree_estimate: MemoryEstimate | None = None,
+) -> BackendChoice:
+    """Pick the backend for a model and a batch of rows, from the two cost estimates (seconds).
+
+    The junction tree's: from :func:`distancing_bn.engine.estimate_memory` (its working memory
+    per row is about twice its clique states), a fixed cost per query and per clique, and (unless
+    ``compiled_tree``) building it once; ``None`` when it does not fit in ``memory_budget``
+    (``tree_estimate``: that estimate, made once by the caller, so that choosing per batch costs
+    no replanning). The noisy backend's: :meth:`NoisyEngine.cost` (no plan built). The noisy
+    backend is chosen only when it is estimated at least ``1 / _PREFER_TREE`` times faster: the
+    tree is the long-tested path, and the estimates are rough. ``backend='junction_tree'`` or
+    ``'noisy'`` forces one and estimates nothing (a tree that does not fit still raises when it
+    is compiled).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend != "auto":
+        return BackendChoice(backend, None, None, None, "forced")  # type: ignore[arg-type]
+    eng = engine if engine is not None else NoisyEngine(network, memory_budget=memory_budget)
+    noisy = eng.cost(likelihoods or {}, rows) if rows else 0.0
+    est = tree_estimate
+    if est is None:
+        try:
+            est = estimate_memory(network, memory_budget=memory_budget)
+        except ModelTooLargeError:
+            est = None
+    if est is None:
+        return BackendChoice("noisy", noisy, None, None, "the junction tree does not fit in the memory budget")
+    tree = _T_TREE_QUERY + _T_TREE_CLIQUE * est.n_cliques + _T_TREE_STATE * rows * est.row_bytes / 16
+    if not compiled_tree:
+        tree += _T_TREE_BYTE * est.tree_bytes
+    if noisy < _PREFER_TREE * tree:
+        return BackendChoice("noisy", noisy, tree, est.largest_states, "the answers couple few causes")
+    return BackendChoice(
+        "junction_tree", noisy, tree, est.largest_states, "the compiled tree is cheaper for these rows"
+    )
