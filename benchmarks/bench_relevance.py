@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_relevance.py [--quick] [--baseline /work/main/src] [--json out.json]
+    python benchmarks/bench_relevance.py [--quick] [--baseline DIR] [--json out.json]
 
 Networks: the default model (models/distancing.yaml), the published alarm, hepar2, win95pts,
 andes and pathfinder (../shared/data/external/networks; every root node is a target) and the
@@ -29,8 +29,9 @@ Per network and evidence set, one query of every target's marginal (and log P(e)
 Medians of time.perf_counter per query. Exactness is checked in the same run (ours against
 pyAgrum on every set, against pgmpy where it ran, pruned against the whole tree).
 
-With --baseline SRC the default model and the published networks are also measured, in a
-child process, with the engine found under SRC (e.g. main's src, before this package) on the
+With --baseline DIR (a source tree with src/ and models/, e.g. ``git archive 95bef0e src models``
+unpacked: the engine before this package) the default model and the published networks are also
+measured in child processes, with that engine and with this one on the same model file, on the
 settings of bench_inference.py sections (a) and (d): a quarter of the questions / non-targets
 answered, targets and reported variables, so that no figure of RESULTS.md gets worse unseen.
 """
@@ -111,7 +112,8 @@ def load_network(name: str, targets: Sequence[str] | None = None) -> Any:
         from distancing_bn.network import compile_spec
         from distancing_bn.spec import load_spec
 
-        return compile_spec(load_spec(ROOT / "models" / "distancing.yaml"))
+        models = Path(os.environ.get("BENCH_RELEVANCE_MODELS", ROOT / "models"))
+        return compile_spec(load_spec(models / "distancing.yaml"))
     if name.startswith("syn"):
         sys.path.insert(0, str(HERE))
         from synthetic import make_diagnostic_network
@@ -388,7 +390,7 @@ def regression_measure(old: bool, quick: bool) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer sets (a few minutes)")
-    ap.add_argument("--baseline", help="src directory of the engine to compare with (child process)")
+    ap.add_argument("--baseline", help="source tree (src/, models/) of the engine to compare with (child process)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--only", help="comma-separated networks of section A")
     ap.add_argument("--_regression", choices=["old", "new"], help=argparse.SUPPRESS)
@@ -406,9 +408,11 @@ def main() -> None:
     res: dict[str, Any] = {"load_start": load, "A": []}
     for name in names:
         res["A"].append(relevance_row(name, 10 if q else 40, 2 if q or name in ("andes", "pathfinder") else 5, q))
-    if args.baseline:
-        env_old = dict(os.environ, PYTHONPATH=args.baseline)
-        env_new = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    if args.baseline:  # a source tree (src/ and models/) of the engine before this package, e.g. a git archive
+        base = Path(args.baseline)
+        models = str(base / "models")
+        env_old = dict(os.environ, PYTHONPATH=str(base / "src"), BENCH_RELEVANCE_MODELS=models)
+        env_new = dict(os.environ, PYTHONPATH=str(ROOT / "src"), BENCH_RELEVANCE_MODELS=models)
         extra = ["--quick"] if q else []
         runs = {}
         for label, env in (("old", env_old), ("new", env_new), ("old2", env_old), ("new2", env_new)):

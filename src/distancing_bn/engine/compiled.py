@@ -111,13 +111,17 @@ class Engine:
     """A network compiled for exact queries; batched over rows of likelihoods.
 
     Before a query, what its evidence makes irrelevant can be dropped (:mod:`.relevance`):
-    unanswered questions that are barren, parts d-separated from what is wanted. The engine
-    compiles the network that remains when a cost estimate says it pays (largest and total
-    clique states of the whole tree against the pruned one, compiling included), and keeps the
-    pruned trees in a bounded cache keyed by the set of answered variables (and the wanted
-    ones). A batch is grouped by its rows' answered sets, each group one vectorised query (many
-    distinct sets: one tree for their union). When the whole tree is within a factor of the
-    smallest pruned one (the default model), queries go straight to it.
+    barren variables (unanswered questions), parts cut off by hard answers and d-separated from
+    what is wanted (their own factor of ``P(e)`` is still computed). A cost estimate, in
+    seconds, picks for each group of rows the whole tree (compiled with the engine when that is
+    quick, else on first need, ski-rental style) or the network that remains: queried by a
+    one-shot plan (:mod:`.oneshot`: cliques and table placement only, no compiled arrays) or,
+    for large groups and sets seen again, by its own compiled junction tree. Pruned networks
+    are kept in a cache bounded in count and bytes, keyed by the set of answered variables, the
+    variables asked for and the joint flag. A batch is grouped by its rows' answered sets, each
+    group one vectorised query (more than :data:`_MAX_GROUPS` distinct sets: one group, pruned
+    for their union). When the whole tree is within :data:`_STATIC_MARGIN` of the smallest
+    pruned one (the default model), queries go straight to it, as before.
 
     Attributes
     ----------

@@ -14,9 +14,9 @@ cliques, the tree and which table goes where, and a query multiplies the tables 
   potential and message is divided by its row's total, the logs of those totals summed into
   ``log P(e)``, so nothing underflows and ``log P(e)`` is exact.
 
-The results equal the junction tree's (tests/test_relevance.py). Layer 2 of
-:mod:`distancing_bn.engine`: imports :mod:`.kernels`, :mod:`.plan` and
-:mod:`distancing_bn.network`.
+The results equal the junction tree's (tests/test_relevance.py). Layer 3 of
+:mod:`distancing_bn.engine`: imports :mod:`.kernels`, :mod:`.plan`, :mod:`.propagate`
+(:class:`~.propagate.QueryResult`) and :mod:`distancing_bn.network`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ when that does not grow the tree much, see :func:`root_clique_choice`), merge ne
 cliques while their union stays small, join the cliques by a maximum-weight spanning tree and
 count the bytes the compiled tree will take (:class:`MemoryEstimate`). Sizes are Python ints.
 
-Layer 1 of :mod:`distancing_bn.engine`: imports :mod:`.kernels` (constants),
+Layer 1 of :mod:`distancing_bn.engine`: imports :mod:`.kernels` (constants), :mod:`distancing_bn.errors`,
 :mod:`distancing_bn.network` and nothing above.
 """
 
