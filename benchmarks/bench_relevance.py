@@ -18,15 +18,16 @@ non-target variables are observed at the state a forward sample gave them (so P(
 Per network and evidence set, one query of every target's marginal (and log P(e)):
 
 * ours: the engine as compile_engine builds it (relevance by cost), warm: compiled once before
-  timing; "fresh" times each set the first time it is seen (a pruned tree, if chosen, is
-  planned and compiled inside the timed call), "cached" the same sets again (the pruned trees
-  come from the engine's cache);
-* ours, whole tree: relevance=False (today's engine), where it fits;
+  timing; "fresh" times each set the first time it is seen (a pruned network, if chosen, is
+  reduced and planned inside the timed call), "cached" the same sets again (the pruned
+  networks come from the engine's cache);
 * pyAgrum LazyPropagation: one object, reused, evidence set each time (its relevance
   reasoning and junction tree rebuilt by pyAgrum as needed);
+* ours, whole tree: relevance=False (the engine before relevance), where it fits, timed after
+  the others (its arrays take up to gigabytes and would slow what runs next);
 * pgmpy VariableElimination, one query per target, on the first few sets.
 
-Medians of time.perf_counter per query. Exactness is checked in the same run (ours against
+Medians of time.perf_counter per query; each engine runs over all the sets in a loop of its own. Exactness is checked in the same run (ours against
 pyAgrum on every set, against pgmpy where it ran, pruned against the whole tree).
 
 With --baseline DIR (a source tree with src/ and models/, e.g. ``git archive 95bef0e src models``
@@ -276,47 +277,44 @@ def relevance_row(name: str, n_sets: int, pg_sets: int, quick: bool) -> dict[str
     def ours(e: Any, ev: Mapping[str, int]) -> Any:
         return e.query(likelihoods(net, ev), 1, marginals=wanted)
 
-    whole = None
-    if eng.memory is not None and (not quick or row["whole_states"] < 1 << 20):
-        t0 = time.perf_counter()
-        whole = compile_engine(net, relevance=False)
-        whole.tree  # noqa: B018 - compile now, not inside the first query
-        row["whole_compile"] = time.perf_counter() - t0
     pa = PyAgrum(net, wanted)
     ours(eng, warm)
     pa.query(warm)
-    if whole is not None:
-        ours(whole, warm)
-    # every set: ours (first time seen), the whole tree, pyAgrum, one after the other (the same load for all)
-    fresh, whole_t, agrum, results = [], [], [], []
-    diff = dlog = diff_pa = 0.0
+    # each engine over every set in a loop of its own (interleaving them lets each one's memory
+    # traffic slow the next): ours with each set the first time it is seen, then pyAgrum
+    fresh, results = [], []
     for ev in sets:
         t0 = time.perf_counter()
         res = ours(eng, ev)
         fresh.append(time.perf_counter() - t0)
         results.append(res)
-        possible = bool(np.isfinite(res.log_evidence[0]))
-        if whole is not None:
-            t0 = time.perf_counter()
-            w = ours(whole, ev)
-            whole_t.append(time.perf_counter() - t0)
-            if possible:
-                diff = max(diff, max_diff(res.marginals, w.marginals))
-                dlog = max(dlog, float(abs(res.log_evidence[0] - w.log_evidence[0])))
-        if possible:
-            t0 = time.perf_counter()
-            p = pa.query(ev)
-            agrum.append(time.perf_counter() - t0)
-            diff_pa = max(diff_pa, max_diff({w: res.marginals[w][0] for w in wanted}, p))
+    ok = [(ev, r) for ev, r in zip(sets, results, strict=True) if np.isfinite(r.log_evidence[0])]
+    agrum = [timed(lambda ev=ev: pa.query(ev)) for ev, _ in ok]
+    diff_pa = max(max_diff({w: r.marginals[w][0] for w in wanted}, pa.query(ev)) for ev, r in ok)
     cached = [timed(lambda ev=ev: ours(eng, ev)) for ev in sets]
     row["fresh"] = statistics.median(fresh)
     row["cached"] = statistics.median(cached)
     row["pyagrum"] = statistics.median(agrum)
     row["diff_pyagrum"] = diff_pa
-    if whole is not None:
-        row["whole"] = statistics.median(whole_t)
+    # the whole tree (today's engine), where it fits, measured apart (its arrays can take gigabytes)
+    if eng.memory is not None and (not quick or row["whole_states"] < 1 << 20):
+        t0 = time.perf_counter()
+        whole = compile_engine(net, relevance=False)
+        whole.tree  # noqa: B018 - compile now, not inside the first query
+        row["whole_compile"] = time.perf_counter() - t0
+        ours(whole, warm)
+        times, diff, dlog = [], 0.0, 0.0
+        for ev, res in zip(sets, results, strict=True):
+            t0 = time.perf_counter()
+            w = ours(whole, ev)
+            times.append(time.perf_counter() - t0)
+            if np.isfinite(res.log_evidence[0]):
+                diff = max(diff, max_diff(res.marginals, w.marginals))
+                dlog = max(dlog, float(abs(res.log_evidence[0] - w.log_evidence[0])))
+        row["whole"] = statistics.median(times)
         row["diff_whole"] = diff
         row["dlog_whole"] = dlog
+        del whole
     pruned = [e for e in eng._pruned.values() if e.runs]
     row["pruned_used"] = len(pruned)
     row["pruned_runs"] = sum(e.runs for e in pruned)
@@ -327,7 +325,6 @@ def relevance_row(name: str, n_sets: int, pg_sets: int, quick: bool) -> dict[str
         )
     finite = [bool(np.isfinite(r.log_evidence[0])) for r in results]
     row["possible_sets"] = sum(finite)
-    del whole
     # pgmpy on the first sets
     try:
         pg = Pgmpy(net, wanted)

@@ -50,8 +50,8 @@ _ONE_SHOT_ROWS = 256  # larger groups of rows may compile the pruned network's j
 _COMPILE_BASE = 4e-4  # compiling a junction tree: fixed part
 _COMPILE_VARIABLE = 1e-4  # … per variable
 _COMPILE_STATE = 2e-8  # … per clique state built
-_EAGER = 0.05  # seconds: a whole tree estimated to compile within this is compiled with the engine
-_PRUNE_MARGIN = 1.5  # a pruned tree is used when its cost, compiling included, is this much lower
+_EAGER = 0.15  # seconds: a whole tree estimated to compile within this is compiled with the engine
+_PRUNE_MARGIN = 2.0  # a pruned network is used when its cost, planning included, is this much lower
 _STATIC_MARGIN = 2  # no pruning ever when the whole tree is within this factor of the smallest pruned one
 _PRUNED_KEPT = 64  # pruned trees kept (one per set of answered questions, wanted variables and joint)
 _PRUNED_BYTES = 256 << 20  # … and at most these bytes of their arrays
@@ -341,7 +341,8 @@ class Engine:
         entry = self._pruned.touch(key)
         if entry is None:
             if whole is not None:
-                floor = _plan_cost(rel.kept_count(answered, want))
+                kept = rel.kept_count(answered, want)
+                floor = _plan_cost(kept) + _ONE_SHOT_CALL * kept  # about one array call per variable kept
                 if floor * _PRUNE_MARGIN >= whole:  # planning alone would cost more than the whole tree
                     return self._whole(lik, rows, wanted, joint)
             red = rel.reduce(answered, cut, want)
