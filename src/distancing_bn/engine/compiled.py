@@ -204,6 +204,14 @@ class Engine:
             if estimate.plan.has_joint:  # type: ignore[union-attr]
                 self._joint_tree = self._tree
         self.prunes = self._relevance is not None
+        self._least_pruned = 0.0  # seconds: no pruned query can cost less (planning the smallest reduction)
+        self._whole_shape: dict[bool, tuple[int, int]] = {}  # per joint flag: the whole tree's cliques and states
+        if self._relevance is not None:
+            smallest = self._relevance.kept_count((), (*network.targets, *network.reported))
+            self._least_pruned = _plan_cost(smallest) + _ONE_SHOT_CALL * smallest
+            for flag, est in ((False, estimate), (True, joint_est)):
+                if est is not None:
+                    self._whole_shape[flag] = (len(est.plan.sizes), sum(est.plan.sizes))  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------ the whole trees
     @property
@@ -276,10 +284,19 @@ class Engine:
         joint
             Also return the targets' joint ``(rows, *cards)`` (needs :attr:`has_joint`).
         """
-        if self._relevance is None:
+        if self._relevance is None or self._whole_is_cheap(rows, joint, marginals):
             tree = self.joint_tree if joint else self.tree
             return tree.query(likelihoods, rows, marginals=marginals, joint=joint)
         return self._query_pruned(likelihoods, rows, marginals, joint)
+
+    def _whole_is_cheap(self, rows: int, joint: bool, marginals: Sequence[str] | None) -> bool:
+        """True when the compiled whole tree costs less than any pruned query could (no need to look closer)."""
+        shape = self._whole_shape.get(joint)
+        if shape is None or (self._joint_tree if joint else self._tree) is None:
+            return False
+        wanted = len(self.network.targets) + len(self.network.reported) if marginals is None else len(marginals)
+        whole = _cost(shape[0], shape[1], 0, rows) + _PER_WANTED * wanted
+        return whole < _PRUNE_MARGIN * self._least_pruned
 
     def marginals(
         self, likelihoods: Mapping[str, FloatArray], rows: int, variables: Sequence[str] | None = None
