@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_relevance.py [--quick] [--baseline /work/main/src] [--json out.json]
+    python benchmarks/bench_relevance.py [--quick] [--baseline DIR] [--json out.json]
 
 Networks: the default model (models/distancing.yaml), the published alarm, hepar2, win95pts,
 andes and pathfinder (../shared/data/external/networks; every root node is a target) and the
@@ -18,19 +18,21 @@ non-target variables are observed at the state a forward sample gave them (so P(
 Per network and evidence set, one query of every target's marginal (and log P(e)):
 
 * ours: the engine as compile_engine builds it (relevance by cost), warm: compiled once before
-  timing; "fresh" times each set the first time it is seen (a pruned tree, if chosen, is
-  planned and compiled inside the timed call), "cached" the same sets again (the pruned trees
-  come from the engine's cache);
-* ours, whole tree: relevance=False (today's engine), where it fits;
+  timing; "fresh" times each set the first time it is seen (a pruned network, if chosen, is
+  reduced and planned inside the timed call), "cached" the same sets again (the pruned
+  networks come from the engine's cache);
 * pyAgrum LazyPropagation: one object, reused, evidence set each time (its relevance
   reasoning and junction tree rebuilt by pyAgrum as needed);
+* ours, whole tree: relevance=False (the engine before relevance), where it fits, timed after
+  the others (its arrays take up to gigabytes and would slow what runs next);
 * pgmpy VariableElimination, one query per target, on the first few sets.
 
-Medians of time.perf_counter per query. Exactness is checked in the same run (ours against
+Medians of time.perf_counter per query; each engine runs over all the sets in a loop of its own. Exactness is checked in the same run (ours against
 pyAgrum on every set, against pgmpy where it ran, pruned against the whole tree).
 
-With --baseline SRC the default model and the published networks are also measured, in a
-child process, with the engine found under SRC (e.g. main's src, before this package) on the
+With --baseline DIR (a source tree with src/ and models/, e.g. ``git archive 95bef0e src models``
+unpacked: the engine before this package) the default model and the published networks are also
+measured in child processes, with that engine and with this one on the same model file, on the
 settings of bench_inference.py sections (a) and (d): a quarter of the questions / non-targets
 answered, targets and reported variables, so that no figure of RESULTS.md gets worse unseen.
 """
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -110,7 +113,8 @@ def load_network(name: str, targets: Sequence[str] | None = None) -> Any:
         from distancing_bn.network import compile_spec
         from distancing_bn.spec import load_spec
 
-        return compile_spec(load_spec(ROOT / "models" / "distancing.yaml"))
+        models = Path(os.environ.get("BENCH_RELEVANCE_MODELS", ROOT / "models"))
+        return compile_spec(load_spec(models / "distancing.yaml"))
     if name.startswith("syn"):
         sys.path.insert(0, str(HERE))
         from synthetic import make_diagnostic_network
@@ -273,26 +277,26 @@ def relevance_row(name: str, n_sets: int, pg_sets: int, quick: bool) -> dict[str
     def ours(e: Any, ev: Mapping[str, int]) -> Any:
         return e.query(likelihoods(net, ev), 1, marginals=wanted)
 
+    pa = PyAgrum(net, wanted)
     ours(eng, warm)
+    pa.query(warm)
+    # each engine over every set in a loop of its own (interleaving them lets each one's memory
+    # traffic slow the next): ours with each set the first time it is seen, then pyAgrum
     fresh, results = [], []
     for ev in sets:
         t0 = time.perf_counter()
         res = ours(eng, ev)
         fresh.append(time.perf_counter() - t0)
         results.append(res)
+    ok = [(ev, r) for ev, r in zip(sets, results, strict=True) if np.isfinite(r.log_evidence[0])]
+    agrum = [timed(lambda ev=ev: pa.query(ev)) for ev, _ in ok]
+    diff_pa = max(max_diff({w: r.marginals[w][0] for w in wanted}, pa.query(ev)) for ev, r in ok)
     cached = [timed(lambda ev=ev: ours(eng, ev)) for ev in sets]
     row["fresh"] = statistics.median(fresh)
     row["cached"] = statistics.median(cached)
-    pruned = [e for e in eng._pruned.values() if not isinstance(e, str) and e.trees is not None]
-    row["pruned_used"] = len(pruned)
-    if pruned:
-        row["pruned_states"] = statistics.median([e.states for e in pruned])
-        row["pruned_largest"] = statistics.median(
-            [max(max(x.plan.sizes) for x in e.estimates) for e in pruned]  # type: ignore[union-attr]
-        )
-    finite = [bool(np.isfinite(r.log_evidence[0])) for r in results]
-    row["possible_sets"] = sum(finite)
-    # the whole tree (today's engine), where it fits
+    row["pyagrum"] = statistics.median(agrum)
+    row["diff_pyagrum"] = diff_pa
+    # the whole tree (today's engine), where it fits, measured apart (its arrays can take gigabytes)
     if eng.memory is not None and (not quick or row["whole_states"] < 1 << 20):
         t0 = time.perf_counter()
         whole = compile_engine(net, relevance=False)
@@ -311,16 +315,16 @@ def relevance_row(name: str, n_sets: int, pg_sets: int, quick: bool) -> dict[str
         row["diff_whole"] = diff
         row["dlog_whole"] = dlog
         del whole
-    # pyAgrum
-    pa = PyAgrum(net, wanted)
-    ok = [ev for ev, f in zip(sets, finite, strict=True) if f]
-    pa.query(warm)
-    row["pyagrum"] = statistics.median([timed(lambda ev=ev: pa.query(ev)) for ev in ok])
-    row["diff_pyagrum"] = max(
-        max_diff({w: r.marginals[w][0] for w in wanted}, pa.query(ev))
-        for ev, r, f in zip(sets, results, finite, strict=True)
-        if f
-    )
+    pruned = [e for e in eng._pruned.values() if e.runs]
+    row["pruned_used"] = len(pruned)
+    row["pruned_runs"] = sum(e.runs for e in pruned)
+    if pruned:
+        row["pruned_states"] = statistics.median([e.states for e in pruned])
+        row["pruned_largest"] = statistics.median(
+            [max(math.prod(c.shape) for p in e.plans if p is not None for c in p.cliques) for e in pruned]
+        )
+    finite = [bool(np.isfinite(r.log_evidence[0])) for r in results]
+    row["possible_sets"] = sum(finite)
     # pgmpy on the first sets
     try:
         pg = Pgmpy(net, wanted)
@@ -363,7 +367,8 @@ def regression_measure(old: bool, quick: bool) -> dict[str, Any]:
         sets = [{v: s for v, s in ev.items() if v in set(kind_pool)} for ev in rng_sets]
         eng = make(net)
         liks = [likelihoods(net, ev) for ev in sets]
-        eng.query(liks[0], 1, marginals=wanted)
+        for lik in liks:  # warm: every set once (both engines keep per-answer-set rows of their tables)
+            eng.query(lik, 1, marginals=wanted)
         reps = []
         for _ in range(3 if quick else 9):
             t0 = time.perf_counter()
@@ -383,7 +388,7 @@ def regression_measure(old: bool, quick: bool) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer sets (a few minutes)")
-    ap.add_argument("--baseline", help="src directory of the engine to compare with (child process)")
+    ap.add_argument("--baseline", help="source tree (src/, models/) of the engine to compare with (child process)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--only", help="comma-separated networks of section A")
     ap.add_argument("--_regression", choices=["old", "new"], help=argparse.SUPPRESS)
@@ -401,13 +406,16 @@ def main() -> None:
     res: dict[str, Any] = {"load_start": load, "A": []}
     for name in names:
         res["A"].append(relevance_row(name, 10 if q else 40, 2 if q or name in ("andes", "pathfinder") else 5, q))
-    if args.baseline:
-        env_old = dict(os.environ, PYTHONPATH=args.baseline)
-        env_new = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    if args.baseline:  # a source tree (src/ and models/) of the engine before this package, e.g. a git archive
+        base = Path(args.baseline)
+        models = str(base / "models")
+        env_old = dict(os.environ, PYTHONPATH=str(base / "src"), BENCH_RELEVANCE_MODELS=models)
+        env_new = dict(os.environ, PYTHONPATH=str(ROOT / "src"), BENCH_RELEVANCE_MODELS=models)
         extra = ["--quick"] if q else []
         runs = {}
-        for label, env in (("old", env_old), ("new", env_new), ("old2", env_old), ("new2", env_new)):
-            kind = label.rstrip("2")
+        order = [(f"{kind}{i}", env) for i in range(3) for kind, env in (("old", env_old), ("new", env_new))]
+        for label, env in order:
+            kind = label.rstrip("0123456789")
             p = subprocess.run(
                 [sys.executable, __file__, "--_regression", kind, *extra], env=env, capture_output=True, text=True
             )
@@ -454,15 +462,15 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> str:
         lines += [
             "",
             "No regression (bench_inference.py settings (a) and (d): a quarter answered, targets and reported"
-            " variables; two runs each, alternating; median per query):",
+            " variables; three child processes each, alternating; the best of their medians per query):",
             "",
             "| network | main | ours | ours / main | same answers |",
             "|---|---:|---:|---:|---|",
         ]
-        for name in b["old"]:
-            old = min(b["old"][name]["median"], b["old2"][name]["median"])
-            new = min(b["new"][name]["median"], b["new2"][name]["median"])
-            same = max(abs(x - y) for x, y in zip(b["old"][name]["check"], b["new"][name]["check"], strict=True))
+        for name in b["old0"]:
+            old = min(b[f"old{i}"][name]["median"] for i in range(3))
+            new = min(b[f"new{i}"][name]["median"] for i in range(3))
+            same = max(abs(x - y) for x, y in zip(b["old0"][name]["check"], b["new0"][name]["check"], strict=True))
             lines.append(f"| {name} | {fmt_t(old)} | {fmt_t(new)} | {new / old:.2f} | {same:.1e} |")
     return "\n".join(lines)
 

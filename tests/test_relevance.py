@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from distancing_bn import ModelTooLargeError, load_model
 from distancing_bn.engine import compile_engine
 from distancing_bn.engine import compiled as compiled_module
+from distancing_bn.engine import oneshot as oneshot_module
 from distancing_bn.engine.relevance import Relevance
 from distancing_bn.network import Network
 from strategies import random_networks
@@ -254,17 +255,22 @@ def test_the_default_model_keeps_its_one_tree() -> None:
 
 
 def test_a_large_diagnostic_network_is_pruned_by_the_cost_model_and_stays_exact() -> None:
-    net = make_diagnostic_network(14, 90, seed=2, n_links=5)
+    net = make_diagnostic_network(18, 150, seed=2, n_links=6)
     eng = compile_engine(net, memory_budget=None)
-    whole = compile_engine(net, memory_budget=None, relevance=False)
-    assert eng.prunes
+    assert eng.prunes and eng.memory is not None and max(eng.memory.plan.sizes) >= 1 << 16  # type: ignore[union-attr]
     qs = list(net.observables)
     rng = np.random.default_rng(4)
-    answered = [qs[j] for j in rng.permutation(len(qs))[:9]]
-    lik = {q: np.eye(net.card(q))[[net.card(q) - 1]] for q in answered}
-    a = eng.query(lik, 1)
-    assert len(eng._pruned) == 1 and next(iter(eng._pruned.values())).runs == 1  # the pruned network ran
-    assert_same(a, whole.query(lik, 1), list(net.targets), joint=False)
+    for rows in (1, 3):
+        answered = [qs[j] for j in rng.permutation(len(qs))[:15]]
+        lik = {q: np.eye(net.card(q))[rng.integers(1, net.card(q), size=rows)] for q in answered}
+        lik[answered[0]] = rng.uniform(0.1, 1.0, size=(rows, net.card(answered[0])))  # one soft answer
+        a = eng.query(lik, rows)
+        red = Relevance(net).reduce(answered, [], net.targets)
+        assert red.query is not None and len(red.query.variables) == 18 + 15
+        check = compile_engine(red.query, memory_budget=None, relevance=False).query(lik, rows)
+        assert_same(a, check, list(net.targets), joint=False)
+    assert eng._tree is None  # relevance first: the whole tree (65,536-state cliques) was never compiled
+    assert len(eng._pruned) == 2 and all(e.runs == 1 for e in eng._pruned.values())
 
 
 def test_a_network_whose_whole_tree_does_not_fit_is_queried_pruned() -> None:
@@ -355,3 +361,22 @@ def test_reductions_of_every_answer_subset_of_a_small_network(always_prune: str)
             assert abs(res.log_evidence[0] - log_z) < TOL
             for w in ("t", "b"):
                 np.testing.assert_allclose(res.marginals[w][0], marg[w], atol=TOL)
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_many_answers_per_clique_stay_exact(always_prune: str, rows: int) -> None:
+    # dozens of answered questions land in the same few cliques: their products are taken in chunks
+    net = make_diagnostic_network(10, 60, seed=3, n_links=3)
+    pruned = compile_engine(net, memory_budget=None)
+    whole = compile_engine(net, memory_budget=None, relevance=False)
+    rng = np.random.default_rng(rows)
+    qs = list(net.observables)
+    answered = [qs[j] for j in rng.permutation(len(qs))[:45]]
+    lik = {q: np.eye(net.card(q))[rng.integers(net.card(q), size=rows)] for q in answered}
+    for q in answered[:5]:
+        lik[q] = rng.uniform(0.0, 1.0, size=(rows, net.card(q)))
+    wanted = list(net.targets)
+    a = pruned.query(lik, rows, marginals=wanted, joint=True)
+    assert_same(a, whole.query(lik, rows, marginals=wanted, joint=True), wanted, joint=True)
+    plans = [p for e in pruned._pruned.values() for p in e.plans if p is not None]
+    assert max(len(c.factors) for p in plans for c in p.cliques) > oneshot_module._CHUNK

@@ -17,8 +17,9 @@ walks the run-time imports and fails on a cycle or on a private import from outs
 2. :mod:`.propagate` — the compiled tree: build its arrays, collect, distribute, log-evidence
    (:class:`QueryResult`).
 3. :mod:`.gains` — the exact joint-gain kernels on a compiled tree; :mod:`.relevance` — what
-   the evidence makes irrelevant (barren variables, d-separated parts) and the sub-trees
-   compiled for what remains; :mod:`.local`, :mod:`.noisyor` — the noisy-OR / noisy-MAX backend.
+   the evidence makes irrelevant (barren variables, hard-answer cuts, d-separated parts) and
+   the smaller networks that remain; :mod:`.oneshot` — exact queries of such a network planned
+   and run in one go; :mod:`.local`, :mod:`.noisyor` — the noisy-OR / noisy-MAX backend.
 4. :mod:`.compiled` — the :class:`Engine` and :func:`compile_engine`, which pick among the
    layers below; :func:`impossible_evidence`.
 5. this ``__init__`` — re-exports the public names.

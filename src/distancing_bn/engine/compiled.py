@@ -36,19 +36,22 @@ _EXPANDED_CHUNK = 16_384  # expanded rows (a row and each answer of each candida
 
 # The cost model that picks the whole tree or a pruned one, in seconds (measured on the benchmark
 # machine, benchmarks/bench_relevance.py; only their ratios matter, and only near the break-even).
-_PER_CLIQUE = 12e-6  # one clique of one query pass: Python and call overhead
-_PER_STATE_ROW = 1.5e-9  # one clique state of one evidence row: the products and sums
+_PER_CLIQUE = 20e-6  # one clique of one query (collect and distribute): Python and call overhead
+_PER_WANTED = 20e-6  # one marginal asked for, or one answer entered (a projection and a normalisation)
+_PER_STATE_ROW = 5e-9  # one clique state of one evidence row: the products and sums
 _PER_ANSWER_STATE_ROW = 1e-9  # one answered question times its host clique's states, per row (E @ W)
 _ANSWER_STATE_COPY = 2e-9  # … once per query: the rows of W for this set of answers
 _PLAN_BASE = 1.5e-4  # reducing and planning a network for one set of answers: fixed part
-_PLAN_VARIABLE = 1.5e-5  # … per variable kept
-_ONE_SHOT_CALL = 8e-6  # one array call of a one-shot query (a clique's product, a message, a marginal)
-_ONE_SHOT_STATE_ROW = 3e-9  # one clique state of one row in a one-shot query
+_PLAN_VARIABLE = 2e-5  # … per variable kept
+_PLAN_PAIR = 5e-7  # … per pair of variables kept (triangulating)
+_ONE_SHOT_CALL = 10e-6  # one array call of a one-shot query (a clique's product, a message, a marginal)
+_ONE_SHOT_STATE_ROW = 1e-8  # one clique state of one row in a one-shot query
 _ONE_SHOT_ROWS = 256  # larger groups of rows may compile the pruned network's junction tree
 _COMPILE_BASE = 4e-4  # compiling a junction tree: fixed part
-_COMPILE_VARIABLE = 4e-5  # … per variable kept
+_COMPILE_VARIABLE = 1e-4  # … per variable
 _COMPILE_STATE = 2e-8  # … per clique state built
-_PRUNE_MARGIN = 1.5  # a pruned tree is used when its cost, compiling included, is this much lower
+_EAGER = 0.15  # seconds: a whole tree estimated to compile within this is compiled with the engine
+_PRUNE_MARGIN = 2.0  # a pruned network is used when its cost, planning included, is this much lower
 _STATIC_MARGIN = 2  # no pruning ever when the whole tree is within this factor of the smallest pruned one
 _PRUNED_KEPT = 64  # pruned trees kept (one per set of answered questions, wanted variables and joint)
 _PRUNED_BYTES = 256 << 20  # … and at most these bytes of their arrays
@@ -71,7 +74,7 @@ class _Pruned:
         used = [p for p in self.plans if p is not None]
         self.states = sum(p.states for p in used)
         self.cliques = sum(len(p.cliques) for p in used)
-        self.calls = sum(3 * len(p.cliques) + sum(len(f) for f in p.factors) for p in used) + len(wanted)
+        self.calls = sum(3 * len(p.cliques) + sum(len(c.factors) for c in p.cliques) // 2 for p in used) + len(wanted)
         self.trees: tuple[JunctionTree | None, JunctionTree | None] | None = None
         self.tree_cost = 0.0  # estimated seconds to compile the trees (known once planned)
         self.tree_states = 0
@@ -108,13 +111,17 @@ class Engine:
     """A network compiled for exact queries; batched over rows of likelihoods.
 
     Before a query, what its evidence makes irrelevant can be dropped (:mod:`.relevance`):
-    unanswered questions that are barren, parts d-separated from what is wanted. The engine
-    compiles the network that remains when a cost estimate says it pays (largest and total
-    clique states of the whole tree against the pruned one, compiling included), and keeps the
-    pruned trees in a bounded cache keyed by the set of answered variables (and the wanted
-    ones). A batch is grouped by its rows' answered sets, each group one vectorised query (many
-    distinct sets: one tree for their union). When the whole tree is within a factor of the
-    smallest pruned one (the default model), queries go straight to it.
+    barren variables (unanswered questions), parts cut off by hard answers and d-separated from
+    what is wanted (their own factor of ``P(e)`` is still computed). A cost estimate, in
+    seconds, picks for each group of rows the whole tree (compiled with the engine when that is
+    quick, else on first need, ski-rental style) or the network that remains: queried by a
+    one-shot plan (:mod:`.oneshot`: cliques and table placement only, no compiled arrays) or,
+    for large groups and sets seen again, by its own compiled junction tree. Pruned networks
+    are kept in a cache bounded in count and bytes, keyed by the set of answered variables, the
+    variables asked for and the joint flag. A batch is grouped by its rows' answered sets, each
+    group one vectorised query (more than :data:`_MAX_GROUPS` distinct sets: one group, pruned
+    for their union). When the whole tree is within :data:`_STATIC_MARGIN` of the smallest
+    pruned one (the default model), queries go straight to it, as before.
 
     Attributes
     ----------
@@ -187,11 +194,24 @@ class Engine:
             rel = Relevance(network)
             if estimate is None or self._pruning_can_pay(rel, estimate):
                 self._relevance = rel
-        if self._relevance is None:
+        eager = self._relevance is None
+        if not eager and estimate is not None:  # a whole tree that compiles quickly is compiled now
+            plan = estimate.plan
+            assert plan is not None
+            eager = _compile_cost(len(plan.cards), sum(plan.sizes), sum(leaf_host_sizes(plan).values())) <= _EAGER
+        if eager:
             self._tree = JunctionTree(network, estimate=estimate)
             if estimate.plan.has_joint:  # type: ignore[union-attr]
                 self._joint_tree = self._tree
         self.prunes = self._relevance is not None
+        self._least_pruned = 0.0  # seconds: no pruned query can cost less (planning the smallest reduction)
+        self._whole_shape: dict[bool, tuple[int, int]] = {}  # per joint flag: the whole tree's cliques and states
+        if self._relevance is not None:
+            smallest = self._relevance.kept_count((), (*network.targets, *network.reported))
+            self._least_pruned = _plan_cost(smallest) + _ONE_SHOT_CALL * smallest
+            for flag, est in ((False, estimate), (True, joint_est)):
+                if est is not None:
+                    self._whole_shape[flag] = (len(est.plan.sizes), sum(est.plan.sizes))  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------ the whole trees
     @property
@@ -264,10 +284,19 @@ class Engine:
         joint
             Also return the targets' joint ``(rows, *cards)`` (needs :attr:`has_joint`).
         """
-        if self._relevance is None:
+        if self._relevance is None or self._whole_is_cheap(rows, joint, marginals):
             tree = self.joint_tree if joint else self.tree
             return tree.query(likelihoods, rows, marginals=marginals, joint=joint)
         return self._query_pruned(likelihoods, rows, marginals, joint)
+
+    def _whole_is_cheap(self, rows: int, joint: bool, marginals: Sequence[str] | None) -> bool:
+        """True when the compiled whole tree costs less than any pruned query could (no need to look closer)."""
+        shape = self._whole_shape.get(joint)
+        if shape is None or (self._joint_tree if joint else self._tree) is None:
+            return False
+        wanted = len(self.network.targets) + len(self.network.reported) if marginals is None else len(marginals)
+        whole = _cost(shape[0], shape[1], 0, rows) + _PER_WANTED * wanted
+        return whole < _PRUNE_MARGIN * self._least_pruned
 
     def marginals(
         self, likelihoods: Mapping[str, FloatArray], rows: int, variables: Sequence[str] | None = None
@@ -324,16 +353,17 @@ class Engine:
         cut = frozenset(v for v in answered if v in rel.inner and _one_hot_everywhere(lik[v]))
         want = frozenset(wanted) | (frozenset(self.network.targets) if joint else frozenset())
         key = (frozenset(answered), cut, frozenset(wanted), joint)
-        costs = self._whole_cost(rows, joint, answered)
+        costs = self._whole_cost(rows, joint, answered, wanted)
         whole = None if costs is None else sum(costs)
         entry = self._pruned.touch(key)
         if entry is None:
             if whole is not None:
-                floor = _PLAN_BASE + _PLAN_VARIABLE * rel.kept_count(answered, want)
+                kept = rel.kept_count(answered, want)
+                floor = _plan_cost(kept) + _ONE_SHOT_CALL * kept  # about one array call per variable kept
                 if floor * _PRUNE_MARGIN >= whole:  # planning alone would cost more than the whole tree
                     return self._whole(lik, rows, wanted, joint)
             red = rel.reduce(answered, cut, want)
-            fresh = _PLAN_BASE + _PLAN_VARIABLE * red.kept
+            fresh = _plan_cost(red.kept)
             entry = _Pruned(red, answered, wanted, joint)
             self._pruned.put(key, entry)
         else:
@@ -342,12 +372,9 @@ class Engine:
         trees = math.inf
         if entry.trees is not None:
             trees = _cost(entry.cliques, entry.tree_states, entry.tree_answer_states, rows)
-        elif rows > _ONE_SHOT_ROWS:  # a batch: compiling the pruned trees may pay
-            trees = (
-                fresh
-                + _compile_cost(entry.reduction.kept, entry.states, 0)
-                + _cost(entry.cliques, entry.states, 0, rows)
-            )
+        elif rows > _ONE_SHOT_ROWS or entry.runs >= 2:  # a batch, or a set seen again: compiling may pay
+            build = _compile_cost(entry.reduction.kept, entry.states, 0) / max(1, entry.runs)
+            trees = fresh + build + _cost(entry.cliques, entry.states, 0, rows)
         best = min(one_shot, trees)
         if whole is not None and best * _PRUNE_MARGIN >= whole:
             return self._whole(lik, rows, wanted, joint)
@@ -378,7 +405,9 @@ class Engine:
         tree = self.joint_tree if joint else self.tree
         return tree.query(lik, rows, marginals=wanted, joint=joint)
 
-    def _whole_cost(self, rows: int, joint: bool, answered: Sequence[str]) -> tuple[float, float] | None:
+    def _whole_cost(
+        self, rows: int, joint: bool, answered: Sequence[str], want: Sequence[str] = ()
+    ) -> tuple[float, float] | None:
         """Seconds of one query of ``rows`` rows on the whole tree, and of compiling it first if it is not yet
         (0 once pruned networks have cost as much more than it, ski-rental style); ``None``: it does not fit."""
         est = self._joint_estimate if joint else self.memory
@@ -391,7 +420,7 @@ class Engine:
             hosts = self._host_sizes[id(plan)] = leaf_host_sizes(plan)
         index = self.network.index
         answer_states = sum(hosts.get(index[v], 0) for v in answered)
-        cost = _cost(len(plan.sizes), sum(plan.sizes), answer_states, rows)
+        cost = _cost(len(plan.sizes), sum(plan.sizes), answer_states, rows) + _PER_WANTED * (len(want) + len(answered))
         build = 0.0
         if (self._joint_tree if joint else self._tree) is None:
             build = _compile_cost(len(plan.cards), sum(plan.sizes), sum(hosts.values()))
@@ -568,6 +597,11 @@ class Engine:
                 pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
                 gains[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hh[:, s:t]).sum(axis=1))
         return gains
+
+
+def _plan_cost(kept: int) -> float:
+    """Estimated seconds of reducing and planning a network of ``kept`` variables for one query."""
+    return _PLAN_BASE + _PLAN_VARIABLE * kept + _PLAN_PAIR * kept * kept
 
 
 def _cost(cliques: int, states: int, answer_states: int, rows: int) -> float:

@@ -14,9 +14,9 @@ cliques, the tree and which table goes where, and a query multiplies the tables 
   potential and message is divided by its row's total, the logs of those totals summed into
   ``log P(e)``, so nothing underflows and ``log P(e)`` is exact.
 
-The results equal the junction tree's (tests/test_relevance.py). Layer 2 of
-:mod:`distancing_bn.engine`: imports :mod:`.kernels`, :mod:`.plan` and
-:mod:`distancing_bn.network`.
+The results equal the junction tree's (tests/test_relevance.py). Layer 3 of
+:mod:`distancing_bn.engine`: imports :mod:`.kernels`, :mod:`.plan`, :mod:`.propagate`
+(:class:`~.propagate.QueryResult`) and :mod:`distancing_bn.network`.
 """
 
 from __future__ import annotations
@@ -24,26 +24,41 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..network import Network
 from .kernels import FloatArray, row_normalise, safe_div
-from .plan import host_of, spanning_tree, triangulate
+from .plan import host_of, merge_small_cliques, spanning_tree, triangulate_quick
 from .propagate import QueryResult
 
 __all__ = ["OneShotPlan", "plan_one_shot"]
 
 _CHUNK = 8  # factors multiplied in one einsum before the product is rescaled
+_MERGE = 512  # neighbouring cliques are merged while their union has at most this many states (fewer calls)
 
 
 @dataclass(frozen=True, eq=False)
 class _Factor:
     kind: str  # "family" (a variable's table over its parents and itself), "leaf", "premise"
     var: str
-    scope: tuple[int, ...]  # axis ids, in the einsum's order for this factor
+    labels: tuple[int, ...]  # the table's axes as labels of its host clique
     table: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class _Clique:
+    axes: tuple[int, ...]  # axis ids (sorted)
+    shape: tuple[int, ...]
+    row: int  # the row axis's label in this clique's einsums (its variables are 0 … row - 1)
+    labels: list[int]  # [row, 0, …]
+    factors: tuple[_Factor, ...]
+    covered: bool  # the factors' axes cover the clique (else a block of ones joins the product)
+    parent: int
+    up: list[int]  # labels of the separator with the parent, in this clique
+    children: tuple[int, ...]
+    down: tuple[list[int], ...]  # per child: labels of its separator, in this clique
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,154 +70,171 @@ class OneShotPlan:
     states
         Total clique states (the cost of a query per row).
     cliques
-        Per clique, its axis ids.
+        The cliques, root first.
     """
 
     network: Network
     axes: tuple[str, ...]
     cards: tuple[int, ...]
-    cliques: tuple[tuple[int, ...], ...]
-    parent: tuple[int, ...]
-    order: tuple[int, ...]  # root first
-    root: int
-    factors: tuple[tuple[_Factor, ...], ...]  # per clique
+    cliques: tuple[_Clique, ...]  # root first: the collect pass runs backwards
     home: Mapping[str, int]  # axis variable -> its smallest clique
     states: int
+    _stacked: dict[object, object] = field(default_factory=dict)  # stacked marginal matrices; "uses": queries run
 
     def query(
         self, likelihoods: Mapping[str, FloatArray], rows: int, wanted: Sequence[str], *, joint: bool = False
     ) -> QueryResult:
         """``log P(e)``, the marginals of ``wanted`` and (``joint``) the targets' joint, for every row."""
-        net = self.network
-        row = len(self.axes)  # the row axis's label
         log_scale = np.zeros(rows)
-        lam = {v: np.asarray(a, dtype=np.float64) for v, a in likelihoods.items()}
-        pots: list[FloatArray] = []
-        for k, clique in enumerate(self.cliques):
-            operands: list[object] = [np.ones((rows, *(self.cards[i] for i in clique))), [row, *clique]]
-            count = 0
-            pot: FloatArray | None = None
-            for f in self.factors[k]:
-                operands += self._operand(f, lam, row)
-                count += 1
-                if count == _CHUNK:
-                    pot = self._product(operands, [row, *clique], log_scale)
-                    operands, count = [pot, [row, *clique]], 0
-            pots.append(self._product(operands, [row, *clique], log_scale) if count or pot is None else pot)
-        belief: list[FloatArray | None] = [None] * len(self.cliques)
-        up: list[FloatArray | None] = [None] * len(self.cliques)
-        seps = [self._separator(k) for k in range(len(self.cliques))]
-        children: list[list[int]] = [[] for _ in self.cliques]
-        for k, p in enumerate(self.parent):
-            if p >= 0:
-                children[p].append(k)
-        for k in reversed(self.order):
-            clique = self.cliques[k]
-            operands = [pots[k], [row, *clique]]
-            for ch in children[k]:
-                operands += [up[ch], [row, *seps[ch]]]
-            b = _einsum(*operands, [row, *clique]) if children[k] else pots[k]
+        cliques = self.cliques
+        belief: list[FloatArray] = [None] * len(cliques)  # type: ignore[list-item]
+        up: list[FloatArray] = [None] * len(cliques)  # type: ignore[list-item]
+        for k in range(len(cliques) - 1, -1, -1):  # collect: children (later) before parents
+            c = cliques[k]
+            b = self._potential(
+                c, likelihoods, rows, log_scale, [(up[ch], c.down[j]) for j, ch in enumerate(c.children)]
+            )
             belief[k] = b
-            if self.parent[k] >= 0:
-                msg = _einsum(b, [row, *clique], [row, *seps[k]])
+            if c.parent >= 0:
+                msg = np.einsum(b, c.labels, c.up)
                 s = msg.reshape(rows, -1).sum(axis=1)
                 s = np.where(s > 0, s, 1.0)
-                msg = msg / s.reshape(-1, *([1] * (msg.ndim - 1)))
-                with np.errstate(divide="ignore"):
-                    log_scale += np.log(s)
-                up[k] = msg
-        root_b = belief[self.root]
-        assert root_b is not None
-        total = root_b.reshape(rows, -1).sum(axis=1)
+                up[k] = msg / s.reshape(-1, *([1] * (msg.ndim - 1)))
+                log_scale += np.log(s)
+        root = cliques[0]
+        total = belief[0].reshape(rows, -1).sum(axis=1)
         with np.errstate(divide="ignore"):
             log_evidence = log_scale + np.log(total)
-        out: dict[str, FloatArray] = {}
         target_joint = None
         if joint:
-            targets = [self.axes.index(t) for t in net.targets]
-            tj = _einsum(root_b, [row, *self.cliques[self.root]], [row, *targets]).reshape(rows, -1)
-            target_joint = row_normalise(tj).reshape(rows, *(self.cards[t] for t in targets))
+            local = [root.axes.index(self.axes.index(t)) for t in self.network.targets]
+            tj = np.einsum(belief[0], root.labels, [root.row, *local]).reshape(rows, -1)
+            target_joint = row_normalise(tj).reshape(rows, *(self.cards[root.axes[i]] for i in local))
+        out: dict[str, FloatArray] = {}
         if wanted:
             need = {self.home[w] for w in wanted}
-            if need - {self.root}:
-                self._distribute(belief, up, seps, children, need, rows, row)
+            if need != {0}:
+                self._distribute(belief, up, need, rows)
+            by_clique: dict[int, list[str]] = {}
             for w in wanted:
-                k = self.home[w]
-                b = belief[k]
-                assert b is not None
-                m = _einsum(b, [row, *self.cliques[k]], [row, self.axes.index(w)])
-                out[w] = row_normalise(m)
+                by_clique.setdefault(self.home[w], []).append(w)
+            reused = self._stacked.setdefault("uses", 0) > 0  # type: ignore[call-overload]
+            self._stacked["uses"] += 1  # type: ignore[index, operator]
+            for k, names in by_clique.items():
+                if not reused:  # a plan queried once: sum each marginal out (no matrix to build)
+                    c = self.cliques[k]
+                    b = belief[k]
+                    for name in names:
+                        pos = c.axes.index(self.axes.index(name))
+                        others = tuple(1 + i for i in range(len(c.shape)) if i != pos)
+                        out[name] = row_normalise(b.sum(axis=others) if others else b)
+                    continue
+                matrix, bounds = self._stacked_marginals(k, tuple(names))
+                flat = belief[k].reshape(rows, -1) @ matrix
+                for name, lo, hi in zip(names, bounds, bounds[1:], strict=False):
+                    out[name] = row_normalise(flat[:, lo:hi])
         return QueryResult(log_evidence, out, target_joint)
 
-    def _operand(self, f: _Factor, lam: Mapping[str, FloatArray], row: int) -> list[object]:
-        """The einsum operands of one factor: its table (with the row's answer absorbed or alongside)."""
-        if f.kind == "leaf":
-            a = lam[f.var]  # (rows, card): Σ_a P(a | parents) λ(a), parents first then the row
-            t = f.table.reshape(-1, f.table.shape[-1]) @ a.T
-            return [np.moveaxis(t.reshape(*f.table.shape[:-1], a.shape[0]), -1, 0), [row, *f.scope]]
-        if f.kind == "family" and f.var in lam:
-            return [f.table, list(f.scope), lam[f.var], [row, f.scope[-1]]]
-        return [f.table, list(f.scope)]
+    def _potential(
+        self,
+        c: _Clique,
+        lam: Mapping[str, FloatArray],
+        rows: int,
+        log_scale: FloatArray,
+        messages: Sequence[tuple[FloatArray, list[int]]],
+    ) -> FloatArray:
+        """The clique's tables (answers absorbed) times its children's messages, rescaled per row."""
+        operands: list[object] = []
+        has_row = False
+        count = 0
+        for f in c.factors:
+            if f.kind == "leaf":
+                a = lam[f.var]
+                if rows == 1:
+                    values = a[0].tolist()
+                    if values.count(1.0) == 1 and values.count(0.0) == len(values) - 1:  # hard: pick the column
+                        operands += [f.table[..., values.index(1.0)], list(f.labels)]
+                        count += 1
+                        continue
+                t = f.table.reshape(-1, f.table.shape[-1]) @ a.T  # Σ_a P(a | parents) λ(a): (parents, rows)
+                operands += [np.moveaxis(t.reshape(*f.table.shape[:-1], rows), -1, 0), [c.row, *f.labels]]
+                has_row = True
+            elif f.kind == "family" and f.var in lam:
+                operands += [f.table, list(f.labels), lam[f.var], [c.row, f.labels[-1]]]
+                has_row = True
+            else:
+                operands += [f.table, list(f.labels)]
+            count += 1
+            if count == _CHUNK and len(c.factors) > _CHUNK:  # rescale before a long product can underflow
+                pot = self._rescaled(operands, c, rows, has_row, log_scale, partial=True)
+                operands, count, has_row = [pot, c.labels], 0, True
+        for m, labels in messages:
+            operands += [m, labels]
+            has_row = True
+        pot = self._rescaled(operands, c, rows, has_row, log_scale)
+        return pot
 
     @staticmethod
-    def _product(operands: list[object], out: list[int], log_scale: FloatArray) -> FloatArray:
-        """The einsum of ``operands`` onto ``out``, divided by each row's largest entry (its log kept)."""
-        pot = _einsum(*operands, out)
-        rows = pot.shape[0]
+    def _rescaled(
+        operands: list[object], c: _Clique, rows: int, has_row: bool, log_scale: FloatArray, *, partial: bool = False
+    ) -> FloatArray:
+        """The einsum of ``operands`` over the clique and the rows, divided by each row's largest entry.
+
+        ``partial``: only some of the clique's factors are in ``operands`` (they may not cover it).
+        """
+        if not has_row:
+            operands = [*operands, np.ones(rows), [c.row]]
+        covered = c.covered
+        if partial:
+            seen: set[int] = set()
+            for labels in operands[1::2]:
+                seen.update(labels)  # type: ignore[call-overload]
+            covered = seen.issuperset(c.labels)
+        if not covered:
+            operands = [*operands, np.ones(c.shape), c.labels[1:]]
+        pot = np.einsum(*operands, c.labels)
         top = pot.reshape(rows, -1).max(axis=1)
         top = np.where(top > 0, top, 1.0)
         log_scale += np.log(top)
-        return pot / top.reshape(-1, *([1] * (pot.ndim - 1)))
+        return pot / top.reshape(-1, *([1] * len(c.shape)))
 
-    def _separator(self, k: int) -> list[int]:
-        p = self.parent[k]
-        if p < 0:
-            return []
-        return sorted(set(self.cliques[k]) & set(self.cliques[p]))
-
-    def _distribute(
-        self,
-        belief: list[FloatArray | None],
-        up: list[FloatArray | None],
-        seps: list[list[int]],
-        children: list[list[int]],
-        need: set[int],
-        rows: int,
-        row: int,
-    ) -> None:
+    def _distribute(self, belief: list[FloatArray], up: list[FloatArray], need: set[int], rows: int) -> None:
         """Hugin updates from the root towards the cliques in ``need`` only."""
+        cliques = self.cliques
         on_path: set[int] = set()
         for k in need:
             while k >= 0 and k not in on_path:
                 on_path.add(k)
-                k = self.parent[k]
-        for k in self.order:
+                k = cliques[k].parent
+        for k, c in enumerate(cliques):
             if k not in on_path:
                 continue
-            b = belief[k]
-            assert b is not None
-            for ch in children[k]:
+            for j, ch in enumerate(c.children):
                 if ch not in on_path:
                     continue
-                down = _einsum(b, [row, *self.cliques[k]], [row, *seps[ch]])
-                down = safe_div(down, up[ch])  # type: ignore[arg-type]
+                cc = cliques[ch]
+                down = safe_div(np.einsum(belief[k], c.labels, c.down[j]), up[ch])
                 s = down.reshape(rows, -1).sum(axis=1)
                 down = down / np.where(s > 0, s, 1.0).reshape(-1, *([1] * (down.ndim - 1)))
-                cb = belief[ch]
-                assert cb is not None
-                belief[ch] = _einsum(cb, [row, *self.cliques[ch]], down, [row, *seps[ch]], [row, *self.cliques[ch]])
+                belief[ch] = np.einsum(belief[ch], cc.labels, down, cc.up, cc.labels)
 
-
-def _einsum(*args: object) -> FloatArray:
-    """:func:`numpy.einsum` in sublist form, the labels (any ints) renumbered from 0 (numpy takes < 52)."""
-    *pairs, out = args
-    labels: dict[int, int] = {}
-    call: list[object] = []
-    for i in range(0, len(pairs), 2):
-        call.append(pairs[i])
-        call.append([labels.setdefault(x, len(labels)) for x in pairs[i + 1]])  # type: ignore[attr-defined]
-    call.append([labels[x] for x in out])  # type: ignore[attr-defined]
-    return np.einsum(*call)  # type: ignore[no-any-return]
+    def _stacked_marginals(self, k: int, names: tuple[str, ...]) -> tuple[FloatArray, list[int]]:
+        """0/1 matrix (clique states × Σ cards) giving the marginals of ``names`` side by side (cached)."""
+        key = (k, names)
+        hit = self._stacked.get(key)  # type: ignore[assignment]
+        if hit is None:
+            c = self.cliques[k]
+            configs = np.indices(c.shape).reshape(len(c.shape), -1).T if c.shape else np.zeros((1, 0), dtype=np.intp)
+            blocks, bounds = [], [0]
+            for name in names:
+                pos = c.axes.index(self.axes.index(name))
+                card = self.cards[c.axes[pos]]
+                m = np.zeros((configs.shape[0], card))
+                m[np.arange(configs.shape[0]), configs[:, pos]] = 1.0
+                blocks.append(m)
+                bounds.append(bounds[-1] + card)
+            hit = self._stacked[key] = (np.ascontiguousarray(np.hstack(blocks)), bounds)
+        return hit
 
 
 def plan_one_shot(network: Network, answered: Sequence[str], wanted: Sequence[str], *, joint: bool) -> OneShotPlan:
@@ -210,7 +242,7 @@ def plan_one_shot(network: Network, answered: Sequence[str], wanted: Sequence[st
 
     Answered variables without children become factors over their parents (not axes) unless
     they are wanted; every other variable is an axis. With ``joint``, the targets share one
-    clique (the root).
+    clique (the root). Neighbouring cliques are merged while small (:data:`_MERGE` states).
     """
     net = network
     has_child = {p for v in net.variables for p in net.parents[v]}
@@ -220,56 +252,66 @@ def plan_one_shot(network: Network, answered: Sequence[str], wanted: Sequence[st
     axes = [v for v in net.variables if not (v not in has_child and v not in want and (v in given or v in observed))]
     axis = {v: i for i, v in enumerate(axes)}
     cards = tuple(net.card(v) for v in axes)
-    factors: list[_Factor] = []
+    raw: list[tuple[str, str, tuple[int, ...], FloatArray]] = []
     for v in net.variables:
         table = np.asarray(net.cpts[v])
         ps = tuple(axis[p] for p in net.parents[v])
         if v in axis:
-            factors.append(_Factor("family", v, (*ps, axis[v]), table))
+            raw.append(("family", v, (*ps, axis[v]), table))
             if v in observed:  # a premise asked for: its state, as a factor on its own axis
-                state = np.eye(net.card(v))[net.states[v].index(observed[v])]
-                factors.append(_Factor("premise", v, (axis[v],), state))
+                raw.append(("premise", v, (axis[v],), np.eye(net.card(v))[net.states[v].index(observed[v])]))
         elif v in observed:
             at = np.array(table[..., net.states[v].index(observed[v])])  # (ascontiguousarray makes 0-d arrays 1-d)
-            factors.append(_Factor("premise", v, ps, at))
+            raw.append(("premise", v, ps, at))
         else:
-            factors.append(_Factor("leaf", v, ps, table))
+            raw.append(("leaf", v, ps, table))
     adj: dict[int, set[int]] = {i: set() for i in range(len(axes))}
-    scopes = [set(f.scope) for f in factors]
-    if joint:
-        scopes.append({axis[t] for t in net.targets})
-    for scope in scopes:
+    scopes = [set(scope) for _, _, scope, _ in raw]
+    targets = {axis[t] for t in net.targets} if joint else set()
+    for scope in [*scopes, targets]:
         for a, b in itertools.combinations(scope, 2):
             adj[a].add(b)
             adj[b].add(a)
-    cliques = triangulate(adj, cards) or [()]
+    cliques = merge_small_cliques(triangulate_quick(adj, cards) or [()], cards, _MERGE, targets)
     sets = [frozenset(c) for c in cliques]
     sizes = [math.prod(cards[i] for i in c) for c in cliques]
     if joint:
-        targets = {axis[t] for t in net.targets}
         root = min((k for k, c in enumerate(sets) if targets <= c), key=lambda k: sizes[k])
     else:
         root = max(range(len(cliques)), key=lambda k: sizes[k])
     tree = spanning_tree(sets, root)
-    placed: list[list[_Factor]] = [[] for _ in cliques]
-    for f, scope in zip(factors, scopes, strict=False):
-        placed[host_of(scope, sets, sizes, root)].append(f)
     order = [root]
     for k in order:
         order.extend(tree[k][1])
+    position = {k: i for i, k in enumerate(order)}  # cliques renumbered root first
+    placed: list[list[tuple[str, str, tuple[int, ...], FloatArray]]] = [[] for _ in cliques]
+    for f, scope in zip(raw, scopes, strict=True):
+        placed[host_of(scope, sets, sizes, root)].append(f)
+    built: list[_Clique] = []
+    for k in order:
+        members = tuple(sorted(cliques[k]))
+        local = {a: i for i, a in enumerate(members)}
+        row = len(members)
+        parent, children = tree[k]
+        factors = tuple(_Factor(kind, v, tuple(local[a] for a in scope), t) for kind, v, scope, t in placed[k])
+        covered = set().union(*(set(f.labels) for f in factors)) == set(range(row)) if factors else row == 0
+        sep_up = sorted(sets[k] & sets[parent]) if parent >= 0 else []
+        built.append(
+            _Clique(
+                axes=members,
+                shape=tuple(cards[a] for a in members),
+                row=row,
+                labels=[row, *range(row)],
+                factors=factors,
+                covered=covered,
+                parent=position[parent] if parent >= 0 else -1,
+                up=[row, *(local[a] for a in sep_up)],
+                children=tuple(position[ch] for ch in children),
+                down=tuple([row, *(local[a] for a in sorted(sets[k] & sets[ch]))] for ch in children),
+            )
+        )
     home: dict[str, int] = {}
-    for k in sorted(range(len(cliques)), key=lambda k: sizes[k]):
-        for i in cliques[k]:
-            home.setdefault(axes[i], k)
-    return OneShotPlan(
-        network=net,
-        axes=tuple(axes),
-        cards=cards,
-        cliques=tuple(tuple(c) for c in cliques),
-        parent=tuple(p for p, _ in tree),
-        order=tuple(order),
-        root=root,
-        factors=tuple(tuple(p) for p in placed),
-        home=home,
-        states=sum(sizes),
-    )
+    for i in sorted(range(len(built)), key=lambda i: math.prod(built[i].shape)):
+        for a in built[i].axes:
+            home.setdefault(axes[a], i)
+    return OneShotPlan(network=net, axes=tuple(axes), cards=cards, cliques=tuple(built), home=home, states=sum(sizes))
