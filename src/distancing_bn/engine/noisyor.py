@@ -11,52 +11,61 @@ a sum of as many products of one factor per parent as there are non-zero weights
 ``w_y = λ_y − λ_{y+1}``. With a single weight the answer *couples nothing*: it is a likelihood on
 each parent and a constant. That covers the lowest answer (``w_0 = 1``: ``P(Y = 0 | x) = F_0``),
 "at most level y" (a step ``λ``), unanswered (``F_{K-1} = 1``: nothing at all) and any soft
-answer of that shape. Every other answer — a positive one is ``F_y − F_{y−1}`` — couples its
-parents (Quickscore's observation, Heckerman 1989). A question with at most one parent never
-couples anything, whatever its table; a question without local structure couples its parents
-for any informative answer.
+answer of that shape. Every other answer — a positive one is ``F_y − F_{y−1}``, a soft one is a
+mix of levels and so a weighted sum of the ``F_y`` — couples its parents (Quickscore's
+observation, Heckerman 1989). A question with at most one parent never couples anything,
+whatever its table; a question without local structure couples its parents for any informative
+answer; a variable without local structure (a cause, a facet) is simply a full table.
 
-The method (chosen by measuring the alternatives on the benchmark tiers, see benchmarks/bench_tiers.py):
+The method (each choice measured on the benchmark tiers, benchmarks/bench_tiers.py):
 
 1. **Absorb.** Every coupling-free answer of every row becomes log-likelihoods on the parents in
    ONE product ``S @ W`` (``S``: the rows' selected terms, ``W``: the log factors of every term of
-   every question), one-parent questions in one more product; a per-variable maximum keeps
-   everything in range and goes into ``log P(e)``.
+   every question), one-parent questions in one more; a per-variable maximum keeps everything in
+   range and goes into ``log P(e)``.
 2. **Group.** Rows are grouped by their set of coupling answers (a bit pattern per row); all rows
-   of a group share one plan and are computed together as arrays, so there is no Python loop per
-   row, only per distinct pattern.
-3. **Plan (cached per pattern).** The reduced graph has the latent variables (causes, facets,
-   any other hidden or answered-but-inner variable), the families of their tables (cause-to-cause
-   links and facets are just tables here, noisy or not), and one factor per coupling answer over
-   its parents. A coupling answer with five parents or more is entered as Díez and Galán's
-   multiplicative factorisation instead: an auxiliary variable over its terms, joined to each
-   parent by the factor ``g_{i,y}(x_i)`` and carrying the weights ``w_y L_y``, so that a question
-   over twelve causes adds a star, not a 4,096-state clique. Greedy min-fill elimination gives
-   the cliques; neighbouring cliques are merged while their union stays small (fewer array
-   calls); the constant tables of each clique are multiplied once per plan.
+   of a group share one plan and are computed together as arrays: there is a Python loop per
+   distinct pattern, never per row.
+3. **Plan** (:mod:`distancing_bn.engine.reduced`, cached per pattern). The reduced graph has the
+   latent variables (causes, facets, inner observables), their tables (cause-to-cause links and
+   facets are tables like any other), and one factor per coupling answer over its parents; a
+   coupling answer with :data:`AUX_PARENTS` parents or more is entered instead as Díez and Galán's
+   multiplicative factorisation (an auxiliary variable over its terms, joined to each parent by
+   ``g_{i,y}(x_i)`` and carrying the signed weights ``w_y L_y``), so that the premise of the
+   default model, over twelve causes, adds a star rather than a 4,096-state clique. Variables
+   joined to at most one other by fixed tables (most facets, lone causes) are summed out all at
+   once by two products; the rest are eliminated greedily by clique size (min-fill gave cliques
+   within a few percent on the tiers and cost 10–20× more to run, every new pattern), and
+   neighbouring cliques are merged up to 128 states (larger merges measured slower). The log
+   potential of every small clique is one gather-and-sum over the rows' log-likelihoods, the
+   coupling answers' tables and the fixed tables, whose indices are built for all cliques at once.
 4. **Propagate.** One collect pass (messages scaled by their largest magnitude, scales summed in
-   log space, so ``log P(e)`` is exact for any number of answers) and, for marginals, one
-   distribute pass (Hugin). Variables absent from every coupling answer are eliminated in tiny
-   cliques; a clique whose factors are all constant is computed once for the whole group.
+   log space, so ``log P(e)`` is exact for any number of answers, -inf only for impossible rows)
+   and, for marginals, one Hugin distribute pass. Clique arrays keep the row axis last.
 
-Enumerating the causes touched by positive answers, or Quickscore's sum over subsets of
-positive answers (``2^k`` terms, each cheap), were the alternatives: both are exponential in the
-positive answers (Quickscore also cancels terms of opposite signs), whereas the elimination is
-exponential only in the treewidth of what the positive answers couple. The auxiliary variable
-brings signed messages (its weights are ``±``); propagation normalises by magnitude, and the
-tests check it against the junction tree to 1e-9.
+Quickscore's sum over subsets of the positive answers (``2^k`` fully factorised terms), or
+enumerating every cause they touch, were the alternatives: both are exponential in the number
+of positive answers (40 at 30/400 with 10% positive), the elimination only in the treewidth of
+what they couple (largest cliques of 128 to 16k states there). The tests compare with an exact
+Quickscore in rationals. Signed messages (the auxiliary variables) are checked against the
+junction tree to 1e-9.
 
-**Next question.** For a question with product-form cumulative tables, "at most level y" is a
-coupling-free answer, so ``P(e, Q <= y)`` and the posteriors given it come from rows that share
-the plan of ``e``: one batched query of ``1 + Σ_Q (K_Q − 1)`` rows per evidence row gives every
-``P(e, Q = y, T) = P(e, Q <= y, T) − P(e, Q <= y − 1, T)`` and so every gain, for the
-``marginal`` criterion (``Σ_i I(T_i; Q | e)``) or, when the targets' joint is small, the
-``joint`` one (``I(T; Q | e)``), exactly as :func:`distancing_bn.information.rank_questions`
-defines them. Rows go in chunks, so memory stays bounded.
+**Next question** (:meth:`NoisyEngine.gains`). For a question with product-form cumulative
+tables, "at most level y" is a coupling-free answer, so ``P(e, Q <= y)`` and the posteriors given
+it come from rows that share the plan of ``e`` (made from ``e``'s step 1 plus that answer's
+log-likelihoods): one batched pass over ``1 + Σ_Q (K_Q − 1)`` rows per evidence row gives every
+``P(T_i, Q = y, e) = P(T_i, Q <= y, e) − P(T_i, Q <= y − 1, e)`` and so every ``marginal`` gain
+(``Σ_i I(T_i; Q | e)``). The ``joint`` criterion (``I(T; Q | e)``, when the targets' joint is small)
+reads ``P(T | e)`` once and, for questions over targets only, ``P(T, Q = y | e) = P(T | e) P(Q = y | T)``:
+three matrix products for all candidates. Both are exactly the definitions of
+:func:`distancing_bn.information.rank_questions`. Rows go in chunks: memory stays bounded.
+
+:func:`choose_backend` compares this backend's estimated cost with the junction tree's (from
+:func:`distancing_bn.inference.estimate_memory`) per model and per batch; ``backend=`` forces one.
 
 Imports numpy, :mod:`distancing_bn.errors`, :mod:`distancing_bn.network`,
-:mod:`distancing_bn.inference` (``QueryResult``, the tree's memory estimate) and
-:mod:`distancing_bn.engine.local`.
+:mod:`distancing_bn.inference` (``QueryResult``, the tree's memory estimate),
+:mod:`distancing_bn.engine.local` and :mod:`distancing_bn.engine.reduced`.
 """
 
 from __future__ import annotations
