@@ -27,7 +27,7 @@ from distancing_bn import load_model
 from distancing_bn.cpt import binary_table, noisy_max, noisy_or
 from distancing_bn.engine.local import detect_noisy, local_structure
 from distancing_bn.engine.noisyor import NoisyEngine, choose_backend
-from distancing_bn.errors import UnknownQuestionError
+from distancing_bn.errors import ModelTooLargeError, UnknownQuestionError
 from distancing_bn.evidence import Evidence, from_answers, normalise_answers
 from distancing_bn.inference import compile_engine
 from distancing_bn.information import batch_gains_from_evidence, entropy_bits, rank_questions
@@ -616,7 +616,7 @@ def tier30():
     return net, NoisyEngine(net)
 
 
-@pytest.mark.parametrize(("n_pos", "n_neg", "seed"), [(4, 120, 0), (5, 40, 1), (6, 60, 2)])
+@pytest.mark.parametrize(("n_pos", "n_neg", "seed"), [(4, 120, 0), (5, 40, 1), (6, 60, 2), (3, 397, 5)])
 def test_30x400_matches_exact_quickscore(tier30, n_pos: int, n_neg: int, seed: int) -> None:
     _check_exact(*tier30, _sparse_answers(tier30[0], n_pos, n_neg, seed))
 
@@ -625,6 +625,14 @@ def test_30x400_matches_exact_quickscore(tier30, n_pos: int, n_neg: int, seed: i
 @pytest.mark.parametrize("seed", [3])
 def test_30x400_matches_exact_quickscore_many_positives(tier30, seed: int) -> None:
     _check_exact(*tier30, _sparse_answers(tier30[0], 8, 392, seed))
+
+
+def test_a_plan_over_the_budget_is_refused_with_its_variables() -> None:
+    net = make_tier(20, 200)
+    lik = likelihoods(net, tier_evidence(net, 1, 0.3, answered=0.3, seed=1))
+    with pytest.raises(ModelTooLargeError, match="the clique the answers couple") as info:
+        NoisyEngine(net, memory_budget=1 << 16).query(lik, 1)
+    assert info.value.variables and all(v in net.targets for v in info.value.variables)
 
 
 # ---------------------------------------------------------------------------- choosing a backend
