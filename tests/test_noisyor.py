@@ -441,6 +441,19 @@ def test_default_model_gains_equal_rank_questions(default_model, criterion: str)
     np.testing.assert_allclose(np.where(mine.open, mine.gains, 0.0), np.where(mine.open, batch, 0.0), rtol=0, atol=TOL)
 
 
+def test_default_model_ranks_the_same_with_either_engine(default_model) -> None:
+    """Swapped in for the junction tree, the backend gives rank_questions the same answers."""
+    model, ne = default_model
+    answers = {"shuts_down": "sometimes", "worn_out": "yes", "low_mood": "no", "less_contact": "a_little"}
+    want = {c: rank_questions(model, answers, criterion=c, groups=False) for c in ("joint", "marginal")}
+    swapped = load_model()
+    swapped.__dict__["engine"] = ne  # the cached property, replaced
+    for c, ranking in want.items():
+        got = rank_questions(swapped, answers, criterion=c, groups=False)  # type: ignore[arg-type]
+        assert got.questions == ranking.questions
+        np.testing.assert_allclose(got.gain_bits, ranking.gain_bits, rtol=0, atol=TOL)
+
+
 # ---------------------------------------------------------------------------- 30 causes, 400 questions
 Dyadic = tuple[int, int]  # the exact number n · 2**e (every float is one)
 

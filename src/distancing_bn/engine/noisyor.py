@@ -246,6 +246,8 @@ class NoisyEngine:
         self._any_explicit = not self._multi_noisy.all() if self.multi else False
         self._multi_sizes = np.array([lf.levels for lf in self.multi], dtype=np.intp)
         self._plans: dict[Any, Plan] = {}
+        # as the junction tree's Engine has them, for the layers above (information.rank_questions)
+        self.leaf_host = {net.index[lf.name]: 0 for lf in self.leaves.values() if lf.name in net.observable_set}
         self._cum_targets: dict[str, FloatArray | None] = {}
         self._deltas: dict[str, FloatArray | None] = {}
         self._onehot: tuple[FloatArray, NDArray[np.intp]] | None = None
@@ -342,6 +344,11 @@ class NoisyEngine:
         self._block_starts = np.array(block_starts, dtype=np.intp)
         self._block_sizes = np.array([lf.levels for lf in self.unary_leaves] + [lf.levels for lf in self.multi])
         self._var_starts = np.array(self.offsets, dtype=np.intp)
+
+    @property
+    def fast_joint_gain(self) -> bool:
+        """True when :meth:`joint_gains` applies (as for the junction tree's ``Engine``)."""
+        return self.has_joint
 
     # ------------------------------------------------------------------ evidence
     def _evidence(
