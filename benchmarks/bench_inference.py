@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 from synthetic import make_diagnostic_network, sample_evidence  # noqa: E402
 
-from distancing_bn.inference import Engine  # noqa: E402
+from distancing_bn.engine import Engine  # noqa: E402
 from distancing_bn.network import Network  # noqa: E402
 
 warnings.simplefilter("ignore")
@@ -501,7 +501,8 @@ def machine_info() -> list[str]:
         pass
     import hashlib
 
-    src = ROOT / "src" / "distancing_bn" / "inference.py"
+    src_dir = ROOT / "src" / "distancing_bn" / "engine"
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(src_dir.glob("*.py"))))
     try:
         head = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -509,8 +510,8 @@ def machine_info() -> list[str]:
     except OSError:
         head = "?"
     lines = [
-        f"- code: git HEAD {head}, src/distancing_bn/inference.py sha256 "
-        f"{hashlib.sha256(src.read_bytes()).hexdigest()[:12]} (working tree, may be uncommitted)",
+        f"- code: git HEAD {head}, src/distancing_bn/engine/*.py sha256 "
+        f"{digest.hexdigest()[:12]} (working tree, may be uncommitted)",
         f"- date: {_dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- machine: {platform.machine()}, {os.cpu_count()} logical cores, {cpu}; "
         f"load average at start {os.getloadavg()[0]:.2f} (shared, noisy machine)",
@@ -550,7 +551,7 @@ def write_report(
     L.append(
         "Times are medians over repeats (`time.perf_counter`), IQR in brackets. Evidence: forward samples "
         "of the network with a quarter of the observables answered (one-hot) per row, so P(e) > 0. "
-        '"ours" is `Engine.query` from src/distancing_bn/inference.py; pyAgrum is one reused '
+        '"ours" is `Engine.query` from src/distancing_bn/engine; pyAgrum is one reused '
         "`LazyPropagation` (targets set to the wanted variables, `setEvidence`, `makeInference`, "
         "`posterior`); pgmpy is `VariableElimination.query` with the faster of one query per variable "
         "or one `joint=False` query over the targets plus one query per other variable "
@@ -767,7 +768,7 @@ def main() -> None:
             pe = Engine(pn)
             log(
                 f"  {name}: {len(pn.variables)} vars, {len(pn.targets)} targets, "
-                f"largest clique {max(int(np.prod(c.cards)) for c in pe.cliques)} states"
+                f"largest clique {max(int(np.prod(c.cards)) for c in pe.tree.cliques)} states"
             )
             non_targets = [v for v in pn.variables if v not in set(pn.targets)]
             d = single_section(

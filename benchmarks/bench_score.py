@@ -205,15 +205,13 @@ def profile_chunk(src: Path, rows: int = 50_000) -> dict:
     B._notices(m, ev)
     t["notices"] = time.perf_counter() - t0
     # next question: the one-pass kernel (posterior + best question) minus the posterior alone
-    from distancing_bn.gains import best_joint_questions
-
     available = ~B._answered(m, ev)
     costs = m.question_costs
     t0 = time.perf_counter()
     for s in range(0, rows, B._ENGINE_CHUNK):
         e = min(rows, s + B._ENGINE_CHUNK)
         lik = {q: a[s:e] for q, a in ev.likelihoods.items()}
-        best_joint_questions(m.engine, lik, e - s, m.questions, available=available[s:e], costs=costs, marginals=names)
+        m.engine.best_questions(lik, e - s, m.questions, available=available[s:e], costs=costs, marginals=names)
     t["next_question"] = max(0.0, time.perf_counter() - t0 - t["engine"])
     # whole score_frame (without next question: adds frame assembly to the stages above)
     t0 = time.perf_counter()
@@ -463,7 +461,7 @@ def report_md(res: dict) -> list[str]:
         "Same functions as `score_csv`, one thread (the command runs the engine stages in "
         "`--workers` threads and parses the next chunk meanwhile): `csvio.read_csv_chunks` (pyarrow), "
         "`_evidence`, `Engine.query` over the causes in sub-chunks of `_ENGINE_CHUNK`, `_notices`, "
-        "`gains.best_joint_questions` (the posterior and the best question in one pass; shown here is "
+        "`Engine.best_questions` (the posterior and the best question in one pass; shown here is "
         "its time beyond the posterior alone), output frame, `csvio.write_csv_chunk`."
     )
     L.append("")

@@ -56,9 +56,9 @@ sys.path.insert(0, str(HERE))
 from synthetic import sample_evidence  # noqa: E402
 from tiers import TIERS, likelihoods, make_tier, tier_evidence, to_pgmpy, to_pyagrum  # noqa: E402
 
+from distancing_bn.engine import compile_engine, estimate_memory  # noqa: E402
 from distancing_bn.engine.noisyor import NoisyEngine  # noqa: E402
 from distancing_bn.errors import ModelTooLargeError  # noqa: E402
-from distancing_bn.inference import compile_engine, estimate_memory  # noqa: E402
 from distancing_bn.network import Network  # noqa: E402
 
 Answers = Mapping[str, int | tuple[float, ...]]

@@ -34,7 +34,7 @@ Strategies
     (``Session.to_dict()`` output) with fields replaced or removed by it.
 
 Helpers (plain functions, not strategies): :func:`likelihoods_from` turns such evidence into the
-``(1, states)`` likelihood matrices that :meth:`distancing_bn.inference.Engine.query` takes.
+``(1, states)`` likelihood matrices that :meth:`distancing_bn.engine.Engine.query` takes.
 """
 
 from __future__ import annotations

@@ -140,11 +140,16 @@ def visible(pg: Any, section: str) -> bool:
 
 
 def answer_current(pg: Any, index: int = 0) -> str:
-    """Answer what is on screen (a question: the answer at ``index``; a checklist: 'none'); return its text."""
+    """Answer what is on screen (a question: the answer at ``index``; a checklist: 'none'; a grid:
+    the answer at ``index`` on every line); return its text."""
     legend = pg.locator("#q-legend").inner_text()
     boxes = pg.locator("#choices input[name=item]")
+    rows = pg.locator("#choices .grid-row")
     if boxes.count():
         pg.locator("label[for=c-none]").click()
+    elif rows.count():
+        for r in range(rows.count()):
+            pg.locator(f"label[for=g-{r}-{index}]").click()
     else:
         radios = pg.locator("#choices input[type=radio]")
         pg.locator(f"label[for={radios.nth(min(index, radios.count() - 1)).get_attribute('id')}]").click()
@@ -281,7 +286,15 @@ def test_three_questions_a_volunteered_one_and_a_result(page: Any, server: Serve
     first = causes.nth(0).inner_text()
     assert re.search(r"\d+% \(was \d+%\)", first)
     assert any(model.label(c) in first for c in model.causes)
-    assert "answered 4 questions" in page.locator("#result-stop").inner_text()
+    # four screens; every row of a checklist or grid counted: the first three steps as a session takes them
+    steps = []
+    s = model.session()
+    for _ in range(3):
+        steps.append(s.next_question())
+        s.answer(steps[-1], "none")
+    rows = sum(len(model.groups[q].items) if q in model.groups else 1 for q in steps) + 1
+    said = "answered 4 questions." if rows == 4 else f"answered {rows} questions on 4 screens."
+    assert said in page.locator("#result-stop").inner_text()
     why = explained[-1].json()  # what the page was told, and what it shows
     assert page.locator("#result-reasons li").count() == min(5, len(why["supports"])) + min(3, len(why["against"]))
     for r in why["supports"][:5]:
@@ -307,9 +320,12 @@ def safety_trigger(info: dict[str, Any]) -> tuple[str, str | None, str]:
 
 
 def test_safety_answer_shows_the_notice_first(page: Any, server: Server) -> None:
-    qid, answer, title = safety_trigger(api_model(server))
+    info = api_model(server)
+    qid, answer, title = safety_trigger(info)
     start(page, server.url)
-    volunteer(page, qid)
+    text = next(q["text"] for q in (*info["questions"], *info["groups"]) if q["id"] == qid)
+    if page.locator("#q-legend").inner_text() != text:  # a screen is on screen already: answer it there
+        volunteer(page, qid)
     page.locator(f"#choices input[value={answer}]").check()
     page.locator("#q-next").click()
     assert wait_step(page) == "notice"
@@ -356,6 +372,51 @@ def test_checklist_as_checkboxes(browser: Any, tmp_path: Path) -> None:
         context.close()
     finally:
         server.stop()
+
+
+def test_a_grid_is_one_screen_with_an_answer_per_line(page: Any, server: Server) -> None:
+    model = dbn.load_model()
+    gid = next(g for g, group in model.groups.items() if group.is_grid)
+    group = model.groups[gid]
+    start(page, server.url)
+    volunteer(page, gid)
+    assert page.locator("#q-legend").inner_text() == group.text
+    rows = page.locator("#choices .grid-row")
+    assert rows.count() == len(group.items)
+    assert rows.nth(0).locator(".grid-label").inner_text() == model.question_label(group.items[0])
+    scale = [*group.scale, "Not sure"] if group.scale else None
+    if scale:
+        assert rows.nth(0).locator(".segment label").all_inner_texts() == scale
+    assert page.locator("#q-unsure").inner_text() == "Not sure of any"
+    # every line but the last: a line left out is named, nothing is sent
+    for r in range(len(group.items) - 1):
+        page.locator(f"label[for=g-{r}-{r % 3}]").click()
+    page.locator("#q-next").click()
+    assert model.question_label(group.items[-1]) in page.locator("#q-message").inner_text()
+    assert visible(page, "ask") and page.locator("#q-legend").inner_text() == group.text
+    last = len(group.items) - 1
+    page.locator(f"label[for=g-{last}-{len(model.answers_of(group.items[-1]))}]").click()  # Not sure on one line
+    page.set_viewport_size(PHONE)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "9-grid-phone.png"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], "the grid is wider than a phone"
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/v1/next") else None)
+    page.locator("#q-next").click()
+    assert wait_step(page) in ("ask", "notice", "result")
+    answer = sent[0]["answers"][gid]
+    expected = {q: model.answers_of(q)[r % 3] for r, q in enumerate(group.items[:-1])}
+    assert answer == {**expected, group.items[-1]: "unsure"}
+    # back: the grid again, each line's answer kept
+    if visible(page, "notice"):
+        page.locator("#notice-continue").click()
+        wait_step(page)
+    if visible(page, "ask"):
+        page.locator("#q-back").click()
+        assert wait_step(page) == "ask" and page.locator("#q-legend").inner_text() == group.text
+        assert page.locator("#choices input:checked").count() == len(group.items)
+        assert page.locator(f"#g-{last}-{len(model.answers_of(group.items[-1]))}").is_checked()
 
 
 def test_screens_first_and_a_safety_cause_is_not_listed_as_a_reason(browser: Any, tmp_path: Path) -> None:

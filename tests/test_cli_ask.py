@@ -230,7 +230,14 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-PROMPTS = {"answer": r"\n> ", "number": r"\nnumber> ", "notice": r"\nc or q> ", "kind": r"\nkind> "}
+PROMPTS = {
+    "answer": r"\n> ",
+    "number": r"\nnumber> ",
+    "notice": r"\nc or q> ",
+    "kind": r"\nkind> ",
+    "row": r"\n[a-z]> ",  # a grid asked one line at a time
+}
+QUESTION_HEAD = r"^Question \d+(?: \((?:a checklist|one answer per line)\))?\n"
 
 
 class Ask:
@@ -270,12 +277,12 @@ class Ask:
     @property
     def current(self) -> str | None:
         """The id of the question (or checklist) on screen now, from its text."""
-        blocks = re.split(r"^Question \d+(?: \(a checklist\))?\n", self.block, flags=re.MULTILINE)
+        blocks = re.split(QUESTION_HEAD, self.block, flags=re.MULTILINE)
         if len(blocks) < 2:
             return None
         lines = []
         for line in blocks[-1].split("\n"):
-            if re.match(r"^ {3}\d+\) ", line):
+            if re.match(r"^ {3}(?:\d+|[a-z])\) ", line):
                 break
             lines.append(line)
         return self.by_text.get(_norm(" ".join(lines)))
@@ -292,10 +299,12 @@ class Ask:
         return out
 
     def volunteer(self, item: str) -> str:
-        """Type 'l', pick ``item`` from the list by its number; wait for its prompt."""
-        assert self.type("l") == "number", self.block
+        """Type 'l' (and 'a' for all when the list starts with its themes), pick ``item`` by its number."""
+        if self.type("l") == "kind":
+            self.type("a")
+        assert self.kind == "number", self.block
         listing = self.listing()
-        label = self.model.question_label(item) + (" (checklist)" if item in self.model.groups else "")
+        label = self.model.question_label(item) + _suffix(self.model, item)
         number = next(n for n, (_, text) in enumerate(listing, start=1) if text == label)
         kind = self.type(str(number))
         assert self.current == item, self.block
@@ -333,6 +342,38 @@ class Ask:
     @property
     def transcript(self) -> str:
         return self.log.getvalue().replace("\r\n", "\n")
+
+
+def _suffix(model: Model, item: str) -> str:
+    """What the volunteer list adds to a group's label."""
+    group = model.groups.get(item)
+    if group is None:
+        return ""
+    return " (grid)" if getattr(group, "is_grid", False) else " (checklist)"
+
+
+def grid_rows(block: str) -> list[str]:
+    """The lettered lines of the grid on screen (joined across wrapped lines)."""
+    body = re.split(QUESTION_HEAD, block, flags=re.MULTILINE)[-1]
+    out: list[str] = []
+    for line in body.split("\n"):
+        m = re.match(r"^ {3}([a-z])\) (.*)$", line)
+        if m:
+            out.append(m.group(2))
+        elif out and line.startswith("      ") and not line.strip().startswith("Answers"):
+            out[-1] += " " + line.strip()
+        elif out:
+            break
+    return out
+
+
+def first_choice(ask: Ask, item: str) -> str:
+    """The first answer of whatever is on screen: 1, 0 (none of a checklist) or 1 on every line of a grid."""
+    if item in ask.model.groups:
+        if getattr(ask.model.groups[item], "is_grid", False):
+            return " ".join("1" for _ in grid_rows(ask.block))
+        return "0"
+    return "1"
 
 
 def assert_no_ids(model: Model, out: str) -> None:
@@ -566,6 +607,76 @@ def test_checklist_multi_select(ask_model: Model, ask_model_path: Path, session_
     assert ask_model.question_text("long_hours") not in report
 
 
+def test_a_grid_is_one_screen_answered_by_line(model: Model, session_file: Path) -> None:
+    """The default model's grids: lettered lines, the answers once, "1 3 2 ..." or line by line, unsure per line."""
+    gid = next(g for g, group in model.groups.items() if group.is_grid and len(group.items) == 6)
+    group = model.groups[gid]
+    items = list(group.items)
+    scale = list(group.scale) or [
+        model.spec.question(items[0]).display(a).capitalize() for a in model.answers_of(items[0])
+    ]
+    ask = Ask(model, "--save", str(session_file), columns=80)
+    ask.wait()
+    ask.go_to(gid)
+    assert f"Question 1 (one answer per line)\n{group.text}" in ask.block.replace("\r", "")
+    assert grid_rows(ask.block) == [model.question_label(q) for q in items]
+    answers_line = " · ".join(f"{i} {h}" for i, h in enumerate(scale, start=1)) + " · u Not sure"
+    assert f"Answers: {answers_line}" in _norm(ask.block)
+    assert max(len(line) for line in ask.block.split("\n")) <= 80
+    assert "Press Enter alone to answer one line at a time." in _norm(ask.block)  # the first grid: in full
+    # a wrong count, and a word that is no answer, are named; nothing is recorded
+    assert ask.type("1 2") == "answer" and "That is 2 answers; please type 6, one for each line." in _norm(ask.block)
+    assert ask.type("1 2 3 1 2 lots") == "answer" and "Line f: That is not one of the answers." in _norm(ask.block)
+    assert saved(session_file)["history"] == []
+    # numbers, a word, and u for one line
+    words = scale[2].lower()
+    ask.type(f"1 3 2 u 1 {words}")
+    history = saved(session_file)["history"]
+    expected = [model.answers_of(items[0])[0], model.answers_of(items[1])[2], model.answers_of(items[2])[1], "unsure"]
+    expected += [model.answers_of(items[4])[0], model.answers_of(items[5])[2]]
+    assert history == [[gid, dict(zip(items, expected, strict=True))]]
+    echo = _norm(ask.block)
+    assert f"Your answers: a) {scale[0]} · b) {scale[2]} · c) {scale[1]} · d) not sure" in echo
+    from distancing_bn.session import Session
+
+    session = Session.from_dict(saved(session_file), model)
+    assert session.steps == 1 and session.items_asked == 6 and items[3] not in session.answers
+    # back, then the same grid line by line (Enter), with b to start the grid again
+    if ask.kind == "notice":
+        ask.type("c")
+    assert ask.type("b") == "answer" and saved(session_file)["history"] == []
+    ask.go_to(gid)
+    assert ask.type("") == "row" and _norm(model.question_label(items[0])) in _norm(ask.block)
+    assert ask.type("2") == "row"
+    assert ask.type("b") == "answer"  # the whole grid again
+    ask.type("")
+    for typed in ("2", "u", scale[0].lower()[:3], "3", "1", "1"):
+        kind = ask.type(typed)
+    assert kind in ("answer", "notice", "end")
+    history = saved(session_file)["history"]
+    answers = [model.answers_of(items[0])[1], "unsure", model.answers_of(items[2])[0]]
+    answers += [model.answers_of(items[3])[2], model.answers_of(items[4])[0], model.answers_of(items[5])[0]]
+    assert history == [[gid, dict(zip(items, answers, strict=True))]]
+    # digits without spaces, on the next grid
+    if ask.kind == "notice":
+        ask.type("c")
+    other = next(g for g, grp in model.groups.items() if grp.is_grid and g != gid and len(grp.items) == 6)
+    ask.go_to(other)
+    shown = _norm(ask.block.split("Question", 1)[-1])
+    assert "One answer for each line, in order (u: not sure; Enter alone: line by line)." in shown
+    assert "Press Enter alone" not in shown  # later grids: one short line
+    ask.type("123123")
+    assert saved(session_file)["history"][-1][1] == {
+        q: model.answers_of(q)[k] for q, k in zip(model.groups[other].items, (0, 1, 2, 0, 1, 2), strict=True)
+    }
+    if ask.kind == "notice":
+        ask.type("c")
+    ask.type("q")
+    status, out = ask.finish()
+    assert status == 0 and "Traceback" not in out
+    assert_no_ids(model, out)
+
+
 def test_an_unsure_checklist_is_set_aside_with_its_items(
     ask_model: Model, ask_model_path: Path, session_file: Path
 ) -> None:
@@ -784,7 +895,7 @@ def _answer_anything(ask: Ask, steps: int) -> None:
             return
         item = ask.current
         assert item is not None, ask.block
-        ask.type("0" if item in ask.model.groups else "1")
+        ask.type(first_choice(ask, item))
 
 
 def test_narrow_terminal_wraps_whole_words_and_shows_no_ids(model: Model) -> None:
@@ -806,12 +917,12 @@ def test_narrow_terminal_wraps_whole_words_and_shows_no_ids(model: Model) -> Non
         assert item is not None, ask.block
         seen.append(item)
         # the question, as wrapped on screen, is exactly its text: no word was broken
-        body = re.split(r"^Question \d+(?: \(a checklist\))?\n", ask.block, flags=re.MULTILINE)[-1]
-        text_lines = body.split("\n   1) ", 1)[0].split("\n")
+        body = re.split(QUESTION_HEAD, ask.block, flags=re.MULTILINE)[-1]
+        text_lines = re.split(r"\n   (?:1|a)\) ", body, maxsplit=1)[0].split("\n")
         assert " ".join(text_lines) == _norm(
             model.question_text(item) if item not in model.groups else model.groups[item].text
         )
-        ask.type("0" if item in model.groups else "2")
+        ask.type("0" if item in model.groups and not model.groups[item].is_grid else first_choice(ask, item))
     assert seen
     if ask.kind == "answer":
         ask.type("l")
@@ -825,7 +936,7 @@ def test_narrow_terminal_wraps_whole_words_and_shows_no_ids(model: Model) -> Non
     flat = _norm(out)
     assert _norm(model.disclaimer) in flat
     assert_no_ids(model, out)
-    assert not re.search(r"\bbits?\b", out)
+    assert not re.search(r"\b\d+(?:\.\d+)? bits?\b|\bbits\b", out)  # no information units ("a bit" is English)
     assert "Traceback" not in out
 
 
@@ -1134,3 +1245,35 @@ def test_an_answer_contradicting_an_earlier_one_is_asked_again(tmp_path: Path) -
     text = _norm(out.getvalue())
     assert "That answer cannot hold together with your answer to: Does it show A?" in text
     assert session.answers["hides_a"] == "no" and session.posterior.probabilities["a"] == 1.0
+
+
+def test_the_report_says_a_grid_line_as_the_column_chosen(model: Model) -> None:
+    """A grid row is said by its label and the heading the person chose, not the answer's own id or label."""
+    from distancing_bn._ask import report
+
+    answers = {
+        "emotionally_closed": "often",
+        "declines_help": "often",
+        "says_im_fine": "often",
+        "pulls_back_after_closeness": "often",
+        "hot_and_cold": "never",
+        "tenses_at_touch": "sometimes",
+        "less_sex": "somewhat",  # its own label is "Somewhat"; the changes grid shows "A little"
+        "less_contact": "a_little",
+        "less_affection": "a_lot",
+        "less_physically_drawn": "no",
+        "less_connected": "very_much",  # its own label is "Very much"; the grid shows "A lot"
+        "time_together_flat": "somewhat",
+    }
+    picked = {q: gid for gid in ("closeness_grid", "changes_grid") for q in model.groups[gid].items}
+    out = io.StringIO()
+    report(model, answers, out, width=200, picked_in=picked)
+    text = out.getvalue()
+    closeness = model.question_label("closeness_grid")
+    changes = model.question_label("changes_grid")
+    label = model.question_label("pulls_back_after_closeness")
+    assert f'You answered "Often" to "{label}" ({closeness})' in text
+    assert f'You answered "A little" to "{model.question_label("less_sex")}" ({changes})' in text
+    assert f'You answered "A lot" to "{model.question_label("less_connected")}" ({changes})' in text
+    assert '"Somewhat" to' not in text and '"Very much" to' not in text
+    assert_no_ids(model, text)

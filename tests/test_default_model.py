@@ -121,7 +121,8 @@ def test_every_question_has_label_and_theme(data: dict[str, Any]) -> None:
 
 def test_screens_and_checklists(model: Any, data: dict[str, Any]) -> None:
     groups = {g["id"]: g for g in data["groups"]}
-    assert model.screens[:3] == ("safety_checklist", "self_harm_talk", "mood_checklist")
+    # safety first, then mood with the crisis question inside it (as PHQ-9 asks item 9 among the others)
+    assert model.screens[:2] == ("safety_checklist", "mood_checklist")
     safety = groups["safety_checklist"]
     assert safety["screen"] == 1 and len(safety["items"]) <= 10
     for item in (
@@ -133,19 +134,27 @@ def test_screens_and_checklists(model: Any, data: dict[str, Any]) -> None:
         "sexual_pressure",
     ):
         assert item in safety["items"]
+    assert groups["mood_checklist"]["screen"] == 2
     assert set(groups["mood_checklist"]["items"]) == {
         "low_mood",
         "lost_interest",
         "grief_lingers",
+        "self_harm_talk",
         "heavy_use",
         "use_causes_problems",
+        "hides_use",
     }
     life = groups["life_events"]
     assert "screen" not in life and len(life["items"]) == 8
     qs = {q["id"]: q for q in data["questions"]}
     for g in groups.values():
-        for item in g["items"]:
-            assert qs[item]["answers"] == ["no", "yes"], item
+        answers = [qs[item]["answers"] for item in g["items"]]
+        if g.get("kind") == "grid":  # one answer scale, one line each, at most 6 lines of 3 levels
+            assert all(len(a) == len(answers[0]) >= 3 for a in answers), g["id"]
+            assert len(g["items"]) <= 6 and len(g.get("scale", answers[0])) == len(answers[0]), g["id"]
+        else:
+            for item, a in zip(g["items"], answers, strict=True):
+                assert a == ["no", "yes"], item
     assert qs["self_harm_talk"]["notices"] == {"crisis": ["yes"]}
 
 

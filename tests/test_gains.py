@@ -1,6 +1,6 @@
-"""Exact joint gain kernels (:mod:`distancing_bn.gains`).
+"""Exact joint gain kernels (:mod:`distancing_bn.engine.gains`).
 
-``best_joint_questions`` skips candidates by an upper bound; it must pick exactly the question
+``Engine.best_questions`` skips candidates by an upper bound; it must pick exactly the question
 that ranking every exact gain picks (same tie rule), with the same gain, and give the same
 posterior as a plain query. The bound itself must never be below the exact gain. Exactness of
 the gains against pgmpy is in ``tests/oracle/test_information_oracle.py``.
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from distancing_bn import load_model
-from distancing_bn.gains import _upper_bounds, best_joint_questions
+from distancing_bn.engine.gains import upper_bounds
 from distancing_bn.model import Model
 from distancing_bn.network import Network
 from distancing_bn.simulate import sample_cases
@@ -65,7 +65,7 @@ def test_best_question_equals_ranking_every_gain(model: Model, seed: int, unit_c
     rng = np.random.default_rng(seed + 10)
     costs = np.ones(len(qs)) if unit_costs else rng.uniform(0.5, 3.0, len(qs))
     available = ~np.stack([~np.all(lik[q] == 1.0, axis=1) for q in qs], axis=1)
-    best = best_joint_questions(model.engine, lik, rows, qs, available=available, costs=costs, marginals=model.causes)
+    best = model.engine.best_questions(lik, rows, qs, available=available, costs=costs, marginals=model.causes)
     ref_index, ref_gain = reference_best(model, lik, rows, costs)
     np.testing.assert_array_equal(best.index, ref_index)
     np.testing.assert_allclose(best.gain, ref_gain, rtol=0, atol=1e-12)
@@ -82,13 +82,14 @@ def test_upper_bound_is_never_below_the_exact_gain(model: Model) -> None:
     lik = random_likelihoods(model, rows, seed=3, share=0.4, soft=0.2)
     qs = list(model.questions)
     gains = model.engine.joint_gains(lik, rows, qs)[0]
-    _lam, belief, up, _ = model.engine._collect(lik, rows)
-    full = model.engine._distribute(belief, up, rows)
-    bound = _upper_bounds(model.engine, full, qs, rows)
+    tree = model.engine.tree
+    _lam, belief, up, _ = tree.collect(lik, rows)
+    full = tree.distribute(belief, up, rows)
+    bound = upper_bounds(tree, full, qs, rows)
     unanswered = np.stack([np.all(lik[q] == 1.0, axis=1) for q in qs], axis=1)
     assert np.all(bound[unanswered] >= gains[unanswered] - 1e-12)
     # questions whose parents are all causes: the bound is the gain itself
-    root_hosted = [j for j, q in enumerate(qs) if model.engine.leaf_host[model.network.index[q]] == model.engine.root]
+    root_hosted = [j for j, q in enumerate(qs) if tree.leaf_host[model.network.index[q]] == tree.root]
     assert root_hosted
     sub = unanswered[:, root_hosted]
     np.testing.assert_allclose(bound[:, root_hosted][sub], gains[:, root_hosted][sub], atol=1e-12)
@@ -101,7 +102,7 @@ def test_rows_with_everything_answered_have_no_question(model: Model) -> None:
     available = np.zeros((3, len(qs)), dtype=bool)
     available[1, 5] = True  # only row 1 may be asked, and only question 5
     lik[qs[5]][1] = 1.0
-    best = best_joint_questions(model.engine, lik, 3, qs, available=available)
+    best = model.engine.best_questions(lik, 3, qs, available=available)
     assert best.index.tolist() == [-1, 5, -1]
     assert np.isnan(best.gain[[0, 2]]).all() and best.gain[1] >= 0
 
@@ -128,7 +129,7 @@ def test_ties_go_to_the_first_question() -> None:
     lik = {"q3": np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])}
     available = np.ones((3, 3), dtype=bool)
     available[1:, qs.index("q3")] = False
-    best = best_joint_questions(m.engine, lik, 3, qs, available=available)
+    best = m.engine.best_questions(lik, 3, qs, available=available)
     first_of_pair = min(qs.index("q1"), qs.index("q2"))
     assert best.index.tolist() == [first_of_pair] * 3
 
@@ -140,7 +141,7 @@ def test_best_question_on_random_networks(data: st.DataObject) -> None:
     net = Network.create(**kwargs)
     m = Model(net)
     qs = list(m.questions)
-    assume(qs and m.engine.fast_joint_gain and all(net.index[q] in m.engine.leaf_host for q in qs))
+    assume(qs and m.engine.joint_gain_applies(qs))
     rows = 40
     rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
     lik = {}
@@ -152,7 +153,7 @@ def test_best_question_on_random_networks(data: st.DataObject) -> None:
         lik[q] = lam
     costs = rng.uniform(0.5, 2.0, len(qs))
     available = np.stack([np.all(lik[q] == 1.0, axis=1) for q in qs], axis=1)
-    best = best_joint_questions(m.engine, lik, rows, qs, available=available, costs=costs)
+    best = m.engine.best_questions(lik, rows, qs, available=available, costs=costs)
     ref_index, ref_gain = reference_best(m, lik, rows, costs)
     possible = np.isfinite(m.engine.query(lik, rows, marginals=[]).log_evidence)
     np.testing.assert_array_equal(best.index[possible], ref_index[possible])

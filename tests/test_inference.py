@@ -20,6 +20,7 @@ import pytest
 
 import distancing_bn
 from distancing_bn import Model, Network
+from distancing_bn.engine.plan import FOLD_KEPT
 from distancing_bn.simulate import sample_cases
 
 AB = ("absent", "present")
@@ -446,7 +447,7 @@ def test_memory_budget_is_a_keyword_of_the_model_and_the_engine() -> None:
     with pytest.raises(distancing_bn.ModelTooLargeError, match=r"memory budget of 1\.0 KiB"):
         Model(net, memory_budget=1024)
     with pytest.raises(distancing_bn.ModelTooLargeError):
-        distancing_bn.inference.compile_engine(net, memory_budget=estimate.needed_bytes - 1)
+        distancing_bn.engine.compile_engine(net, memory_budget=estimate.needed_bytes - 1)
     exact = Model(net, memory_budget=estimate.needed_bytes).memory_estimate
     assert exact.needed_bytes == estimate.needed_bytes and exact.max_rows() == 1
     assert Model(net, memory_budget=None).memory_estimate.max_rows() is None
@@ -540,12 +541,10 @@ def test_batches_run_in_passes_within_the_budget(default_model: Model) -> None:
     np.testing.assert_allclose(l2, l1, rtol=1e-12)
     for a, b in zip(p1, p2, strict=True):
         np.testing.assert_allclose(b, a, atol=1e-12)
-    from distancing_bn.gains import best_joint_questions
-
     available = np.column_stack([codes[q] < 0 for q in qs])
     kw = {"available": available, "costs": default_model.question_costs, "marginals": names}
-    b1 = best_joint_questions(default_model.engine, ev.likelihoods, rows, qs, **kw)
-    b2 = best_joint_questions(small.engine, ev.likelihoods, rows, qs, **kw)
+    b1 = default_model.engine.best_questions(ev.likelihoods, rows, qs, **kw)
+    b2 = small.engine.best_questions(ev.likelihoods, rows, qs, **kw)
     np.testing.assert_array_equal(b2.index, b1.index)
     np.testing.assert_allclose(b2.gain, b1.gain, atol=1e-12)
     np.testing.assert_allclose(b2.result.marginals[names[0]], b1.result.marginals[names[0]], atol=1e-12)
@@ -599,7 +598,7 @@ def test_caches_stay_bounded_over_many_different_answer_sets(default_model: Mode
             1,
             [q for q in questions if q not in answers],
         )
-    for c in model.engine.cliques:
+    for c in model.engine.tree.cliques:
         if c.fold is not None:
-            assert len(c.fold_used) <= 64 and c.fold_used.nbytes <= distancing_bn.inference._FOLD_KEPT * c.fold.nbytes
-    assert len(model.engine._gain_layouts) <= 256
+            assert len(c.fold_used) <= 64 and c.fold_used.nbytes <= FOLD_KEPT * c.fold.nbytes
+    assert len(model.engine.tree.gain_layouts) <= 256

@@ -395,7 +395,7 @@ def test_batch_gains_from_evidence_equal_rank_questions(model: Model, criterion:
 # ----------------------------------------------------------------------------- stop rule
 def test_stop_rule_defaults() -> None:
     rule = StopRule()
-    assert (rule.min_gain_bits, rule.decided_low, rule.decided_high, rule.max_questions) == (0.05, 0.1, 0.9, None)
+    assert (rule.min_gain_bits, rule.decided_low, rule.decided_high, rule.max_questions) == (0.1, 0.1, 0.9, None)
     with pytest.raises(ValueError, match="decided_low <= decided_high"):
         StopRule(decided_low=0.9, decided_high=0.1)
 

@@ -21,8 +21,19 @@ def model() -> dbn.Model:
     return dbn.load_model(EXAMPLE)
 
 
+_JOINTS: dict[int, tuple[dbn.Model, np.ndarray, list[str]]] = {}
+
+
 def _full_joint(model: dbn.Model) -> tuple[np.ndarray, list[str]]:
-    """P(every variable) by brute force: the product of all tables, one axis per variable."""
+    """P(every variable) by brute force: the product of all tables, one axis per variable (kept per model)."""
+    if id(model) in _JOINTS and _JOINTS[id(model)][0] is model:
+        return _JOINTS[id(model)][1], _JOINTS[id(model)][2]
+    joint, names = _product_of_tables(model)
+    _JOINTS[id(model)] = (model, joint, names)
+    return joint, names
+
+
+def _product_of_tables(model: dbn.Model) -> tuple[np.ndarray, list[str]]:
     net = model.network
     names = list(net.variables)
     letters = dict(zip(names, string.ascii_letters, strict=False))
@@ -69,7 +80,7 @@ def _brute_gain(model: dbn.Model, answers: dict[str, str], items: list[str], cri
         return float(sum(min(m[1], m[0]) for m in margins))
 
     total = 0.0
-    for outcome in itertools.product(range(2), repeat=len(items)):
+    for outcome in itertools.product(*(range(model.network.card(q)) for q in items)):
         p_o = pt_g[(Ellipsis, *outcome)]
         if p_o.sum() > 0:
             total += float(p_o.sum()) * uncertainty(p_o)
@@ -98,6 +109,194 @@ def test_checklist_gain_equals_brute_force_enumeration(model: dbn.Model, criteri
             assert frame.loc[q, "expected_gain_bits"] == pytest.approx(
                 _brute_gain(model, answers, [q], criterion), abs=1e-12
             )
+
+
+# A rating grid: three-level questions sharing one scale, one of them through a facet, one with two
+# causes, one with two facets (so the example stays non-local), and a grid given its own headings.
+GRID_QUESTIONS = """
+  - id: flat
+    label: Time together feels flat
+    theme: Closeness
+    text: Does time together feel flat?
+    answers: [no, a_little, a_lot]
+    leak: {a_little: 0.1, a_lot: 0.03}
+    leak_rationale: Test number.
+    links:
+      - {cause: drifting, strength: {a_little: 0.3, a_lot: 0.4}, rationale: Test number.}
+      - {cause: low_mood_cause, strength: {a_little: 0.2, a_lot: 0.3}, rationale: Test number.}
+  - id: snappy
+    label: Short with you
+    theme: Talking
+    text: Is your partner short with you?
+    answers: [no, a_little, a_lot]
+    leak: {a_little: 0.1, a_lot: 0.05}
+    leak_rationale: Test number.
+    links:
+      - {facet: work_stress, strength: {a_little: 0.3, a_lot: 0.3}, rationale: Test number.}
+  - id: worried
+    label: On edge
+    theme: Mood
+    text: Does your partner seem on edge?
+    answers: [never, sometimes, often]
+    leak: {sometimes: 0.15, often: 0.05}
+    leak_rationale: Test number.
+    links:
+      - {facet: work_stress, strength: {sometimes: 0.3, often: 0.3}, rationale: Test number.}
+      - {facet: money_stress, strength: {sometimes: 0.2, often: 0.4}, rationale: Test number.}
+      - {cause: control, strength: {sometimes: 0.2, often: 0.5}, rationale: Test number.}
+  - id: gloomy
+    label: Gloomy
+    theme: Mood
+    text: Does your partner seem gloomy?
+    answers: [never, sometimes, often]
+    leak: {sometimes: 0.1, often: 0.02}
+    leak_rationale: Test number.
+    links:
+      - {cause: low_mood_cause, strength: {sometimes: 0.4, often: 0.4}, rationale: Test number.}
+"""
+GRID_GROUPS = """
+  - id: changes
+    kind: grid
+    label: What has changed
+    theme: Closeness
+    text: How much have these changed?
+    items: [less_talk, flat, snappy]
+    cost: 1.5
+  - id: moods
+    kind: grid
+    label: Moods
+    theme: Mood
+    text: How often does your partner seem like this?
+    items: [worried, gloomy]
+    scale: [Never or rarely, Sometimes, Often]
+"""
+
+
+def _grid_text(local: bool = False) -> str:
+    text = EXAMPLE.read_text()
+    text = text.replace("\ngroups:\n", "\n" + GRID_QUESTIONS.lstrip("\n") + "\ngroups:\n", 1)
+    text = text.rstrip("\n") + "\n" + GRID_GROUPS.lstrip("\n")
+    if local:  # at most one facet per question: the local path
+        text = text.replace("      - {facet: money_stress, strength: 0.4, rationale: Test number.}\n", "", 1)
+        text = text.replace(
+            "      - {facet: money_stress, strength: {sometimes: 0.2, often: 0.4}, rationale: Test number.}\n", "", 1
+        )
+    return text
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["blocks", "local"])
+def grid_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dbn.Model:
+    """The example with two rating grids (one with a two-answer row and its own headings)."""
+    path = tmp_path_factory.mktemp("grid") / "grid.yaml"
+    path.write_text(_grid_text(local=request.param))
+    return dbn.load_model(path)
+
+
+def test_the_grid_models_take_the_paths_they_are_meant_to(grid_model: dbn.Model) -> None:
+    from distancing_bn.information import _local_given_targets
+
+    local = "money_stress" not in grid_model.network.parents["worried"]
+    assert _local_given_targets(grid_model.network) == local
+    assert grid_model.groups["changes"].is_grid and grid_model.groups["moods"].scale[0] == "Never or rarely"
+
+
+@pytest.mark.parametrize("criterion", ["joint", "marginal", "decision"])
+@pytest.mark.parametrize(
+    "answers",
+    [{}, {"snappy": "a_lot"}, {"money": "yes", "sad": "no"}, {"tired": "yes", "gloomy": "often"}, {"afraid": "yes"}],
+)
+def test_grid_gain_equals_brute_force_enumeration_of_the_full_joint(
+    grid_model: dbn.Model, criterion: str, answers: dict
+) -> None:
+    frame = rank_questions(grid_model, answers, criterion=criterion, costs=False).to_frame().set_index("question")
+    checked = 0
+    for gid, group in grid_model.groups.items():
+        items = [q for q in group.items if q not in answers]
+        if len(items) < 2:
+            assert frame.loc[gid, "answered"]
+            continue
+        expected = _brute_gain(grid_model, answers, items, criterion)
+        assert frame.loc[gid, "expected_gain_bits"] == pytest.approx(expected, abs=1e-12), gid
+        checked += group.is_grid
+    assert checked >= 1
+
+
+@pytest.mark.parametrize("criterion", ["joint", "marginal", "decision"])
+def test_every_group_path_agrees_on_grids(grid_model: dbn.Model, criterion: str) -> None:
+    """The row-per-outcome path (3**k rows, one query) against the block or local one."""
+    from distancing_bn.information import _group_gains, _group_gains_by_rows, open_groups
+
+    for answers in ({}, {"flat": "a_little", "afraid": "no"}):
+        groups = open_groups(grid_model, set(answers))
+        fast, p_fast = _group_gains(grid_model, answers, groups, criterion, None)
+        rows, p_rows = _group_gains_by_rows(grid_model, answers, groups, criterion, None)
+        np.testing.assert_allclose(fast, rows, rtol=0, atol=1e-12)
+        for a, b, (_, items) in zip(p_fast, p_rows, groups, strict=True):
+            assert a.shape == b.shape == (int(np.prod([grid_model.network.card(q) for q in items])),)
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)  # the same outcome order too
+            assert a.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("criterion", ["joint", "marginal", "decision"])
+def test_mixed_answer_counts_are_enumerated_exactly(grid_model: dbn.Model, criterion: str) -> None:
+    """The gain code takes any product of answer counts (2 x 3 x 3 x 2 here), whatever the file allows."""
+    from distancing_bn.information import _group_gains, _group_gains_by_rows
+
+    items = ["sad", "worried", "flat", "long_hours"]
+    for answers in ({}, {"gloomy": "sometimes", "money": "yes"}):
+        fast, p_fast = _group_gains(grid_model, answers, [("mixed", items)], criterion, None)
+        rows, _ = _group_gains_by_rows(grid_model, answers, [("mixed", items)], criterion, None)
+        expected = _brute_gain(grid_model, answers, items, criterion)
+        assert fast[0] == pytest.approx(expected, abs=1e-12) and rows[0] == pytest.approx(expected, abs=1e-12)
+        assert p_fast[0].shape == (36,)
+
+
+def test_a_grid_for_one_target_is_its_mutual_information(grid_model: dbn.Model) -> None:
+    joint, names = _full_joint(grid_model)
+    items = list(grid_model.groups["changes"].items)
+    fixed = dict(grid_model.observed)
+    sub = _condition(joint, names, grid_model, {})
+    free = [v for v in names if v not in fixed]
+    keep = [free.index("drifting"), *(free.index(q) for q in items)]
+    p = sub.sum(axis=tuple(i for i in range(len(free)) if i not in keep))
+    p = np.moveaxis(p, [sorted(keep).index(k) for k in keep], list(range(len(keep))))
+    p = p / p.sum()
+    p_t, p_o = p.sum(axis=tuple(range(1, p.ndim))), p.sum(axis=0)
+    expected = float(entropy_bits(p_t) + entropy_bits(p_o.ravel()) - entropy_bits(p.ravel()))
+    frame = rank_questions(grid_model, {}, target="drifting", costs=False).to_frame().set_index("question")
+    assert frame.loc["changes", "expected_gain_bits"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_grid_answers_per_row_with_unsure(grid_model: dbn.Model) -> None:
+    s = grid_model.session()
+    s.answer("changes", {"less_talk": "a_lot", "flat": "unsure"})  # snappy left out: unsure as well
+    assert s.answers == {"less_talk": "a_lot"}
+    assert s.steps == 1 and s.items_asked == 3
+    assert {"less_talk", "flat", "snappy"} <= set(s.asked)
+    assert s.ranking().to_frame().set_index("question").loc["changes", "answered"]
+    s.answer("snappy", "a_little")  # a row left unsure may be volunteered later, once
+    assert s.answers["snappy"] == "a_little"
+    with pytest.raises(dbn.DistancingBNError, match="already asked"):
+        s.answer("snappy", "no")
+    with pytest.raises(dbn.DistancingBNError, match="grid 'changes' was already asked"):
+        s.answer("changes", "unsure")
+    assert grid_model.session().answer("moods", "unsure").answers == {}
+    with pytest.raises(InvalidAnswerError, match="not an open row"):
+        grid_model.session().answer("moods", {"long_hours": "yes"})
+    with pytest.raises(InvalidAnswerError, match="mapping of its rows"):
+        grid_model.session().answer("moods", ["worried"])  # a checklist's form is refused
+    with pytest.raises(InvalidAnswerError):
+        grid_model.session().answer("moods", {"worried": "a_lot"})  # not one of its answers
+    again = dbn.Session.from_dict(s.to_dict(), grid_model)
+    assert again.answers == s.answers and again.steps == s.steps and again.items_asked == s.items_asked
+
+
+def test_a_grid_row_answered_alone_leaves_the_rest(grid_model: dbn.Model) -> None:
+    s = grid_model.session().answer("gloomy", "often")
+    s.answer("moods", {"worried": "never"})
+    assert s.answers == {"gloomy": "often", "worried": "never"}
+    with pytest.raises(InvalidAnswerError, match="not an open row"):
+        grid_model.session().answer("gloomy", "often").answer("moods", {"gloomy": "never"})
 
 
 @pytest.fixture(scope="module")

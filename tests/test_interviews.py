@@ -53,6 +53,25 @@ def test_a_budget_and_unsure_answers_are_honoured(model: dbn.Model) -> None:
     assert np.array_equal(again.cases["questions"], cases["questions"])
 
 
+def test_steps_and_items_are_both_counted_and_unsure_is_drawn_per_row(model: dbn.Model) -> None:
+    from distancing_bn.interviews import _answer_for
+
+    report = simulate_interviews(model, 80, seed=4, unsure_rate=0.3)
+    cases = report.cases
+    assert (cases["items"] >= cases["questions"]).all() and (cases["items"] > cases["questions"]).any()
+    row = report.to_frame().iloc[0]
+    assert row["median_items"] >= row["median_questions"] and row["p90_items"] >= row["p90_questions"]
+    assert 0 < row["accuracy_all_asked"] <= 1  # every question asked, 30% of them unsure: the ceiling
+    assert "30% of them unsure too" in report.summary()
+    # a checklist's rows are each unsure on their own: some answers mix sure and unsure rows
+    rng = np.random.default_rng(0)
+    case = dict.fromkeys(model.groups["life_events"].items, 1)
+    answers = [_answer_for(model, "life_events", case, set(), rng, 0.5) for _ in range(40)]
+    mixed = [a for a in answers if "unsure" in a.values() and "yes" in a.values()]
+    assert mixed and all(set(a) == set(case) for a in answers)
+    assert _answer_for(model, "life_events", case, {"money"}, rng, 0.0) == {"long_hours": "yes", "bereaved": "yes"}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -72,6 +91,7 @@ def test_the_simulate_command_reports_each_criterion() -> None:
     res = subprocess.run([*cmd, "joint,marginal"], capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
     assert res.returncode == 0, res.stderr
     assert "criterion joint:" in res.stdout and "criterion marginal:" in res.stdout
-    assert "questions asked: median" in res.stdout
+    assert "steps (a checklist or grid counts once): median" in res.stdout
+    assert "items asked (every row counts): median" in res.stdout
     bad = subprocess.run([*cmd, "best"], capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
     assert bad.returncode == 2 and "expected a comma-separated list" in bad.stderr and "Traceback" not in bad.stderr

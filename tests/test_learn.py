@@ -269,3 +269,154 @@ def test_e_step_matches_the_model_including_a_premise(tmp_path: Path) -> None:
     res = em(model, data, max_iter=0)
     expected = model.posterior_batch(data)["log_evidence"].sum()
     assert res.log_likelihood[0] == pytest.approx(expected, rel=1e-12)
+
+
+def _values(model: Model) -> np.ndarray:
+    assert model.spec is not None
+    return np.array([p.value for p in parameters(model.spec)])
+
+
+def test_weighted_unique_rows_give_the_same_iterates_as_the_full_rows(small: Model) -> None:
+    data = sample(small, 3000, 11).drop(columns=["q5"])  # four questions: many repeated rows
+    counts = data.value_counts(sort=False).reset_index(name="n")
+    assert len(counts) < len(data) / 10
+    start = _moved(small, 0.1)
+    kw = {"prior_strength": 2.0, "max_iter": 6, "tol": 0.0}
+    full = em(start, data, _unique=False, **kw)
+    packed = em(start, counts.drop(columns=["n"]), weights=counts["n"].to_numpy(), _unique=False, **kw)
+    auto = em(start, data, **kw)  # the default: identical rows found and weighted internally
+    assert full.patterns == 3000 and packed.patterns == auto.patterns == len(counts)
+    assert full.rows == packed.rows == auto.rows == 3000
+    for other in (packed, auto):
+        assert other.log_likelihood == pytest.approx(full.log_likelihood, rel=1e-12, abs=1e-9)
+        assert other.objective == pytest.approx(full.objective, rel=1e-12, abs=1e-9)
+        assert np.abs(_values(other.model) - _values(full.model)).max() < 1e-12
+    assert np.abs(_values(full.model) - _values(start)).max() > 1e-3  # EM did move the numbers
+
+
+def test_weights_scale_like_repeated_rows(small: Model) -> None:
+    data = sample(small, 200, 12)
+    kw = {"prior_strength": 1.0, "max_iter": 3, "tol": 0.0}
+    doubled = em(small, pd.concat([data, data], ignore_index=True), **kw)
+    weighted = em(small, data, weights=np.full(200, 2.0), **kw)
+    assert weighted.rows == 400
+    assert np.abs(_values(weighted.model) - _values(doubled.model)).max() < 1e-12
+    assert weighted.log_likelihood == pytest.approx(doubled.log_likelihood, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [([1.0] * 9, "9 values for 10 rows"), ([1.0] * 9 + [-1.0], "row 10"), ([0.0] * 10, "every row has weight 0")],
+)
+def test_bad_weights_are_data_errors(small: Model, weights: list[float], message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        em(small, sample(small, 10, 9), weights=weights)
+
+
+def test_noisy_max_activation_counts_match_enumeration() -> None:
+    """The closed-form posterior of the hidden activations equals brute-force enumeration."""
+    import itertools
+
+    from distancing_bn.cpt import noisy_max
+    from distancing_bn.learn import _noisy_counts
+
+    rng = np.random.default_rng(13)
+    dists = [rng.dirichlet(np.ones(3)) for _ in range(3)]  # leak and two parents, three levels
+    dists[2][1] = 0.0  # a structural zero
+    dists[2] /= dists[2].sum()
+    table = noisy_max(dists[0][1:], [d[1:] for d in dists[1:]]).reshape(4, 3)
+    family = rng.random((4, 3)) * 10  # expected counts of (parent configuration, child level)
+    expected = [np.zeros(3) for _ in dists]
+    for u, (p1, p2) in enumerate(itertools.product((0, 1), repeat=2)):
+        for z in itertools.product(range(3), repeat=3):
+            on = (True, bool(p1), bool(p2))
+            if any(zj > 0 and not a for zj, a in zip(z, on, strict=True)):
+                continue  # an absent parent's activation is 0
+            p = np.prod([d[zj] if a else 1.0 for d, zj, a in zip(dists, z, on, strict=True)])
+            y = max(z)
+            for j, a in enumerate(on):
+                if a:
+                    expected[j][z[j]] += family[u, y] * p / table[u, y]
+    got = _noisy_counts(dists, family)
+    for g, e in zip(got, expected, strict=True):
+        assert g == pytest.approx(e, rel=1e-12, abs=1e-12)
+    assert got[2][1] == 0.0
+    assert got[0].sum() == pytest.approx(family.sum())  # the leak is drawn in every row
+
+
+def test_premises_false_fits_as_if_there_were_no_premise(tmp_path: Path) -> None:
+    with_premise = SMALL.replace(
+        "    leak: 0.2\n    links: [{cause: drift, strength: 0.6",
+        "    observed: 'yes'\n    leak: 0.2\n    links: [{cause: drift, strength: 0.6",
+    )
+    premise = _model(tmp_path, with_premise, "premise")
+    plain = _model(tmp_path, SMALL, "plain")
+    data = sample(plain, 500, 14).drop(columns=["q5"])
+    kw = {"prior_strength": 1.0, "max_iter": 4, "tol": 0.0}
+    a = em(premise, data, premises=False, **kw)
+    b = em(plain, data, **kw)
+    c = em(premise, data, **kw)
+    assert a.log_likelihood == pytest.approx(b.log_likelihood, rel=1e-12)
+    assert np.abs(_values(a.model) - _values(b.model)).max() < 1e-12
+    # with the premise as evidence the causes under it are pulled up: P(rows, premise) rewards them
+    assert c.model.spec.cause("drift").prior > a.model.spec.cause("drift").prior
+
+
+TWO_PARENT = """
+format: distancing-bn/1
+id: twoparent
+title: Two latent causes, explicit tables
+description: A table with two parents, both latent.
+causes:
+  - {id: c1, label: C1, description: A cause., prior: 0.4, rationale: t, guidance: [x]}
+  - {id: c2, label: C2, description: A cause., prior: 0.3, rationale: t, guidance: [x]}
+questions:
+  - id: a
+    text: "A?"
+    answers: [no, yes]
+    table: {parents: [c1], rows: {absent: [0.7, 0.3], present: [0.2, 0.8]}, rationale: t}
+  - id: b
+    text: "B?"
+    answers: [no, yes]
+    table: {parents: [c2], rows: {absent: [0.8, 0.2], present: [0.3, 0.7]}, rationale: t}
+  - id: d
+    text: "D?"
+    answers: [low, mid, high]
+    table:
+      parents: [c1, c2]
+      rows:
+        absent absent: [0.6, 0.3, 0.1]
+        absent present: [0.3, 0.4, 0.3]
+        present absent: [0.4, 0.3, 0.3]
+        present present: [0.1, 0.3, 0.6]
+      rationale: t
+"""
+
+
+@pytest.mark.oracle
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_two_parent_table_equal_to_pgmpy_em(tmp_path: Path) -> None:
+    """A table with two latent parents is learned too; every number equals pgmpy's EM after 5 steps."""
+    pytest.importorskip("pgmpy")
+    from pgmpy.estimators import ExpectationMaximization
+
+    model = _model(tmp_path, TWO_PARENT, "twoparent")
+    data = sample(model, 2000, 15)
+    start = _moved(model, 0.1)
+    ours = em(start, data, prior_strength=0, max_iter=5, tol=0)
+    bn = start.to_pgmpy()
+    bn.latents = {"c1", "c2"}
+    init = {cpd.variable: cpd for cpd in bn.get_cpds()}
+    cpds = ExpectationMaximization(bn, data).get_parameters(
+        latent_card={"c1": 2, "c2": 2}, max_iter=5, atol=0, init_cpds=init, show_progress=False, seed=0
+    )
+    theirs = {cpd.variable: cpd for cpd in cpds}
+    spec = ours.model.spec
+    for c in ("c1", "c2"):
+        assert spec.cause(c).prior == pytest.approx(theirs[c].get_values()[1, 0], abs=1e-9)
+    d = theirs["d"]
+    order = [d.state_names["d"].index(a) for a in spec.question("d").answers]
+    assert d.variables[1:] == ["c1", "c2"]
+    ours_rows = np.array(spec.question("d").table.rows)  # (c1 c2 configuration, answer)
+    assert ours_rows == pytest.approx(d.get_values()[order].T, abs=1e-9)
+    assert np.abs(ours_rows - np.array(start.spec.question("d").table.rows)).max() > 1e-3

@@ -1,6 +1,6 @@
 """The noisy-OR / noisy-MAX backend (:mod:`distancing_bn.engine.noisyor`) is exact.
 
-Compared, to 1e-9, with the junction tree (:func:`distancing_bn.inference.compile_engine`),
+Compared, to 1e-9, with the junction tree (:func:`distancing_bn.engine.compile_engine`),
 pyAgrum's LazyPropagation and pgmpy's VariableElimination on the benchmark tiers 9/40 and
 15/100 (hard, soft and three-level answers, up to 30% positive, with a premise), with the tree
 on small random networks under Hypothesis (cause-to-cause links, facets, explicit tables, wide
@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 
 from distancing_bn import load_model
 from distancing_bn.cpt import binary_table, noisy_max, noisy_or
+from distancing_bn.engine import compile_engine
 from distancing_bn.engine.local import detect_noisy, local_structure
 from distancing_bn.engine.noisyor import NoisyEngine, choose_backend
 from distancing_bn.errors import ModelTooLargeError, UnknownQuestionError
 from distancing_bn.evidence import Evidence, from_answers, normalise_answers
-from distancing_bn.inference import compile_engine
 from distancing_bn.information import batch_gains_from_evidence, entropy_bits, rank_questions
 from distancing_bn.network import Network
 from strategies import random_networks
@@ -452,6 +452,19 @@ def test_default_model_ranks_the_same_with_either_engine(default_model) -> None:
         got = rank_questions(swapped, answers, criterion=c, groups=False)  # type: ignore[arg-type]
         assert got.questions == ranking.questions
         np.testing.assert_allclose(got.gain_bits, ranking.gain_bits, rtol=0, atol=TOL)
+    lik = random_likelihoods(model.network, 5, 9)
+    ev = Evidence(5, lik)
+    answered = np.stack([~np.all(lik[q] == 1.0, axis=1) for q in model.questions], axis=1)
+    for c in ("joint", "marginal", "decision"):
+        want_b = batch_gains_from_evidence(model, ev, criterion=c)
+        got_b = batch_gains_from_evidence(swapped, ev, criterion=c)
+        np.testing.assert_allclose(np.where(answered, 0, got_b), np.where(answered, 0, want_b), rtol=0, atol=TOL)
+    qs = list(model.questions)
+    tree_best = model.engine.best_questions(lik, 5, qs, available=~answered, marginals=list(model.network.targets))
+    ours = ne.best_questions(lik, 5, qs, available=~answered, marginals=list(model.network.targets))
+    np.testing.assert_array_equal(ours.index, tree_best.index)
+    np.testing.assert_allclose(ours.gain, tree_best.gain, rtol=0, atol=TOL)
+    assert_same(tree_best.result, ours.result, model.network.targets)
 
 
 # ---------------------------------------------------------------------------- 30 causes, 400 questions

@@ -351,6 +351,54 @@ def test_checklists_take_picked_items_none_and_unsure(iclient: TestClient, inter
     _error(r, 422, _kind_of(interview, gid))
 
 
+def test_grids_are_described_and_answered_per_row(client: TestClient, model: dbn.Model) -> None:
+    grids = {gid: g for gid, g in model.groups.items() if g.is_grid}
+    assert grids  # the default model asks its three-level questions in rating grids
+    info = {g["id"]: g for g in client.get("/v1/model").json()["groups"]}
+    for gid, group in grids.items():
+        g = info[gid]
+        assert g["grid"] is True and len(g["scale"]) == len(model.answers_of(group.items[0]))
+        if group.scale:
+            assert g["scale"] == list(group.scale)
+        for row in g["items"]:  # each row's own answers, in the order of the columns
+            assert [a["id"] for a in row["answers"]] == list(model.answers_of(row["id"]))
+    checklist = next(g for g in info.values() if not g["grid"])
+    assert checklist["scale"] == []
+    screens = {s: "none" for s in model.screens}
+    nxt = client.post("/v1/next", json={"answers": screens}).json()
+    gid = nxt["next"]["id"]  # after the screens, the first grid
+    assert gid in grids and [i["id"] for i in nxt["next"]["items"]] == list(grids[gid].items)
+    # a row answered alone is left out of the grid that /v1/next offers
+    found = next(
+        (g, q)
+        for g, group in grids.items()
+        for q in group.items
+        if _replay(model, {**screens, q: model.answers_of(q)[0]}).next_question() == g
+    )
+    alone = {**screens, found[1]: model.answers_of(found[1])[0]}
+    nxt = client.post("/v1/next", json={"answers": alone}).json()
+    assert nxt["next"]["id"] == found[0]
+    assert [i["id"] for i in nxt["next"]["items"]] == [q for q in grids[found[0]].items if q != found[1]]
+    items = list(grids[gid].items)
+    # per-row answers with unsure, rows left out unsure, 'none' and 'unsure' for all: as the library
+    value = {items[0]: model.answers_of(items[0])[-1], items[1]: "unsure", items[2]: model.answers_of(items[2])[1]}
+    for answer in (value, "none", {items[1]: model.answers_of(items[1])[0]}):
+        body = {"answers": {**screens, gid: answer}}
+        post = client.post("/v1/posterior", json=body).json()
+        expected = _replay(model, body["answers"]).posterior.probabilities
+        assert {c["id"]: c["probability"] for c in post["causes"]} == pytest.approx(
+            {c: expected[c] for c in model.causes}, abs=1e-12
+        )
+        nxt = client.post("/v1/next", json=body).json()
+        assert nxt["asked"] == len(screens) + 1 and (nxt["next"] is None or nxt["next"]["id"] != gid)
+    after = client.post("/v1/next", json={"answers": screens, "unsure": [gid]}).json()
+    assert after["next"] is None or after["next"]["id"] != gid
+    bad = client.post("/v1/next", json={"answers": {gid: {items[0]: "lots"}}})
+    assert "lots" in _error(bad, 422, "InvalidAnswerError")
+    wrong = client.post("/v1/next", json={"answers": {gid: [items[0]]}})
+    assert "mapping of its rows" in _error(wrong, 422, "InvalidAnswerError")
+
+
 def test_a_likely_safety_cause_raises_the_urgent_notice_first(iclient: TestClient) -> None:
     answers = {"afraid": "yes", "sad": "yes"}
     body = iclient.post("/v1/guidance", json={"answers": answers}).json()

@@ -1,9 +1,10 @@
 """The interactive questionnaire behind ``distancing-bn ask`` (stdin/stdout, works when piped).
 
-A person answers one question (or checklist) at a time, by number, by the answer's words or by
-their first letters; keys: ``u`` not sure, ``b`` back, ``l`` list and volunteer, ``q`` stop,
-``?`` help. An urgent notice (safety, crisis) is shown as soon as an answer raises it. Every
-text is wrapped to the terminal and speaks in labels, never in ids.
+A person answers one question (or checklist, or grid) at a time, by number, by the answer's
+words or by their first letters; a grid takes one answer per line (``1 3 2 1``, or line by
+line). Keys: ``u`` not sure, ``b`` back, ``l`` list and volunteer, ``q`` stop, ``?`` help. An
+urgent notice (safety, crisis) is shown as soon as an answer raises it. Every text is wrapped
+to the terminal and speaks in labels, never in ids.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ if TYPE_CHECKING:
     from .model import Model
     from .session import Session
 
-__all__ = ["add_ask_command", "load_answers", "load_saved_session", "non_negative_int", "report", "save_session"]
+__all__ = [
+    "add_ask_command",
+    "load_answers",
+    "load_saved_session",
+    "match_grid",
+    "non_negative_int",
+    "report",
+    "save_session",
+]
 
 URGENT_KINDS = ("safety", "crisis")
 MAX_INPUT = 200  # characters of one typed line that are looked at
@@ -46,6 +55,13 @@ HOW_TO_PICK = (
     "Type the numbers of all that apply, with spaces between them (for example: 1 3), "
     "0 if none of these apply, or u if you are not sure."
 )
+HOW_TO_GRID = (
+    "Type one answer for each line, in order, with spaces between them (for example: {example}); "
+    "u for a line you are not sure of, or u alone if you are not sure of any. "
+    "Press Enter alone to answer one line at a time."
+)
+HOW_TO_GRID_AGAIN = "One answer for each line, in order (u: not sure; Enter alone: line by line)."
+ROW_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 INTRO = (
     "This questionnaire asks about what you have noticed, one question at a time, each time "
     "choosing the question that can tell the most. At the end it shows which possible reasons "
@@ -83,6 +99,27 @@ def _display(model: Model, question: str, answer: str) -> str:
     """How an answer is shown: its label from the model file, else its id in words, capitalised."""
     shown = model.spec.question(question).display(answer) if model.spec is not None else answer.replace("_", " ")
     return shown[:1].upper() + shown[1:]
+
+
+def _is_grid(model: Model, item: str) -> bool:
+    return bool(getattr(_groups(model).get(item), "is_grid", False))
+
+
+def grid_scale(model: Model, group: Any) -> list[str]:
+    """A grid's column headings: its ``scale``, else its first item's answers as shown."""
+    scale = list(getattr(group, "scale", ()) or ())
+    if scale:
+        return scale
+    first = group.items[0]
+    return [_display(model, first, a) for a in model.answers_of(first)]
+
+
+def _grid_heading(model: Model, group_id: str, question: str, answer: str) -> str:
+    """The column heading a grid row's answer was given under (the answer as shown elsewhere)."""
+    options = model.answers_of(question)
+    if answer in options:
+        return grid_scale(model, _groups(model)[group_id])[options.index(answer)]
+    return answer
 
 
 def _cause_kind(model: Model, cause: str) -> str:
@@ -221,6 +258,37 @@ def match_picks(text: str, n_items: int) -> tuple[list[int] | str | None, str]:
     return [k - 1 for k in numbers], ""
 
 
+def match_grid(text: str, n_rows: int, options: Sequence[tuple[str, str]]) -> tuple[list[int | None] | None, str]:
+    """Read a grid answer: one answer per row, in order; return (0-based answers, None for unsure; problem).
+
+    Each answer is its number (1-based), ``u`` (not sure) or the words of an answer (as in
+    :func:`match_answer`), separated by spaces or commas. With fewer than ten answers, the
+    numbers may also be typed without spaces (``1321``).
+    """
+    typed = _clean(text).casefold()
+    tokens = [t for t in re.split(r"[\s,;]+", typed) if t]
+    n = len(options)
+    if len(tokens) == 1 and n_rows > 1 and n < 10 and len(tokens[0]) == n_rows and re.fullmatch(r"[0-9u]+", tokens[0]):
+        tokens = list(tokens[0])
+    if not tokens:
+        return None, f"Please type {n_rows} answers, one for each line."
+    if len(tokens) != n_rows:
+        return (
+            None,
+            f"That is {len(tokens)} answer{'s' if len(tokens) != 1 else ''}; please type {n_rows}, one for each line.",
+        )
+    out: list[int | None] = []
+    for row, token in enumerate(tokens):
+        if token in ("u", "?", "unsure", "not sure"):
+            out.append(None)
+            continue
+        index, problem = match_answer(token, options)
+        if index is None:
+            return None, f"Line {ROW_LETTERS[row]}: {problem}"
+        out.append(index)
+    return out, ""
+
+
 def _invalid_hint(n: int, *, checklist: bool = False) -> str:
     first = f"numbers from 1 to {n}, or 0 for none" if checklist else f"a number from 1 to {n} or the answer's words"
     return f"Please type {first} (or u, b, l, q; ? for help)."
@@ -309,6 +377,7 @@ class _Interview:
         self.steps: list[int] = [1] * _n_steps(session)  # session steps each answer added (undone by 'b')
         self.shown: set[str] = set()  # urgent notices already shown
         self.screens_said = False
+        self.grid_said = False  # the full grid instructions are shown once, then one short line
         self.list_words = ""  # what followed 'l' (find questions with those words)
 
     # ------------------------------------------------------------ plumbing
@@ -387,6 +456,8 @@ class _Interview:
         group = _groups(self.model).get(item)
         number = len(self.steps) + 1
         self.out.line()
+        if group is not None and getattr(group, "is_grid", False):
+            return self._ask_grid(item, group, number)
         if group is not None:
             return self._ask_group(item, group, number)
         answers = self.model.answers_of(item)
@@ -453,6 +524,89 @@ class _Interview:
             if self.record(gid, value):
                 return "answered"
 
+    def _ask_grid(self, gid: str, group: Any, number: int) -> str:
+        """A rating grid: the stem, one lettered line per item, the answers once; one answer per line."""
+        items = list(group.items)
+        done = set(self.session.asked) | set(self.session.answers)
+        items = [q for q in items if q not in done]  # rows already answered alone are left out
+        scale = grid_scale(self.model, group)
+        options = list(zip(self.model.answers_of(items[0]), scale, strict=True))
+        self.out.line(f"Question {number} (one answer per line)")
+        self.out.say(group.text)
+        for k, q in enumerate(items):
+            self.out.item(f"{ROW_LETTERS[k]})", _question_label(self.model, q), indent="   ")
+        answers_line = " · ".join(f"{i} {shown}" for i, (_, shown) in enumerate(options, start=1))
+        self.out.say(f"{answers_line} · u Not sure", indent="   Answers: ", hang="            ")
+        example = " ".join(str(1 + (k * 2) % len(options)) for k in range(len(items)))
+        self.out.say(HOW_TO_GRID_AGAIN if self.grid_said else HOW_TO_GRID.format(example=example), indent="   ")
+        self.grid_said = True
+        while True:
+            typed = self.read()
+            if typed is None:
+                return "eof"
+            key = _clean(typed).casefold()
+            if key in ("q", "b"):
+                return {"q": "quit", "b": "back"}[key]
+            if key == "l" or key.startswith("l "):
+                self.list_words = key[2:]
+                return "list"
+            if key == "?":
+                self.out.say(HOW_TO_GRID.format(example=example))
+                _keys_help(self.out)
+                continue
+            if key == "u":
+                if self.record(gid, "unsure"):
+                    return "answered"
+                continue
+            if key == "":
+                picks = self._grid_rows(items, options)
+                if isinstance(picks, str):
+                    if picks == "again":
+                        self.out.say(HOW_TO_GRID.format(example=example), indent="   ")
+                        continue
+                    return picks
+            else:
+                found, problem = match_grid(typed, len(items), options)
+                if found is None:
+                    self.out.say(f"{problem} Type ? for help.", indent="  ")
+                    continue
+                picks = found
+            value = {
+                q: "unsure" if k is None else self.model.answers_of(q)[k] for q, k in zip(items, picks, strict=True)
+            }
+            if self.record(gid, value):
+                said = [f"{ROW_LETTERS[r]}) {'not sure' if k is None else scale[k]}" for r, k in enumerate(picks)]
+                self.out.say(" · ".join(said), indent="  Your answers: ", hang="    ")
+                return "answered"
+
+    def _grid_rows(self, items: Sequence[str], options: Sequence[tuple[str, str]]) -> list[int | None] | str:
+        """Ask a grid one line at a time; return the answers, or again (b: the whole grid), quit or eof."""
+        answers_line = " · ".join(f"{i} {shown}" for i, (_, shown) in enumerate(options, start=1))
+        out: list[int | None] = []
+        while len(out) < len(items):
+            k = len(out)
+            self.out.item(f"{ROW_LETTERS[k]})", _question_label(self.model, items[k]), indent="   ")
+            self.out.say(f"{answers_line} · u Not sure", indent="      ")
+            while True:
+                typed = self.read(f"{ROW_LETTERS[k]}> ")
+                if typed is None:
+                    return "eof"
+                key = _clean(typed).casefold()
+                if key == "q":
+                    return "quit"
+                if key == "b":
+                    return "again"
+                if key == "u":
+                    out.append(None)
+                    break
+                index, problem = match_answer(typed, options)
+                if index is None:
+                    self.out.say(f"{problem} {_invalid_hint(len(options))}", indent="  ")
+                    continue
+                out.append(index)
+                break
+        return out
+
     # ------------------------------------------------------------ volunteering
     def pending(self) -> list[str]:
         """Questions and checklists not answered yet, by theme (the themes of the screens first)."""
@@ -480,7 +634,7 @@ class _Interview:
             if _question_theme(self.model, item) != theme:
                 theme = _question_theme(self.model, item)
                 self.out.say(theme, indent="  ")
-            extra = " (checklist)" if item in grouped else ""
+            extra = (" (grid)" if _is_grid(self.model, item) else " (checklist)") if item in grouped else ""
             self.out.item(f"{f'{n})':>4}", _question_label(self.model, item) + extra, indent="  ")
 
     def volunteer(self, words: str = "") -> str:
@@ -746,14 +900,26 @@ def _reasons(
 
 
 def _what_was_said(model: Model, row: Any, picked_in: Mapping[str, str]) -> str:
-    """'You answered "Yes" to "..."', or for a checklist item 'You picked "..." (checklist)'."""
+    """'You answered "Yes" to "..."', for a checklist item 'You picked "..." (checklist)', for a grid row
+    'You answered "Often" to "..." (grid)', the answer as the column the person chose."""
     q = row.question
     group = picked_in.get(q)
+    if group is not None and q in model.questions and _is_grid(model, group):
+        shown = _grid_heading(model, group, q, _answer_id(model, q, row.answer))
+        return f'You answered "{shown}" to "{_question_label(model, q)}" ({_question_label(model, group)})'
     if group is not None and q in model.questions:
         picked = _applies(model, q, row.answer)
         verb = "picked" if picked else "did not pick"
         return f'You {verb} "{_question_label(model, q)}" ({_question_label(model, group)})'
     return f'You answered "{_shown(model, row)}" to "{row.text}"'
+
+
+def _answer_id(model: Model, question: str, shown: str) -> str:
+    """The answer id behind an explanation row's answer (its id, or its text as shown)."""
+    for a in model.answers_of(question):
+        if shown in (a, _display(model, question, a)) or shown.casefold() == _display(model, question, a).casefold():
+            return a
+    return shown
 
 
 def _applies(model: Model, question: str, shown: str) -> bool:
@@ -1034,7 +1200,9 @@ def _epilog() -> str:
         "answering:\n"
         "  type the number of an answer, or its words (the first letters are\n"
         "  enough when they fit one answer; capitals do not matter). A checklist\n"
-        "  takes several numbers, such as 1 3 5, or 0 for none of them.\n"
+        "  takes several numbers, such as 1 3 5, or 0 for none of them. A grid\n"
+        "  takes one answer per line, in order, such as 1 3 2 (u: not sure of\n"
+        "  that line), or Enter alone to answer line by line.\n"
         f"{keys}\n\n"
         "saving:\n"
         "  --save FILE writes the session to FILE after every answer (a temporary\n"

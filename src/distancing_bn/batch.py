@@ -29,7 +29,6 @@ import numpy as np
 from .csvio import file_error, read_csv_chunks, write_csv_chunk
 from .errors import DataError, DistancingBNWarning
 from .evidence import Evidence, encode_labels, factorize_cells, one_hot
-from .gains import best_joint_questions
 from .mapping import ColumnMap, SurveyMapping, likelihood_table, load_mapping
 
 if TYPE_CHECKING:
@@ -298,8 +297,8 @@ def score_frame(
         t = min(n, s + _ENGINE_CHUNK)
         lik = {q: a[s:t] for q, a in ev.likelihoods.items()}
         if one_pass:  # the posterior and the best question from the same collect pass
-            best = best_joint_questions(
-                model.engine, lik, t - s, model.questions, available=available[s:t], costs=costs, marginals=names
+            best = model.engine.best_questions(
+                lik, t - s, model.questions, available=available[s:t], costs=costs, marginals=names
             )
             res = best.result
             nq_index[s:t] = best.index
@@ -459,18 +458,14 @@ def _answered(model: Model, ev: Evidence) -> np.ndarray:
 
 
 def _one_pass_next_question(model: Model) -> bool:
-    """True when the exact joint gain with bounds applies (see :mod:`distancing_bn.gains`)."""
-    from .information import _fast_joint
-
-    return _fast_joint(model, "joint", None, list(model.questions))
+    """True when the exact joint gain with bounds applies (see ``Engine.best_questions``)."""
+    return model.engine.joint_gain_applies(model.questions)
 
 
 def _next_questions(model: Model, ev: Evidence, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every row's best question by gain per cost, from every candidate's gain (general networks)."""
-    from .simulate import batch_gains_from_evidence
-
     n = ev.rows
-    gains = batch_gains_from_evidence(model, ev)
+    gains = model.engine.expected_gains(ev.likelihoods, ev.rows, model.questions)
     answered = _answered(model, ev)
     costs = model.question_costs
     score = np.where(answered, -np.inf, gains / costs)

@@ -473,7 +473,7 @@ def _add_score_commands(sub: Any) -> None:
         "--decided-high", type=_probability, default=0.9, metavar="P", help="a cause above P counts as found (0.9)"
     )
     p.add_argument(
-        "--min-gain", type=_bits, default=0.05, metavar="BITS", help="stop when no question gains this much (0.05)"
+        "--min-gain", type=_bits, default=0.1, metavar="BITS", help="stop when no question gains this much (0.1)"
     )
     p.add_argument(
         "--max-questions", type=non_negative_int, default=None, metavar="K", help="stop after K questions (no limit)"

@@ -11,9 +11,10 @@ Criterion ``decision`` is not in bits: it is the expected drop in the number of 
 be called wrongly (present when absent or the reverse) if each were called by its probability,
 ``U(e) = Σ_i min(P(T_i | e), 1 − P(T_i | e))``; ties are broken by the joint gain.
 
-A checklist (a group of k yes/no questions asked as one screen) is ranked beside the questions:
-its gain is the same quantity over the joint of its answers, exact over all ``2**k`` outcomes
-(``I(T; Q_1..Q_k | e)`` for ``joint``), one batched query for all groups.
+A group (a checklist of yes/no questions, or a rating grid of questions that share one answer
+scale, asked as one screen) is ranked beside the questions: its gain is the same quantity over
+the joint of its answers, exact over all ``Π_j |Q_j|`` outcomes (``2**k`` for a checklist of k
+items; ``I(T; Q_1..Q_k | e)`` for ``joint``).
 
 Vectorised: every candidate answer becomes one extra evidence row (``e`` plus ``Q = a``), so the
 whole ranking is ONE batched query of ``1 + Σ_Q |answers(Q)|`` rows (a collect pass only, for
@@ -24,10 +25,13 @@ best adaptive two-question sequence that starts with it, one batched query of ab
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import html
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,8 +39,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from .engine import entropy_bits, impossible_evidence
 from .evidence import Evidence, from_answers, normalise_answers
-from .inference import impossible_evidence
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,15 +65,6 @@ Criterion = Literal["joint", "marginal", "decision"]
 CRITERIA = ("joint", "marginal", "decision")
 StopCode = Literal["decided", "no_gain", "budget", "exhausted"]
 _LOOKAHEAD_CHUNK = 8192
-_EXPANDED_CHUNK = 16_384
-_FAST_CHUNK = 4096
-
-
-def entropy_bits(p: NDArray[np.float64], axis: int | tuple[int, ...] = -1) -> NDArray[np.float64]:
-    """Return the Shannon entropy in bits along ``axis`` (0 log 0 = 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
-    return terms.sum(axis=axis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +199,11 @@ class StopRule:
     Stop when (checked in this order): ``max_questions`` steps were taken; every cause is
     *decided*, its probability below ``decided_low`` or above ``decided_high``; or the best
     question or checklist is expected to gain less than ``min_gain_bits`` (in the ranking
-    criterion's unit). Defaults: no budget, 0.1, 0.9, 0.05 bits (chosen by simulation; see
+    criterion's unit). Defaults: no budget, 0.1, 0.9, 0.1 bits (chosen by simulation; see
     docs/inference.md, *The default criterion*).
     """
 
-    min_gain_bits: float = 0.05
+    min_gain_bits: float = 0.1
     decided_low: float = 0.1
     decided_high: float = 0.9
     max_questions: int | None = None
@@ -249,13 +244,7 @@ class StopDecision:
 
 def _fast_joint(model: Model, criterion: str, target: str | None, candidates: Sequence[str]) -> bool:
     """True when the separator-based exact gain applies (see ``Engine.joint_gains``)."""
-    eng = model.engine
-    return (
-        criterion == "joint"
-        and target is None
-        and eng.fast_joint_gain
-        and all(model.network.index[q] in eng.leaf_host for q in candidates)
-    )
+    return criterion == "joint" and target is None and model.engine.joint_gain_applies(candidates)
 
 
 def _candidate_rows(
@@ -360,6 +349,83 @@ def _blocks(model: Model, given: Collection[str], items: Sequence[str]) -> list[
     return list(out.values())
 
 
+def _outcomes(cards: Sequence[int]) -> NDArray[np.intp]:
+    """Every joint answer of items with these answer counts: ``(Π cards, k)``, the first item slowest.
+
+    Row 0 is every item at its first answer (a checklist's "none of these").
+    """
+    return np.indices(tuple(cards)).reshape(len(cards), -1).T
+
+
+def _product_table(tables: Sequence[NDArray[np.float64]], spread: tuple[int, ...]) -> NDArray[np.float64]:
+    """``out[o, d] = Π_B tables[B][o_B, d]`` over every joint outcome of the blocks (first block slowest).
+
+    ``tables[B]`` is ``(outcomes of B, *shape_B)`` with ``shape_B`` broadcastable to ``spread``;
+    the result is ``(outcomes, Π spread)``.
+    """
+    if not tables:
+        return np.ones((1, math.prod(spread)))
+    out = tables[0]
+    for t in tables[1:]:
+        both = out[:, None] * t[None]
+        out = both.reshape(-1, *both.shape[2:])
+    return np.broadcast_to(out, (out.shape[0], *spread)).reshape(out.shape[0], -1)
+
+
+def _mixture(tables: Sequence[NDArray[np.float64]], weights: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``out[w, o] = Σ_d weights[w, d] Π_B tables[B][o_B, d]`` for every joint outcome ``o`` of the blocks.
+
+    ``tables[B]`` is ``P(o_B | d)``, ``(outcomes of block B, *shape_B)``, the ``shape_B``
+    broadcasting to one shape of ``m`` cells (``d`` flattened); ``weights`` is ``(w, m)``. The
+    blocks are cut into two runs of about equal outcome counts ``N_L·N_R = N``; each run's product
+    table is built over ``d`` and the two are contracted by one matrix product per weight row:
+    ``(N_L + N_R)·m`` products and one BLAS call of ``N·m`` multiply-adds, not ``N·m`` Python-side
+    products per block. Outcomes are in mixed radix, the first block slowest.
+    """
+    return _combine(*_halves(tables), weights)
+
+
+def _halves(tables: Sequence[NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The product tables of the two runs of blocks that :func:`_mixture` contracts: ``(N_L, m)``, ``(N_R, m)``."""
+    spread = np.broadcast_shapes(*(t.shape[1:] for t in tables))
+    sizes = [t.shape[0] for t in tables]
+    total = math.prod(sizes)
+    cut = min(range(len(sizes) + 1), key=lambda c: math.prod(sizes[:c]) + total // max(1, math.prod(sizes[:c])))
+    return _product_table(tables[:cut], spread), _product_table(tables[cut:], spread)
+
+
+def _combine(
+    left: NDArray[np.float64], right: NDArray[np.float64], weights: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``out[w, (l, r)] = Σ_d weights[w, d] left[l, d] right[r, d]``: ``(w, N_L·N_R)``."""
+    stacked = (weights[:, None, :] * left[None, :, :]).reshape(-1, left.shape[1])  # (w·N_L, m)
+    return _contract(stacked, right).reshape(weights.shape[0], -1)
+
+
+def _contract(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``a @ b.T``; :func:`_group_gains` runs it on one BLAS thread.
+
+    A multi-threaded BLAS call this small costs more in thread wake-ups than it computes (20 ms
+    instead of 0.1 ms for ``27 x 2048 @ 2048 x 27`` on a busy two-core machine), so the calling
+    thread does them alone (threadpoolctl, once per ranking; the previous limit is restored after).
+    """
+    return a @ b.T
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a dependency of the package
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    controller = _blas_controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+
+
 def _group_gains(
     model: Model,
     norm: Mapping[str, Any],
@@ -367,19 +433,22 @@ def _group_gains(
     criterion: str,
     target: str | None,
 ) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
-    """Exact expected gain of each checklist over all ``2**k`` joint answers of its open items.
+    """Exact expected gain of each group over all ``Π_j |Q_j|`` joint answers of its open items.
 
     With the causes' joint at hand (criteria joint, marginal, decision), the items are split into
     blocks independent given the causes and the answers (:func:`_blocks`): one batched query
-    gives ``P(T, o_B | e)`` for every outcome ``o_B`` of every block (``Σ_B 2**k_B`` rows, not
-    ``2**k``), and the outcome distribution is their product over blocks given ``T``:
-    ``P(T, o | e) = P(T | e) Π_B P(o_B | T, e)``. Otherwise every joint outcome is one row.
+    gives ``P(T, o_B | e)`` for every outcome ``o_B`` of every block (``Σ_B Π_{j∈B} |Q_j|`` rows,
+    not ``Π_j |Q_j|``), and the outcome distribution is their product over blocks given ``T``:
+    ``P(T, o | e) = P(T | e) Π_B P(o_B | T, e)``, summed over ``T`` by :func:`_mixture`.
+    Otherwise every joint outcome is one row. Each group's entry in the second list is
+    ``P(o | e)`` over its outcomes; outcome 0 is every item at its first answer.
     """
-    binary = all(model.network.card(t) == 2 for t in model.network.targets)
+    binary, local = _shape_of(model.network)
     if target is None and model.engine.has_joint and binary:
-        if _local_given_targets(model.network):
-            return _group_gains_local(model, norm, groups, criterion)
-        return _group_gains_by_blocks(model, norm, groups, criterion)
+        with _one_blas_thread():
+            if local:
+                return _group_gains_local(model, norm, groups, criterion)
+            return _group_gains_by_blocks(model, norm, groups, criterion)
     return _group_gains_by_rows(model, norm, groups, criterion, target)
 
 
@@ -407,32 +476,73 @@ def _local_given_targets(net: Any) -> bool:
     return True
 
 
-def _over_targets(net: Any, v: str, states: NDArray[np.intp], position: Mapping[str, int]) -> NDArray[np.float64]:
-    """``v``'s table per state of the targets' joint: ``(|T|, latent card or 1, card of v)``.
+def _on_target_axes(net: Any, v: str, targets: Sequence[str]) -> NDArray[np.float64]:
+    """``v``'s table with one leading axis per target (size 1 where ``v`` has no such parent).
 
-    The axis of ``v``'s one non-target parent, if any, is kept; a latent's own table is
-    ``(|T|, 1, card)``.
+    Then, if ``v`` has a non-target parent (at most one latent), that parent's axis; last ``v``'s.
+    Tables in this form multiply by broadcasting, whatever targets each one mentions.
     """
-    ps = net.parents[v]
-    cpt = net.cpts[v]
-    other = [i for i, p in enumerate(ps) if p not in position]
-    if other:
-        cpt = np.moveaxis(cpt, other[0], -2)
-    index = tuple(states[position[p]] for p in ps if p in position)
-    table = cpt[index] if index else np.broadcast_to(cpt, (states.shape[1], *cpt.shape))
-    return table if other else table[:, None, :]
+    ps = list(net.parents[v])
+    tset = set(targets)
+    mine = [t for t in targets if t in ps]
+    other = [p for p in ps if p not in tset]
+    cpt = np.transpose(net.cpts[v], [ps.index(t) for t in mine] + [ps.index(p) for p in other] + [len(ps)])
+    shape = [net.card(t) if t in ps else 1 for t in targets] + [net.card(p) for p in other] + [net.card(v)]
+    return cpt.reshape(shape)
+
+
+_LOCAL_TABLES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_SHAPES: weakref.WeakKeyDictionary[Any, tuple[bool, bool]] = weakref.WeakKeyDictionary()
+
+
+def _shape_of(net: Any) -> tuple[bool, bool]:
+    """(every target is binary, the network is local given the targets), once per network."""
+    found = _SHAPES.get(net)
+    if found is None:
+        found = (all(net.card(t) == 2 for t in net.targets), _local_given_targets(net))
+        _SHAPES[net] = found
+    return found
+
+
+def _local_tables(net: Any) -> dict[str, tuple[Any, ...]]:
+    """Per variable of a network: its table on target axes, the same with its own axis first, its latent
+    parent, and the entropy (bits) of its own axis (for a question with no latent: ``H(Q | T)``).
+
+    Computed once per network (a network's tables do not change after it is built).
+    """
+    found = _LOCAL_TABLES.get(net)
+    if found is None:
+        targets = list(net.targets)
+        tset = set(targets)
+        found = {}
+        for v in net.variables:
+            if v in tset:
+                continue
+            t = _on_target_axes(net, v, targets)
+            first = np.ascontiguousarray(np.moveaxis(t, -1, 0))
+            found[v] = (t, first, next((p for p in net.parents[v] if p not in tset), None), _xlogx(first))
+        _LOCAL_TABLES[net] = found
+    return found
+
+
+def _xlogx(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Entropy in bits over axis 0 (as :func:`entropy_bits`, in fewer array passes)."""
+    logs = np.log2(p, out=np.zeros_like(p), where=p > 0)
+    return -np.einsum("i...,i...->...", p, logs)
 
 
 def _group_gains_local(
     model: Model, norm: Mapping[str, Any], groups: Sequence[tuple[str, Sequence[str]]], criterion: str
 ) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
-    """Checklist gains when the network is local given the targets (see :func:`_local_given_targets`).
+    """Group gains when the network is local given the targets (see :func:`_local_given_targets`).
 
     One query gives ``P(T | e)``. A block of items sharing a latent ``f`` has
     ``P(o_B | T, e) = Σ_f P(f | T, e) Π_q P(o_q | f, T)``, with ``P(f | T, e)`` its table times the
     likelihoods of the answered questions below it; an item with no latent has its own table.
-    These depend on the targets only through ``D``, the targets their tables mention, so
-    everything is computed over the states of ``D`` (``I(T; G | e) = I(D; G | e)``). Exact.
+    Each table is built over only the targets it mentions (one axis per target, size 1 where it
+    mentions none: :func:`_on_target_axes`), so it costs a few small products; the group's tables
+    are then spread over ``D``, the targets they mention, and summed over ``P(D | e)`` by
+    :func:`_mixture` (``I(T; G | e) = I(D; G | e)``). Exact.
     """
     net = model.network
     targets = list(net.targets)
@@ -445,67 +555,112 @@ def _group_gains_local(
     joint = res.target_joint.reshape(cards)
     lik = {q: np.asarray(a[0], dtype=np.float64) for q, a in ev.items()}
     lik.update({q: np.eye(net.card(q))[net.states[q].index(a)] for q, a in net.observed.items()})
-    tset = set(targets)
+    local = _local_tables(net)
+    latents: dict[str, NDArray[np.float64]] = {}
+
+    def table(v: str) -> NDArray[np.float64]:
+        return local[v][0]
 
     def latent(q: str) -> str | None:
-        return next((p for p in net.parents[q] if p not in tset), None)
+        return local[q][2]
 
     below: dict[str, list[str]] = {}
     for q in lik:
         if (f := latent(q)) is not None:
             below.setdefault(f, []).append(q)
+
+    def latent_given_targets(f: str) -> NDArray[np.float64]:
+        """P(f | T, e) over the targets it mentions: its table times the answers below it, normalised."""
+        if f not in latents:
+            b = table(f)
+            for q in below.get(f, ()):
+                b = b * (table(q) @ lik[q])
+            tot = b.sum(axis=-1, keepdims=True)
+            latents[f] = b / np.where(tot > 0, tot, 1.0)  # a zero row stays zero
+        return latents[f]
+
+    plans = _static_plans(net)
     gains = np.zeros(len(groups))
     probs: list[NDArray[np.float64]] = []
     for _, items in groups:
         blocks: dict[str | None, list[str]] = {}
         for q in items:
             blocks.setdefault(latent(q), []).append(q)
-        mentioned = {p for q in items for p in net.parents[q] if p in tset}
-        for f in blocks:
-            if f is not None:
-                mentioned |= set(net.parents[f]) | {p for q in below.get(f, ()) for p in net.parents[q] if p in tset}
-        d = [t for t in targets if t in mentioned]
+        static = not any(f in below for f in blocks if f is not None)  # P(o | T, e) = P(o | T): no answer below
+        key = tuple(items)
+        plan = plans.get(key) if static else None
+        if plan is None:
+            plan = _plan(blocks, local, latent_given_targets, targets)
+            if static:
+                if len(plans) >= _MAX_PLANS:  # bounded: forget them all, they are rebuilt as needed
+                    plans.clear()
+                plans[key] = plan
+        d, rest, left, right, h_given_d = plan
         position = {t: i for i, t in enumerate(d)}
-        states = np.indices([net.card(t) for t in d]).reshape(len(d), -1) if d else np.zeros((0, 1), np.intp)
-        rest = tuple(i for i, t in enumerate(targets) if t not in position)
         p_d = joint.sum(axis=rest).reshape(-1)
-        given_d = np.ones((1, p_d.size))  # P(o | D, e) over the outcomes so far
-        h_given_d = np.zeros(p_d.size)
-        for f, block in blocks.items():
-            for part in [block] if f is not None else [[q] for q in block]:
-                if f is None:
-                    a = np.ones((1, p_d.size, 1))
-                else:
-                    b = _over_targets(net, f, states, position)[:, 0, :].copy()
-                    for q in below.get(f, ()):
-                        b *= _over_targets(net, q, states, position) @ lik[q]
-                    tot = b.sum(axis=1, keepdims=True)
-                    a = np.divide(b, tot, out=np.zeros_like(b), where=tot > 0)[None]
-                for q in part:
-                    tab = np.moveaxis(_over_targets(net, q, states, position), -1, 0)  # (card q, |D|, card f)
-                    a = (a[:, None] * tab[None]).reshape(-1, p_d.size, a.shape[-1])
-                table = a.sum(axis=-1)  # P(o_B | D, e): (outcomes, |D|)
-                h_given_d += entropy_bits(table, axis=0)
-                given_d = (given_d[:, None, :] * table[None, :, :]).reshape(-1, p_d.size)
-        p_o = given_d @ p_d
         if criterion == "joint":
+            p_o = _combine(left, right, p_d[None, :])[0]
             gains[len(probs)] = max(0.0, float(entropy_bits(p_o) - p_d @ np.where(p_d > 0, h_given_d, 0.0)))
         else:
-            both = np.empty((p_o.size, len(targets)))
-            before = np.empty(len(targets))
-            for i, t in enumerate(targets):  # P(T_i present, D | e), then through P(o | D, e)
+            states = np.indices([net.card(t) for t in d]).reshape(len(d), -1) if d else np.zeros((0, 1), np.intp)
+            weights = np.empty((1 + len(targets), p_d.size))  # P(D | e), then P(T_i present, D | e)
+            weights[0] = p_d
+            for i, t in enumerate(targets):
                 k = list(model._info[t].counted_states)
                 if t in position:
-                    q_i = np.where(np.isin(states[position[t]], k), p_d, 0.0)
+                    weights[1 + i] = np.where(np.isin(states[position[t]], k), p_d, 0.0)
                 else:
                     keep = tuple(j for j in rest if j != i)
                     ax = _axis_of(i, targets, position)
-                    q_i = np.take(joint.sum(axis=keep), k, axis=ax).sum(axis=ax).reshape(-1)
-                both[:, i] = given_d @ q_i
-                before[i] = q_i.sum()
-            gains[len(probs)] = _cause_gain(p_o, both, before, criterion)
+                    weights[1 + i] = np.take(joint.sum(axis=keep), k, axis=ax).sum(axis=ax).reshape(-1)
+            out = _combine(left, right, weights)
+            p_o = out[0]
+            gains[len(probs)] = _cause_gain(p_o, out[1:].T, weights[1:].sum(axis=1), criterion)
         probs.append(p_o)
     return gains, probs
+
+
+_MAX_PLANS = 512
+_PLANS: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], Any]] = weakref.WeakKeyDictionary()
+
+
+def _static_plans(net: Any) -> dict[tuple[str, ...], Any]:
+    """Per network: the plans of groups whose outcome tables do not depend on the answers, by open items."""
+    found = _PLANS.get(net)
+    if found is None:
+        found = {}
+        _PLANS[net] = found
+    return found
+
+
+def _plan(
+    blocks: Mapping[str | None, Sequence[str]],
+    local: Mapping[str, tuple[Any, ...]],
+    latent_given_targets: Callable[[str], NDArray[np.float64]],
+    targets: Sequence[str],
+) -> tuple[list[str], tuple[int, ...], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """A group's outcome tables given ``D``, the targets they mention: ``(D, the other target axes, the two
+    product tables of :func:`_halves`, H(O | D, e) over D)``. Everything but ``P(D | e)``."""
+    parts: list[NDArray[np.float64]] = []  # P(o_B | T, e): (outcomes of B, one axis per target)
+    h_parts: list[NDArray[np.float64]] = []  # H(O_B | T, e) in bits, on target axes
+    for f, block in blocks.items():
+        if f is None:
+            parts.extend(local[q][1] for q in block)
+            h_parts.extend(local[q][3] for q in block)
+            continue
+        a = latent_given_targets(f)[None]  # (outcomes so far, target axes..., card f)
+        for q in block:
+            tab = local[q][1]  # (card q, target axes..., card f)
+            a = a[:, None] * tab[None]
+            a = a.reshape(-1, *a.shape[2:])
+        parts.append(a.sum(axis=-1))
+        h_parts.append(_xlogx(parts[-1]))
+    spread = np.broadcast_shapes(*(t.shape[1:] for t in parts))
+    d = [t for t, n in zip(targets, spread, strict=True) if n > 1]
+    rest = tuple(i for i, n in enumerate(spread) if n == 1)
+    h_given_d = np.broadcast_to(sum(h_parts), spread).reshape(-1)
+    left, right = _halves(parts)
+    return d, rest, left, right, h_given_d
 
 
 def _axis_of(i: int, targets: Sequence[str], position: Mapping[str, int]) -> int:
@@ -519,19 +674,20 @@ def _group_gains_by_blocks(
 ) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
     net = model.network
     split = [_blocks(model, norm, items) for _, items in groups]
-    rows = 1 + sum(2 ** len(b) for blocks in split for b in blocks)
+    rows = 1 + sum(math.prod(net.card(q) for q in b) for blocks in split for b in blocks)
     lik: dict[str, np.ndarray] = dict(from_answers(net, norm, rows).likelihoods)
     spans: list[list[tuple[int, int]]] = []
     start = 1
     for blocks in split:
         spans.append([])
         for block in blocks:
-            n = 2 ** len(block)
-            picked = (np.arange(n)[:, None] >> np.arange(len(block))[None, :]) & 1
+            cards = [net.card(q) for q in block]
+            picked = _outcomes(cards)
+            n = len(picked)
             for j, q in enumerate(block):
                 if q not in lik:
                     lik[q] = np.ones((rows, net.card(q)))
-                lik[q][start : start + n] = np.eye(2)[picked[:, j]]
+                lik[q][start : start + n] = np.eye(cards[j])[picked[:, j]]
             spans[-1].append((start, start + n))
             start += n
     res = model.engine.query(lik, rows, marginals=[], joint=True)
@@ -545,20 +701,21 @@ def _group_gains_by_blocks(
     present = _present_matrix(model) if criterion != "joint" else None
     gains = np.zeros(len(groups))
     probs: list[NDArray[np.float64]] = []
-    for g, block_spans in enumerate(spans):
-        outcome = p0[None, :]  # P(T, o | e) over the outcomes so far: (outcomes, |T|)
-        h_given_t = np.zeros_like(p0)  # H(O | T = t, e), summed over blocks
+    p_live = p0[live]
+    weights = p_live[None, :] if present is None else np.vstack([p_live, (present[live] * p_live[:, None]).T])
+    for block_spans in spans:
+        tables = []  # P(o_B | T = t, e) per block, over the states t of positive probability
+        h_given_t = np.zeros_like(p_live)  # H(O | T = t, e), summed over blocks
         for s, t in block_spans:
-            f = np.zeros((t - s, p0.size))  # P(o_B | T = t, e)
-            f[:, live] = scale[s:t, None] * joint[s:t][:, live] / p0[live]
+            f = scale[s:t, None] * joint[s:t][:, live] / p_live
             h_given_t += entropy_bits(f, axis=0)
-            outcome = (outcome[:, None, :] * f[None, :, :]).reshape(-1, p0.size)
-        p_o = outcome.sum(axis=1)
-        if criterion == "joint":
-            gains[g] = max(0.0, float(entropy_bits(p_o) - p0 @ h_given_t))
+            tables.append(f)
+        out = _mixture(tables, weights)
+        p_o = out[0]
+        if present is None:
+            gains[len(probs)] = max(0.0, float(entropy_bits(p_o) - p_live @ h_given_t))
         else:
-            assert present is not None
-            gains[g] = _cause_gain(p_o, outcome @ present, p0 @ present, criterion)
+            gains[len(probs)] = _cause_gain(p_o, out[1:].T, weights[1:].sum(axis=1), criterion)
         probs.append(p_o)
     return gains, probs
 
@@ -594,24 +751,24 @@ def _group_gains_by_rows(
     criterion: str,
     target: str | None,
 ) -> tuple[NDArray[np.float64], list[NDArray[np.float64]]]:
-    """Exact expected gain of each checklist over all ``2**k`` joint answers of its open items.
+    """Exact expected gain of each group over all ``Π_j |Q_j|`` joint answers of its open items.
 
-    Row 0 is ``e``; then one row per outcome of each group (bit ``j`` of the outcome number set:
-    item ``j`` picked, i.e. its second answer; outcome 0: none apply). One batched query.
+    Row 0 is ``e``; then one row per joint outcome of each group (:func:`_outcomes`; outcome 0:
+    every item at its first answer). One batched query.
     """
     net = model.network
-    rows = 1 + sum(2 ** len(items) for _, items in groups)
+    rows = 1 + sum(math.prod(net.card(q) for q in items) for _, items in groups)
     lik: dict[str, np.ndarray] = dict(from_answers(net, norm, rows).likelihoods)
     spans = []
     start = 1
     for _, items in groups:
-        k = len(items)
-        n = 2**k
-        picked = (np.arange(n)[:, None] >> np.arange(k)[None, :]) & 1
+        cards = [net.card(q) for q in items]
+        picked = _outcomes(cards)
+        n = len(picked)
         for j, q in enumerate(items):
             if q not in lik:
                 lik[q] = np.ones((rows, net.card(q)))
-            lik[q][start : start + n] = np.eye(2)[picked[:, j]]
+            lik[q][start : start + n] = np.eye(cards[j])[picked[:, j]]
         spans.append((start, start + n))
         start += n
     log_z, h = _uncertainty(model, lik, rows, criterion, target)
@@ -928,43 +1085,16 @@ def batch_gains_from_evidence(model: Model, evidence: Evidence, *, criterion: st
     Python loop over rows. Gains of questions a row already answered are meaningless there
     (the caller masks them). Same definition as :func:`rank_questions` (without costs).
     """
-    net = model.network
-    qs = list(model.questions)
-    n = evidence.rows
-    if _fast_joint(model, criterion, None, qs):
-        out = np.zeros((n, len(qs)))
-        for c0 in range(0, n, _FAST_CHUNK):
-            c1 = min(n, c0 + _FAST_CHUNK)
-            chunk = {q: a[c0:c1] for q, a in evidence.likelihoods.items()}
-            out[c0:c1] = model.engine.joint_gains(chunk, c1 - c0, qs)[0]
-        return out
-    sizes = np.array([net.card(q) for q in qs])
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    block = 1 + int(offsets[-1])
-    per_chunk = max(1, _EXPANDED_CHUNK // block)
-    gains = np.zeros((n, len(qs)))
-    for c0 in range(0, n, per_chunk):
-        c1 = min(n, c0 + per_chunk)
-        m = c1 - c0
-        rows = m * block
-        lik: dict[str, np.ndarray] = {}
-        for j, q in enumerate(qs):
-            base = evidence.likelihoods.get(q)
-            arr = np.repeat(base[c0:c1], block, axis=0) if base is not None else np.ones((rows, sizes[j]))
-            sel = (np.arange(m)[:, None] * block + 1 + offsets[j] + np.arange(sizes[j])[None, :]).ravel()
-            arr[sel] = np.tile(np.eye(sizes[j]), (m, 1))
-            lik[q] = arr
-        log_z, h = _uncertainty(model, lik, rows, criterion if model.engine.has_joint else "marginal", None)
-        log_z = log_z.reshape(m, block)
-        h = h.reshape(m, block)
-        with np.errstate(over="ignore", invalid="ignore"):
-            p = np.exp(log_z[:, 1:] - log_z[:, :1])
-        p = np.where(np.isfinite(p), p, 0.0)
-        hh = np.where(p > 0, h[:, 1:], 0.0)
-        for j in range(len(qs)):
-            s, t = offsets[j], offsets[j + 1]
-            pj = p[:, s:t]
-            tot = pj.sum(axis=1, keepdims=True)
-            pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
-            gains[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hh[:, s:t]).sum(axis=1))
-    return gains
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(map(repr, CRITERIA))}, got {criterion!r}")
+    uncertainty = None
+    if criterion == "decision" and model.engine.has_joint:  # (without the joint, decision ranks as marginal)
+
+        def uncertainty(marginals: Mapping[str, np.ndarray]) -> np.ndarray:
+            ps = [model._info[c].p(marginals[c]) for c in model.causes]
+            return np.asarray(sum(np.minimum(p, 1.0 - p) for p in ps), dtype=np.float64)
+
+    engine_criterion = "marginal" if criterion == "marginal" else "joint"
+    return model.engine.expected_gains(
+        evidence.likelihoods, evidence.rows, model.questions, criterion=engine_criterion, uncertainty=uncertainty
+    )

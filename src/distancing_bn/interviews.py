@@ -3,12 +3,17 @@
 Each case is drawn from the model *given its premise* (the always-observed questions take their
 observed answer; cases that contradict it are drawn again). A :class:`~distancing_bn.session.Session`
 then interviews the case exactly as ``ask`` would: screens first, then the best question or
-checklist by the chosen criterion (per unit of cost by default), answers read off the case, each
-step answered "unsure" with probability ``unsure_rate``, until the stop rule fires.
+checklist or grid by the chosen criterion (per unit of cost by default), answers read off the
+case, until the stop rule fires. Each answer is "unsure" with probability ``unsure_rate``: a
+single question as a whole, a checklist's or grid's rows each on its own (a person can be unsure
+of one row and sure of the others).
 
-Reported per criterion: questions asked (a checklist counts as one), top-cause accuracy at the
+Reported per criterion: steps (screens: a question, checklist or grid counts as one) and items
+asked (every row counts, unsure ones too), median and 90th percentile; top-cause accuracy at the
 stop and with every question answered (over cases with at least one cause present; the top
-cause is the likeliest one), the same on cases with exactly one cause, and for each notice
+cause is the likeliest one), the same on cases with exactly one cause (with unsure answers,
+also with every question asked and each answer unsure at the same rate: what a session that
+never stopped could reach), and for each notice
 the share of the cases showing a sign of it (an answer that raises it, in the case's full
 answers) in which the notice was shown, and after how many steps.
 """
@@ -70,7 +75,12 @@ class InterviewReport:
         for row in self.table.to_dict(orient="records"):
             lines.append(f"criterion {row['criterion']}:")
             lines.append(
-                f"  questions asked: median {row['median_questions']:g}, 90th percentile {row['p90_questions']:g}"
+                f"  steps (a checklist or grid counts once): median {row['median_questions']:g}, "
+                f"90th percentile {row['p90_questions']:g}"
+            )
+            lines.append(
+                f"  items asked (every row counts): median {row['median_items']:g}, "
+                f"90th percentile {row['p90_items']:g}"
             )
             lines.append(
                 f"  top-cause accuracy: {row['accuracy_at_stop']:.3f} at the stop, "
@@ -80,6 +90,11 @@ class InterviewReport:
                 f"  cases with one cause: {row['single_cause_at_stop']:.3f} at the stop, "
                 f"{row['single_cause_all_questions']:.3f} with every question"
             )
+            if self.unsure_rate > 0:
+                lines.append(
+                    f"  every question asked, {self.unsure_rate:.0%} of them unsure too: top-cause accuracy "
+                    f"{row['accuracy_all_asked']:.3f}, one cause {row['single_cause_all_asked']:.3f}"
+                )
             for nid, title in self.notices:
                 if row.get(f"{nid}_cases"):
                     lines.append(
@@ -94,9 +109,16 @@ class InterviewReport:
         return self.summary()
 
 
-def _answer_for(model: Model, name: str, truth: dict[str, int], done: set[str]) -> Any:
+def _answer_for(
+    model: Model, name: str, truth: dict[str, int], done: set[str], rng: np.random.Generator, unsure_rate: float
+) -> Any:
+    """The case's answer to a question or group; each single answer or row unsure with ``unsure_rate``."""
     if model.is_group(name):
-        return {q: model.answers_of(q)[truth[q]] for q in model.groups[name].items if q not in done}
+        items = [q for q in model.groups[name].items if q not in done]
+        unsure = rng.random(len(items)) < unsure_rate
+        return {q: "unsure" if u else model.answers_of(q)[truth[q]] for q, u in zip(items, unsure, strict=True)}
+    if rng.random() < unsure_rate:
+        return "unsure"
     return model.answers_of(name)[truth[name]]
 
 
@@ -147,6 +169,14 @@ def simulate_interviews(
     full = model.marginals_from_codes({q: truth[q] for q in qs}, n_cases)
     p_full = np.column_stack([i.p(full[c]) for c, i in zip(causes, infos, strict=True)])
     acc_full, one_full = _accuracy(p_full, y)
+    acc_asked, one_asked = acc_full, one_full
+    if unsure_rate > 0:  # every question asked, each answer unsure at the same rate: the ceiling of a session
+        drop = np.random.default_rng(None if seed is None else seed + 11)
+        codes = {q: np.where(drop.random(n_cases) < unsure_rate, -1, truth[q]) for q in qs}
+        asked = model.marginals_from_codes(codes, n_cases)
+        acc_asked, one_asked = _accuracy(
+            np.column_stack([i.p(asked[c]) for c, i in zip(causes, infos, strict=True)]), y
+        )
     signs = _signs(model, truth, n_cases)
     rows = []
     case_rows = []
@@ -163,10 +193,7 @@ def simulate_interviews(
                 name = step[0]
                 if name in model.screens:
                     screen_steps.append(s.steps + 1)
-                if rng.random() < unsure_rate:
-                    s.answer(name, "unsure")
-                else:
-                    s.answer(name, _answer_for(model, name, case, set(s.asked)))
+                s.answer(name, _answer_for(model, name, case, set(s.asked), rng, unsure_rate))
                 for kind in memo.notices(s):
                     first_seen.setdefault(kind, s.steps)
             p_stop[i] = memo.probabilities(s)
@@ -174,6 +201,7 @@ def simulate_interviews(
                 "criterion": criterion,
                 "case": i,
                 "questions": s.steps,
+                "items": s.items_asked,
                 "stop": step[1],
                 "last_screen_step": max(screen_steps, default=0),
             }
@@ -186,10 +214,14 @@ def simulate_interviews(
             "criterion": criterion,
             "median_questions": float(frame["questions"].median()),
             "p90_questions": float(frame["questions"].quantile(0.9)),
+            "median_items": float(frame["items"].median()),
+            "p90_items": float(frame["items"].quantile(0.9)),
             "accuracy_at_stop": acc,
             "accuracy_all_questions": acc_full,
             "single_cause_at_stop": one,
             "single_cause_all_questions": one_full,
+            "accuracy_all_asked": acc_asked,
+            "single_cause_all_asked": one_asked,
             "screens_within": float(frame["last_screen_step"].max()),
         }
         for kind, has in signs.items():

@@ -4,25 +4,32 @@ Every number of a distancing-bn model belongs to a small distribution ("vector")
 prior ``(1 - p, p)``, a link between causes ``(1 - s, s)``, a facet's ``p_present`` or
 ``p_absent``, a question's leak or one link's strength over its answers, or one row of an
 explicit table. In the noisy-OR / noisy-MAX form each link acts through a hidden activation
-(the answer that parent alone would produce; the question shows the largest), and each vector
-is the distribution of one such hidden variable, drawn only under a *condition* (its parent
-present, or absent, or always). EM on those hidden variables is exact EM for the model's own
+(the answer that parent alone would produce; the child shows the largest, the leak and a
+cause's prior being activations that are always drawn), and each vector is the distribution
+of one such hidden variable. EM on those hidden variables is exact EM for the model's own
 likelihood, so the learned model keeps its form.
 
-E-step without expanding any table: ``P(e)`` is linear in every vector (the tables are
-products of per-parent distribution functions), so with ``g_k = dP(e)/ds_k`` the expected
-count of level ``k`` is ``s_k g_k / P(e)``, and ``sum_k s_k g_k = P(e, condition)``. The
-engine gives ``P(condition | e)`` (a cause's or facet's marginal) and, from one more query
-with some probability moved from level 0 to level ``k``, the exact difference
-``g_k - g_0``; together they fix every ``g_k``. Every query is vectorised over all rows.
+E-step: one batched query per EM step. The engine's network gets, for every learned variable
+with two or more variables in its family, a barren deterministic "family" variable whose
+states are the family's configurations (the parents and, for a cause or facet, the variable
+itself; a question's own likelihood is applied here), so its posterior marginal is the
+family's. Summed over rows that gives the expected family counts ``N[u, y]`` (parent
+configuration ``u``, state ``y``): the sufficient statistics of every table. Given ``u`` and
+``y`` the hidden activations of a noisy-OR / noisy-MAX table have a closed-form posterior,
+so their expected counts follow from ``N`` with no further query. Identical evidence rows
+are passed once, with their count as a weight (``weights`` adds the caller's own); rows go
+to the engine in chunks of bounded size.
 
 M-step: with the model's own numbers ``s0`` as a Dirichlet prior of strength ``a`` (that many
 pseudo-observations per vector), ``s_k = (a s0_k + n_k) / (a + n)`` (the MAP estimate). The
 penalised log-likelihood ``sum log P(e) + sum_k a s0_k log s_k`` never decreases; with
 ``prior_strength=0`` that is the log-likelihood itself. Columns named after causes or facets
-(``absent``/``present``) are observed: their counts are plain counts. Rows of tables with two
-or more parents keep their values (their condition's probability is not a marginal the engine
-returns); the result lists them.
+(``absent``/``present``) are observed: their counts are plain counts.
+
+Premises (questions with ``observed:``) are evidence in every row by default, so EM
+maximises ``P(rows, premise)``; that also rewards numbers that make the premise likelier.
+For a sample not selected on the premise (a general-population survey), ``premises=False``
+leaves them out of the fit.
 """
 
 from __future__ import annotations
@@ -48,53 +55,60 @@ if TYPE_CHECKING:
 __all__ = ["FitResult", "em", "fit"]
 
 _DUMMY = "__no_latent_cause__"
+_FAMILY = "__family__:"  # prefix of the added family variables
 _EDGE = 1e-9  # learned priors stay strictly inside (0, 1), as the file format requires
+_CHUNK = 8192  # evidence rows per engine call: large enough for BLAS, small enough for the caches
 
 
 @dataclass(frozen=True, slots=True)
 class _Vector:
-    """One distribution of the model: where it lives, its values over levels 0..K-1, its condition."""
+    """One distribution of the model: where it lives, its values over levels 0..K-1, its table part.
+
+    ``part`` is, for a noisy-OR / noisy-MAX table (``noisy``), the activation it draws (0: the
+    leak or a cause's prior; ``i + 1``: the link of the variable's parent ``i``); for a plain
+    table (a facet, an explicit table) the row, i.e. the parent configuration.
+    """
 
     kind: str  # prior, cause_link, facet, leak, strength, table
     key: tuple[str, ...]
     values: tuple[float, ...]
-    condition: tuple[str, int] | None  # (variable, state index) the hidden draw needs; None: always
+    var: str  # the variable whose table holds it
+    part: int
+    noisy: bool
 
     @property
     def label(self) -> str:
         return f"{self.kind} {' '.join(self.key)}"
 
 
-def _vectors(spec: ModelSpec, learn: set[str]) -> tuple[list[_Vector], list[str]]:
-    """Every learnable vector of the variables in ``learn``, and the tables kept fixed."""
+def _vectors(spec: ModelSpec, learn: set[str]) -> list[_Vector]:
+    """Every learnable vector of the variables in ``learn``."""
     out: list[_Vector] = []
-    fixed: list[str] = []
     for c in spec.causes:
         if c.id in learn:
-            out.append(_Vector("prior", (c.id,), (1 - c.prior, c.prior), None))
+            out.append(_Vector("prior", (c.id,), (1 - c.prior, c.prior), c.id, 0, True))
+            incoming = [lk for lk in spec.links if lk.target == c.id]
+            for i, lk in enumerate(incoming):
+                out.append(
+                    _Vector("cause_link", (lk.source, lk.target), (1 - lk.strength, lk.strength), c.id, i + 1, True)
+                )
         for f in c.facets:
             if f.id in learn:
-                out.append(_Vector("facet", (f.id, "p_present"), (1 - f.p_present, f.p_present), (c.id, 1)))
-                out.append(_Vector("facet", (f.id, "p_absent"), (1 - f.p_absent, f.p_absent), (c.id, 0)))
-    for lk in spec.links:
-        if lk.target in learn:
-            out.append(_Vector("cause_link", (lk.source, lk.target), (1 - lk.strength, lk.strength), (lk.source, 1)))
+                out.append(_Vector("facet", (f.id, "p_present"), (1 - f.p_present, f.p_present), f.id, 1, False))
+                out.append(_Vector("facet", (f.id, "p_absent"), (1 - f.p_absent, f.p_absent), f.id, 0, False))
     for q in spec.questions:
         if q.id not in learn:
             continue
         if q.table is not None:
-            if len(q.table.parents) > 1:
-                fixed.append(q.id)
-                continue
             for u, row in enumerate(q.table.rows):
-                cond = (q.table.parents[0], u) if q.table.parents else None
-                out.append(_Vector("table", (q.id, str(u)), tuple(row), cond))
+                out.append(_Vector("table", (q.id, str(u)), tuple(row), q.id, u, False))
             continue
         leak = tuple(q.leak or ())
-        out.append(_Vector("leak", (q.id,), (1 - sum(leak), *leak), None))
-        for lk in q.links:
-            out.append(_Vector("strength", (q.id, lk.parent), (1 - sum(lk.strength), *lk.strength), (lk.parent, 1)))
-    return out, fixed
+        out.append(_Vector("leak", (q.id,), (1 - sum(leak), *leak), q.id, 0, True))
+        for i, lk in enumerate(q.links):
+            strength = (1 - sum(lk.strength), *lk.strength)
+            out.append(_Vector("strength", (q.id, lk.parent), strength, q.id, i + 1, True))
+    return out
 
 
 def _set(spec: ModelSpec, vec: _Vector, values: Sequence[float], rationale: str | None = None) -> ModelSpec:
@@ -162,21 +176,40 @@ def _relevant(spec: ModelSpec, evidence: Sequence[str]) -> set[str]:
     return keep
 
 
-def _network(spec: ModelSpec, observed: Sequence[str], keep: set[str] | None = None) -> Network:
-    """The spec's network without barren variables, with the observed causes and facets answerable."""
+def _network(
+    spec: ModelSpec, observed: Sequence[str], keep: set[str], families: Sequence[str], premises: bool
+) -> tuple[Network, dict[str, str]]:
+    """The E-step network: the spec's without barren variables, observed causes and facets
+    answerable, premises left out unless ``premises``, and a family variable per learned
+    variable whose family has two or more members.
+
+    Returns the network and, per learned variable, the variable whose marginal is its
+    family's (itself, its one parent, or the added family variable; absent: no parents).
+    """
     net = compile_spec(spec, memory_budget=None)
-    if not observed and keep is None:
-        return net
     obs = set(observed)
-    names = [v for v in net.variables if keep is None or v in keep]
+    names = [v for v in net.variables if v in keep and (premises or v not in net.observed)]
     states = {v: net.states[v] for v in names}
     parents = {v: net.parents[v] for v in names}
     cpts = {v: net.cpts[v] for v in names}
+    questions = {q.id for q in spec.questions}
+    where: dict[str, str] = {}
+    for v in families:
+        members = parents[v] if v in questions else (*parents[v], v)  # a question's likelihood is applied later
+        if len(members) == 1:
+            where[v] = members[0]
+        elif members:
+            name = where[v] = f"{_FAMILY}{v}"
+            cards = [len(states[m]) for m in members]
+            size = math.prod(cards)
+            states[name] = tuple(str(i) for i in range(size))
+            parents[name] = tuple(members)
+            cpts[name] = np.eye(size).reshape((*cards, size))
     targets = [t for t in net.targets if t not in obs and t in states]
     if not targets:  # every cause observed: a network needs a target, so add an unconnected one
         states[_DUMMY], parents[_DUMMY], cpts[_DUMMY] = CAUSE_STATES, (), np.array([0.5, 0.5])
         targets = [_DUMMY]
-    return Network.create(
+    network = Network.create(
         net.name,
         states,
         parents,
@@ -186,15 +219,17 @@ def _network(spec: ModelSpec, observed: Sequence[str], keep: set[str] | None = N
         reported=[r for r in net.reported if r not in obs and r in states],
         observed={v: a for v, a in net.observed.items() if v in states},
     )
+    return network, where
 
 
 @dataclass(frozen=True)
 class FitResult:
     """What EM did.
 
-    ``log_likelihood[i]`` is ``sum log P(row)`` (natural log) under the model after ``i`` EM
-    steps (``[0]``: the model given); ``objective`` adds the prior's log density (what EM
-    never decreases). ``fixed`` lists questions whose tables kept their values.
+    ``log_likelihood[i]`` is ``sum log P(row)`` (natural log, rows weighted) under the model
+    after ``i`` EM steps (``[0]``: the model given); ``objective`` adds the prior's log density
+    (what EM never decreases). ``rows`` is the number (or total weight) of rows the model can
+    explain; ``patterns`` the number of distinct evidence rows passed to the engine.
     """
 
     model: Model
@@ -202,39 +237,49 @@ class FitResult:
     objective: list[float]
     converged: bool
     iterations: int
-    rows: int
+    rows: float
     prior_strength: float
     learned: tuple[str, ...]
-    fixed: tuple[str, ...] = ()
+    patterns: int = 0
     changes: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict, repr=False)
 
     def summary(self) -> str:
         """A short text."""
         return (
-            f"EM on {self.rows} rows, prior strength {self.prior_strength:g}: {self.iterations} iterations, "
-            f"{'converged' if self.converged else 'not converged'}; log-likelihood "
+            f"EM on {self.rows:g} rows ({self.patterns} distinct), prior strength {self.prior_strength:g}: "
+            f"{self.iterations} iterations, {'converged' if self.converged else 'not converged'}; log-likelihood "
             f"{self.log_likelihood[0]:.2f} -> {self.log_likelihood[-1]:.2f}; {len(self.learned)} distributions learned"
         )
 
 
 class _Data:
-    """The rows as likelihood matrices per question (and per observed cause/facet)."""
+    """The distinct evidence rows as likelihood matrices per question (and observed cause/facet), with weights."""
 
-    def __init__(self, model: Model, frame: pd.DataFrame, mapping: SurveyMapping | str | None) -> None:
+    def __init__(
+        self,
+        model: Model,
+        frame: pd.DataFrame,
+        mapping: SurveyMapping | str | None,
+        weights: Sequence[float] | np.ndarray | None,
+        *,
+        unique: bool = True,
+    ) -> None:
         from .batch import _evidence, _Plan, _resolve_mapping
         from .evidence import encode_labels, one_hot
 
         spec = model.spec
         assert spec is not None
+        if len(frame) == 0:
+            raise DataError("the frame has no rows to learn from")
         latent = [*model.causes, *model.facets]
         self.observed = [v for v in latent if v in frame.columns]
         m = _resolve_mapping(model, mapping)
         rest = frame.drop(columns=self.observed)
-        self.lik: dict[str, np.ndarray] = {}
+        lik: dict[str, np.ndarray] = {}
         if any(c in model.questions for c in rest.columns) or m is not None:
             plan = _Plan(model, list(rest.columns), m, None, False)
             ev, _, _ = _evidence(model, rest, plan, 0, "raise")
-            self.lik.update(ev.likelihoods)
+            lik.update(ev.likelihoods)
         for v in self.observed:
             codes, bad = encode_labels(frame[v].astype(object).map(_state_text), CAUSE_STATES)
             if bad.any():
@@ -244,15 +289,42 @@ class _Data:
                     row=i + 1,
                     column=v,
                 )
-            mat = one_hot(codes, 2)
-            self.lik[v] = mat
-        premises = [q.id for q in spec.questions if getattr(q, "observed", None) is not None]
-        self.keep = _relevant(spec, [*self.lik, *premises])  # a premise is evidence in every row
-        self.rows = len(frame)
-        if self.rows == 0:
-            raise DataError("the frame has no rows to learn from")
-        if not self.lik:
+            lik[v] = one_hot(codes, 2)
+        if not lik:
             raise DataError("no column of the frame is a question, a mapped column, a cause or a facet")
+        w = _weights(weights, len(frame))
+        names = sorted(lik)
+        if unique:  # identical evidence rows once, with their total weight
+            mat = np.hstack([lik[v] for v in names])
+            _, first, inverse = np.unique(mat, axis=0, return_index=True, return_inverse=True)
+            w = np.bincount(inverse.ravel(), weights=w, minlength=first.size)
+            lik = {v: lik[v][first] for v in names}
+        used = w > 0
+        if not used.all():
+            w = w[used]
+            lik = {v: a[used] for v, a in lik.items()}
+        self.lik = lik
+        self.weights = w
+        self.rows = int(w.size)  # evidence rows passed to the engine
+        self.answered = {v for v, a in lik.items() if (a.min(axis=1) < a.max(axis=1)).any()}
+        self.premises = [q.id for q in spec.questions if q.observed is not None]
+
+
+def _weights(weights: Sequence[float] | np.ndarray | None, n: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(n)
+    try:
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise DataError("weights must be numbers, one per row of the frame") from None
+    if w.size != n:
+        raise DataError(f"weights has {w.size} values for {n} rows; give one weight per row")
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        i = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
+        raise DataError(f"weights: row {i + 1} has a weight that is not a finite number >= 0", row=i + 1)
+    if not (w > 0).any():
+        raise DataError("weights: every row has weight 0; nothing to learn from")
+    return w
 
 
 def _state_text(value: Any) -> Any:
@@ -265,13 +337,107 @@ def _state_text(value: Any) -> Any:
     return value
 
 
-def _query(spec: ModelSpec, data: _Data, marginals: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    from .inference import Engine
+def _e_step(
+    spec: ModelSpec, data: _Data, keep: set[str], families: Sequence[str], premises: bool, budget: int | None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per evidence row ``log P(e)``; per learned variable the expected family counts ``(configs, states)``.
 
-    net = _network(spec, data.observed, data.keep)
-    eng = Engine(net, memory_budget=None)
-    res = eng.query(data.lik, data.rows, marginals=list(marginals))
-    return res.log_evidence, res.marginals
+    One engine compiled for the current numbers, queried in chunks of at most ``_CHUNK`` rows.
+    """
+    from .engine import compile_engine
+
+    net, where = _network(spec, data.observed, keep, families, premises)
+    engine = compile_engine(net, memory_budget=budget, joint_limit=0)  # the targets' joint is not needed
+    wanted = sorted(set(where.values()))
+    tables = {v: net.cpts[v].reshape(-1, len(net.states[v])) for v in families}
+    counts = {v: np.zeros_like(t) for v, t in tables.items()}
+    questions = {q.id for q in spec.questions}
+    log_ev = np.empty(data.rows)
+    for s in range(0, data.rows, _CHUNK):
+        t = min(data.rows, s + _CHUNK)
+        lik = {v: a[s:t] for v, a in data.lik.items()}
+        res = engine.query(lik, t - s, marginals=wanted)
+        log_ev[s:t] = res.log_evidence
+        ok = np.isfinite(res.log_evidence)
+        if not ok.any():
+            continue
+        w = data.weights[s:t][ok]
+        for v, table in tables.items():
+            fam = res.marginals[where[v]][ok] if v in where else np.ones((int(ok.sum()), 1))
+            if v in questions:  # a question: its own likelihood, then the counts
+                lam = _likelihood(net, v, lik, t - s)[ok]
+                dens = lam @ table.T  # (rows, configs): P(own evidence | configuration)
+                ratio = np.divide(fam, dens, out=np.zeros_like(fam), where=dens > 0) * w[:, None]
+                counts[v] += (ratio.T @ lam) * table
+            else:
+                counts[v] += (w @ fam).reshape(table.shape)
+    return log_ev, counts
+
+
+def _likelihood(net: Network, v: str, lik: Mapping[str, np.ndarray], rows: int) -> np.ndarray:
+    """A question's likelihood rows: its evidence, its premise answer, or all ones."""
+    if v in lik:
+        return np.asarray(lik[v], dtype=np.float64)
+    out = np.zeros((rows, len(net.states[v]))) if v in net.observed else np.ones((rows, len(net.states[v])))
+    if v in net.observed:
+        out[:, net.states[v].index(net.observed[v])] = 1.0
+    return out
+
+
+def _noisy_counts(dists: Sequence[np.ndarray], family: np.ndarray) -> list[np.ndarray]:
+    """Expected counts of each activation of a leaky noisy-MAX table, from its family counts.
+
+    ``dists[0]`` is the leak's distribution over the child's levels, ``dists[i + 1]`` that of
+    parent ``i``'s activation; ``family[u, y]`` the expected count of parent configuration
+    ``u`` (C order, binary parents) with child level ``y``. The child is the largest
+    activation of the leak and the present parents, so, with ``G`` the CDF of the largest of
+    the others, ``P(Z_j = k, Y = y | u) = s_j[k] (G(k) [y = k] + (G(y) - G(y - 1)) [y > k])``.
+    A parent's activation is drawn only where it is present; the leak's always.
+    """
+    m = len(dists) - 1
+    k_levels = family.shape[1]
+    configs = np.indices((2,) * m).reshape(m, -1).T if m else np.zeros((1, 0), dtype=np.int64)
+    active = np.column_stack([np.ones(len(configs), dtype=bool), configs.astype(bool)])
+    cdf = np.cumsum(np.asarray(dists, dtype=np.float64), axis=1)
+    cdf[:, -1] = 1.0
+    factor = np.where(active[:, :, None], cdf[None, :, :], 1.0)  # (configs, activations, levels)
+    eye = np.eye(k_levels)
+    above = np.triu(np.ones((k_levels, k_levels)), 1)  # [k < y]
+    out = []
+    for j, s in enumerate(dists):
+        g = np.prod(np.delete(factor, j, axis=1), axis=1)  # (configs, levels): CDF of the others' largest
+        step = np.diff(g, prepend=0.0, axis=1)
+        joint = np.asarray(s)[None, :, None] * (eye[None] * g[:, :, None] + above[None] * step[:, None, :])
+        child = joint.sum(axis=1)  # P(y | u) where j is drawn
+        ratio = np.divide(family, child, out=np.zeros_like(family), where=child > 0)
+        rows = active[:, j]
+        out.append(np.einsum("uky,uy->k", joint[rows], ratio[rows]))
+    return out
+
+
+def _vector_counts(spec: ModelSpec, vectors: Sequence[_Vector], families: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """Expected counts of every vector's levels (same order), from the family counts."""
+    noisy: dict[str, list[np.ndarray]] = {}
+    out = []
+    for v in vectors:
+        if not v.noisy:
+            out.append(families[v.var][v.part])
+            continue
+        if v.var not in noisy:
+            noisy[v.var] = _noisy_counts(_activations(spec, v.var), families[v.var])
+        out.append(noisy[v.var][v.part])
+    return out
+
+
+def _activations(spec: ModelSpec, var: str) -> list[np.ndarray]:
+    """The current leak and link distributions of a noisy-OR / noisy-MAX variable, in its parents' order."""
+    if any(c.id == var for c in spec.causes):
+        prior = spec.cause(var).prior
+        links = [lk.strength for lk in spec.links if lk.target == var]
+        return [np.array([1 - prior, prior]), *(np.array([1 - s, s]) for s in links)]
+    q = spec.question(var)
+    leak = tuple(q.leak or ())
+    return [np.array([1 - sum(leak), *leak]), *(np.array([1 - sum(lk.strength), *lk.strength]) for lk in q.links)]
 
 
 def _log_prior(vectors: Sequence[_Vector], current: Mapping[str, tuple[float, ...]], strength: float) -> float:
@@ -283,35 +449,6 @@ def _log_prior(vectors: Sequence[_Vector], current: Mapping[str, tuple[float, ..
     return total
 
 
-def _expected_counts(
-    spec: ModelSpec,
-    vec: _Vector,
-    values: tuple[float, ...],
-    data: _Data,
-    le: np.ndarray,
-    cond_p: np.ndarray,
-    ok: np.ndarray,
-) -> np.ndarray:
-    """Expected counts of each level of ``vec``'s hidden draw, summed over rows (see the module text)."""
-    s = np.asarray(values)
-    k_levels = s.size
-    r = np.zeros((data.rows, k_levels))
-    for k in range(1, k_levels):
-        if s[k] <= 0 and s[0] <= 0:
-            continue
-        delta = 0.5 * min(s[0], 1 - s[k]) if s[0] > 0 else -0.5 * s[k]
-        moved = s.copy()
-        moved[0] -= delta
-        moved[k] += delta
-        le_k, _ = _query(_set(spec, vec, moved), data, [])
-        with np.errstate(invalid="ignore"):
-            r[:, k] = np.expm1(np.where(np.isfinite(le_k), le_k - le, -np.inf)) / delta
-    g0 = cond_p - r[:, 1:] @ s[1:]
-    g = g0[:, None] + r
-    counts = np.where(ok[:, None], s[None, :] * g, 0.0)
-    return np.clip(counts, 0.0, None).sum(axis=0)
-
-
 def em(
     model: Model,
     frame: pd.DataFrame,
@@ -321,7 +458,10 @@ def em(
     max_iter: int = 50,
     tol: float = 1e-6,
     learn: Sequence[str] | None = None,
+    weights: Sequence[float] | np.ndarray | None = None,
+    premises: bool = True,
     progress: Callable[[int, float], None] | None = None,
+    _unique: bool = True,
 ) -> FitResult:
     """Learn the model's numbers from ``frame`` by EM; return the new model and the trace.
 
@@ -340,13 +480,19 @@ def em(
     max_iter
         At most this many EM steps.
     tol
-        Stop when the objective rises by less than ``tol`` per row.
+        Stop when the objective rises by less than ``tol`` per row (per unit of weight).
     learn
         Ids of the causes, facets and questions whose numbers are learned (a cause: its prior
         and its incoming links). Default: every cause and facet, and every question the frame
         answers in some row (a question never answered would keep its numbers anyway).
         Variables with no answered variable at or below them keep their numbers (the data say
         nothing about them).
+    weights
+        One weight >= 0 per row (for example how many respondents gave that row); default 1.
+    premises
+        Enter the model's premises (always-observed answers) as evidence in every row (the
+        rows are people for whom they hold); ``False`` leaves them out, for a sample not
+        selected on them.
     progress
         Called after every E-step with the iteration and the log-likelihood.
 
@@ -354,7 +500,7 @@ def em(
     ------
     DataError
         A model without a spec, an empty frame, no usable column, a bad cell (row and column
-        named), an unknown id in ``learn``, or a bad option value.
+        named), an unknown id in ``learn``, bad weights, or a bad option value.
     """
     spec = model.spec
     if spec is None:
@@ -365,18 +511,20 @@ def em(
         raise DataError(f"max_iter must be a whole number >= 0, got {str(max_iter)[:40]!r}")
     if not (isinstance(tol, (int, float)) and tol >= 0):
         raise DataError(f"tol must be a number >= 0, got {str(tol)[:40]!r}")
-    data = _Data(model, frame, mapping)
+    data = _Data(model, frame, mapping, weights, unique=_unique)
     known = {*model.causes, *model.facets, *model.questions}
     if learn is None:
-        answered = {q for q, a in data.lik.items() if q in model.questions and (a.min(axis=1) < a.max(axis=1)).any()}
-        chosen = {*model.causes, *model.facets, *answered}
+        chosen = {*model.causes, *model.facets, *(q for q in data.answered if q in model.questions)}
     else:
         unknown = [x for x in learn if x not in known]
         if unknown:
             raise DataError(f"learn: {str(unknown[0])[:40]!r} is not a cause, facet or question of '{model.id}'")
         chosen = set(learn)
-    vectors, fixed = _vectors(spec, chosen & data.keep)  # barren variables keep their numbers exactly
-    conds = sorted({v.condition[0] for v in vectors if v.condition is not None})
+    keep = _relevant(spec, [*data.lik, *(data.premises if premises else ())])
+    if not premises:
+        chosen -= set(data.premises)
+    vectors = _vectors(spec, chosen & keep)  # barren variables keep their numbers exactly
+    families = sorted({v.var for v in vectors})
     strength = float(prior_strength)
     current = {v.label: v.values for v in vectors}
     log_lik: list[float] = []
@@ -384,26 +532,25 @@ def em(
     converged = False
     it = 0
     work = spec
+    budget = model.memory_estimate.budget
     while True:
-        le, marg = _query(work, data, conds)
+        le, fam = _e_step(work, data, keep, families, premises, budget)
         ok = np.isfinite(le)
         if not ok.any():
             raise DataError("every row is impossible under the model: no answer pattern it can explain")
-        log_lik.append(float(le[ok].sum()))
+        total_weight = float(data.weights[ok].sum())
+        log_lik.append(float(data.weights[ok] @ le[ok]))
         objective.append(log_lik[-1] + _log_prior(vectors, current, strength))
         if progress is not None:
             progress(it, log_lik[-1])
-        if it > 0 and objective[-1] - objective[-2] < tol * data.rows:
+        if it > 0 and objective[-1] - objective[-2] < tol * total_weight:
             converged = True
             break
         if it >= max_iter:
             break
         new_spec = work
-        for v in vectors:
-            cp = np.ones(data.rows) if v.condition is None else marg[v.condition[0]][:, v.condition[1]]
-            cp = np.where(ok, cp, 0.0)
-            counts = _expected_counts(work, v, current[v.label], data, np.where(ok, le, 0.0), cp, ok)
-            counts = np.where(np.asarray(v.values) > 0, counts, 0.0)  # structural zeros stay zero
+        for v, counts in zip(vectors, _vector_counts(work, vectors, fam), strict=True):
+            counts = np.where(np.asarray(v.values) > 0, np.clip(counts, 0.0, None), 0.0)  # structural zeros stay
             total = counts.sum() + strength
             if total <= 0:
                 continue
@@ -412,7 +559,7 @@ def em(
             new_spec = _set(new_spec, v, new)
         work = new_spec
         it += 1
-    n_rows = int(ok.sum())
+    n_rows = total_weight
     final = work
     changes: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
     notes: dict[tuple[str, ...], list[str]] = {}
@@ -422,7 +569,7 @@ def em(
     for v in vectors:
         was = "; ".join(notes[_holder(v)])
         note = (
-            f"Learned by EM from {n_rows} rows (prior: the file's numbers as {strength:g} pseudo-rows each; "
+            f"Learned by EM from {n_rows:g} rows (prior: the file's numbers as {strength:g} pseudo-rows each; "
             f"the file had {was}). {_rationale(spec, v)}".strip()
         )
         final = _set(final, v, current[v.label], note)
@@ -438,7 +585,7 @@ def em(
         rows=n_rows,
         prior_strength=strength,
         learned=tuple(v.label for v in vectors),
-        fixed=tuple(fixed),
+        patterns=data.rows,
         changes=changes,
     )
 
@@ -480,8 +627,18 @@ def fit(
     max_iter: int = 50,
     tol: float = 1e-6,
     learn: Sequence[str] | None = None,
+    weights: Sequence[float] | np.ndarray | None = None,
+    premises: bool = True,
 ) -> Model:
     """Return a new model with numbers learned from ``frame`` by EM (see :func:`em`)."""
     return em(
-        model, frame, mapping=mapping, prior_strength=prior_strength, max_iter=max_iter, tol=tol, learn=learn
+        model,
+        frame,
+        mapping=mapping,
+        prior_strength=prior_strength,
+        max_iter=max_iter,
+        tol=tol,
+        learn=learn,
+        weights=weights,
+        premises=premises,
     ).model

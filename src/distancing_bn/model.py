@@ -1,6 +1,6 @@
 """The user-facing :class:`Model`: a compiled network plus (for YAML models) its spec.
 
-Its methods delegate to the modules below it (evidence, inference, explain, information,
+Its methods delegate to the modules below it (evidence, engine, explain, information,
 session, batch); nothing below this module imports it at run time.
 """
 
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .engine import Engine, MemoryEstimate, QueryResult, compile_engine, estimate_memory, impossible_evidence
 from .errors import DataError
 from .evidence import Evidence, encode_labels, from_answers, from_codes, normalise_answers
-from .inference import Engine, MemoryEstimate, QueryResult, estimate_memory, impossible_evidence
 from .network import DEFAULT_MEMORY_BUDGET, Network, compile_spec
 from .results import DISCLAIMER, Posterior, VariableInfo
 from .spec import Group, ModelSpec
@@ -256,7 +256,7 @@ class Model:
     @cached_property
     def engine(self) -> Engine:
         """The compiled junction tree (planned when the model is made, built on first use, then cached)."""
-        return Engine(self.network, estimate=self.memory_estimate)
+        return compile_engine(self.network, estimate=self.memory_estimate)
 
     @cached_property
     def prior(self) -> Posterior:

@@ -22,7 +22,7 @@ import math
 import threading
 import time
 import warnings
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from dataclasses import dataclass, fields
 from importlib.resources import files
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -89,7 +89,11 @@ AnswerValue = Annotated[
             "anyOf": [
                 {"type": "string", "description": "an answer id, or 'unsure'"},
                 {"type": "array", "items": {"type": "string"}, "description": "checklist: the item ids that apply"},
-                {"type": "object", "description": "soft answer {answer: likelihood}, or checklist {item: answer}"},
+                {
+                    "type": "object",
+                    "description": "soft answer {answer: likelihood}, checklist {item: answer}, "
+                    "or grid {row: answer or 'unsure'}",
+                },
                 {"type": "null"},
             ]
         }
@@ -105,7 +109,8 @@ class AnswersIn(BaseModel):
     answers: dict[str, AnswerValue] = Field(
         default_factory=dict,
         description="Question id -> answer id (or {answer: likelihood} for a soft answer); "
-        "checklist (group) id -> the list of item ids that apply, or 'none'. In the order given.",
+        "checklist (group) id -> the list of item ids that apply, or 'none'; grid (group) id -> "
+        "{row id: that row's answer id, or 'unsure'} (rows left out are unsure). In the order given.",
         examples=[{"less_contact": "a_lot", "sudden_change": "yes"}],
     )
     unsure: list[str] = Field(
@@ -189,6 +194,7 @@ class ItemOut(_Out):
     id: str
     label: str
     text: str
+    answers: list[AnswerOut] = Field(description="the row's own answers, in the order of the grid's scale")
 
 
 class GroupOut(_Out):
@@ -197,7 +203,9 @@ class GroupOut(_Out):
     text: str
     label: str
     theme: str
-    items: list[ItemOut]
+    grid: bool = Field(description="a rating grid (one answer per row) rather than a checklist (pick any)")
+    scale: list[str] = Field(description="a grid's column headings, one per answer of its rows (empty for a checklist)")
+    items: list[ItemOut] = Field(description="the rows; in /v1/next only those not answered yet")
     none_label: str
     cost: float
     screen: int | None
@@ -368,23 +376,38 @@ def _question(model: Model, q: str) -> dict[str, Any]:
     }
 
 
-def _group(model: Model, g: Any) -> dict[str, Any]:
+def _group(model: Model, g: Any, done: Collection[str] = ()) -> dict[str, Any]:
+    items = [q for q in g.items if q not in done]
+    scale = list(g.scale)
+    if g.is_grid and not scale:
+        scale = [_answer_label(model, g.items[0], a) for a in model.answers_of(g.items[0])]
     return {
         "kind": "group",
         "id": g.id,
         "text": g.text,
         "label": g.label,
         "theme": model.question_theme(g.id),
-        "items": [{"id": q, "label": model.question_label(q), "text": model.question_text(q)} for q in g.items],
+        "grid": g.is_grid,
+        "scale": scale,
+        "items": [
+            {
+                "id": q,
+                "label": model.question_label(q),
+                "text": model.question_text(q),
+                "answers": [{"id": a, "label": _answer_label(model, q, a)} for a in model.answers_of(q)],
+            }
+            for q in items
+        ],
         "none_label": g.none_label or "None of these",
         "cost": g.cost,
         "screen": g.screen,
     }
 
 
-def _asked_item(model: Model, qid: str) -> dict[str, Any]:
+def _asked_item(model: Model, qid: str, done: Collection[str] = ()) -> dict[str, Any]:
+    """A question or group to show; a group's rows already asked (``done``) are left out."""
     groups = model.groups
-    return _group(model, groups[qid]) if qid in groups else _question(model, qid)
+    return _group(model, groups[qid], done) if qid in groups else _question(model, qid)
 
 
 def describe(model: Model) -> dict[str, Any]:
@@ -545,7 +568,7 @@ def _next(model: Model, s: Session) -> dict[str, Any]:
     notices, urgent = _notices(s.guidance())
     return {
         "done": d.question is None,
-        "next": _asked_item(model, d.question) if d.question is not None else None,
+        "next": _asked_item(model, d.question, set(s.asked)) if d.question is not None else None,
         "screen": bool(d.screen),
         "stop_reason": d.code,
         "stop_message": d.reason,

@@ -30,7 +30,8 @@ class Session:
     """Ask the screens, then the most informative question or checklist, until the stop rule fires.
 
     Answers may come in any order: :meth:`answer` takes any question or checklist, asked or
-    volunteered. A checklist's answer is the items that apply (see :meth:`answer`).
+    volunteered. A checklist's answer is the items that apply, a rating grid's answer one
+    answer per row (see :meth:`answer`).
 
     >>> import distancing_bn as dbn
     >>> s = dbn.load_model().session()
@@ -73,8 +74,13 @@ class Session:
 
     @property
     def steps(self) -> int:
-        """The number of questions and checklists asked so far (a checklist counts once)."""
+        """The number of screens asked so far: a question, a checklist or a grid counts once."""
         return len(self._history)
+
+    @property
+    def items_asked(self) -> int:
+        """The number of questions asked so far, every row of a checklist or grid counted (unsure ones too)."""
+        return sum(q not in self.model.groups for q in self.asked)
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -83,7 +89,7 @@ class Session:
             {
                 "question": q,
                 "answer": a if isinstance(a, str) else dict(a),
-                "text": self.model.groups[q].text if q in self.model.groups else self.model.question_text(q),
+                "text": self._text(q),
             }
             for q, a in self._history
         ]
@@ -142,7 +148,10 @@ class Session:
 
         For a checklist, ``label`` is the items that apply: a list (or set) of item ids, a dict
         ``{item: answer}`` (items left out take their first answer, "no"), ``"none"`` (no item
-        applies) or ``"unsure"``. Items already asked on their own are left out of it.
+        applies) or ``"unsure"``. For a rating grid, ``label`` is ``{item: answer}`` with each
+        row's own answer id or ``"unsure"`` (rows left out are unsure), ``"none"`` (every row at
+        its first answer: never, no, not at all) or ``"unsure"`` for every row. ``None`` is
+        ``"unsure"`` for either. Items already asked on their own are left out of either.
         """
         if isinstance(question_id, str) and question_id in self.model.groups:
             return self._answer_group(question_id, label)
@@ -163,12 +172,13 @@ class Session:
         return not alone and question_id not in self.answers
 
     def _answer_group(self, group_id: str, label: Any) -> Session:
+        word = "grid" if self.model.groups[group_id].is_grid else "checklist"
         if group_id in self.asked:
-            raise DistancingBNError(f"checklist '{group_id}' was already asked; undo() first to change it")
+            raise DistancingBNError(f"{word} '{group_id}' was already asked; undo() first to change it")
         done = set(self.asked)
         items = [q for q in self.model.groups[group_id].items if q not in done]
         if not items:
-            raise DistancingBNError(f"every question of checklist '{group_id}' was already asked")
+            raise DistancingBNError(f"every question of {word} '{group_id}' was already asked")
         self._history.append((group_id, group_answer(self.model, group_id, items, label)))
         self._cache.clear()
         return self
@@ -281,11 +291,15 @@ class Session:
             nxt = (
                 f"<p>Stopped: {html.escape(self.stop_reason or '')}</p>"
                 if self.done
-                else f"<p>Next: {html.escape(self.model.question_text(self.next_question() or ''))}</p>"
+                else f"<p>Next: {html.escape(self._text(self.next_question() or ''))}</p>"
             )
             return f"<div><ol>{steps}</ol>{nxt}{self.posterior._repr_html_()}</div>"
         except Exception:
             return f"<pre>{html.escape(repr(self))}</pre>"
+
+    def _text(self, name: str) -> str:
+        group = self.model.groups.get(name)
+        return group.text if group is not None else self.model.question_text(name)
 
     def plot(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Draw each cause's probability after each answer; return the Axes."""
@@ -362,16 +376,24 @@ NONE_APPLY = "none"
 
 
 def group_answer(model: Model, group_id: str, items: list[str], label: Any) -> dict[str, Any]:
-    """Turn a checklist answer into ``{item: answer}`` over ``items`` (its open items).
+    """Turn a checklist's or grid's answer into ``{item: answer}`` over ``items`` (its open items).
 
-    ``label``: item ids that apply (list, tuple or set), ``{item: answer}``, ``"none"`` or ``"unsure"``.
+    ``label`` for a checklist: item ids that apply (list, tuple or set), ``{item: answer}``,
+    ``"none"`` or ``"unsure"``; for a grid: ``{item: answer or "unsure"}``, ``"none"`` or
+    ``"unsure"``. ``None`` is ``"unsure"``.
 
     Raises
     ------
     InvalidAnswerError
-        An item that is not an open item of the checklist, or an answer that is not one of its labels.
+        An item that is not an open item of the group, an answer that is not one of its labels,
+        or an answer of a form the group does not take.
     """
     from .errors import InvalidAnswerError
+
+    if label is None:  # as for a single question: not sure
+        return dict.fromkeys(items, UNSURE)
+    if model.groups[group_id].is_grid:
+        return _grid_answer(model, group_id, items, label)
 
     def item_answer(q: str, picked: bool) -> str:
         return model.answers_of(q)[1 if picked else 0]
@@ -414,6 +436,38 @@ def group_answer(model: Model, group_id: str, items: list[str], label: Any) -> d
         got=None,
         valid=tuple(items),
     )
+
+
+def _grid_answer(model: Model, group_id: str, items: list[str], label: Any) -> dict[str, Any]:
+    """A grid's answer as ``{item: answer}``: every open row, unsure where none was given."""
+    from .errors import InvalidAnswerError
+
+    if isinstance(label, str) and is_unanswered(label.strip().lower()):
+        return dict.fromkeys(items, UNSURE)
+    if isinstance(label, str) and label.strip().lower() == NONE_APPLY:  # none of these: every row's first answer
+        return {q: model.answers_of(q)[0] for q in items}
+    if not isinstance(label, Mapping):
+        raise InvalidAnswerError(
+            f"a grid's answer is a mapping of its rows to their answers ({{row: answer}}, 'unsure' allowed "
+            f"per row), 'none' (every row at its first answer) or 'unsure' for every row; got "
+            f"{type(label).__name__}",
+            question_id=group_id,
+            got=None,
+            valid=tuple(items),
+        )
+    bad = [k for k in label if k not in items]
+    if bad:
+        raise InvalidAnswerError(
+            f"{quote(bad[0])} is not an open row of grid '{group_id}'",
+            question_id=group_id,
+            got=bad[0],
+            valid=tuple(items),
+        )
+    out: dict[str, Any] = dict.fromkeys(items, UNSURE)
+    for q, a in label.items():
+        value = normalise_answers(model.network, {q: a}).get(q, UNSURE)
+        out[q] = value if isinstance(value, str) else dict(zip(model.answers_of(q), value, strict=True))
+    return out
 
 
 def _finite_number(value: Any) -> bool:

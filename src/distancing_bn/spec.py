@@ -12,7 +12,7 @@ import itertools
 import math
 import re
 import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,8 @@ from .errors import ModelSyntaxError, ModelValidationError, Problem
 
 __all__ = [
     "FORMAT",
+    "GROUP_KINDS",
+    "MAX_GROUP_OUTCOMES",
     "MAX_GROUP_SIZE",
     "MAX_NETWORK_FILE_BYTES",
     "MAX_NUMBER_CHARS",
@@ -80,11 +82,19 @@ MAX_STATES = 1_000
 """Most answers of one question (states of one variable); ``pathfinder.bif`` has at most 63."""
 
 MAX_TABLE_CELLS = 2**20
-# A checklist of k yes/no items has 2**k joint answers; its exact gain enumerates them all.
-MAX_GROUP_SIZE = 10
 """Most cells (parent configurations times answers) in one conditional table; an explicit
 ``table:`` with ``n`` parents has ``2**n`` rows. The largest table of the tested networks
 (``pathfinder.bif``) has 8,064 cells."""
+
+MAX_GROUP_SIZE = 10
+"""Most rows (questions) in one checklist or rating grid."""
+
+MAX_GROUP_OUTCOMES = 1024
+"""Most joint answers of one group: the product of its items' answer counts (``2**k`` for a
+checklist of k items, ``3**k`` for a grid of k three-level items). A group's exact gain
+enumerates them all, so a checklist holds up to 10 items and a three-level grid up to 6."""
+
+GROUP_KINDS = ("checklist", "grid")
 
 _SHOW_CHARS = 40  # an echoed value from a file is repr'd and cut to this many characters
 
@@ -232,9 +242,12 @@ class Question:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A checklist: yes/no questions asked together as one screen ("pick any that apply").
+    """Questions asked together as one screen: a checklist or a rating grid.
 
-    Each item's first answer means "no"; a picked item takes its second answer.
+    A ``checklist`` holds yes/no questions ("pick any that apply"): each item's first answer
+    means "no", a picked item takes its second answer. A ``grid`` holds questions that share
+    one answer scale (any number of levels), one row per item; ``scale`` gives the column
+    headings, one per answer in the items' order (empty: the first item's answer labels).
     """
 
     id: str
@@ -245,7 +258,14 @@ class Group:
     screen: int | None = None
     theme: str = ""
     none_label: str = ""
+    kind: str = "checklist"
+    scale: tuple[str, ...] = ()
     location: Location = _loc()
+
+    @property
+    def is_grid(self) -> bool:
+        """True for a rating grid (one row per item, one column per answer)."""
+        return self.kind == "grid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -683,7 +703,7 @@ _TOP_KEYS = (
 )
 _CAUSE_KEYS = ("id", "label", "description", "prior", "rationale", "guidance", "facets", "kind", "notices")
 _CAUSE_KINDS = ("relationship", "safety")
-_GROUP_KEYS = ("id", "text", "label", "items", "cost", "screen", "theme", "none_label")
+_GROUP_KEYS = ("id", "text", "label", "items", "cost", "screen", "theme", "none_label", "kind", "scale")
 _FACET_KEYS = ("id", "label", "description", "p_present", "p_absent", "rationale")
 _LINK_KEYS = ("from", "to", "strength", "rationale")
 _QUESTION_KEYS = (
@@ -842,9 +862,19 @@ def _group(r: _Reader, item: Any, path: str) -> Group | None:
     if not 2 <= len(items) <= MAX_GROUP_SIZE:
         r.doc.problem(
             _join(path, "items"),
-            f"a checklist has 2 to {MAX_GROUP_SIZE} questions (MAX_GROUP_SIZE; its exact gain enumerates "
-            f"2**k answers), got {len(items)}",
+            f"a group has 2 to {MAX_GROUP_SIZE} questions (MAX_GROUP_SIZE; its exact gain enumerates "
+            f"every joint answer), got {len(items)}",
         )
+    kind = m.get("kind", "checklist")
+    if kind not in GROUP_KINDS:
+        r.doc.problem(_join(path, "kind"), f"expected one of {_names(GROUP_KINDS)}, got {_show(kind)}")
+        kind = "checklist"
+    scale = r.seq(m, "scale", path)
+    headings = tuple(str(x) for x in scale if isinstance(x, str) and x.strip())
+    if len(headings) != len(scale):
+        r.doc.problem(_join(path, "scale"), "expected a list of column headings (non-empty text)")
+    if scale and kind != "grid":
+        r.doc.problem(_join(path, "scale"), "only a grid (kind: grid) has a scale of column headings")
     return Group(
         id=r.ident(m, "id", path),
         text=r.text(m, "text", path),
@@ -854,6 +884,8 @@ def _group(r: _Reader, item: Any, path: str) -> Group | None:
         screen=_screen(r, m, path),
         theme=r.text(m, "theme", path, default=""),
         none_label=r.text(m, "none_label", path, default=""),
+        kind=str(kind),
+        scale=headings,
         location=r.doc.location(path),
     )
 
@@ -1320,18 +1352,36 @@ def _check_interview(spec: ModelSpec, doc: _Doc, notice_ids: Sequence[str]) -> N
     questions = {q.id: q for q in spec.questions}
     owner: dict[str, str] = {}
     for g in spec.groups:
+        known = []
         for item in g.items:
             q = questions.get(item)
             if q is None:
                 problem(g, f"unknown question {_q(item)}{_did_you_mean(item, list(questions))}", "items")
-            elif len(q.answers) != 2:
-                problem(g, f"question {_q(item)} has {len(q.answers)} answers; checklist items are yes/no", "items")
+            elif not g.is_grid and len(q.answers) != 2:
+                problem(
+                    g,
+                    f"question {_q(item)} has {len(q.answers)} answers; checklist items are yes/no "
+                    "(for questions that share one answer scale, write kind: grid)",
+                    "items",
+                )
             elif q.observed is not None:
-                problem(g, f"question {_q(item)} is always observed, so it cannot be in a checklist", "items")
+                problem(g, f"question {_q(item)} is always observed, so it cannot be in a group", "items")
             elif item in owner:
-                problem(g, f"question {_q(item)} is already in checklist {_q(owner[item])}", "items")
+                problem(g, f"question {_q(item)} is already in group {_q(owner[item])}", "items")
             else:
                 owner[item] = g.id
+                known.append(q)
+        if g.is_grid and known:
+            _check_grid(g, known, problem)
+        outcomes = math.prod(len(q.answers) for q in known)
+        if outcomes > MAX_GROUP_OUTCOMES:
+            problem(
+                g,
+                f"the group's items have {outcomes:,} joint answers (the product of their answer counts), more "
+                f"than {MAX_GROUP_OUTCOMES:,} (MAX_GROUP_OUTCOMES; its exact gain enumerates them all); "
+                "split it into smaller groups",
+                "items",
+            )
     for q in spec.questions:
         if q.observed is not None and q.screen is not None:
             problem(q, f"question {_q(q.id)} is always observed, so it cannot be a screen", "screen")
@@ -1341,6 +1391,35 @@ def _check_interview(spec: ModelSpec, doc: _Doc, notice_ids: Sequence[str]) -> N
         for nid, _ in c.notices:
             if nid not in notice_ids:
                 problem(c, f"unknown notice {_q(nid)}; valid: {_names(notice_ids) or '(none declared)'}", "notices")
+
+
+def _check_grid(g: Group, items: Sequence[Question], problem: Callable[..., None]) -> None:
+    """A grid's items share one answer scale: the same answers (or, with ``scale``, as many)."""
+    first = items[0]
+    for q in items[1:]:
+        if g.scale and len(q.answers) != len(first.answers):
+            problem(
+                g,
+                f"question {_q(q.id)} has {len(q.answers)} answers and {_q(first.id)} has {len(first.answers)}; "
+                "the rows of a grid have as many answers as its scale",
+                "items",
+            )
+        elif not g.scale and (
+            q.answers != first.answers or [q.display(a) for a in q.answers] != [first.display(a) for a in q.answers]
+        ):
+            problem(
+                g,
+                f"question {_q(q.id)} answers {_names(q.answers)} and {_q(first.id)} answers "
+                f"{_names(first.answers)}; the rows of a grid share one answer scale (or give the grid a scale: "
+                "of column headings, one per answer)",
+                "items",
+            )
+    if g.scale and len(g.scale) != len(first.answers):
+        problem(
+            g,
+            f"the scale has {len(g.scale)} headings but the items have {len(first.answers)} answers",
+            "scale",
+        )
 
 
 def _has_informed_descendant(node: str, spec: ModelSpec, informed: Mapping[str, int]) -> bool:
@@ -1471,6 +1550,10 @@ def spec_to_data(spec: ModelSpec) -> dict[str, Any]:
             for key in ("screen", "theme", "none_label"):
                 if (value := getattr(g, key)) not in ("", None):
                     gd[key] = value
+            if g.is_grid:
+                gd["kind"] = g.kind
+            if g.scale:
+                gd["scale"] = list(g.scale)
             data["groups"].append(gd)
     if spec.general_guidance:
         data["general_guidance"] = list(spec.general_guidance)

@@ -61,17 +61,17 @@ three matrix products for all candidates. Both are exactly the definitions of
 :func:`distancing_bn.information.rank_questions`. Rows go in chunks: memory stays bounded.
 
 :func:`choose_backend` compares this backend's estimated cost with the junction tree's (from
-:func:`distancing_bn.inference.estimate_memory`) per model and per batch; ``backend=`` forces one.
+:func:`distancing_bn.engine.estimate_memory`) per model and per batch; ``backend=`` forces one.
 
 Imports numpy, :mod:`distancing_bn.errors`, :mod:`distancing_bn.network`,
-:mod:`distancing_bn.inference` (``QueryResult``, the tree's memory estimate),
-:mod:`distancing_bn.engine.local` and :mod:`distancing_bn.engine.reduced`.
+:mod:`distancing_bn.engine.plan` (the tree's memory estimate), :mod:`distancing_bn.engine.propagate`
+(``QueryResult``), :mod:`distancing_bn.engine.local` and :mod:`distancing_bn.engine.reduced`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -79,14 +79,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelTooLargeError
-from ..inference import MemoryEstimate, QueryResult, estimate_memory
 from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget, too_large
 from .local import detect_noisy
+from .plan import MemoryEstimate, estimate_memory
+from .propagate import QueryResult
 from .reduced import FLOOR, LOG0, Leaf, Plan, bits, configs, eliminate, safe_log
 
 __all__ = [
     "AUX_PARENTS",
     "BackendChoice",
+    "BestChoice",
     "GainResult",
     "NoisyEngine",
     "choose_backend",
@@ -114,6 +116,16 @@ _T_TREE_CLIQUE = 3e-5  # per clique
 _T_TREE_STATE = 5e-8  # per clique state of one row
 _T_TREE_BYTE = 2e-9  # compiling, per byte of the tree
 _PREFER_TREE = 0.7  # the noisy backend must be estimated at least this much cheaper
+
+
+@dataclass(frozen=True, slots=True)
+class BestChoice:
+    """Per row: the best candidate (index, -1 if none) and its gain, as the tree engine's ``BestQuestions``."""
+
+    index: NDArray[np.intp]
+    gain: FloatArray  # NaN where no candidate is available
+    computed: NDArray[np.bool_]  # (rows, candidates): which gains were computed exactly (all of them here)
+    result: QueryResult  # the posterior of the rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +158,7 @@ class NoisyEngine:
     """Exact queries and next-question gains on a network, using its noisy-OR / noisy-MAX structure.
 
     Drop-in for the junction-tree engine's :meth:`query` (same arguments, same
-    :class:`~distancing_bn.inference.QueryResult`). Works for any network (a variable without
+    :class:`~distancing_bn.engine.QueryResult`). Works for any network (a variable without
     local structure is a full table), and is fast where answers are mostly negative.
     """
 
@@ -345,10 +357,110 @@ class NoisyEngine:
         self._block_sizes = np.array([lf.levels for lf in self.unary_leaves] + [lf.levels for lf in self.multi])
         self._var_starts = np.array(self.offsets, dtype=np.intp)
 
+    # ------------------------------------------------------------------ the junction tree engine's interface
     @property
     def fast_joint_gain(self) -> bool:
         """True when :meth:`joint_gains` applies (as for the junction tree's ``Engine``)."""
         return self.has_joint
+
+    def joint_gain_applies(self, candidates: Sequence[str]) -> bool:
+        """True when :meth:`joint_gains` and :meth:`best_questions` can rank ``candidates`` (leaf questions)."""
+        index = self.network.index
+        return self.has_joint and all(index[q] in self.leaf_host for q in candidates)
+
+    def marginals(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, variables: Sequence[str] | None = None
+    ) -> Mapping[str, FloatArray]:
+        """Posterior marginals ``(rows, card)`` of ``variables`` (default: targets and reported)."""
+        return self.query(likelihoods, rows, marginals=variables).marginals
+
+    def joint(self, likelihoods: Mapping[str, FloatArray], rows: int) -> FloatArray:
+        """The targets' posterior joint ``(rows, *cards)`` in :attr:`target_order` (needs :attr:`has_joint`)."""
+        res = self.query(likelihoods, rows, marginals=[], joint=True)
+        assert res.target_joint is not None
+        return res.target_joint
+
+    def expected_gains(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        candidates: Sequence[str],
+        *,
+        criterion: str = "joint",
+        uncertainty: Callable[[Mapping[str, FloatArray]], FloatArray] | None = None,
+    ) -> FloatArray:
+        """Every candidate's expected gain for every row ``(rows, candidates)``, as the tree's ``Engine`` gives it.
+
+        ``'joint'`` (``'marginal'`` when the joint is not available) and ``'marginal'`` go through
+        :meth:`gains`; a candidate a row already answered gets 0 (the caller masks it). With
+        ``uncertainty`` (another measure of the targets' marginals, ``(rows,)`` per call) each row
+        is expanded into one row per answer of every candidate, as the tree engine does.
+        """
+        if criterion not in ("joint", "marginal"):
+            raise ValueError(f"criterion must be 'joint' or 'marginal', got {criterion!r}")
+        if uncertainty is None:
+            crit = "joint" if criterion == "joint" and self.has_joint else "marginal"
+            got = self.gains(likelihoods, rows, candidates, criterion=crit)  # type: ignore[arg-type]
+            return np.where(np.isfinite(got.gains), got.gains, 0.0)
+        net = self.network
+        qs = list(candidates)
+        sizes = [net.card(q) for q in qs]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+        block = 1 + int(offsets[-1])
+        per_chunk = max(1, _GAIN_ROWS // block)
+        out = np.zeros((rows, len(qs)))
+        for c0 in range(0, rows, per_chunk):
+            c1 = min(rows, c0 + per_chunk)
+            m = c1 - c0
+            lik = {q: np.repeat(np.asarray(a)[c0:c1], block, axis=0) for q, a in likelihoods.items()}
+            for j, q in enumerate(qs):
+                arr = lik.get(q)
+                if arr is None:
+                    arr = lik[q] = np.ones((m * block, sizes[j]))
+                sel = (np.arange(m)[:, None] * block + 1 + offsets[j] + np.arange(sizes[j])[None, :]).ravel()
+                arr[sel] = np.tile(np.eye(sizes[j]), (m, 1))
+            res = self.query(lik, m * block, marginals=list(net.targets))
+            h = np.asarray(uncertainty(res.marginals), dtype=np.float64).reshape(m, block)
+            log_z = res.log_evidence.reshape(m, block)
+            with np.errstate(over="ignore", invalid="ignore"):
+                p = np.exp(log_z[:, 1:] - log_z[:, :1])
+            p = np.where(np.isfinite(p), p, 0.0)
+            for j in range(len(qs)):
+                pj = p[:, offsets[j] : offsets[j + 1]]
+                tot = pj.sum(axis=1, keepdims=True)
+                pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
+                hj = np.where(pj > 0, h[:, 1 + offsets[j] : 1 + offsets[j + 1]], 0.0)
+                out[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hj).sum(axis=1))
+        return out
+
+    def best_questions(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        candidates: Sequence[str],
+        *,
+        available: NDArray[np.bool_],
+        costs: FloatArray | None = None,
+        marginals: Sequence[str] = (),
+    ) -> BestChoice:
+        """Each row's candidate of largest ``I(T; Q | e) / cost`` (ties to the first) and the posterior.
+
+        As the tree engine's ``best_questions`` (same fields), from every exact gain of :meth:`gains`.
+        """
+        crit = "joint" if self.has_joint else "marginal"
+        got = self.gains(likelihoods, rows, candidates, criterion=crit)  # type: ignore[arg-type]
+        cost = np.ones(len(candidates)) if costs is None else np.asarray(costs, dtype=np.float64)
+        exact = np.where(np.isfinite(got.gains), got.gains, 0.0)
+        score = np.where(available & np.isfinite(got.gains), exact / cost, -np.inf)
+        if len(candidates):
+            top = score.max(axis=1, keepdims=True)
+            index = np.argmax(score >= top - 1e-12, axis=1).astype(np.intp)
+            none = ~np.isfinite(top[:, 0])
+            gain = np.where(none, np.nan, exact[np.arange(rows), index])
+        else:
+            index, none, gain = np.zeros(rows, dtype=np.intp), np.ones(rows, dtype=bool), np.full(rows, np.nan)
+        result = self.query(likelihoods, rows, marginals=list(marginals))
+        return BestChoice(np.where(none, -1, index).astype(np.intp), gain, np.ones(exact.shape, dtype=bool), result)
 
     # ------------------------------------------------------------------ evidence
     def _evidence(
@@ -1067,7 +1179,7 @@ def choose_backend(
 ) -> BackendChoice:
     """Pick the backend for a model and a batch of rows, from the two cost estimates (seconds).
 
-    The junction tree's: from :func:`distancing_bn.inference.estimate_memory` (its working memory
+    The junction tree's: from :func:`distancing_bn.engine.estimate_memory` (its working memory
     per row is about twice its clique states), a fixed cost per query and per clique, and (unless
     ``compiled_tree``) building it once; ``None`` when it does not fit in ``memory_budget``
     (``tree_estimate``: that estimate, made once by the caller, so that choosing per batch costs

@@ -7,7 +7,7 @@
   const state = {
     model: null,       // GET /v1/model
     byId: new Map(),   // question and checklist id -> description
-    history: [],       // [{id, value}] value: answer id, [item ids], "none" or "unsure"
+    history: [],       // [{id, value}] value: answer id, [item ids], "none", {row: answer | "unsure"} or "unsure"
     current: null,     // the question or checklist on screen
     volunteered: false,
     seenUrgent: new Set(),
@@ -124,11 +124,41 @@
     show("notice", "notice-title");
   }
 
+  // "You answered 4 questions.", or with checklists and grids "You answered 31 questions on 4 screens."
+  function answeredText() {
+    const screens = state.history.length;
+    const rows = state.history.reduce((n, step) => {
+      const item = state.byId.get(step.id);
+      if (!item || item.kind !== "group") return n + 1;
+      if (step.value && typeof step.value === "object" && !Array.isArray(step.value)) {
+        return n + Object.keys(step.value).length;
+      }
+      return n + openRowsAt(item, step).length;
+    }, 0);
+    const plural = (k, word) => `${k} ${word}${k === 1 ? "" : "s"}`;
+    return rows === screens
+      ? `You answered ${plural(screens, "question")}.`
+      : `You answered ${plural(rows, "question")} on ${plural(screens, "screen")}.`;
+  }
+
+  function openRowsAt(item, step) {  // a group's rows not answered before that step
+    const before = new Set(state.history.slice(0, state.history.indexOf(step)).map((s) => s.id));
+    return item.items.filter((it) => !before.has(it.id));
+  }
+
   function askedCount() {
     return state.history.length;
   }
 
+  // A checklist or grid offers only the rows not answered yet (a row can be answered on its own first).
+  function openRows(item) {
+    if (item.kind !== "group") return item;
+    const done = new Set(state.history.filter((s) => s.id !== item.id).map((s) => s.id));
+    return { ...item, items: item.items.filter((it) => !done.has(it.id)) };
+  }
+
   function showQuestion(item, volunteered, previous) {
+    item = openRows(item);
     state.current = item;
     state.volunteered = volunteered;
     const n = askedCount() + 1;
@@ -139,7 +169,12 @@
     $("q-message").textContent = "";
     const box = $("choices");
     box.replaceChildren();
-    if (item.kind === "group") {
+    box.onchange = () => { $("q-message").textContent = ""; };
+    box.classList.toggle("grid", item.kind === "group" && item.grid);
+    if (item.kind === "group" && item.grid) {
+      $("q-hint").textContent = "One answer for each line; choose Not sure on a line you cannot answer.";
+      item.items.forEach((it, r) => box.append(gridRow(item, it, r, previous)));
+    } else if (item.kind === "group") {
       $("q-hint").textContent = /pick/i.test(item.text) ? "" : "Pick any that apply.";
       item.items.forEach((it, i) => {
         const id = `c-${i}`;
@@ -166,6 +201,7 @@
       });
     }
     $("q-unsure").hidden = item.kind === "question" && item.unsure === false;
+    $("q-unsure").textContent = item.kind === "group" && item.grid ? "Not sure of any" : "Not sure";
     $("q-back").disabled = state.history.length === 0 && !volunteered;
     $("q-finish").hidden = state.history.length === 0;
     $("browse").open = false;
@@ -173,11 +209,44 @@
     show("ask", "q-legend");
   }
 
+  // One line of a rating grid: its label, then one radio per column of the scale and Not sure.
+  function gridRow(item, it, r, previous) {
+    const head = `g-${r}-label`;
+    const before = previous && typeof previous === "object" && !Array.isArray(previous) ? previous[it.id] : undefined;
+    const options = el("div", { className: "segments" });
+    const columns = item.scale.map((label, k) => ({ value: it.answers[k].id, label }));
+    columns.push({ value: "unsure", label: "Not sure", unsure: true });
+    columns.forEach((c, k) => {
+      const id = `g-${r}-${k}`;
+      const input = el("input", {
+        type: "radio", id, name: `row-${r}`, value: c.value, checked: before === c.value, dataset: { row: it.id },
+      });
+      options.append(el("span", { className: c.unsure ? "segment unsure" : "segment" }, input,
+        el("label", { for: id, text: c.label })));
+    });
+    return el("div", { className: "grid-row", role: "radiogroup", "aria-labelledby": head },
+      el("p", { className: "grid-label", id: head, text: it.label }), options);
+  }
+
   function submitCurrent(ev) {
     ev.preventDefault();
     const item = state.current;
     let value;
-    if (item.kind === "group") {
+    if (item.kind === "group" && item.grid) {
+      value = {};
+      const missing = [];
+      item.items.forEach((it, r) => {
+        const chosen = $("choices").querySelector(`input[name="row-${r}"]:checked`);
+        if (chosen) value[it.id] = chosen.value;
+        else missing.push(it.label);
+      });
+      if (missing.length) {
+        $("q-message").textContent = missing.length === item.items.length
+          ? "Choose an answer on each line (or Not sure), or Not sure for all of them."
+          : `Choose an answer (or Not sure) for: ${missing.join("; ")}.`;
+        return;
+      }
+    } else if (item.kind === "group") {
       const picked = [...$("choices").querySelectorAll("input[name=item]:checked")].map((x) => x.value);
       if (picked.length) value = picked;
       else if ($("c-none").checked) value = "none";
@@ -272,9 +341,7 @@
         text: "Tips for working on the relationship are left out here: your safety comes first." }));
     }
     const reason = next && next.stop_text ? next.stop_text : "";
-    $("result-stop").textContent = reason
-      ? `${reason} You answered ${state.history.length} question${state.history.length === 1 ? "" : "s"}.`
-      : `You answered ${state.history.length} question${state.history.length === 1 ? "" : "s"}.`;
+    $("result-stop").textContent = reason ? `${reason} ${answeredText()}` : answeredText();
 
     const ul = $("result-causes");
     ul.replaceChildren();

@@ -1,4 +1,4 @@
-"""Exact expected information gain about the targets' joint, on a compiled :class:`Engine`.
+"""Exact expected information gain about the targets' joint, on a compiled :class:`~.propagate.JunctionTree`.
 
 Let ``T`` be all targets (held together by the engine's root clique) and ``Q`` an unanswered
 question that is a leaf. The gain ``I(T; Q | e)`` in bits is computed without any work of
@@ -24,7 +24,7 @@ that bound costs one product per clique after a distribute pass. Exact gains are
 best bound first, only for candidates whose bound can still beat the row's best exact gain,
 so the answer is the same as ranking every gain exactly.
 
-Imports numpy and :mod:`inference` only.
+Layer 3 of :mod:`distancing_bn.engine`: imports :mod:`.kernels` and :mod:`.propagate` only.
 """
 
 from __future__ import annotations
@@ -32,19 +32,16 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .inference import _apply3, _concat_results, _passes, _row_normalise, _safe_div, _spread3
+from .kernels import FloatArray, apply3, row_normalise, safe_div, spread3
+from .propagate import JunctionTree, QueryResult, concat_results, passes
 
-if TYPE_CHECKING:
-    from .inference import Engine, QueryResult
+__all__ = ["BestQuestions", "best_joint_questions", "joint_gains", "upper_bounds"]
 
-__all__ = ["BestQuestions", "best_joint_questions", "joint_gains"]
-
-FloatArray = NDArray[np.float64]
 _LN2 = float(np.log(2.0))
 _PRUNE_SLACK = 1e-9  # bits (per unit of cost): a bound this close to the best is still computed
 _ROUND_WIDTH = 2  # exact gains computed per row and round, best bound first
@@ -72,10 +69,10 @@ class BestQuestions:
     result: QueryResult  # the posterior from the same collect pass
 
 
-def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) -> list[_Group]:
+def _groups(engine: JunctionTree, candidates: Sequence[str], *, single: bool = False) -> list[_Group]:
     """Group the candidates by host clique (``single``: one group each); cached on the engine."""
     key = ("groups", tuple(candidates), single)
-    cached = engine._gain_layouts.get(key)
+    cached = engine.gain_layouts.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
     if single:
@@ -85,7 +82,7 @@ def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) 
             for i, (j, (s, t)) in enumerate(zip(g.members, g.spans, strict=True))
         ]
         groups.sort(key=lambda g: g.members)
-        engine._gain_layouts.put(key, groups)
+        engine.gain_layouts.put(key, groups)
         return groups
     net = engine.network
     root = engine.cliques[engine.root]
@@ -112,7 +109,7 @@ def _groups(engine: Engine, candidates: Sequence[str], *, single: bool = False) 
         names = tuple(candidates[j] for j in members)
         root_positions = gk[1] if gk[0] == "leaf" else None
         groups.append(_Group(tuple(members), names, np.vstack(tables), tuple(spans), host, root_positions))
-    engine._gain_layouts.put(key, groups)
+    engine.gain_layouts.put(key, groups)
     return groups
 
 
@@ -121,7 +118,7 @@ class _GainKernel:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: JunctionTree,
         belief: Mapping[int, FloatArray],
         full: Mapping[int, FloatArray] | None = None,
         evidence: Collection[int] | None = None,
@@ -141,11 +138,11 @@ class _GainKernel:
             if node not in self._sums:
                 c = self.engine.cliques[node]
                 assert c.to_sep is not None
-                self._sums[node] = _row_normalise(c.to_sep.apply(self.full[node]))
+                self._sums[node] = row_normalise(c.to_sep.apply(self.full[node]))
             b = self._sums[node]
         else:
             if self._branches is None:  # every branch at once, all rows: one product
-                self._branches = self.engine._child_separator_sums(self.engine.root, self.p)
+                self._branches = self.engine.child_separator_sums(self.engine.root, self.p)
             b = self._branches[node]
         return b if idx is None else b[idx]
 
@@ -176,8 +173,8 @@ class _GainKernel:
         c = eng.cliques[g.host]
         assert c.to_sep is not None
         if c.to_sep.dense:
-            return (b @ eng._answer_projection((g.host, g.names), g.table, c)).reshape(b.shape[0], g.table.shape[0], -1)
-        return _apply3(c.to_sep, b[:, None, :] * g.table[None, :, :])
+            return (b @ eng.answer_projection((g.host, g.names), g.table, c)).reshape(b.shape[0], g.table.shape[0], -1)
+        return apply3(c.to_sep, b[:, None, :] * g.table[None, :, :])
 
     def group(self, g: _Group, idx: NDArray[np.intp] | None) -> tuple[FloatArray, FloatArray]:
         """Return ``P(Q = a | e)`` and ``Σ_s B(s) (−r_a(s) ln r_a(s))`` (nats), each ``(rows, answers)``."""
@@ -195,19 +192,19 @@ class _GainKernel:
         c = cliques[node]
         assert c.to_sep is not None
         new = self._host_answers(g, bel(node))
-        r = _safe_div(new, self._separator_sums(node, idx)[:, None, :])
+        r = safe_div(new, self._separator_sums(node, idx)[:, None, :])
         while c.parent != eng.root:
             parent = cliques[c.parent]
             assert c.parent_to_sep is not None and parent.to_sep is not None
             bp = bel(c.parent)
             if _pair_is_cheaper(c, parent, n_ans):
-                pair = (bp @ eng._pair_projection(node)).reshape(rows, c.parent_to_sep.sub, parent.to_sep.sub)
+                pair = (bp @ eng.pair_projection(node)).reshape(rows, c.parent_to_sep.sub, parent.to_sep.sub)
                 new = np.matmul(r, pair)
                 old = pair.sum(axis=1) if idx is not None else self._separator_sums(c.parent, None)
             else:
-                new = _apply3(parent.to_sep, bp[:, None, :] * _spread3(c.parent_to_sep, r))
+                new = apply3(parent.to_sep, bp[:, None, :] * spread3(c.parent_to_sep, r))
                 old = self._separator_sums(c.parent, idx)
-            r = _safe_div(new, old[:, None, :])
+            r = safe_div(new, old[:, None, :])
             node, c = c.parent, parent
         assert c.parent_to_sep is not None
         B = self._branch_sums(node, idx)
@@ -254,7 +251,7 @@ class _GainKernel:
                     r1, rlogr1 = r[:1].copy(), rlogr[:1].copy()
                     r1.setflags(write=False)
                     rlogr1.setflags(write=False)
-                    eng._gain_layouts.put(hit[0], ([g.host for g in stacked], r1, rlogr1))
+                    eng.gain_layouts.put(hit[0], ([g.host for g in stacked], r1, rlogr1))
             if c.parent != eng.root:
                 arriving.setdefault(c.parent, []).append((node, (stacked, r)))
                 continue
@@ -267,11 +264,11 @@ class _GainKernel:
         """``P(Q = a | t)`` and its ``x ln x`` for root-hosted groups, ``(root size, answers)`` (cached)."""
         eng = self.engine
         key = ("root-lifted", tuple(g.names for g in groups))
-        cached: Any = eng._gain_layouts.get(key)
+        cached: Any = eng.gain_layouts.get(key)
         if cached is None:  # a root-hosted question's table is already over the root's configurations
             lifted = np.ascontiguousarray(np.vstack([g.table for g in groups]).T)
             cached = (lifted, lifted * np.log(np.maximum(lifted, 1e-300)))
-            eng._gain_layouts.put(key, cached)
+            eng.gain_layouts.put(key, cached)
         return cached
 
     def _constant_subtrees(self, candidates: Sequence[str]) -> tuple[dict[int, Any], set[int]]:
@@ -280,16 +277,16 @@ class _GainKernel:
         if self.evidence is None:
             return {}, set()
         net = eng.network
-        free = {k for k in eng.order if k != eng.root and self.evidence.isdisjoint(eng._subtree_evidence[k])}
+        free = {k for k in eng.order if k != eng.root and self.evidence.isdisjoint(eng.subtree_evidence[k])}
         cand_ids = {net.index[q] for q in candidates}
         constant: dict[int, Any] = {}
         skip: set[int] = set()
         for k in free:
             if eng.cliques[k].parent in free:
                 continue
-            names = tuple(sorted(net.variables[v] for v in eng._subtree_evidence[k] if v in cand_ids))
+            names = tuple(sorted(net.variables[v] for v in eng.subtree_evidence[k] if v in cand_ids))
             key = ("constant-r", k, names)
-            value = eng._gain_layouts.get(key)
+            value = eng.gain_layouts.get(key)
             constant[k] = (key, value)
             if value is not None:
                 todo = list(eng.cliques[k].children)
@@ -323,15 +320,15 @@ class _GainKernel:
             for ch_node, (_gs, r) in incoming:
                 proj = cliques[ch_node].parent_to_sep
                 assert proj is not None
-                spreads.append(_spread3(proj, r))
+                spreads.append(spread3(proj, r))
             spread = np.concatenate(spreads, axis=1)
-            parts.append(_apply3(c.to_sep, b[:, None, :] * spread))
+            parts.append(apply3(c.to_sep, b[:, None, :] * spread))
             for _ch, (gs, _r) in incoming:
                 stacked.extend(gs)
         if not parts:
             return stacked, None
         new = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-        return stacked, _safe_div(new, self._separator_sums(node, None)[:, None, :])
+        return stacked, safe_div(new, self._separator_sums(node, None)[:, None, :])
 
     @staticmethod
     def gains(g: _Group, z: FloatArray, h_cond: FloatArray) -> FloatArray:
@@ -341,10 +338,10 @@ class _GainKernel:
         return np.maximum(0.0, (h_q - np.add.reduceat(h_cond, starts, axis=1)) / _LN2)
 
 
-def _branch_group(engine: Engine, groups: Sequence[_Group]) -> _Group:
+def _branch_group(engine: JunctionTree, groups: Sequence[_Group]) -> _Group:
     """The groups of one root branch as one group: their answers side by side, in order (cached)."""
     key = ("branch", tuple((g.members, g.names) for g in groups))
-    cached = engine._gain_layouts.get(key)
+    cached = engine.gain_layouts.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
     members: list[int] = []
@@ -356,7 +353,7 @@ def _branch_group(engine: Engine, groups: Sequence[_Group]) -> _Group:
         start += g.table.shape[0]
     names = tuple(n for g in groups for n in g.names)
     out = _Group(tuple(members), names, np.empty((start, 0)), tuple(spans), groups[0].host, None)
-    engine._gain_layouts.put(key, out)
+    engine.gain_layouts.put(key, out)
     return out
 
 
@@ -371,10 +368,39 @@ def _pair_is_cheaper(child: Any, parent: Any, answers: int) -> bool:
 
 
 def joint_gains(
-    engine: Engine, likelihoods: Mapping[str, FloatArray], rows: int, candidates: Sequence[str]
+    engine: JunctionTree, likelihoods: Mapping[str, FloatArray], rows: int, candidates: Sequence[str]
 ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
-    """Exact ``I(T; Q | e)`` in bits for every row and candidate; see :meth:`Engine.joint_gains`."""
-    lam, belief, _up, log_scale = engine._collect(likelihoods, rows)
+    """Exact I(T; Q | e) in bits for every row and candidate leaf question Q (T = all targets).
+
+    Needs ``engine.fast_joint_gain``; candidates must be unanswered leaves. Computed as
+    ``H(Q | e) − H(Q | S, e)`` with ``S`` the root separator above ``Q``, from one collect
+    pass (see the module docstring). Rows beyond ``engine.max_gain_rows`` run in passes.
+
+    Returns
+    -------
+    gains : (rows, candidates) bits
+    entropy : (rows,) H(T | e) in bits
+    answer_probs : per candidate, (rows, answers) P(Q = a | e)
+    log_evidence : (rows,) natural log of P(e)
+    """
+    if rows > engine.max_gain_rows:  # bounded memory: the rows in passes
+        parts = [
+            _joint_gains(engine, part, t - s, candidates)
+            for s, t, part in passes(likelihoods, rows, engine.max_gain_rows)
+        ]
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            [np.concatenate([p[2][j] for p in parts]) for j in range(len(candidates))],
+            np.concatenate([p[3] for p in parts]),
+        )
+    return _joint_gains(engine, likelihoods, rows, candidates)
+
+
+def _joint_gains(
+    engine: JunctionTree, likelihoods: Mapping[str, FloatArray], rows: int, candidates: Sequence[str]
+) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+    lam, belief, _up, log_scale = engine.collect(likelihoods, rows)
     kernel = _GainKernel(engine, belief, evidence=lam.keys())
     with np.errstate(divide="ignore"):
         log_evidence = log_scale + np.log(belief[engine.root].sum(axis=1))
@@ -394,7 +420,9 @@ def joint_gains(
     return gains, kernel.entropy(), probs, log_evidence
 
 
-def _upper_bounds(engine: Engine, full: Mapping[int, FloatArray], candidates: Sequence[str], rows: int) -> FloatArray:
+def upper_bounds(
+    engine: JunctionTree, full: Mapping[int, FloatArray], candidates: Sequence[str], rows: int
+) -> FloatArray:
     """``I(parents(Q); Q | e)`` in bits for every row and candidate: an upper bound of the joint gain."""
     net = engine.network
     out = np.zeros((rows, len(candidates)))
@@ -403,14 +431,14 @@ def _upper_bounds(engine: Engine, full: Mapping[int, FloatArray], candidates: Se
         by_host.setdefault(engine.leaf_host[net.index[q]], []).append(j)
     for host, members in by_host.items():
         key = ("bound", host, tuple(candidates[j] for j in members))
-        w = engine._gain_layouts.get(key)
+        w = engine.gain_layouts.get(key)
         c = engine.cliques[host]
         assert c.table is not None
         if w is None:  # [P(a | x) for every answer | −H(Q | x) for every member]
             tables = [c.table[c.leaf_cols[net.index[candidates[j]]]] for j in members]
             neg_h = [(t * np.log(np.maximum(t, 1e-300))).sum(axis=0) for t in tables]
             w = np.ascontiguousarray(np.vstack([*tables, *neg_h]).T)
-            engine._gain_layouts.put(key, w)
+            engine.gain_layouts.put(key, w)
         y = full[host] @ w
         cards = [engine.cards[net.index[candidates[j]]] for j in members]
         tot = y[:, : cards[0]].sum(axis=1, keepdims=True)  # Σ_a P(a | x) = 1: the belief's total
@@ -424,7 +452,7 @@ def _upper_bounds(engine: Engine, full: Mapping[int, FloatArray], candidates: Se
 
 
 def best_joint_questions(
-    engine: Engine,
+    engine: JunctionTree,
     likelihoods: Mapping[str, FloatArray],
     rows: int,
     candidates: Sequence[str],
@@ -445,25 +473,25 @@ def best_joint_questions(
             best_joint_questions(
                 engine, part, t - s, candidates, available=available[s:t], costs=costs, marginals=marginals
             )
-            for s, t, part in _passes(likelihoods, rows, engine.max_gain_rows)
+            for s, t, part in passes(likelihoods, rows, engine.max_gain_rows)
         ]
         return BestQuestions(
             np.concatenate([p.index for p in parts]),
             np.concatenate([p.gain for p in parts]),
             np.concatenate([p.computed for p in parts]),
-            _concat_results([p.result for p in parts]),
+            concat_results([p.result for p in parts]),
         )
     n_cand = len(candidates)
     cost = np.ones(n_cand) if costs is None else np.asarray(costs, dtype=np.float64)
-    lam, belief, up, log_scale = engine._collect(likelihoods, rows)
+    lam, belief, up, log_scale = engine.collect(likelihoods, rows)
     root_b = belief[engine.root]
     total = root_b.sum(axis=1)
     with np.errstate(divide="ignore"):
         log_evidence = log_scale + np.log(total)
-    full = engine._distribute(belief, up, rows)  # for the bounds, and for marginals off the root
-    result = engine._finish(lam, belief, up, rows, root_b, log_evidence, list(marginals), False, full)
+    full = engine.distribute(belief, up, rows)  # for the bounds, and for marginals off the root
+    result = engine.finish(lam, belief, up, rows, root_b, log_evidence, list(marginals), False, full)
     kernel = _GainKernel(engine, belief, full)
-    bound = _upper_bounds(engine, full, candidates, rows)
+    bound = upper_bounds(engine, full, candidates, rows)
     bound_score = np.where(available, bound / cost, -np.inf)
     exact = np.full((rows, n_cand), -np.inf)
     computed = np.zeros((rows, n_cand), dtype=bool)

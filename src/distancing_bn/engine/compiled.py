@@ -1,0 +1,674 @@
+"""The compiled engine: the one object the layers above query.
+
+:func:`compile_engine` returns an :class:`Engine`: posteriors (``query``, ``marginals``,
+``joint``), the exact joint gain (``joint_gains``, ``best_questions``) and the expected gain
+of every candidate for a batch of rows (``expected_gains``). It owns the junction tree
+(:mod:`.propagate`) and the gain kernels (:mod:`.gains`).
+
+Top layer of :mod:`distancing_bn.engine`: imports every layer below it, and
+:mod:`distancing_bn.evidence` and :mod:`distancing_bn.errors` for :func:`impossible_evidence`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ImpossibleEvidenceError, ModelTooLargeError
+from ..evidence import from_answers
+from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget
+from .gains import BestQuestions, best_joint_questions, joint_gains
+from .kernels import FloatArray, Recent, entropy_bits
+from .oneshot import OneShotPlan, plan_one_shot
+from .plan import JOINT_LIMIT, MERGE_LIMIT, MemoryEstimate, estimate_memory, leaf_host_sizes
+from .propagate import JunctionTree, QueryResult, concat_results, passes
+from .relevance import Reduction, Relevance
+
+__all__ = ["Engine", "compile_engine", "impossible_evidence"]
+
+_FAST_CHUNK = 4096  # rows per exact joint-gain call in expected_gains
+_EXPANDED_CHUNK = 16_384  # expanded rows (a row and each answer of each candidate) per query in expected_gains
+
+# The cost model that picks the whole tree or a pruned one, in seconds (measured on the benchmark
+# machine, benchmarks/bench_relevance.py; only their ratios matter, and only near the break-even).
+_PER_CLIQUE = 12e-6  # one clique of one query pass: Python and call overhead
+_PER_STATE_ROW = 1.5e-9  # one clique state of one evidence row: the products and sums
+_PER_ANSWER_STATE_ROW = 1e-9  # one answered question times its host clique's states, per row (E @ W)
+_ANSWER_STATE_COPY = 2e-9  # … once per query: the rows of W for this set of answers
+_PLAN_BASE = 1.5e-4  # reducing and planning a network for one set of answers: fixed part
+_PLAN_VARIABLE = 1.5e-5  # … per variable kept
+_ONE_SHOT_CALL = 8e-6  # one array call of a one-shot query (a clique's product, a message, a marginal)
+_ONE_SHOT_STATE_ROW = 3e-9  # one clique state of one row in a one-shot query
+_ONE_SHOT_ROWS = 256  # larger groups of rows may compile the pruned network's junction tree
+_COMPILE_BASE = 4e-4  # compiling a junction tree: fixed part
+_COMPILE_VARIABLE = 4e-5  # … per variable kept
+_COMPILE_STATE = 2e-8  # … per clique state built
+_PRUNE_MARGIN = 1.5  # a pruned tree is used when its cost, compiling included, is this much lower
+_STATIC_MARGIN = 2  # no pruning ever when the whole tree is within this factor of the smallest pruned one
+_PRUNED_KEPT = 64  # pruned trees kept (one per set of answered questions, wanted variables and joint)
+_PRUNED_BYTES = 256 << 20  # … and at most these bytes of their arrays
+_MAX_GROUPS = 16  # a batch with more distinct answered sets is pruned for their union instead
+
+Uncertainty = Callable[[Mapping[str, FloatArray]], FloatArray]
+
+
+class _Pruned:
+    """One reduction: its one-shot plans (made at once) and its compiled trees (built for batches, on first need)."""
+
+    def __init__(self, reduction: Reduction, answered: Sequence[str], wanted: Sequence[str], joint: bool) -> None:
+        self.reduction = reduction
+        given = {*answered, *reduction.copies}
+        q, e = reduction.query, reduction.evidence
+        self.plans = (
+            None if q is None else plan_one_shot(q, [v for v in q.variables if v in given], wanted, joint=joint),
+            None if e is None else plan_one_shot(e, [v for v in e.variables if v in given], (), joint=False),
+        )
+        used = [p for p in self.plans if p is not None]
+        self.states = sum(p.states for p in used)
+        self.cliques = sum(len(p.cliques) for p in used)
+        self.calls = sum(3 * len(p.cliques) + sum(len(f) for f in p.factors) for p in used) + len(wanted)
+        self.trees: tuple[JunctionTree | None, JunctionTree | None] | None = None
+        self.tree_cost = 0.0  # estimated seconds to compile the trees (known once planned)
+        self.tree_states = 0
+        self.tree_answer_states = 0
+        self.nbytes = 8 * self.states  # grows to the trees' bytes once they are built
+        self.runs = 0
+
+    def one_shot_cost(self, rows: int) -> float:
+        return _ONE_SHOT_CALL * self.calls + _ONE_SHOT_STATE_ROW * rows * self.states
+
+    def compile_trees(self, budget: int | None, options: Mapping[str, int], joint: bool) -> bool:
+        """Plan and build the junction trees of the reduction (False: they would not fit or not hold the joint)."""
+        red = self.reduction
+        try:
+            q = None if red.query is None else estimate_memory(red.query, memory_budget=budget, joint=joint, **options)
+            e = (
+                None
+                if red.evidence is None
+                else estimate_memory(red.evidence, memory_budget=budget, joint=False, **options)
+            )
+        except ModelTooLargeError:
+            return False
+        if joint and q is not None and not q.plan.has_joint:  # type: ignore[union-attr]
+            return False
+        self.trees = (
+            None if q is None else JunctionTree(q.plan.network, estimate=q),  # type: ignore[union-attr]
+            None if e is None else JunctionTree(e.plan.network, estimate=e),  # type: ignore[union-attr]
+        )
+        self.nbytes = sum(x.tree_bytes for x in (q, e) if x is not None)
+        return True
+
+
+class Engine:
+    """A network compiled for exact queries; batched over rows of likelihoods.
+
+    Before a query, what its evidence makes irrelevant can be dropped (:mod:`.relevance`):
+    unanswered questions that are barren, parts d-separated from what is wanted. The engine
+    compiles the network that remains when a cost estimate says it pays (largest and total
+    clique states of the whole tree against the pruned one, compiling included), and keeps the
+    pruned trees in a bounded cache keyed by the set of answered variables (and the wanted
+    ones). A batch is grouped by its rows' answered sets, each group one vectorised query (many
+    distinct sets: one tree for their union). When the whole tree is within a factor of the
+    smallest pruned one (the default model), queries go straight to it.
+
+    Attributes
+    ----------
+    network
+        The network it was compiled for.
+    memory
+        The whole network's :class:`~.plan.MemoryEstimate` (batches beyond ``max_rows`` run in
+        passes); ``None`` when it does not fit and only pruned trees are used (``relevance=True``).
+    has_joint
+        The targets' joint is available (``query(..., joint=True)``, :meth:`joint`).
+    target_order
+        The order of the targets' axes in a joint.
+    prunes
+        Whether queries may use pruned trees.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        joint_limit: int = JOINT_LIMIT,
+        merge_limit: int = MERGE_LIMIT,
+        memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+        estimate: MemoryEstimate | None = None,
+        relevance: bool | None = None,
+    ) -> None:
+        """Compile ``network``; ``estimate`` (from :func:`estimate_memory` with the same options) skips replanning.
+
+        ``relevance``: ``None`` (default) prunes by the cost estimate; ``False`` never prunes;
+        ``True`` prunes by the cost estimate too, and accepts a network whose whole tree does
+        not fit the budget (every query is then pruned, and fails only if what remains does
+        not fit).
+
+        Raises
+        ------
+        ModelTooLargeError
+            The compiled tree, with room for one evidence row, would exceed ``memory_budget``
+            bytes (``None``: no limit); raised before any table of the tree is built (with
+            ``relevance=True``: only when a query's pruned tree would).
+        """
+        self.network = network
+        self._options = {"joint_limit": joint_limit, "merge_limit": merge_limit}
+        self._budget = check_budget(memory_budget) if estimate is None else estimate.budget
+        self._too_large: ModelTooLargeError | None = None
+        if estimate is None:
+            try:
+                estimate = estimate_memory(network, memory_budget=self._budget, **self._options)
+            except ModelTooLargeError as exc:
+                if relevance is not True:
+                    raise
+                self._too_large = exc
+        elif estimate.plan is None or estimate.plan.network is not network:
+            raise ValueError("the memory estimate was made for another network")
+        self.memory = estimate
+        self.target_order = tuple(network.targets)
+        self._lock = threading.Lock()
+        self._tree: JunctionTree | None = None
+        self._joint_tree: JunctionTree | None = None
+        joint_est = None if estimate is None else (estimate if estimate.plan.has_joint else estimate.joint)  # type: ignore[union-attr]
+        self._joint_estimate = joint_est
+        self.max_rows = sys.maxsize if estimate is None else estimate.max_rows() or sys.maxsize
+        self.max_gain_rows = sys.maxsize if joint_est is None else joint_est.max_rows(gains=True) or sys.maxsize
+        joint_size = math.prod(network.card(t) for t in network.targets)
+        self.has_joint = joint_est is not None or (estimate is None and joint_size <= joint_limit)
+        self._relevance: Relevance | None = None
+        self._pruned = Recent(_PRUNED_KEPT, max_bytes=_PRUNED_BYTES, weigh=_pruned_bytes)
+        self._host_sizes: dict[int, dict[int, int]] = {}  # per plan: leaf -> its host clique's states
+        self._spent = 0.0  # estimated seconds spent compiling pruned trees
+        if relevance is not False:
+            rel = Relevance(network)
+            if estimate is None or self._pruning_can_pay(rel, estimate):
+                self._relevance = rel
+        if self._relevance is None:
+            self._tree = JunctionTree(network, estimate=estimate)
+            if estimate.plan.has_joint:  # type: ignore[union-attr]
+                self._joint_tree = self._tree
+        self.prunes = self._relevance is not None
+
+    # ------------------------------------------------------------------ the whole trees
+    @property
+    def tree(self) -> JunctionTree:
+        """The whole network's junction tree (compiled on first use; for tests and benchmarks)."""
+        if self._tree is None:
+            if self.memory is None:
+                assert self._too_large is not None
+                raise self._too_large
+            with self._lock:
+                if self._tree is None:
+                    self._tree = JunctionTree(self.network, estimate=self.memory)
+                    if self.memory.plan.has_joint:  # type: ignore[union-attr]
+                        self._joint_tree = self._tree
+        return self._tree
+
+    @property
+    def joint_tree(self) -> JunctionTree:
+        """The whole network's tree that holds the targets in its root clique (compiled on first use)."""
+        if self._joint_tree is None:
+            est = self._joint_estimate
+            if est is None:
+                if self._too_large is not None:
+                    raise self._too_large
+                raise ValueError("the targets' joint is too large for this network")
+            if est is self.memory:
+                return self.tree
+            with self._lock:
+                if self._joint_tree is None:
+                    self._joint_tree = JunctionTree(self.network, estimate=est)
+        return self._joint_tree
+
+    def _pruning_can_pay(self, rel: Relevance, estimate: MemoryEstimate) -> bool:
+        """False when the whole tree is within :data:`_STATIC_MARGIN` of the smallest pruned tree."""
+        net = self.network
+        wanted = (*net.targets, *net.reported)
+        red = rel.reduce((), (), wanted)
+        smallest = 0
+        for part in (red.query, red.evidence):
+            if part is not None:
+                try:
+                    plan = estimate_memory(part, memory_budget=None, joint=False, **self._options).plan
+                    smallest += sum(plan.sizes)  # type: ignore[union-attr]
+                except ModelTooLargeError:  # pragma: no cover - no budget given
+                    return False
+        whole = sum(estimate.plan.sizes)  # type: ignore[union-attr]
+        return whole > _STATIC_MARGIN * max(smallest, 1)
+
+    # ------------------------------------------------------------------ posteriors
+    def query(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        *,
+        marginals: Sequence[str] | None = None,
+        joint: bool = False,
+    ) -> QueryResult:
+        """Return ``log P(e)``, marginals and (optionally) the targets' joint for every row.
+
+        Parameters
+        ----------
+        likelihoods
+            Observable -> array ``(rows, states)`` of non-negative likelihoods; observables not
+            given are unanswered (all ones).
+        rows
+            Number of evidence rows.
+        marginals
+            Variables whose posterior marginals to return (default: targets and reported).
+            An empty sequence skips the distribute pass.
+        joint
+            Also return the targets' joint ``(rows, *cards)`` (needs :attr:`has_joint`).
+        """
+        if self._relevance is None:
+            tree = self.joint_tree if joint else self.tree
+            return tree.query(likelihoods, rows, marginals=marginals, joint=joint)
+        return self._query_pruned(likelihoods, rows, marginals, joint)
+
+    def marginals(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, variables: Sequence[str] | None = None
+    ) -> Mapping[str, FloatArray]:
+        """Posterior marginals ``(rows, card)`` of ``variables`` (default: targets and reported)."""
+        return self.query(likelihoods, rows, marginals=variables).marginals
+
+    def joint(self, likelihoods: Mapping[str, FloatArray], rows: int) -> FloatArray:
+        """The targets' posterior joint ``(rows, *cards)`` in :attr:`target_order` (needs :attr:`has_joint`)."""
+        res = self.query(likelihoods, rows, marginals=[], joint=True)
+        assert res.target_joint is not None
+        return res.target_joint
+
+    # ------------------------------------------------------------------ relevance
+    def _query_pruned(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, marginals: Sequence[str] | None, joint: bool
+    ) -> QueryResult:
+        """Group the rows by answered set, then query each group on the tree its cost estimate picks."""
+        net = self.network
+        wanted = (*net.targets, *net.reported) if marginals is None else tuple(marginals)
+        lik = {v: np.asarray(a, dtype=np.float64) for v, a in likelihoods.items()}
+        names = list(lik)
+        if rows == 1:
+            answered = [v for v in names if any(x != 1.0 for x in lik[v][0].tolist())]
+            return self._query_group(lik, rows, answered, wanted, joint)
+        if not names:
+            return self._query_group(lik, rows, [], wanted, joint)
+        mask = np.stack([~np.all(lik[v] == 1.0, axis=1) for v in names], axis=1)  # (rows, observables)
+        patterns, inverse = np.unique(np.packbits(mask, axis=1), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        if len(patterns) == 1 or len(patterns) > _MAX_GROUPS:
+            answered = [v for v, hit in zip(names, mask.any(axis=0).tolist(), strict=True) if hit]
+            return self._query_group(lik, rows, answered, wanted, joint)
+        parts: list[tuple[NDArray[np.intp], QueryResult]] = []
+        for g in range(len(patterns)):
+            idx = np.flatnonzero(inverse == g)
+            first = mask[idx[0]].tolist()
+            answered = [v for v, hit in zip(names, first, strict=True) if hit]
+            sub = {v: a[idx] for v, a in lik.items()}
+            parts.append((idx, self._query_group(sub, len(idx), answered, wanted, joint)))
+        return _scatter(parts, rows)
+
+    def _query_group(
+        self,
+        lik: Mapping[str, FloatArray],
+        rows: int,
+        answered: Sequence[str],
+        wanted: Sequence[str],
+        joint: bool,
+    ) -> QueryResult:
+        """One group of rows sharing their answered set: the whole tree, or the pruned network."""
+        rel = self._relevance
+        assert rel is not None
+        cut = frozenset(v for v in answered if v in rel.inner and _one_hot_everywhere(lik[v]))
+        want = frozenset(wanted) | (frozenset(self.network.targets) if joint else frozenset())
+        key = (frozenset(answered), cut, frozenset(wanted), joint)
+        costs = self._whole_cost(rows, joint, answered)
+        whole = None if costs is None else sum(costs)
+        entry = self._pruned.touch(key)
+        if entry is None:
+            if whole is not None:
+                floor = _PLAN_BASE + _PLAN_VARIABLE * rel.kept_count(answered, want)
+                if floor * _PRUNE_MARGIN >= whole:  # planning alone would cost more than the whole tree
+                    return self._whole(lik, rows, wanted, joint)
+            red = rel.reduce(answered, cut, want)
+            fresh = _PLAN_BASE + _PLAN_VARIABLE * red.kept
+            entry = _Pruned(red, answered, wanted, joint)
+            self._pruned.put(key, entry)
+        else:
+            fresh = 0.0
+        one_shot = fresh + entry.one_shot_cost(rows)
+        trees = math.inf
+        if entry.trees is not None:
+            trees = _cost(entry.cliques, entry.tree_states, entry.tree_answer_states, rows)
+        elif rows > _ONE_SHOT_ROWS:  # a batch: compiling the pruned trees may pay
+            trees = (
+                fresh
+                + _compile_cost(entry.reduction.kept, entry.states, 0)
+                + _cost(entry.cliques, entry.states, 0, rows)
+            )
+        best = min(one_shot, trees)
+        if whole is not None and best * _PRUNE_MARGIN >= whole:
+            return self._whole(lik, rows, wanted, joint)
+        entry.runs += 1
+        if costs is not None:  # what the whole tree would have saved, towards compiling it (ski rental)
+            self._spent += max(0.0, best - costs[0])
+        if trees < one_shot and (entry.trees is not None or self._compile_pruned(entry, joint)):
+            return self._run_pruned(entry, lik, rows, wanted, joint, entry.trees)  # type: ignore[arg-type]
+        return self._run_pruned(entry, lik, rows, wanted, joint, None)
+
+    def _compile_pruned(self, entry: _Pruned, joint: bool) -> bool:
+        if not entry.compile_trees(self._budget, self._options, joint):
+            return False
+        q, e = entry.trees  # type: ignore[misc]
+        trees = [t for t in (q, e) if t is not None]
+        entry.tree_states = sum(sum(t.memory.plan.sizes) for t in trees)  # type: ignore[union-attr]
+        entry.tree_answer_states = sum(sum(leaf_host_sizes(t.memory.plan).values()) for t in trees)  # type: ignore[arg-type]
+        self._pruned.put(self._key_of(entry), entry)  # its bytes changed
+        return True
+
+    def _key_of(self, entry: _Pruned) -> object:
+        for k, v in list(self._pruned.items()):
+            if v is entry:
+                return k
+        return object()
+
+    def _whole(self, lik: Mapping[str, FloatArray], rows: int, wanted: Sequence[str], joint: bool) -> QueryResult:
+        tree = self.joint_tree if joint else self.tree
+        return tree.query(lik, rows, marginals=wanted, joint=joint)
+
+    def _whole_cost(self, rows: int, joint: bool, answered: Sequence[str]) -> tuple[float, float] | None:
+        """Seconds of one query of ``rows`` rows on the whole tree, and of compiling it first if it is not yet
+        (0 once pruned networks have cost as much more than it, ski-rental style); ``None``: it does not fit."""
+        est = self._joint_estimate if joint else self.memory
+        if est is None:
+            return None
+        plan = est.plan
+        assert plan is not None
+        hosts = self._host_sizes.get(id(plan))
+        if hosts is None:
+            hosts = self._host_sizes[id(plan)] = leaf_host_sizes(plan)
+        index = self.network.index
+        answer_states = sum(hosts.get(index[v], 0) for v in answered)
+        cost = _cost(len(plan.sizes), sum(plan.sizes), answer_states, rows)
+        build = 0.0
+        if (self._joint_tree if joint else self._tree) is None:
+            build = _compile_cost(len(plan.cards), sum(plan.sizes), sum(hosts.values()))
+            if self._spent >= build:
+                build = 0.0
+        return cost, build
+
+    def _run_pruned(
+        self,
+        entry: _Pruned,
+        lik: Mapping[str, FloatArray],
+        rows: int,
+        wanted: Sequence[str],
+        joint: bool,
+        trees: tuple[JunctionTree | None, JunctionTree | None] | None,
+    ) -> QueryResult:
+        """Query the reduction's parts (compiled ``trees``, or the one-shot plans) and add up ``log P(e)``."""
+        red = entry.reduction
+        log_evidence = np.full(rows, red.log_offset)
+        marginals: Mapping[str, FloatArray] = {}
+        target_joint = None
+        for k, asked in ((0, True), (1, False)):
+            plan = entry.plans[k]
+            if plan is None:
+                continue
+            sub = plan.network
+            part = {v: lik[red.copies.get(v, v)] for v in sub.observables if red.copies.get(v, v) in lik}
+            want = wanted if asked else ()
+            if trees is not None:
+                res = trees[k].query(part, rows, marginals=want, joint=joint and asked)  # type: ignore[union-attr]
+            else:
+                res = self._one_shot(plan, part, rows, want, joint and asked)
+            if asked:
+                marginals = res.marginals
+                target_joint = res.target_joint
+            log_evidence = log_evidence + res.log_evidence
+        return QueryResult(log_evidence, marginals, target_joint)
+
+    def _one_shot(
+        self, plan: OneShotPlan, lik: Mapping[str, FloatArray], rows: int, wanted: Sequence[str], joint: bool
+    ) -> QueryResult:
+        """``plan.query`` in passes of rows that fit the budget (about four arrays of every clique per row)."""
+        per_pass = rows if self._budget is None else max(1, self._budget // (32 * max(plan.states, 1)))
+        if rows <= per_pass:
+            return plan.query(lik, rows, wanted, joint=joint)
+        return concat_results(
+            [plan.query(part, t - s, wanted, joint=joint) for s, t, part in passes(lik, rows, per_pass)]
+        )
+
+    # ------------------------------------------------------------------ information gain
+    @property
+    def fast_joint_gain(self) -> bool:
+        """True when :meth:`joint_gains` applies to leaf questions: the root clique holds exactly the targets."""
+        est = self._joint_estimate
+        if est is None:
+            return False
+        plan = est.plan
+        assert plan is not None
+        return plan.sets[plan.root] == {self.network.index[t] for t in self.network.targets}
+
+    def joint_gain_applies(self, candidates: Sequence[str]) -> bool:
+        """True when :meth:`joint_gains` (and :meth:`best_questions`) can rank ``candidates`` (leaf questions)."""
+        if not self.fast_joint_gain:
+            return False
+        plan = self._joint_estimate.plan  # type: ignore[union-attr]
+        leaves = set(plan.leaf_vars)  # type: ignore[union-attr]
+        index = self.network.index
+        return all(index[q] in leaves for q in candidates)
+
+    def joint_gains(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, candidates: Sequence[str]
+    ) -> tuple[FloatArray, FloatArray, list[FloatArray], FloatArray]:
+        """Exact I(T; Q | e) in bits for every row and candidate leaf question Q (T = all targets).
+
+        Needs :meth:`joint_gain_applies`; candidates must be unanswered. See
+        :func:`.gains.joint_gains` for the method and the arrays returned (gains, H(T | e),
+        P(Q = a | e) per candidate, log P(e)).
+        """
+        return joint_gains(self.joint_tree, likelihoods, rows, candidates)
+
+    def best_questions(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        candidates: Sequence[str],
+        *,
+        available: NDArray[np.bool_],
+        costs: FloatArray | None = None,
+        marginals: Sequence[str] = (),
+    ) -> BestQuestions:
+        """Each row's candidate of largest ``I(T; Q | e) / cost``, exactly, and the posterior (one pass).
+
+        ``available`` ``(rows, candidates)`` marks what a row may be asked; see
+        :func:`.gains.best_joint_questions`.
+        """
+        return best_joint_questions(
+            self.joint_tree, likelihoods, rows, candidates, available=available, costs=costs, marginals=marginals
+        )
+
+    def expected_gains(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        candidates: Sequence[str],
+        *,
+        criterion: str = "joint",
+        uncertainty: Uncertainty | None = None,
+    ) -> FloatArray:
+        """Expected gain of every candidate for every evidence row: an array ``(rows, candidates)``.
+
+        ``criterion`` ``'joint'``: ``I(T; Q | e)`` in bits, exact through :meth:`joint_gains`
+        when it applies, else as below with ``H(T)`` the entropy of the targets' joint (of the
+        sum of their marginals' entropies when the joint is not available); ``'marginal'``:
+        ``Σ_i I(T_i; Q | e)``. ``uncertainty`` replaces the entropy by another measure of the
+        targets' marginals (``(rows,)`` per call), e.g. the expected number of wrong calls.
+
+        Outside the exact joint path, each row is expanded into ``1 + Σ_Q |Q|`` rows (its
+        evidence, then the same evidence with each answer of each candidate) and the expanded
+        rows go through :meth:`query` in chunks: no Python loop over rows. Gains of candidates
+        a row already answered are meaningless there (the caller masks them).
+        """
+        if criterion not in ("joint", "marginal"):
+            raise ValueError(f"criterion must be 'joint' or 'marginal', got {criterion!r}")
+        qs = list(candidates)
+        n = rows
+        if criterion == "joint" and uncertainty is None and self.joint_gain_applies(qs):
+            out = np.zeros((n, len(qs)))
+            for c0 in range(0, n, _FAST_CHUNK):
+                c1 = min(n, c0 + _FAST_CHUNK)
+                chunk = {q: a[c0:c1] for q, a in likelihoods.items()}
+                out[c0:c1] = self.joint_gains(chunk, c1 - c0, qs)[0]
+            return out
+        use_joint = criterion == "joint" and self.has_joint and uncertainty is None
+        net = self.network
+        sizes = np.array([net.card(q) for q in qs], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        block = 1 + int(offsets[-1])
+        per_chunk = max(1, _EXPANDED_CHUNK // block)
+        gains = np.zeros((n, len(qs)))
+        asked = set(qs)
+        for c0 in range(0, n, per_chunk):
+            c1 = min(n, c0 + per_chunk)
+            m = c1 - c0
+            expanded = m * block
+            lik: dict[str, FloatArray] = {
+                q: np.repeat(a[c0:c1], block, axis=0) for q, a in likelihoods.items() if q not in asked
+            }
+            for j, q in enumerate(qs):
+                base = likelihoods.get(q)
+                arr = np.repeat(base[c0:c1], block, axis=0) if base is not None else np.ones((expanded, sizes[j]))
+                sel = (np.arange(m)[:, None] * block + 1 + offsets[j] + np.arange(sizes[j])[None, :]).ravel()
+                arr[sel] = np.tile(np.eye(sizes[j]), (m, 1))
+                lik[q] = arr
+            if use_joint:
+                res = self.query(lik, expanded, marginals=[], joint=True)
+                assert res.target_joint is not None
+                h = entropy_bits(res.target_joint.reshape(expanded, -1))
+            else:
+                res = self.query(lik, expanded, marginals=list(net.targets))
+                if uncertainty is not None:
+                    h = np.asarray(uncertainty(res.marginals), dtype=np.float64)
+                else:
+                    h = sum(entropy_bits(res.marginals[t]) for t in net.targets)  # type: ignore[assignment]
+            log_z = res.log_evidence.reshape(m, block)
+            h = h.reshape(m, block)
+            with np.errstate(over="ignore", invalid="ignore"):
+                p = np.exp(log_z[:, 1:] - log_z[:, :1])
+            p = np.where(np.isfinite(p), p, 0.0)
+            hh = np.where(p > 0, h[:, 1:], 0.0)
+            for j in range(len(qs)):
+                s, t = offsets[j], offsets[j + 1]
+                pj = p[:, s:t]
+                tot = pj.sum(axis=1, keepdims=True)
+                pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
+                gains[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hh[:, s:t]).sum(axis=1))
+        return gains
+
+
+def _cost(cliques: int, states: int, answer_states: int, rows: int) -> float:
+    """Estimated seconds of one query pass (see the constants above)."""
+    per_row = _PER_STATE_ROW * states + _PER_ANSWER_STATE_ROW * answer_states
+    return _PER_CLIQUE * cliques + _ANSWER_STATE_COPY * answer_states + rows * per_row
+
+
+def _compile_cost(variables: int, states: int, answer_states: int) -> float:
+    """Estimated seconds of planning and compiling a tree (its questions' tables over their host cliques included)."""
+    return _COMPILE_BASE + _COMPILE_VARIABLE * variables + _COMPILE_STATE * (states + answer_states)
+
+
+def _one_hot_everywhere(lam: FloatArray) -> bool:
+    """True when every row of ``lam`` is one state (a hard answer)."""
+    if lam.shape[0] == 1:
+        values = lam[0].tolist()
+        return values.count(1.0) == 1 and values.count(0.0) == len(values) - 1
+    return bool(np.all((lam == 0.0) | (lam == 1.0)) and np.all(lam.sum(axis=1) == 1.0))
+
+
+def _pruned_bytes(entry: _Pruned | str) -> int:
+    return entry.nbytes if isinstance(entry, _Pruned) else 0
+
+
+def _scatter(parts: Sequence[tuple[NDArray[np.intp], QueryResult]], rows: int) -> QueryResult:
+    """One result of ``rows`` rows from the results of groups of rows (``parts``: row indices, result)."""
+    first = parts[0][1]
+    log_evidence = np.empty(rows)
+    marginals = {v: np.empty((rows, *a.shape[1:])) for v, a in first.marginals.items()}
+    joint = None if first.target_joint is None else np.empty((rows, *first.target_joint.shape[1:]))
+    for idx, res in parts:
+        log_evidence[idx] = res.log_evidence
+        for v, a in res.marginals.items():
+            marginals[v][idx] = a
+        if joint is not None:
+            joint[idx] = res.target_joint
+    return QueryResult(log_evidence, marginals, joint)
+
+
+def impossible_evidence(engine: Engine, answers: Mapping[str, str | tuple[float, ...]]) -> ImpossibleEvidenceError:
+    """The error for normalised answers whose probability is zero, naming the few that conflict.
+
+    The conflict is found by leaving answers out one at a time while the rest stay impossible
+    (one one-row query each, on this error path only), so it is a set of answers that cannot
+    hold together although every smaller part of it can. The message names those questions,
+    never the answers given.
+    """
+
+    def possible(subset: Sequence[str]) -> bool:
+        ev = from_answers(engine.network, {q: answers[q] for q in subset})
+        return bool(np.isfinite(engine.query(ev.likelihoods, 1, marginals=[]).log_evidence[0]))
+
+    conflict = list(answers)
+    for q in list(answers):
+        rest = [x for x in conflict if x != q]
+        if rest and not possible(rest):
+            conflict = rest
+    names = [repr(_cut_id(q)) for q in conflict]
+    listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    if len(names) == 1:
+        what = f"the answer to {listed} has probability zero under the model"
+    else:
+        head, last = (", ".join(names[:-1]), names[-1]) if len(names) <= 5 else (listed, "")
+        joined = f"{head} and {last}" if last else head
+        what = f"the answers to {joined} cannot {'both' if len(names) == 2 else 'all'} hold under the model"
+    return ImpossibleEvidenceError(
+        f"these answers together have probability zero: {what}; change one of them, or answer 'unsure'",
+        answers=tuple(answers),
+        conflict=tuple(conflict),
+    )
+
+
+def _cut_id(text: str) -> str:
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def compile_engine(
+    network: Network,
+    *,
+    joint_limit: int = JOINT_LIMIT,
+    merge_limit: int = MERGE_LIMIT,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    estimate: MemoryEstimate | None = None,
+    relevance: bool | None = None,
+) -> Engine:
+    """Compile ``network`` into an :class:`Engine` (do it once, query many times).
+
+    ``relevance``: see :class:`Engine` (default: prune what the evidence makes irrelevant when
+    the cost estimate says it pays).
+
+    Raises
+    ------
+    ModelTooLargeError
+        The compiled tree would exceed ``memory_budget`` bytes (see :func:`~.plan.estimate_memory`).
+    """
+    return Engine(
+        network,
+        joint_limit=joint_limit,
+        merge_limit=merge_limit,
+        memory_budget=memory_budget,
+        estimate=estimate,
+        relevance=relevance,
+    )
