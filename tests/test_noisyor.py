@@ -28,7 +28,7 @@ from distancing_bn.cpt import binary_table, noisy_max, noisy_or
 from distancing_bn.engine import compile_engine
 from distancing_bn.engine.local import detect_noisy, local_structure
 from distancing_bn.engine.noisyor import NoisyEngine, choose_backend
-from distancing_bn.errors import UnknownQuestionError
+from distancing_bn.errors import ModelTooLargeError, UnknownQuestionError
 from distancing_bn.evidence import Evidence, from_answers, normalise_answers
 from distancing_bn.information import batch_gains_from_evidence, entropy_bits, rank_questions
 from distancing_bn.network import Network
@@ -441,6 +441,32 @@ def test_default_model_gains_equal_rank_questions(default_model, criterion: str)
     np.testing.assert_allclose(np.where(mine.open, mine.gains, 0.0), np.where(mine.open, batch, 0.0), rtol=0, atol=TOL)
 
 
+def test_default_model_ranks_the_same_with_either_engine(default_model) -> None:
+    """Swapped in for the junction tree, the backend gives rank_questions the same answers."""
+    model, ne = default_model
+    answers = {"shuts_down": "sometimes", "worn_out": "yes", "low_mood": "no", "less_contact": "a_little"}
+    want = {c: rank_questions(model, answers, criterion=c, groups=False) for c in ("joint", "marginal")}
+    swapped = load_model()
+    swapped.__dict__["engine"] = ne  # the cached property, replaced
+    for c, ranking in want.items():
+        got = rank_questions(swapped, answers, criterion=c, groups=False)  # type: ignore[arg-type]
+        assert got.questions == ranking.questions
+        np.testing.assert_allclose(got.gain_bits, ranking.gain_bits, rtol=0, atol=TOL)
+    lik = random_likelihoods(model.network, 5, 9)
+    ev = Evidence(5, lik)
+    answered = np.stack([~np.all(lik[q] == 1.0, axis=1) for q in model.questions], axis=1)
+    for c in ("joint", "marginal", "decision"):
+        want_b = batch_gains_from_evidence(model, ev, criterion=c)
+        got_b = batch_gains_from_evidence(swapped, ev, criterion=c)
+        np.testing.assert_allclose(np.where(answered, 0, got_b), np.where(answered, 0, want_b), rtol=0, atol=TOL)
+    qs = list(model.questions)
+    tree_best = model.engine.best_questions(lik, 5, qs, available=~answered, marginals=list(model.network.targets))
+    ours = ne.best_questions(lik, 5, qs, available=~answered, marginals=list(model.network.targets))
+    np.testing.assert_array_equal(ours.index, tree_best.index)
+    np.testing.assert_allclose(ours.gain, tree_best.gain, rtol=0, atol=TOL)
+    assert_same(tree_best.result, ours.result, model.network.targets)
+
+
 # ---------------------------------------------------------------------------- 30 causes, 400 questions
 Dyadic = tuple[int, int]  # the exact number n · 2**e (every float is one)
 
@@ -616,7 +642,7 @@ def tier30():
     return net, NoisyEngine(net)
 
 
-@pytest.mark.parametrize(("n_pos", "n_neg", "seed"), [(4, 120, 0), (5, 40, 1), (6, 60, 2)])
+@pytest.mark.parametrize(("n_pos", "n_neg", "seed"), [(4, 120, 0), (5, 40, 1), (6, 60, 2), (3, 397, 5)])
 def test_30x400_matches_exact_quickscore(tier30, n_pos: int, n_neg: int, seed: int) -> None:
     _check_exact(*tier30, _sparse_answers(tier30[0], n_pos, n_neg, seed))
 
@@ -625,6 +651,14 @@ def test_30x400_matches_exact_quickscore(tier30, n_pos: int, n_neg: int, seed: i
 @pytest.mark.parametrize("seed", [3])
 def test_30x400_matches_exact_quickscore_many_positives(tier30, seed: int) -> None:
     _check_exact(*tier30, _sparse_answers(tier30[0], 8, 392, seed))
+
+
+def test_a_plan_over_the_budget_is_refused_with_its_variables() -> None:
+    net = make_tier(20, 200)
+    lik = likelihoods(net, tier_evidence(net, 1, 0.3, answered=0.3, seed=1))
+    with pytest.raises(ModelTooLargeError, match="the clique the answers couple") as info:
+        NoisyEngine(net, memory_budget=1 << 16).query(lik, 1)
+    assert info.value.variables and all(v in net.targets for v in info.value.variables)
 
 
 # ---------------------------------------------------------------------------- choosing a backend

@@ -11,59 +11,67 @@ a sum of as many products of one factor per parent as there are non-zero weights
 ``w_y = λ_y − λ_{y+1}``. With a single weight the answer *couples nothing*: it is a likelihood on
 each parent and a constant. That covers the lowest answer (``w_0 = 1``: ``P(Y = 0 | x) = F_0``),
 "at most level y" (a step ``λ``), unanswered (``F_{K-1} = 1``: nothing at all) and any soft
-answer of that shape. Every other answer — a positive one is ``F_y − F_{y−1}`` — couples its
-parents (Quickscore's observation, Heckerman 1989). A question with at most one parent never
-couples anything, whatever its table; a question without local structure couples its parents
-for any informative answer.
+answer of that shape. Every other answer — a positive one is ``F_y − F_{y−1}``, a soft one is a
+mix of levels and so a weighted sum of the ``F_y`` — couples its parents (Quickscore's
+observation, Heckerman 1989). A question with at most one parent never couples anything,
+whatever its table; a question without local structure couples its parents for any informative
+answer; a variable without local structure (a cause, a facet) is simply a full table.
 
-The method (chosen by measuring the alternatives on the benchmark tiers, see benchmarks/bench_tiers.py):
+The method (each choice measured on the benchmark tiers, benchmarks/bench_tiers.py):
 
 1. **Absorb.** Every coupling-free answer of every row becomes log-likelihoods on the parents in
    ONE product ``S @ W`` (``S``: the rows' selected terms, ``W``: the log factors of every term of
-   every question), one-parent questions in one more product; a per-variable maximum keeps
-   everything in range and goes into ``log P(e)``.
+   every question), one-parent questions in one more; a per-variable maximum keeps everything in
+   range and goes into ``log P(e)``.
 2. **Group.** Rows are grouped by their set of coupling answers (a bit pattern per row); all rows
-   of a group share one plan and are computed together as arrays, so there is no Python loop per
-   row, only per distinct pattern.
-3. **Plan (cached per pattern).** The reduced graph has the latent variables (causes, facets,
-   any other hidden or answered-but-inner variable), the families of their tables (cause-to-cause
-   links and facets are just tables here, noisy or not), and one factor per coupling answer over
-   its parents. A coupling answer with five parents or more is entered as Díez and Galán's
-   multiplicative factorisation instead: an auxiliary variable over its terms, joined to each
-   parent by the factor ``g_{i,y}(x_i)`` and carrying the weights ``w_y L_y``, so that a question
-   over twelve causes adds a star, not a 4,096-state clique. Greedy min-fill elimination gives
-   the cliques; neighbouring cliques are merged while their union stays small (fewer array
-   calls); the constant tables of each clique are multiplied once per plan.
+   of a group share one plan and are computed together as arrays: there is a Python loop per
+   distinct pattern, never per row.
+3. **Plan** (:mod:`distancing_bn.engine.reduced`, cached per pattern). The reduced graph has the
+   latent variables (causes, facets, inner observables), their tables (cause-to-cause links and
+   facets are tables like any other), and one factor per coupling answer over its parents; a
+   coupling answer with :data:`AUX_PARENTS` parents or more is entered instead as Díez and Galán's
+   multiplicative factorisation (an auxiliary variable over its terms, joined to each parent by
+   ``g_{i,y}(x_i)`` and carrying the signed weights ``w_y L_y``), so that the premise of the
+   default model, over twelve causes, adds a star rather than a 4,096-state clique. Variables
+   joined to at most one other by fixed tables (most facets, lone causes) are summed out all at
+   once by two products; the rest are eliminated greedily by clique size (min-fill gave cliques
+   within a few percent on the tiers and cost 10–20× more to run, every new pattern), and
+   neighbouring cliques are merged up to 128 states (larger merges measured slower). The log
+   potential of every small clique is one gather-and-sum over the rows' log-likelihoods, the
+   coupling answers' tables and the fixed tables, whose indices are built for all cliques at once.
 4. **Propagate.** One collect pass (messages scaled by their largest magnitude, scales summed in
-   log space, so ``log P(e)`` is exact for any number of answers) and, for marginals, one
-   distribute pass (Hugin). Variables absent from every coupling answer are eliminated in tiny
-   cliques; a clique whose factors are all constant is computed once for the whole group.
+   log space, so ``log P(e)`` is exact for any number of answers, -inf only for impossible rows)
+   and, for marginals, one Hugin distribute pass. Clique arrays keep the row axis last.
 
-Enumerating the causes touched by positive answers, or Quickscore's sum over subsets of
-positive answers (``2^k`` terms, each cheap), were the alternatives: both are exponential in the
-positive answers (Quickscore also cancels terms of opposite signs), whereas the elimination is
-exponential only in the treewidth of what the positive answers couple. The auxiliary variable
-brings signed messages (its weights are ``±``); propagation normalises by magnitude, and the
-tests check it against the junction tree to 1e-9.
+Quickscore's sum over subsets of the positive answers (``2^k`` fully factorised terms), or
+enumerating every cause they touch, were the alternatives: both are exponential in the number
+of positive answers (40 at 30/400 with 10% positive), the elimination only in the treewidth of
+what they couple (largest cliques of 128 to 16k states there). The tests compare with an exact
+Quickscore in rationals. Signed messages (the auxiliary variables) are checked against the
+junction tree to 1e-9.
 
-**Next question.** For a question with product-form cumulative tables, "at most level y" is a
-coupling-free answer, so ``P(e, Q <= y)`` and the posteriors given it come from rows that share
-the plan of ``e``: one batched query of ``1 + Σ_Q (K_Q − 1)`` rows per evidence row gives every
-``P(e, Q = y, T) = P(e, Q <= y, T) − P(e, Q <= y − 1, T)`` and so every gain, for the
-``marginal`` criterion (``Σ_i I(T_i; Q | e)``) or, when the targets' joint is small, the
-``joint`` one (``I(T; Q | e)``), exactly as :func:`distancing_bn.information.rank_questions`
-defines them. Rows go in chunks, so memory stays bounded.
+**Next question** (:meth:`NoisyEngine.gains`). For a question with product-form cumulative
+tables, "at most level y" is a coupling-free answer, so ``P(e, Q <= y)`` and the posteriors given
+it come from rows that share the plan of ``e`` (made from ``e``'s step 1 plus that answer's
+log-likelihoods): one batched pass over ``1 + Σ_Q (K_Q − 1)`` rows per evidence row gives every
+``P(T_i, Q = y, e) = P(T_i, Q <= y, e) − P(T_i, Q <= y − 1, e)`` and so every ``marginal`` gain
+(``Σ_i I(T_i; Q | e)``). The ``joint`` criterion (``I(T; Q | e)``, when the targets' joint is small)
+reads ``P(T | e)`` once and, for questions over targets only, ``P(T, Q = y | e) = P(T | e) P(Q = y | T)``:
+three matrix products for all candidates. Both are exactly the definitions of
+:func:`distancing_bn.information.rank_questions`. Rows go in chunks: memory stays bounded.
+
+:func:`choose_backend` compares this backend's estimated cost with the junction tree's (from
+:func:`distancing_bn.engine.estimate_memory`) per model and per batch; ``backend=`` forces one.
 
 Imports numpy, :mod:`distancing_bn.errors`, :mod:`distancing_bn.network`,
-:mod:`distancing_bn.engine` (``QueryResult``, the tree's memory estimate) and
-:mod:`distancing_bn.engine.local`.
+:mod:`distancing_bn.engine.plan` (the tree's memory estimate), :mod:`distancing_bn.engine.propagate`
+(``QueryResult``), :mod:`distancing_bn.engine.local` and :mod:`distancing_bn.engine.reduced`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -72,13 +80,15 @@ from numpy.typing import NDArray
 
 from ..errors import ModelTooLargeError
 from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget, too_large
-from .local import NoisyMax, detect_noisy
+from .local import detect_noisy
 from .plan import MemoryEstimate, estimate_memory
 from .propagate import QueryResult
+from .reduced import FLOOR, LOG0, Leaf, Plan, bits, configs, eliminate, safe_log
 
 __all__ = [
     "AUX_PARENTS",
     "BackendChoice",
+    "BestChoice",
     "GainResult",
     "NoisyEngine",
     "choose_backend",
@@ -89,12 +99,8 @@ FloatArray = NDArray[np.float64]
 Backend = Literal["junction_tree", "noisy"]
 BACKENDS: tuple[str, ...] = ("auto", "junction_tree", "noisy")
 AUX_PARENTS = 5  # a coupling answer with this many parents or more gets an auxiliary term variable
-_LOG0 = -1e250  # stands for log 0 in the log-factor matrices (0 · log 0 stays 0 in a product)
-_FLOOR = -1e3  # exp of anything this far below a variable's largest log-likelihood is 0
 _MERGE_LIMIT = 128  # neighbouring cliques are merged while their union has at most this many states
 _JOINT_LIMIT = 1 << 14  # the targets' joint is offered when it has at most this many states
-_FOLD_SIZE = 256  # cliques up to this many states get their potentials from one product
-_TINY = 1e-300
 _PLANS = 2048  # plans kept per engine (the oldest go first)
 _GAIN_ROWS = 8192  # expanded rows per chunk of the next-question computation
 _GAIN_JOINT = 1 << 16  # gains from the targets' joint when it has at most this many states
@@ -112,18 +118,14 @@ _T_TREE_BYTE = 2e-9  # compiling, per byte of the tree
 _PREFER_TREE = 0.7  # the noisy backend must be estimated at least this much cheaper
 
 
-@dataclass(frozen=True, eq=False)
-class _Leaf:
-    """An observable leaf (or an always-observed premise) and how its answers enter."""
+@dataclass(frozen=True, slots=True)
+class BestChoice:
+    """Per row: the best candidate (index, -1 if none) and its gain, as the tree engine's ``BestQuestions``."""
 
-    name: str
-    parents: tuple[int, ...]  # latent ids, increasing
-    cards: tuple[int, ...]  # of those parents
-    levels: int
-    start: int  # first column of its block of likelihoods
-    noisy: NoisyMax | None
-    table: FloatArray  # (K, Π cards): P(y | parents), parents in increasing id order
-    wide: bool  # coupling answers get an auxiliary term variable
+    index: NDArray[np.intp]
+    gain: FloatArray  # NaN where no candidate is available
+    computed: NDArray[np.bool_]  # (rows, candidates): which gains were computed exactly (all of them here)
+    result: QueryResult  # the posterior of the rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,561 +151,6 @@ class GainResult:
     def open(self) -> NDArray[np.bool_]:
         """(rows, candidates): True where the candidate is still unanswered in a possible row."""
         return np.isfinite(self.gains)
-
-
-# ---------------------------------------------------------------------------- elimination
-def _eliminate(adj: Sequence[int], logc: Sequence[float], nodes: int) -> list[tuple[int, int]]:
-    """Greedy minimum-weight elimination of the nodes in mask ``nodes``: [(variable, its neighbours then)].
-
-    The weight of a node is the log-size of the clique it would make (its degree when every
-    variable is binary). Min-fill gives cliques of about the same size on the benchmark tiers
-    (within a few percent) but costs 10 to 20 times more to run in Python, and the elimination
-    is redone for every new set of coupling answers.
-    """
-    adj = list(adj)
-    odd = 0  # nodes with other than two states: their weight is corrected
-    for v, c in enumerate(logc):
-        if c != 1.0:
-            odd |= 1 << v
-    alive = nodes
-    out: list[tuple[int, int]] = []
-    while alive:
-        best_v = -1
-        best = math.inf
-        m = alive
-        while m:
-            low = m & -m
-            m ^= low
-            v = low.bit_length() - 1
-            nb = adj[v]
-            w = nb.bit_count()
-            if nb & odd:
-                w += sum(logc[u] - 1.0 for u in _bits(nb & odd))
-            if w < best:
-                best = w
-                best_v = v
-                if w <= 1:
-                    break
-        v = best_v
-        nb = adj[v]
-        out.append((v, nb))
-        keep = ~(1 << v)
-        t = nb
-        while t:
-            lu = t & -t
-            t ^= lu
-            u = lu.bit_length() - 1
-            adj[u] = (adj[u] | nb) & ~lu & keep
-        alive &= keep
-    return out
-
-
-def _bits(mask: int) -> tuple[int, ...]:
-    out = []
-    while mask:
-        low = mask & -mask
-        mask ^= low
-        out.append(low.bit_length() - 1)
-    return tuple(out)
-
-
-@functools.lru_cache(maxsize=4096)
-def _configs(cards: tuple[int, ...]) -> NDArray[np.intp]:
-    """(Π cards, len(cards)): every configuration, the last variable fastest (C order); read-only."""
-    out = np.indices(cards).reshape(len(cards), -1).T.copy() if cards else np.zeros((1, 0), dtype=np.intp)
-    out.setflags(write=False)
-    return out
-
-
-@functools.lru_cache(maxsize=4096)
-def _projection(cards: tuple[int, ...], positions: tuple[int, ...]) -> FloatArray:
-    """(Π cards, Σ cards[positions]): 0/1, a clique's belief -> the marginals of those positions, side by side."""
-    conf = _configs(cards)
-    width = sum(cards[i] for i in positions)
-    proj = np.zeros((conf.shape[0], width))
-    w0 = 0
-    rows = np.arange(conf.shape[0])
-    for i in positions:
-        proj[rows, w0 + conf[:, i]] = 1.0
-        w0 += cards[i]
-    proj.setflags(write=False)
-    return proj
-
-
-# ---------------------------------------------------------------------------- plans
-class _Clique:
-    __slots__ = (
-        "aux",
-        "cards",
-        "children",
-        "const",
-        "couplings",
-        "down_axes",
-        "down_bshape",
-        "homes",
-        "parent",
-        "seg",
-        "shape",
-        "size",
-        "unaries",
-        "up_axes",
-        "up_bshape",
-        "vars",
-    )
-
-    def __init__(self, variables: tuple[int, ...], cards: Sequence[int]) -> None:
-        self.vars = variables
-        self.cards = tuple(cards[v] for v in variables)
-        self.shape = self.cards
-        self.size = math.prod(self.cards)
-        self.parent = -1
-        self.children: list[int] = []
-        self.seg: slice | None = None  # columns of the folded potentials (small cliques), or None
-        self.const: FloatArray | None = None  # (*shape, 1): constant tables (cliques not folded)
-        self.unaries: list[tuple[int, int, tuple[int, ...]]] = []  # (first column, card, broadcast shape)
-        self.couplings: list[tuple[int, int, tuple[int, ...]]] = []  # (first ψ column, configs, broadcast shape)
-        self.aux: list[tuple[_Leaf, tuple[int, ...]]] = []  # signed term weights of wide coupling answers
-        self.homes: tuple[FloatArray, NDArray[np.intp]] | None = None  # marginal projection, latent columns
-        self.up_axes: tuple[int, ...] = ()  # axes summed for the message to the parent
-        self.up_bshape: tuple[int, ...] = ()  # the message broadcast into the parent
-        self.down_axes: tuple[int, ...] = ()  # the parent's axes summed for the message back
-        self.down_bshape: tuple[int, ...] = ()  # the message back broadcast into this clique
-
-
-@functools.lru_cache(maxsize=4096)
-def _strides(cards: tuple[int, ...]) -> tuple[int, ...]:
-    """C-order strides of a flat index over ``cards`` (the last one 1)."""
-    out = [1] * len(cards)
-    for i in range(len(cards) - 2, -1, -1):
-        out[i] = out[i + 1] * cards[i + 1]
-    return tuple(out)
-
-
-class _Entries:
-    """Factors of folded cliques as flat lists: per entry (row, first column, states, base), per term."""
-
-    __slots__ = ("base", "card", "cs", "first", "fs", "owner", "rows", "sizes")
-
-    def __init__(self) -> None:
-        self.rows: list[int] = []
-        self.first: list[int] = []
-        self.sizes: list[int] = []
-        self.base: list[int] = []
-        self.owner: list[int] = []
-        self.cs: list[int] = []
-        self.card: list[int] = []
-        self.fs: list[int] = []
-
-    def add(self, row: int, first: int, size: int, base: int, terms: Sequence[tuple[int, int, int]]) -> None:
-        e = len(self.rows)
-        self.rows.append(row)
-        self.first.append(first)
-        self.sizes.append(size)
-        self.base.append(base)
-        for cs, card, fs in terms:
-            self.owner.append(e)
-            self.cs.append(cs)
-            self.card.append(card)
-            self.fs.append(fs)
-
-    def expand(self, width: int, fill: int) -> NDArray[np.intp]:
-        """(depth, width) indices: entry (row j, first column g, states S, base) fills row j, columns g … g+S-1.
-
-        State t of the clique gets ``base + Σ_terms ((t // clique stride) % card) · factor stride``: the
-        flat index, in its factor's table, of the configuration state t restricts to. Every entry
-        of every clique at once (a dozen array operations per plan, none per clique or term).
-        """
-        depth = 1 + max(self.rows, default=0)
-        out = np.full((depth, width), fill, dtype=np.intp)
-        if not self.rows:
-            return out
-        sizes = np.array(self.sizes, dtype=np.intp)
-        offsets = np.cumsum(sizes) - sizes
-        total = int(offsets[-1] + sizes[-1])
-        val = np.repeat(np.array(self.base, dtype=np.intp), sizes)
-        if self.owner:
-            owner = np.array(self.owner, dtype=np.intp)
-            tsz = sizes[owner]
-            toff = np.cumsum(tsz) - tsz
-            t = np.arange(int(tsz.sum()), dtype=np.intp) - np.repeat(toff, tsz)
-            where = np.repeat(offsets[owner], tsz) + t
-            fs = np.repeat(np.array(self.fs, dtype=np.intp), tsz)
-            if all(c == 2 for c in self.card) and all(x & (x - 1) == 0 for x in self.cs):  # bits: shifts, not // and %
-                shift = np.repeat(np.array([c.bit_length() - 1 for c in self.cs], dtype=np.intp), tsz)
-                digit = (t >> shift) & 1
-            else:
-                cs, card = (np.repeat(np.array(x, dtype=np.intp), tsz) for x in (self.cs, self.card))
-                digit = (t // cs) % card
-            val += np.bincount(where, weights=digit * fs, minlength=total).astype(np.intp)
-        t = np.arange(total, dtype=np.intp) - np.repeat(offsets, sizes)
-        out[
-            np.repeat(np.array(self.rows, dtype=np.intp), sizes),
-            np.repeat(np.array(self.first, dtype=np.intp), sizes) + t,
-        ] = val
-        return out
-
-
-def _bshape(clique: tuple[int, ...], cards: Sequence[int], scope: Sequence[int]) -> tuple[int, ...]:
-    """Broadcast shape (without the row axis) of a factor over ``scope`` inside ``clique``."""
-    return tuple(cards[v] if v in scope else 1 for v in clique)
-
-
-class _Plan:
-    """Everything one set of coupling answers needs: pendants, cliques, tree, fixed matrices."""
-
-    def __init__(self, eng: NoisyEngine, coupled: tuple[int, ...], joint: bool, narrow: frozenset[int]) -> None:
-        cards = list(eng.cards)
-        adj = list(eng.base_adj)
-        busy = 0  # nodes in a per-row factor over several variables (never pendants)
-        extra: list[tuple[str, Any, tuple[int, ...]]] = []  # factors besides the latent tables
-
-        def connect(nodes: Sequence[int]) -> int:
-            m = 0
-            for u in nodes:
-                m |= 1 << u
-            for u in nodes:
-                adj[u] |= m & ~(1 << u)
-            return m
-
-        psi_leaves: list[tuple[_Leaf, int]] = []  # narrow coupling answers and their first ψ column
-        col = 0
-        for q in coupled:
-            leaf = eng.multi[q]
-            if leaf.wide and q not in narrow:
-                a = len(cards)
-                cards.append(leaf.levels)
-                adj.append(0)
-                for i, p in enumerate(leaf.parents):
-                    busy |= connect((p, a))
-                    extra.append(("pair", (leaf, i), (p, a) if p < a else (a, p)))
-                extra.append(("aux", leaf, (a,)))
-            else:
-                busy |= connect(leaf.parents)
-                extra.append(("coupling", (leaf, col), leaf.parents))
-                psi_leaves.append((leaf, col))
-                col += leaf.table.shape[1]
-        if joint:
-            busy |= connect(eng.target_ids)
-            extra.append(("joint", None, eng.target_ids))
-        self.n_psi = col
-        self.unary_cols = eng.unary_cols
-        if psi_leaves:
-            self.psi_idx = np.concatenate([np.arange(lf.start, lf.start + lf.levels) for lf, _ in psi_leaves])
-            self.psi_table = np.zeros((len(self.psi_idx), col))
-            r = 0
-            for lf, c in psi_leaves:
-                self.psi_table[r : r + lf.levels, c : c + lf.table.shape[1]] = lf.table
-                r += lf.levels
-        # pendants: latent variables joined to at most one other, by constant tables only
-        pend: dict[int, int] = {}
-        for v in eng.pend_candidates:
-            if (busy >> v) & 1:
-                continue
-            u = eng.pend_neighbour[v]
-            if u not in pend:  # of an isolated pair, the first one goes
-                pend[v] = u
-        self._pendants(eng, pend)
-        consumed = set()
-        nodes = (1 << len(cards)) - 1
-        for v, u in pend.items():
-            consumed.update(eng.pend_families[v])
-            nodes &= ~(1 << v)
-            if u >= 0:
-                adj[u] &= ~(1 << v)
-        logc = [math.log2(c) for c in cards]
-        elim = _eliminate(adj, logc, nodes)
-        factors = [("cpt", v, eng.families[v]) for v in range(eng.n_latent) if v not in consumed]
-        self._tree(eng, elim, cards, logc, factors + extra, pend)
-
-    # ------------------------------------------------------------------ building
-    def _pendants(self, eng: NoisyEngine, pend: Mapping[int, int]) -> None:
-        """Select the engine's precomputed pendant matrices (every pendant eliminated at once)."""
-        self.n_pend = len(pend)
-        self.pendants = frozenset(pend)
-        if not pend:
-            return
-        sel = np.concatenate([eng.pend_slots[v] for v in pend])
-        self.pend_msg = eng.pend_msg[:, sel]  # E (linear unaries) -> m(u) per slot
-        self.pend_scatter = eng.pend_scatter[sel]  # log m -> log-likelihoods of u (or the constant)
-        self.pend_back = eng.pend_back[sel]  # P(u | e) / m(u) -> the pendant's marginal factor
-        self.pend_gather = eng.pend_gather[sel]  # the marginal column each slot reads (ns: a constant 1)
-        cols = np.concatenate([np.arange(eng.offsets[v], eng.offsets[v] + eng.cards[v]) for v in pend])
-        self.pend_cols = cols
-
-    def _tree(
-        self,
-        eng: NoisyEngine,
-        elim: list[tuple[int, int]],
-        cards: list[int],
-        logc: list[float],
-        factors: list[tuple[str, Any, tuple[int, ...]]],
-        pend: Mapping[int, int],
-    ) -> None:
-        pos = {v: k for k, (v, _) in enumerate(elim)}
-        sets = {v: nb | (1 << v) for v, nb in elim}
-        parent_node = {}
-        for v, nb in elim:
-            best, bp = len(elim), -1
-            t = nb
-            while t:
-                low = t & -t
-                t ^= low
-                u = low.bit_length() - 1
-                if pos[u] < best:
-                    best, bp = pos[u], u
-            parent_node[v] = bp
-        binary = all(c == 1.0 for c in logc)
-        limit = math.log2(eng.merge_limit)
-        merged: dict[int, int] = {}
-
-        def find(v: int) -> int:
-            while v in merged:
-                v = merged[v]
-            return v
-
-        for v, _ in elim:
-            p = parent_node[v]
-            if p < 0:
-                continue
-            p = find(p)
-            union = sets[v] | sets[p]
-            size = union.bit_count() if binary else sum(logc[u] for u in _bits(union))
-            if size <= limit or union == sets[p] or union == sets[v]:
-                sets[p] = union
-                merged[v] = p
-                del sets[v]
-        alive = [v for v, _ in elim if v not in merged]  # post-order: children first
-        cid = {v: k for k, v in enumerate(alive)}
-        cl = [_Clique(_bits(sets[v]), cards) for v in alive]
-        self.cliques = cl
-        self.roots: list[int] = []
-        for v in alive:
-            k = cid[v]
-            p = parent_node[v]
-            if p < 0:
-                self.roots.append(k)
-            else:
-                pk = cid[find(p)]
-                cl[k].parent = pk
-                cl[pk].children.append(k)
-        self.cards = cards
-        home: dict[int, int] = {}
-        for k in sorted(range(len(cl)), key=lambda k: cl[k].size):
-            for v in cl[k].vars:
-                home.setdefault(v, k)
-        self.home = home
-        consts: dict[int, list[tuple[str, Any, tuple[int, ...]]]] = {}
-        couplings: dict[int, list[tuple[_Leaf, int]]] = {}
-        self.joint_clique = -1
-        self.leaf_clique: dict[str, int] = {}
-        self.signed = False
-        for kind, payload, scope in factors:
-            first = scope[0]
-            for u in scope:
-                if pos[u] < pos[first]:
-                    first = u
-            k = cid[find(first)]
-            if kind == "cpt":
-                consts.setdefault(k, []).append(("cpt", payload, scope))
-            elif kind == "pair":
-                leaf, i = payload
-                g = leaf.noisy.factors[eng.parent_order[leaf.name][i]]  # (K, card of the parent): scope (parent, aux)
-                consts.setdefault(k, []).append(("pair", np.ascontiguousarray(g.T), scope))
-            elif kind == "aux":
-                cl[k].aux.append((payload, _bshape(cl[k].vars, cards, scope)))
-                self.signed = True
-            elif kind == "coupling":
-                couplings.setdefault(k, []).append(payload)
-                self.leaf_clique[payload[0].name] = k
-            else:
-                self.joint_clique = k
-        # folded cliques: the potentials of all of them from one log-space product
-        fold_cols = 0
-        for c in cl:
-            if c.size <= max(_FOLD_SIZE, eng.merge_limit):
-                c.seg = slice(fold_cols, fold_cols + c.size)
-                fold_cols += c.size
-        ns = eng.n_states
-        zero = ns + self.n_psi  # the index of a zero column of X = [log unaries | log ψ | 0]
-        # a folded state's log-potential is a sum of entries of X (unaries, ψ) and of constant logs
-        # (tables): one "entry" per factor of a clique, expanded for all states at once below
-        row_entries = _Entries()
-        const_entries = _Entries()
-        pool = [eng.cpt_log_flat]
-        pool_size = eng.cpt_log_flat.shape[0]
-        n_lat = eng.n_latent
-        for k, c in enumerate(cl):
-            mine = [i for i, v in enumerate(c.vars) if v < n_lat and home[v] == k]
-            if mine:
-                cols = (
-                    eng.var_cols[c.vars[mine[0]]]
-                    if len(mine) == 1
-                    else np.concatenate([eng.var_cols[c.vars[i]] for i in mine])
-                )
-                c.homes = (_projection(c.cards, tuple(mine)), cols)
-            if c.seg is not None:
-                at = {v: i for i, v in enumerate(c.vars)}
-                cs = _strides(c.cards)
-                g0, size = c.seg.start, c.size
-                j = 0
-                for i in mine:
-                    row_entries.add(j, g0, size, eng.offsets[c.vars[i]], ((cs[i], c.cards[i], 1),))
-                    j += 1
-                for leaf, pc in couplings.get(k, []):
-                    fs = _strides(leaf.cards)
-                    terms = [(cs[at[p]], cards[p], fs[b]) for b, p in enumerate(leaf.parents)]
-                    row_entries.add(j, g0, size, ns + pc, terms)
-                    j += 1
-                for jc, (kind, payload, scope) in enumerate(consts.get(k, [])):
-                    if kind == "cpt":
-                        base = eng.cpt_offsets[payload]
-                    else:  # an auxiliary variable's factor towards one parent: a table of this plan
-                        base = pool_size
-                        pool.append(_log(payload.reshape(-1)))
-                        pool_size += payload.size
-                    fs = _strides(tuple(cards[v] for v in scope))
-                    const_entries.add(jc, g0, size, base, [(cs[at[v]], cards[v], fs[b]) for b, v in enumerate(scope)])
-            else:
-                const: FloatArray | None = None
-                for kind, payload, scope in consts.get(k, []):
-                    table = eng.family_tables[payload] if kind == "cpt" else payload
-                    t = table.reshape((*_bshape(c.vars, cards, scope), 1))
-                    const = t if const is None else const * t
-                c.const = None if const is None else np.ascontiguousarray(np.broadcast_to(const, (*c.shape, 1)))
-                c.unaries = [(eng.offsets[c.vars[i]], c.cards[i], _bshape(c.vars, cards, (c.vars[i],))) for i in mine]
-                c.couplings = [
-                    (pc, leaf.table.shape[1], _bshape(c.vars, cards, leaf.parents)) for leaf, pc in couplings.get(k, [])
-                ]
-        self.fold_cols = fold_cols
-        self.gather = row_entries.expand(fold_cols, zero)  # (depth, folded states): X rows summed
-        consts_pool = np.concatenate([*pool, [0.0]])
-        self.f_bias = consts_pool[const_entries.expand(fold_cols, len(consts_pool) - 1)].sum(axis=0)
-        self.any_unfolded = any(c.seg is None for c in cl)
-        for c in cl:
-            if c.parent < 0:
-                continue
-            par = cl[c.parent]
-            sep = [v for v in c.vars if v in par.vars]
-            c.up_axes = tuple(i for i, v in enumerate(c.vars) if v not in sep)
-            c.up_bshape = _bshape(par.vars, cards, sep)
-            c.down_axes = tuple(i for i, v in enumerate(par.vars) if v not in sep)
-            c.down_bshape = _bshape(c.vars, cards, sep)
-        self.states = sum(c.size for c in cl)
-        self.largest = max(cl, key=lambda c: c.size) if cl else _Clique((), cards)
-        self.calls = 20 + sum(20 + 2 * (len(c.unaries) + len(c.couplings) + len(c.aux)) for c in cl)
-        self.row_bytes = 8 * (4 * self.states + 4 * ns + 2 * self.n_psi + (1 + self.gather.shape[0]) * fold_cols)
-
-    # ------------------------------------------------------------------ numerics
-    # Every clique array has the row axis LAST, shape (*clique states, n) with n = 1 for a part that
-    # is the same in every row: sums over clique axes then run over contiguous rows (measured 25x
-    # faster than rows first for a few hundred rows).
-    def potentials(
-        self, lu: FloatArray, lam: FloatArray, log_const: FloatArray
-    ) -> tuple[FloatArray, FloatArray | None, FloatArray, FloatArray | None]:
-        """Pendants eliminated, then (log unaries, ψ (n, ·), folded potentials (·, n), pendant messages)."""
-        m = None
-        if self.n_pend:
-            m = np.exp(lu) @ self.pend_msg
-            add = _log(m) @ self.pend_scatter
-            lu = lu + add[:, :-1]
-            log_const += add[:, -1]
-        psi = None
-        parts = [lu]
-        if self.n_psi:
-            psi = lam[:, self.psi_idx] @ self.psi_table
-            parts.append(_log(psi))
-        parts.append(np.zeros((lu.shape[0], 1)))
-        x = np.ascontiguousarray(np.concatenate(parts, axis=1).T)  # (columns, n)
-        pot = x[self.gather].sum(axis=0)  # (folded states, n)
-        pot += self.f_bias[:, None]
-        np.maximum(pot, _FLOOR, out=pot)
-        np.exp(pot, out=pot)
-        return lu, psi, pot, m
-
-    def collect(
-        self,
-        lu: FloatArray,
-        psi: FloatArray | None,
-        pot: FloatArray | None,
-        weights: FloatArray,
-        log_scale: FloatArray,
-    ) -> tuple[list[FloatArray], list[FloatArray | None]]:
-        """Collect pass for ``n`` rows: (clique beliefs, messages up); ``log_scale`` gets the scales."""
-        n = lu.shape[0]
-        cl = self.cliques
-        unary = np.ascontiguousarray(np.exp(lu).T) if self.any_unfolded else None
-        psi_t = np.ascontiguousarray(psi.T) if (psi is not None and self.any_unfolded) else None
-        belief: list[FloatArray] = [None] * len(cl)  # type: ignore[list-item]
-        up: list[FloatArray | None] = [None] * len(cl)
-        for k, c in enumerate(cl):
-            owned = False
-            if c.seg is not None:
-                b: FloatArray | None = pot[c.seg].reshape((*c.shape, n))  # type: ignore[index]
-            else:
-                b = c.const
-                for start, card, bshape in c.unaries:
-                    b, owned = _mul(b, unary[start : start + card].reshape((*bshape, n)), owned)  # type: ignore[index]
-                for start, width, bshape in c.couplings:
-                    b, owned = _mul(b, psi_t[start : start + width].reshape((*bshape, n)), owned)  # type: ignore[index]
-            for leaf, bshape in c.aux:
-                w0 = leaf.start - self.unary_cols
-                w = (weights[:, w0 : w0 + leaf.levels] * leaf.noisy.cumulative_leak).T  # type: ignore[union-attr]
-                b, owned = _mul(b, np.ascontiguousarray(w).reshape((*bshape, n)), owned)
-            for ch in c.children:
-                msg = up[ch]
-                b, owned = _mul(b, msg.reshape((*cl[ch].up_bshape, msg.shape[-1])), owned)  # type: ignore[union-attr]
-            if b is None:
-                b = np.ones((*c.shape, 1))
-            belief[k] = b
-            if c.parent >= 0:
-                msg = b.sum(axis=c.up_axes) if c.up_axes else b.copy()
-                flat = msg.reshape(-1, msg.shape[-1])  # a view: sums are contiguous
-                top = np.abs(flat).max(axis=0) if self.signed else flat.max(axis=0)
-                np.maximum(top, _TINY, out=top)
-                flat /= top
-                log_scale += np.log(top)
-                up[k] = msg
-        return belief, up
-
-    def distribute(self, belief: list[FloatArray], up: list[FloatArray | None]) -> list[FloatArray]:
-        """Hugin distribute pass: every clique's belief proportional (per row) to P(clique, e)."""
-        cl = self.cliques
-        full = list(belief)
-        for k in range(len(cl) - 1, -1, -1):
-            c = cl[k]
-            if c.parent < 0:
-                continue
-            par = full[c.parent]
-            s = par.sum(axis=c.down_axes) if c.down_axes else par
-            m = up[k]
-            down = s / np.where(m != 0, m, 1.0)  # where m = 0, s = 0 too (m is one of its factors)
-            full[k] = belief[k] * down.reshape((*c.down_bshape, down.shape[-1]))
-        return full
-
-    def latent_marginals(
-        self, full: list[FloatArray], lu: FloatArray, m: FloatArray | None, n: int, ns: int
-    ) -> FloatArray:
-        """(n, latent states): every latent variable's unnormalised posterior (pendants included)."""
-        out = np.ones((ns + 1, n))
-        for c, b in zip(self.cliques, full, strict=True):
-            if c.homes is not None:
-                proj, cols = c.homes
-                out[cols] = proj.T @ b.reshape(c.size, b.shape[-1])
-        out = out.T
-        if self.n_pend:
-            r = out[:, self.pend_gather] / np.where(m > 0, m, np.inf)  # type: ignore[operator]
-            out[:, self.pend_cols] = (r @ self.pend_back)[:, self.pend_cols] * np.exp(lu[:, self.pend_cols])
-        return out[:, :ns]
-
-
-def _mul(b: FloatArray | None, f: FloatArray, owned: bool) -> tuple[FloatArray, bool]:
-    """``b * f``, in place when ``b`` is ours and already has the result's shape."""
-    if b is None:
-        return f, False
-    if owned and b.ndim == f.ndim and all(x >= y for x, y in zip(b.shape, f.shape, strict=True)):
-        b *= f
-        return b, True
-    return b * f, True
 
 
 # ---------------------------------------------------------------------------- the engine
@@ -761,7 +208,7 @@ class NoisyEngine:
             np.concatenate([[0], np.cumsum([t.size for t in self.family_tables])[:-1]]).astype(int).tolist()
         )
         self.cpt_log_flat = (
-            _log(np.concatenate([t.reshape(-1) for t in self.family_tables])) if self.family_tables else np.zeros(0)
+            safe_log(np.concatenate([t.reshape(-1) for t in self.family_tables])) if self.family_tables else np.zeros(0)
         )
         self._pendant_tables()
         # leaves: at most one parent (unary), then several (multi); one block of columns each
@@ -769,7 +216,7 @@ class NoisyEngine:
         for name in leaf_names:
             (unary if len(net.parents[name]) <= 1 else multi).append(name)
         self.parent_order: dict[str, tuple[int, ...]] = {}
-        leaves: list[_Leaf] = []
+        leaves: list[Leaf] = []
         start = 0
         for name in unary + multi:
             ids = [self.lid[p] for p in net.parents[name]]
@@ -779,7 +226,7 @@ class NoisyEngine:
             k = net.card(name)
             noisy = detect_noisy(net, name) if len(ids) > 1 else None
             leaves.append(
-                _Leaf(
+                Leaf(
                     name,
                     tuple(ids[i] for i in order),
                     tuple(self.cards[ids[i]] for i in order),
@@ -810,7 +257,9 @@ class NoisyEngine:
         self._binary = all(c == 2 for c in self.cards)
         self._any_explicit = not self._multi_noisy.all() if self.multi else False
         self._multi_sizes = np.array([lf.levels for lf in self.multi], dtype=np.intp)
-        self._plans: dict[Any, _Plan] = {}
+        self._plans: dict[Any, Plan] = {}
+        # as the junction tree's Engine has them, for the layers above (information.rank_questions)
+        self.leaf_host = {net.index[lf.name]: 0 for lf in self.leaves.values() if lf.name in net.observable_set}
         self._cum_targets: dict[str, FloatArray | None] = {}
         self._deltas: dict[str, FloatArray | None] = {}
         self._onehot: tuple[FloatArray, NDArray[np.intp]] | None = None
@@ -889,11 +338,11 @@ class NoisyEngine:
             r0 = lf.start - nu
             noisy_cols[r0 : r0 + lf.levels] = True
             with np.errstate(divide="ignore"):
-                w[r0 : r0 + lf.levels, self.n_states] = _log(lf.noisy.cumulative_leak)
+                w[r0 : r0 + lf.levels, self.n_states] = safe_log(lf.noisy.cumulative_leak)
                 for i, p in enumerate(lf.parents):
                     g = lf.noisy.factors[self.parent_order[lf.name][i]]  # (K, card)
                     off = self.offsets[p]
-                    w[r0 : r0 + lf.levels, off : off + self.cards[p]] = _log(g)
+                    w[r0 : r0 + lf.levels, off : off + self.cards[p]] = safe_log(g)
         self._log_w = w
         self._noisy_cols = noisy_cols
         self._multi_starts = np.array([lf.start - nu for lf in self.multi], dtype=np.intp)
@@ -907,6 +356,111 @@ class NoisyEngine:
         self._block_starts = np.array(block_starts, dtype=np.intp)
         self._block_sizes = np.array([lf.levels for lf in self.unary_leaves] + [lf.levels for lf in self.multi])
         self._var_starts = np.array(self.offsets, dtype=np.intp)
+
+    # ------------------------------------------------------------------ the junction tree engine's interface
+    @property
+    def fast_joint_gain(self) -> bool:
+        """True when :meth:`joint_gains` applies (as for the junction tree's ``Engine``)."""
+        return self.has_joint
+
+    def joint_gain_applies(self, candidates: Sequence[str]) -> bool:
+        """True when :meth:`joint_gains` and :meth:`best_questions` can rank ``candidates`` (leaf questions)."""
+        index = self.network.index
+        return self.has_joint and all(index[q] in self.leaf_host for q in candidates)
+
+    def marginals(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, variables: Sequence[str] | None = None
+    ) -> Mapping[str, FloatArray]:
+        """Posterior marginals ``(rows, card)`` of ``variables`` (default: targets and reported)."""
+        return self.query(likelihoods, rows, marginals=variables).marginals
+
+    def joint(self, likelihoods: Mapping[str, FloatArray], rows: int) -> FloatArray:
+        """The targets' posterior joint ``(rows, *cards)`` in :attr:`target_order` (needs :attr:`has_joint`)."""
+        res = self.query(likelihoods, rows, marginals=[], joint=True)
+        assert res.target_joint is not None
+        return res.target_joint
+
+    def expected_gains(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        candidates: Sequence[str],
+        *,
+        criterion: str = "joint",
+        uncertainty: Callable[[Mapping[str, FloatArray]], FloatArray] | None = None,
+    ) -> FloatArray:
+        """Every candidate's expected gain for every row ``(rows, candidates)``, as the tree's ``Engine`` gives it.
+
+        ``'joint'`` (``'marginal'`` when the joint is not available) and ``'marginal'`` go through
+        :meth:`gains`; a candidate a row already answered gets 0 (the caller masks it). With
+        ``uncertainty`` (another measure of the targets' marginals, ``(rows,)`` per call) each row
+        is expanded into one row per answer of every candidate, as the tree engine does.
+        """
+        if criterion not in ("joint", "marginal"):
+            raise ValueError(f"criterion must be 'joint' or 'marginal', got {criterion!r}")
+        if uncertainty is None:
+            crit = "joint" if criterion == "joint" and self.has_joint else "marginal"
+            got = self.gains(likelihoods, rows, candidates, criterion=crit)  # type: ignore[arg-type]
+            return np.where(np.isfinite(got.gains), got.gains, 0.0)
+        net = self.network
+        qs = list(candidates)
+        sizes = [net.card(q) for q in qs]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+        block = 1 + int(offsets[-1])
+        per_chunk = max(1, _GAIN_ROWS // block)
+        out = np.zeros((rows, len(qs)))
+        for c0 in range(0, rows, per_chunk):
+            c1 = min(rows, c0 + per_chunk)
+            m = c1 - c0
+            lik = {q: np.repeat(np.asarray(a)[c0:c1], block, axis=0) for q, a in likelihoods.items()}
+            for j, q in enumerate(qs):
+                arr = lik.get(q)
+                if arr is None:
+                    arr = lik[q] = np.ones((m * block, sizes[j]))
+                sel = (np.arange(m)[:, None] * block + 1 + offsets[j] + np.arange(sizes[j])[None, :]).ravel()
+                arr[sel] = np.tile(np.eye(sizes[j]), (m, 1))
+            res = self.query(lik, m * block, marginals=list(net.targets))
+            h = np.asarray(uncertainty(res.marginals), dtype=np.float64).reshape(m, block)
+            log_z = res.log_evidence.reshape(m, block)
+            with np.errstate(over="ignore", invalid="ignore"):
+                p = np.exp(log_z[:, 1:] - log_z[:, :1])
+            p = np.where(np.isfinite(p), p, 0.0)
+            for j in range(len(qs)):
+                pj = p[:, offsets[j] : offsets[j + 1]]
+                tot = pj.sum(axis=1, keepdims=True)
+                pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
+                hj = np.where(pj > 0, h[:, 1 + offsets[j] : 1 + offsets[j + 1]], 0.0)
+                out[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hj).sum(axis=1))
+        return out
+
+    def best_questions(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        candidates: Sequence[str],
+        *,
+        available: NDArray[np.bool_],
+        costs: FloatArray | None = None,
+        marginals: Sequence[str] = (),
+    ) -> BestChoice:
+        """Each row's candidate of largest ``I(T; Q | e) / cost`` (ties to the first) and the posterior.
+
+        As the tree engine's ``best_questions`` (same fields), from every exact gain of :meth:`gains`.
+        """
+        crit = "joint" if self.has_joint else "marginal"
+        got = self.gains(likelihoods, rows, candidates, criterion=crit)  # type: ignore[arg-type]
+        cost = np.ones(len(candidates)) if costs is None else np.asarray(costs, dtype=np.float64)
+        exact = np.where(np.isfinite(got.gains), got.gains, 0.0)
+        score = np.where(available & np.isfinite(got.gains), exact / cost, -np.inf)
+        if len(candidates):
+            top = score.max(axis=1, keepdims=True)
+            index = np.argmax(score >= top - 1e-12, axis=1).astype(np.intp)
+            none = ~np.isfinite(top[:, 0])
+            gain = np.where(none, np.nan, exact[np.arange(rows), index])
+        else:
+            index, none, gain = np.zeros(rows, dtype=np.intp), np.ones(rows, dtype=bool), np.full(rows, np.nan)
+        result = self.query(likelihoods, rows, marginals=list(marginals))
+        return BestChoice(np.where(none, -1, index).astype(np.intp), gain, np.ones(exact.shape, dtype=bool), result)
 
     # ------------------------------------------------------------------ evidence
     def _evidence(
@@ -959,10 +513,14 @@ class NoisyEngine:
         if self.n_cols:
             top = np.maximum.reduceat(lam, self._block_starts, axis=1)
             if not (top == 1.0).all():  # soft answers: each block scaled to a largest of 1
-                log_top = _log(top).sum(axis=1)
+                log_top = safe_log(top).sum(axis=1)
                 lam /= np.repeat(np.where(top > 0, top, 1.0), self._block_sizes, axis=1)
         nu = self.unary_cols
-        u = _log(lam[:, :nu] @ self._unary_table) @ self._unary_scatter if nu else np.zeros((rows, self.n_states + 1))
+        u = (
+            safe_log(lam[:, :nu] @ self._unary_table) @ self._unary_scatter
+            if nu
+            else np.zeros((rows, self.n_states + 1))
+        )
         lm = lam[:, nu:]
         weights = lm - lm[:, self._next] * self._not_last
         if self.multi:
@@ -978,7 +536,7 @@ class NoisyEngine:
         else:
             coupled = np.zeros((rows, 0), dtype=bool)
         for v, arr in inner:
-            u[:, self.offsets[v] : self.offsets[v] + self.cards[v]] += _log(arr)
+            u[:, self.offsets[v] : self.offsets[v] + self.cards[v]] += safe_log(arr)
         lu = u[:, : self.n_states]
         log_const = u[:, self.n_states]
         if self.n_states:
@@ -988,18 +546,18 @@ class NoisyEngine:
                 lu = (lu.reshape(rows, self.n_latent, 2) - vmax[:, :, None]).reshape(rows, self.n_states)
             else:
                 lu = lu - np.repeat(vmax, self.cards, axis=1)
-            np.maximum(lu, _FLOOR, out=lu)
+            np.maximum(lu, FLOOR, out=lu)
         if log_top is not None:
             log_const += log_top
         log_const[log_const < -1e200] = -np.inf
         return lam, weights, lu, coupled, log_const
 
     # ------------------------------------------------------------------ plans
-    def _plan(self, coupled: tuple[int, ...], joint: bool, narrow: frozenset[int] = frozenset()) -> _Plan:
+    def _plan(self, coupled: tuple[int, ...], joint: bool, narrow: frozenset[int] = frozenset()) -> Plan:
         key = (coupled, joint, narrow)
         plan = self._plans.get(key)
         if plan is None:
-            plan = _Plan(self, coupled, joint, narrow)
+            plan = Plan(self, coupled, joint, narrow)
             if self.budget is not None and plan.row_bytes + 8 * plan.largest.size > self.budget:
                 names = [self._name(v) for v in plan.largest.vars]
                 raise too_large(
@@ -1018,7 +576,7 @@ class NoisyEngine:
     def _name(self, v: int) -> str:
         return self.latent[v] if v < self.n_latent else "(auxiliary)"
 
-    def plan_for(self, likelihoods: Mapping[str, FloatArray], rows: int) -> list[tuple[NDArray[np.intp], _Plan]]:
+    def plan_for(self, likelihoods: Mapping[str, FloatArray], rows: int) -> list[tuple[NDArray[np.intp], Plan]]:
         """The row groups of a batch and their plans (planned now if new; used by the cost estimate)."""
         *_, coupled, _ = self._evidence(likelihoods, rows, ())
         return [(idx, self._plan(key, False)) for idx, key in _groups(coupled)]
@@ -1114,7 +672,7 @@ class NoisyEngine:
 
     def _run(
         self,
-        plan: _Plan,
+        plan: Plan,
         lam: FloatArray,
         weights: FloatArray,
         lu: FloatArray,
@@ -1129,7 +687,7 @@ class NoisyEngine:
         belief, up = plan.collect(lu_plan, psi, pot, weights, scale)
         for r in plan.roots:
             b = belief[r]
-            scale += _log(b.reshape(-1, b.shape[-1]).sum(axis=0))
+            scale += safe_log(b.reshape(-1, b.shape[-1]).sum(axis=0))
         if not (need_lat or leaf_wanted or joint):
             return scale, None, {}, None
         full = plan.distribute(belief, up)
@@ -1158,7 +716,7 @@ class NoisyEngine:
         return scale, lat, leaves, tj
 
     def _marginal(
-        self, plan: _Plan, full: list[FloatArray], name: str, lam: FloatArray, lat: FloatArray | None, n: int
+        self, plan: Plan, full: list[FloatArray], name: str, lam: FloatArray, lat: FloatArray | None, n: int
     ) -> FloatArray:
         """P(name | e) for the ``n`` rows of one group (``lam``: their normalised leaf likelihoods)."""
         if name in self.lid:
@@ -1281,7 +839,7 @@ class NoisyEngine:
             lam, weights, lu, coupled, log_c = self._evidence(part, m, ())
             add = np.concatenate([np.zeros((1, self.n_states + 1)), *deltas])  # (block, states + 1)
             lu_x = (lu[:, None, :] + add[None, :, :-1]).reshape(total, -1)
-            np.maximum(lu_x, _FLOOR, out=lu_x)
+            np.maximum(lu_x, FLOOR, out=lu_x)
             log_x = (log_c[:, None] + add[None, :, -1]).reshape(total)
             log_x[log_x < -1e200] = -np.inf
             rep = np.repeat
@@ -1323,7 +881,7 @@ class NoisyEngine:
             k = self.cards[v]
             out = np.zeros((k - 1, ns + 1))
             for y in range(k - 1):
-                out[y, self.offsets[v] + y + 1 : self.offsets[v] + k] = _LOG0
+                out[y, self.offsets[v] + y + 1 : self.offsets[v] + k] = LOG0
         elif q in self.multi_index:
             if lf.noisy is not None:
                 r0 = lf.start - self.unary_cols
@@ -1334,9 +892,9 @@ class NoisyEngine:
             out = np.zeros((k - 1, ns + 1))
             if lf.parents:
                 p = lf.parents[0]
-                out[:, self.offsets[p] : self.offsets[p] + self.cards[p]] = _log(cum)
+                out[:, self.offsets[p] : self.offsets[p] + self.cards[p]] = safe_log(cum)
             else:
-                out[:, ns] = _log(cum[:, 0])
+                out[:, ns] = safe_log(cum[:, 0])
         self._deltas[q] = out
         return out
 
@@ -1378,7 +936,7 @@ class NoisyEngine:
         lf = self.leaves.get(q)
         tset = set(self.target_ids)
         if lf is not None and q not in self._premise and set(lf.parents) <= tset and self._joint_table_ok():
-            conf = _configs(tuple(self.network.card(t) for t in self.network.targets))
+            conf = configs(tuple(self.network.card(t) for t in self.network.targets))
             where = [list(self.network.targets).index(self.latent[p]) for p in lf.parents]
             idx = (
                 np.ravel_multi_index(tuple(conf[:, i] for i in where), lf.cards) if where else np.zeros(len(conf), int)
@@ -1405,7 +963,7 @@ class NoisyEngine:
     def _target_states(self) -> tuple[FloatArray, NDArray[np.intp]]:
         if self._onehot is None:
             cards = tuple(self.network.card(t) for t in self.network.targets)
-            conf = _configs(cards)
+            conf = configs(cards)
             onehot = np.concatenate([np.eye(c)[conf[:, i]] for i, c in enumerate(cards)], axis=1)
             starts = np.concatenate([[0], np.cumsum(cards)[:-1]])
             rest = np.setdiff1d(np.arange(onehot.shape[1]), starts)
@@ -1468,8 +1026,8 @@ class NoisyEngine:
                 u = self.pend_neighbour[v]
                 if u >= 0:
                     adj[u] &= ~(1 << v)
-        elim = _eliminate(adj, [math.log2(c) for c in cards], nodes)
-        states = [math.prod(cards[u] for u in _bits(nb | (1 << v))) for v, nb in elim]
+        elim = eliminate(adj, [math.log2(c) for c in cards], nodes)
+        states = [math.prod(cards[u] for u in bits(nb | (1 << v))) for v, nb in elim]
         big = sum(1 for x in states if x > self.merge_limit)
         return max(1, big + sum(states) // (4 * self.merge_limit)), int(sum(states))
 
@@ -1579,19 +1137,14 @@ def _segment_entropy(x: FloatArray, starts: NDArray[np.intp]) -> FloatArray:
     sizes = np.diff(np.append(starts, x.shape[-1]))
     norm = np.repeat(tot, sizes, axis=-1)
     p = np.divide(x, norm, out=np.zeros(x.shape), where=norm > 0)
-    return _entropy_bits(p)
+    return _entropybits(p)
 
 
-def _entropy_bits(p: FloatArray) -> FloatArray:
+def _entropybits(p: FloatArray) -> FloatArray:
     """Entropy in bits along the last axis (0 log 0 = 0), as :func:`distancing_bn.information.entropy_bits`."""
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
     return terms.sum(axis=-1)
-
-
-def _log(x: FloatArray) -> FloatArray:
-    """Natural log, with the stand-in ``_LOG0`` for log 0 (``x >= 0``)."""
-    return np.log(x, out=np.full(x.shape, _LOG0), where=x > 0)
 
 
 # ---------------------------------------------------------------------------- choosing a backend
