@@ -17,6 +17,7 @@ import signal
 import stat
 import sys
 import threading
+import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -791,8 +792,19 @@ def score_dask(model: Model, ddf: Any, **kwargs: Any) -> Any:
         model, [str(c) for c in meta_in.columns], resolved, kwargs.get("id_columns"), kwargs.get("strict", False)
     )
 
-    def part(df: pd.DataFrame) -> pd.DataFrame:
-        out = score_frame(model, df, mapping=resolved, _plan=plan, **kwargs)
-        return out.astype({c: object for c in ("top_cause", "next_question", "status") if c in out.columns})
+    return ddf.map_partitions(_ScorePartition(model, resolved, plan, kwargs), meta=meta)
 
-    return ddf.map_partitions(part, meta=meta)
+
+class _ScorePartition:
+    """One partition's scoring, with a token of its own: dask cannot hash a compiled engine."""
+
+    def __init__(self, model: Model, mapping: Any, plan: _Plan, kwargs: dict[str, Any]) -> None:
+        self.model, self.mapping, self.plan, self.kwargs = model, mapping, plan, kwargs
+        self.token = uuid.uuid4().hex
+
+    def __dask_tokenize__(self) -> str:
+        return self.token
+
+    def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
+        out = score_frame(self.model, df, mapping=self.mapping, _plan=self.plan, **self.kwargs)
+        return out.astype({c: object for c in ("top_cause", "next_question", "status") if c in out.columns})

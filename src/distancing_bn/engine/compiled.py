@@ -213,6 +213,16 @@ class Engine:
                 if est is not None:
                     self._whole_shape[flag] = (len(est.plan.sizes), sum(est.plan.sizes))  # type: ignore[union-attr]
 
+    def __getstate__(self) -> dict[str, object]:
+        """The engine without its lock (for dask and other process pools); caches travel as they are."""
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # ------------------------------------------------------------------ the whole trees
     @property
     def tree(self) -> JunctionTree:
