@@ -44,6 +44,21 @@ def test_validate_default_model_exits_0() -> None:
     assert out.stdout.strip().endswith(f"{len(interview.questions)} questions, {len(interview.groups)} checklists)")
 
 
+def test_validate_and_info_count_checklists_and_rating_grids_apart() -> None:
+    import distancing_bn as dbn
+
+    groups = list(dbn.load_model().groups.values())
+    grids = [g for g in groups if g.is_grid]
+    assert grids and len(grids) < len(groups)
+    out = run("validate")
+    assert out.stdout.strip().endswith(f"{len(groups) - len(grids)} checklists, {len(grids)} rating grids)")
+    info = run("info").stdout
+    assert f"Question groups, each asked as one screen ({len(groups)}):" in info
+    for g in groups:
+        line = next(x for x in info.splitlines() if x.strip().startswith(g.id + " "))
+        assert ("rating grid" if g.is_grid else "checklist") in line and g.label in line
+
+
 def test_validate_broken_model_lists_every_problem_with_file_and_line(tmp_path: Path) -> None:
     text = DEFAULT.read_text(encoding="utf-8")
     assert "  - id: external_stressors" in text and re.search(r"^    prior: 0\.\d+$", text, flags=re.MULTILINE)

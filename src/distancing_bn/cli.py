@@ -117,13 +117,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(for_cli(str(problem)), file=sys.stderr)
         print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
         return EXIT_ERROR
-    groups = len(getattr(model, "groups", {}))
-    checklists = f", {groups} checklist{'s' if groups != 1 else ''}" if groups else ""
+    groups = list(getattr(model, "groups", {}).values())
+    grids = sum(1 for g in groups if g.kind == "grid")
+    parts = [_count(len(groups) - grids, "checklist"), _count(grids, "rating grid")]
+    extra = "".join(f", {p}" for p in parts if p)
     print(
         f"{path}: ok ({len(model.causes)} causes, {len(model.facets)} facets, {len(model.questions)} questions"
-        f"{checklists})"
+        f"{extra})"
     )
     return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    """``'3 checklists'``, ``'1 rating grid'``; empty for none."""
+    return f"{n} {noun}{'s' if n != 1 else ''}" if n else ""
 
 
 def _rounded(value: Any) -> Any:
@@ -170,6 +177,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"\nQuestions ({len(info['questions'])}):")
     for q in info["questions"]:
         print(f"  {q['id']:<28} [{' / '.join(q['answers'])}]  {q['text']}")
+    groups = list(getattr(model, "groups", {}).values())
+    if groups:
+        print(f"\nQuestion groups, each asked as one screen ({len(groups)}):")
+        for g in groups:
+            kind = "rating grid" if g.is_grid else "checklist"
+            screen = f", screen {g.screen}" if g.screen is not None else ""
+            print(f"  {g.id:<28} {kind}, {len(g.items)} items{screen}  {g.label}")
     print(f"\n{info['disclaimer']}")
     return EXIT_OK
 
