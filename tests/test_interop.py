@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import example as case
 from hypothesis import strategies as st
 
 from distancing_bn.errors import ModelError, ModelSyntaxError, ModelValidationError
@@ -471,6 +472,8 @@ risky_names = st.lists(st.sampled_from(_RISKY), min_size=1, max_size=5).map("".j
     state=risky_names,
     suffix=st.sampled_from(ALL_SUFFIXES),
 )
+@case(root="_", state="default", suffix=".bif")  # a parent state named like the BIF keyword
+@case(root="table", state="table", suffix=".bif")
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_names_are_written_so_that_they_read_back_or_refused(root: str, state: str, suffix: str) -> None:
     if root == "v" or state == "s1":

@@ -286,8 +286,8 @@ def _table(
             return None
         return np.ascontiguousarray(values.reshape(card, configs).T).reshape(shape)
     out = np.zeros((configs, card), dtype=np.float64)
-    if "default" in body:
-        defaults = list(_DEFAULT.finditer(body))
+    defaults = list(_DEFAULT.finditer(body)) if "default" in body else []  # a state may be named default
+    if defaults:
         if len(defaults) != 1 or (given := _numbers(defaults[0]["values"], card)) is None:
             return None
         out[:] = given
