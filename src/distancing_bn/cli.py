@@ -122,8 +122,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     parts = [_count(len(groups) - grids, "checklist"), _count(grids, "rating grid")]
     extra = "".join(f", {p}" for p in parts if p)
     print(
-        f"{path}: ok ({len(model.causes)} causes, {len(model.facets)} facets, {len(model.questions)} questions"
-        f"{extra})"
+        f"{path}: ok ({len(model.causes)} causes, {len(model.facets)} facets, {len(model.questions)} questions{extra})"
     )
     return EXIT_OK
 
