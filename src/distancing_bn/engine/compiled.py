@@ -25,7 +25,7 @@ from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget
 from .gains import BestQuestions, best_joint_questions, joint_gains
 from .kernels import FloatArray, Recent, entropy_bits
 from .oneshot import OneShotPlan, plan_one_shot
-from .plan import JOINT_LIMIT, MERGE_LIMIT, MemoryEstimate, estimate_memory, leaf_host_sizes
+from .plan import JOINT_LIMIT, MERGE_LIMIT, MemoryEstimate, Plan, estimate_memory, leaf_host_sizes
 from .propagate import JunctionTree, QueryResult, concat_results, passes
 from .relevance import Reduction, Relevance
 
@@ -45,7 +45,7 @@ _PLAN_BASE = 1.5e-4  # reducing and planning a network for one set of answers: f
 _PLAN_VARIABLE = 2e-5  # … per variable kept
 _PLAN_PAIR = 5e-7  # … per pair of variables kept (triangulating)
 _ONE_SHOT_CALL = 10e-6  # one array call of a one-shot query (a clique's product, a message, a marginal)
-_ONE_SHOT_STATE_ROW = 1e-8  # one clique state of one row in a one-shot query
+_ONE_SHOT_STATE_ROW = 7e-9  # one clique state times one table placed in it, of one row, in a one-shot query
 _ONE_SHOT_ROWS = 256  # larger groups of rows may compile the pruned network's junction tree
 _COMPILE_BASE = 4e-4  # compiling a junction tree: fixed part
 _COMPILE_VARIABLE = 1e-4  # … per variable
@@ -73,6 +73,7 @@ class _Pruned:
         )
         used = [p for p in self.plans if p is not None]
         self.states = sum(p.states for p in used)
+        self.work = sum(p.work for p in used)
         self.cliques = sum(len(p.cliques) for p in used)
         self.calls = sum(3 * len(p.cliques) + sum(len(c.factors) for c in p.cliques) // 2 for p in used) + len(wanted)
         self.trees: tuple[JunctionTree | None, JunctionTree | None] | None = None
@@ -83,7 +84,7 @@ class _Pruned:
         self.runs = 0
 
     def one_shot_cost(self, rows: int) -> float:
-        return _ONE_SHOT_CALL * self.calls + _ONE_SHOT_STATE_ROW * rows * self.states
+        return _ONE_SHOT_CALL * self.calls + _ONE_SHOT_STATE_ROW * rows * self.work
 
     def compile_trees(self, budget: int | None, options: Mapping[str, int], joint: bool) -> bool:
         """Plan and build the junction trees of the reduction (False: they would not fit or not hold the joint)."""
@@ -384,7 +385,8 @@ class Engine:
             trees = _cost(entry.cliques, entry.tree_states, entry.tree_answer_states, rows)
         elif rows > _ONE_SHOT_ROWS or entry.runs >= 2:  # a batch, or a set seen again: compiling may pay
             build = _compile_cost(entry.reduction.kept, entry.states, 0) / max(1, entry.runs)
-            trees = fresh + build + _cost(entry.cliques, entry.states, 0, rows)
+            hosts = self._answer_states(joint, answered)  # its answers' host cliques: at most the whole tree's
+            trees = fresh + build + _cost(entry.cliques, entry.states, hosts, rows)
         best = min(one_shot, trees)
         if whole is not None and best * _PRUNE_MARGIN >= whole:
             return self._whole(lik, rows, wanted, joint)
@@ -425,11 +427,8 @@ class Engine:
             return None
         plan = est.plan
         assert plan is not None
-        hosts = self._host_sizes.get(id(plan))
-        if hosts is None:
-            hosts = self._host_sizes[id(plan)] = leaf_host_sizes(plan)
-        index = self.network.index
-        answer_states = sum(hosts.get(index[v], 0) for v in answered)
+        hosts = self._hosts(plan)
+        answer_states = self._answer_states(joint, answered)
         cost = _cost(len(plan.sizes), sum(plan.sizes), answer_states, rows) + _PER_WANTED * (len(want) + len(answered))
         build = 0.0
         if (self._joint_tree if joint else self._tree) is None:
@@ -437,6 +436,22 @@ class Engine:
             if self._spent >= build:
                 build = 0.0
         return cost, build
+
+    def _hosts(self, plan: Plan) -> dict[int, int]:
+        """Per leaf question of the whole tree's plan: its host clique's states (cached per plan)."""
+        hosts = self._host_sizes.get(id(plan))
+        if hosts is None:
+            hosts = self._host_sizes[id(plan)] = leaf_host_sizes(plan)
+        return hosts
+
+    def _answer_states(self, joint: bool, answered: Sequence[str]) -> int:
+        """The answered questions' host clique states in the whole tree (0 when it does not fit)."""
+        est = self._joint_estimate if joint else self.memory
+        if est is None or est.plan is None:
+            return 0
+        hosts = self._hosts(est.plan)
+        index = self.network.index
+        return sum(hosts.get(index[v], 0) for v in answered)
 
     def _run_pruned(
         self,

@@ -68,7 +68,7 @@ class OneShotPlan:
     Attributes
     ----------
     states
-        Total clique states (the cost of a query per row).
+        Total clique states.
     cliques
         The cliques, root first.
     """
@@ -80,6 +80,15 @@ class OneShotPlan:
     home: Mapping[str, int]  # axis variable -> its smallest clique
     states: int
     _stacked: dict[object, object] = field(default_factory=dict)  # stacked marginal matrices; "uses": queries run
+
+    @property
+    def work(self) -> int:
+        """Clique states times the tables multiplied into them, summed: the cost of a query per row.
+
+        Every table placed in a clique is a product over the clique's states for every row, so a
+        clique holding 40 questions costs about 40 times its states, not its states once.
+        """
+        return sum(math.prod(c.shape) * (1 + len(c.factors)) for c in self.cliques)
 
     def query(
         self, likelihoods: Mapping[str, FloatArray], rows: int, wanted: Sequence[str], *, joint: bool = False
