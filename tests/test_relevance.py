@@ -11,6 +11,7 @@ networks.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import sys
@@ -25,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distancing_bn import ModelTooLargeError, load_model
-from distancing_bn.engine import compile_engine
+from distancing_bn.engine import compile_engine as _compile_engine
 from distancing_bn.engine import compiled as compiled_module
 from distancing_bn.engine import oneshot as oneshot_module
 from distancing_bn.engine.relevance import Relevance
@@ -34,6 +35,10 @@ from strategies import random_networks
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from synthetic import make_diagnostic_network
+
+# these tests are about the junction tree and its pruning: the noisy-OR backend is tested in
+# test_noisyor.py and the choice between them in test_backend_choice.py
+compile_engine = functools.partial(_compile_engine, backend="junction_tree")
 
 TOL = 1e-9
 
@@ -276,7 +281,7 @@ def test_a_large_diagnostic_network_is_pruned_by_the_cost_model_and_stays_exact(
 def test_a_network_whose_whole_tree_does_not_fit_is_queried_pruned() -> None:
     net = make_diagnostic_network(30, 400, seed=0, n_links=10)
     with pytest.raises(ModelTooLargeError):
-        compile_engine(net)
+        compile_engine(net, backend="junction_tree")  # (by default the noisy-OR backend answers: test_backend_choice)
     eng = compile_engine(net, relevance=True)
     assert eng.memory is None and eng.prunes
     qs = list(net.observables)

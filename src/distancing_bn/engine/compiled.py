@@ -3,7 +3,8 @@
 :func:`compile_engine` returns an :class:`Engine`: posteriors (``query``, ``marginals``,
 ``joint``), the exact joint gain (``joint_gains``, ``best_questions``) and the expected gain
 of every candidate for a batch of rows (``expected_gains``). It owns the junction tree
-(:mod:`.propagate`) and the gain kernels (:mod:`.gains`).
+(:mod:`.propagate`), the gain kernels (:mod:`.gains`) and, for noisy-OR / noisy-MAX networks,
+the second backend (:mod:`.noisyor`), and picks between them (``backend='auto'``).
 
 Top layer of :mod:`distancing_bn.engine`: imports every layer below it, and
 :mod:`distancing_bn.evidence` and :mod:`distancing_bn.errors` for :func:`impossible_evidence`.
@@ -24,6 +25,8 @@ from ..evidence import from_answers
 from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget
 from .gains import BestQuestions, best_joint_questions, joint_gains
 from .kernels import FloatArray, Recent, entropy_bits
+from .local import detect_noisy
+from .noisyor import BACKENDS, BackendChoice, Evidence, NoisyEngine, tree_cost, tree_is_cheaper
 from .oneshot import OneShotPlan, plan_one_shot
 from .plan import JOINT_LIMIT, MERGE_LIMIT, MemoryEstimate, Plan, estimate_memory, leaf_host_sizes
 from .propagate import JunctionTree, QueryResult, concat_results, passes
@@ -56,6 +59,8 @@ _STATIC_MARGIN = 2  # no pruning ever when the whole tree is within this factor 
 _PRUNED_KEPT = 64  # pruned trees kept (one per set of answered questions, wanted variables and joint)
 _PRUNED_BYTES = 256 << 20  # … and at most these bytes of their arrays
 _MAX_GROUPS = 16  # a batch with more distinct answered sets is pruned for their union instead
+_CHOICE_SAMPLE = 32  # rows of a batch the noisy backend's cost estimate looks at
+_NOISY_SHARE = 0.8  # 'auto' weighs the noisy backend when this share of multi-parent questions is noisy-OR/MAX
 
 Uncertainty = Callable[[Mapping[str, FloatArray]], FloatArray]
 
@@ -137,6 +142,19 @@ class Engine:
         The order of the targets' axes in a joint.
     prunes
         Whether queries may use pruned trees.
+    backend
+        ``'auto'``, ``'junction_tree'`` or ``'noisy'``: as asked when compiled.
+    last_backend
+        Which backend answered the last query (``'junction_tree'`` or ``'noisy'``; ``None``
+        before any); for tests and benchmarks.
+
+    Backends: with ``backend='auto'`` (the default), a network whose questions are mostly
+    noisy-OR / noisy-MAX (:data:`_NOISY_SHARE` of those with several parents) may be answered by
+    :class:`~.noisyor.NoisyEngine`: each query (a batch of rows) goes to the backend
+    :func:`~.noisyor.choose_backend` estimates cheaper for its answers, and every query goes
+    there when the junction tree does not fit in the memory budget. Gains (``expected_gains``,
+    ``joint_gains``, ``best_questions``) use the junction tree whenever it fits. Both backends
+    are exact; ``backend='junction_tree'`` or ``'noisy'`` forces one.
     """
 
     def __init__(
@@ -148,6 +166,7 @@ class Engine:
         memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
         estimate: MemoryEstimate | None = None,
         relevance: bool | None = None,
+        backend: str = "auto",
     ) -> None:
         """Compile ``network``; ``estimate`` (from :func:`estimate_memory` with the same options) skips replanning.
 
@@ -161,21 +180,34 @@ class Engine:
         ModelTooLargeError
             The compiled tree, with room for one evidence row, would exceed ``memory_budget``
             bytes (``None``: no limit); raised before any table of the tree is built (with
-            ``relevance=True``: only when a query's pruned tree would).
+            ``relevance=True``: only when a query's pruned tree would; with ``backend='auto'``
+            on a noisy-OR network, or ``'noisy'``: never, the noisy backend answers instead).
+        ValueError
+            ``backend`` is not one of ``'auto'``, ``'junction_tree'``, ``'noisy'``.
         """
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
         self.network = network
+        self.backend = backend
+        self.last_backend: str | None = None
         self._options = {"joint_limit": joint_limit, "merge_limit": merge_limit}
         self._budget = check_budget(memory_budget) if estimate is None else estimate.budget
         self._too_large: ModelTooLargeError | None = None
-        if estimate is None:
+        self._noisy: NoisyEngine | None = None
+        self._weighs_noisy = backend == "auto" and _mostly_noisy(network)
+        self._only_noisy = backend == "noisy"
+        if estimate is None and not self._only_noisy:
             try:
                 estimate = estimate_memory(network, memory_budget=self._budget, **self._options)
             except ModelTooLargeError as exc:
-                if relevance is not True:
+                if relevance is not True and not self._weighs_noisy:
                     raise
                 self._too_large = exc
-        elif estimate.plan is None or estimate.plan.network is not network:
+                self._only_noisy = relevance is not True  # the noisy backend answers everything
+        elif estimate is not None and (estimate.plan is None or estimate.plan.network is not network):
             raise ValueError("the memory estimate was made for another network")
+        if self._only_noisy:
+            estimate, relevance = None, False
         self.memory = estimate
         self.target_order = tuple(network.targets)
         self._lock = threading.Lock()
@@ -187,6 +219,11 @@ class Engine:
         self.max_gain_rows = sys.maxsize if joint_est is None else joint_est.max_rows(gains=True) or sys.maxsize
         joint_size = math.prod(network.card(t) for t in network.targets)
         self.has_joint = joint_est is not None or (estimate is None and joint_size <= joint_limit)
+        if self._only_noisy:
+            self._noisy = NoisyEngine(
+                network, joint_limit=joint_limit, merge_limit=merge_limit, memory_budget=self._budget
+            )
+            self.has_joint = self._noisy.has_joint
         self._relevance: Relevance | None = None
         self._pruned = Recent(_PRUNED_KEPT, max_bytes=_PRUNED_BYTES, weigh=_pruned_bytes)
         self._host_sizes: dict[int, dict[int, int]] = {}  # per plan: leaf -> its host clique's states
@@ -195,7 +232,7 @@ class Engine:
             rel = Relevance(network)
             if estimate is None or self._pruning_can_pay(rel, estimate):
                 self._relevance = rel
-        eager = self._relevance is None
+        eager = self._relevance is None and estimate is not None
         if not eager and estimate is not None:  # a whole tree that compiles quickly is compiled now
             plan = estimate.plan
             assert plan is not None
@@ -215,9 +252,11 @@ class Engine:
                     self._whole_shape[flag] = (len(est.plan.sizes), sum(est.plan.sizes))  # type: ignore[union-attr]
 
     def __getstate__(self) -> dict[str, object]:
-        """The engine without its lock (for dask and other process pools); caches travel as they are."""
+        """The engine without its lock (for dask and other process pools) and without its noisy backend
+        (rebuilt on first use there); caches travel as they are."""
         state = self.__dict__.copy()
         del state["_lock"]
+        state["_noisy"] = None
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -230,7 +269,10 @@ class Engine:
         """The whole network's junction tree (compiled on first use; for tests and benchmarks)."""
         if self._tree is None:
             if self.memory is None:
-                assert self._too_large is not None
+                if self._too_large is None:
+                    raise ValueError(
+                        "this engine answers with the noisy-OR backend (backend='noisy'): it has no junction tree"
+                    )
                 raise self._too_large
             with self._lock:
                 if self._tree is None:
@@ -247,6 +289,10 @@ class Engine:
             if est is None:
                 if self._too_large is not None:
                     raise self._too_large
+                if self._only_noisy:
+                    raise ValueError(
+                        "this engine answers with the noisy-OR backend (backend='noisy'): it has no junction tree"
+                    )
                 raise ValueError("the targets' joint is too large for this network")
             if est is self.memory:
                 return self.tree
@@ -295,10 +341,70 @@ class Engine:
         joint
             Also return the targets' joint ``(rows, *cards)`` (needs :attr:`has_joint`).
         """
+        if self._only_noisy or self._weighs_noisy:
+            choice, evidence = self._pick(likelihoods, rows, joint)
+            if choice.backend == "noisy":
+                self.last_backend = "noisy"
+                return self.noisy.query(likelihoods, rows, marginals=marginals, joint=joint, evidence=evidence)
+        self.last_backend = "junction_tree"
         if self._relevance is None or self._whole_is_cheap(rows, joint, marginals):
             tree = self.joint_tree if joint else self.tree
             return tree.query(likelihoods, rows, marginals=marginals, joint=joint)
         return self._query_pruned(likelihoods, rows, marginals, joint)
+
+    @property
+    def noisy(self) -> NoisyEngine:
+        """The noisy-OR / noisy-MAX backend (built on first use)."""
+        if self._noisy is None:
+            with self._lock:
+                if self._noisy is None:
+                    self._noisy = NoisyEngine(self.network, memory_budget=self._budget, **self._options)
+        return self._noisy
+
+    def choose(self, likelihoods: Mapping[str, FloatArray], rows: int, *, joint: bool = False) -> BackendChoice:
+        """The backend :meth:`query` would use for these rows, with the estimates (seconds) it was chosen from."""
+        return self._pick(likelihoods, rows, joint)[0]
+
+    def _pick(
+        self, likelihoods: Mapping[str, FloatArray], rows: int, joint: bool
+    ) -> tuple[BackendChoice, Evidence | None]:
+        """:meth:`choose`, and the noisy backend's step 1 when it was made for the estimate (the query reuses it).
+
+        The tree's estimate first; the noisy one only when even its floor (no coupling answer)
+        would not settle it; for more than :data:`_CHOICE_SAMPLE` rows, from that many rows
+        spread over the batch, scaled (the distinct sets of coupling answers grow more slowly
+        than the rows, so this errs towards the tree).
+        """
+        if self._only_noisy:
+            reason = "forced" if self.backend == "noisy" else "the junction tree does not fit in the memory budget"
+            return BackendChoice("noisy", None, None, None, reason), None
+        if not self._weighs_noisy:
+            reason = "forced" if self.backend == "junction_tree" else "the network is not mostly noisy-OR / noisy-MAX"
+            return BackendChoice("junction_tree", None, None, None, reason), None
+        if joint and not self.noisy.has_joint:
+            return BackendChoice(
+                "junction_tree", None, None, None, "the noisy backend has no joint of the targets"
+            ), None
+        est = self._joint_estimate if joint else self.memory
+        if est is None:  # the whole tree does not fit (relevance=True): pruned trees answer
+            return BackendChoice("junction_tree", None, None, None, "pruned junction trees (relevance=True)"), None
+        compiled = (self._joint_tree if joint else self._tree) is not None
+        tree = tree_cost(est, rows, compiled=compiled)
+        cheaper = "the compiled tree is cheaper for these rows"
+        floor = self.noisy.cost_floor(rows)
+        if tree_is_cheaper(floor, tree):  # decided without looking at the answers
+            return BackendChoice("junction_tree", floor, tree, est.largest_states, cheaper), None
+        evidence = None
+        if rows > _CHOICE_SAMPLE:
+            pick = np.linspace(0, rows - 1, _CHOICE_SAMPLE).astype(np.intp)
+            sample = {v: np.asarray(a)[pick] for v, a in likelihoods.items()}
+            noisy = self.noisy.cost(sample, _CHOICE_SAMPLE) * rows / _CHOICE_SAMPLE
+        else:
+            evidence = self.noisy.step_one(likelihoods, rows)
+            noisy = self.noisy.cost(likelihoods, rows, evidence=evidence)
+        if tree_is_cheaper(noisy, tree):
+            return BackendChoice("junction_tree", noisy, tree, est.largest_states, cheaper), None
+        return BackendChoice("noisy", noisy, tree, est.largest_states, "the answers couple few causes"), evidence
 
     def _whole_is_cheap(self, rows: int, joint: bool, marginals: Sequence[str] | None) -> bool:
         """True when the compiled whole tree costs less than any pruned query could (no need to look closer)."""
@@ -499,6 +605,8 @@ class Engine:
     @property
     def fast_joint_gain(self) -> bool:
         """True when :meth:`joint_gains` applies to leaf questions: the root clique holds exactly the targets."""
+        if self._only_noisy:
+            return self.noisy.fast_joint_gain
         est = self._joint_estimate
         if est is None:
             return False
@@ -508,6 +616,8 @@ class Engine:
 
     def joint_gain_applies(self, candidates: Sequence[str]) -> bool:
         """True when :meth:`joint_gains` (and :meth:`best_questions`) can rank ``candidates`` (leaf questions)."""
+        if self._only_noisy:
+            return self.noisy.joint_gain_applies(candidates)
         if not self.fast_joint_gain:
             return False
         plan = self._joint_estimate.plan  # type: ignore[union-attr]
@@ -524,6 +634,8 @@ class Engine:
         :func:`.gains.joint_gains` for the method and the arrays returned (gains, H(T | e),
         P(Q = a | e) per candidate, log P(e)).
         """
+        if self._only_noisy:
+            return self.noisy.joint_gains(likelihoods, rows, candidates)
         return joint_gains(self.joint_tree, likelihoods, rows, candidates)
 
     def best_questions(
@@ -541,6 +653,10 @@ class Engine:
         ``available`` ``(rows, candidates)`` marks what a row may be asked; see
         :func:`.gains.best_joint_questions`.
         """
+        if self._only_noisy:
+            return self.noisy.best_questions(  # type: ignore[return-value]  # same fields
+                likelihoods, rows, candidates, available=available, costs=costs, marginals=marginals
+            )
         return best_joint_questions(
             self.joint_tree, likelihoods, rows, candidates, available=available, costs=costs, marginals=marginals
         )
@@ -569,6 +685,10 @@ class Engine:
         """
         if criterion not in ("joint", "marginal"):
             raise ValueError(f"criterion must be 'joint' or 'marginal', got {criterion!r}")
+        if self._only_noisy:
+            return self.noisy.expected_gains(
+                likelihoods, rows, candidates, criterion=criterion, uncertainty=uncertainty
+            )
         qs = list(candidates)
         n = rows
         if criterion == "joint" and uncertainty is None and self.joint_gain_applies(qs):
@@ -622,6 +742,12 @@ class Engine:
                 pj = np.divide(pj, tot, out=np.zeros_like(pj), where=tot > 0)
                 gains[c0:c1, j] = np.maximum(0.0, h[:, 0] - (pj * hh[:, s:t]).sum(axis=1))
         return gains
+
+
+def _mostly_noisy(network: Network) -> bool:
+    """True when at least :data:`_NOISY_SHARE` of the questions with several parents are noisy-OR / noisy-MAX."""
+    multi = [q for q in network.observables if len(network.parents[q]) > 1]
+    return bool(multi) and sum(detect_noisy(network, q) is not None for q in multi) >= _NOISY_SHARE * len(multi)
 
 
 def _plan_cost(kept: int) -> float:
@@ -712,11 +838,13 @@ def compile_engine(
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     estimate: MemoryEstimate | None = None,
     relevance: bool | None = None,
+    backend: str = "auto",
 ) -> Engine:
     """Compile ``network`` into an :class:`Engine` (do it once, query many times).
 
     ``relevance``: see :class:`Engine` (default: prune what the evidence makes irrelevant when
-    the cost estimate says it pays).
+    the cost estimate says it pays). ``backend``: ``'auto'`` (default: per query, the backend
+    estimated cheaper; see :class:`Engine`), ``'junction_tree'`` or ``'noisy'`` to force one.
 
     Raises
     ------
@@ -730,4 +858,5 @@ def compile_engine(
         memory_budget=memory_budget,
         estimate=estimate,
         relevance=relevance,
+        backend=backend,
     )

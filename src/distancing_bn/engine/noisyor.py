@@ -97,6 +97,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 Backend = Literal["junction_tree", "noisy"]
+Evidence = tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], FloatArray]  # step 1 of a query
 BACKENDS: tuple[str, ...] = ("auto", "junction_tree", "noisy")
 AUX_PARENTS = 5  # a coupling answer with this many parents or more gets an auxiliary term variable
 _MERGE_LIMIT = 128  # neighbouring cliques are merged while their union has at most this many states
@@ -175,6 +176,7 @@ class NoisyEngine:
         self.budget = check_budget(memory_budget)
         self.merge_limit = merge_limit
         self.target_order = tuple(net.targets)
+        self._floor_states: int | None = None
         has_children = {p for v in net.variables for p in net.parents[v]}
         obs = set(net.observables)
         leaf_names = [v for v in net.variables if (v in obs or v in net.observed) and v not in has_children]
@@ -589,13 +591,15 @@ class NoisyEngine:
         *,
         marginals: Sequence[str] | None = None,
         joint: bool = False,
+        evidence: Evidence | None = None,
     ) -> QueryResult:
         """Return ``log P(e)``, marginals and (optionally) the targets' joint for every row.
 
         Same contract as the junction tree's ``Engine.query``: ``likelihoods`` maps observables
         to ``(rows, states)`` arrays (missing: unanswered); ``marginals`` defaults to the targets
         and reported variables (an empty sequence: only ``log P(e)``); the network's premises
-        are always entered; impossible rows get ``-inf`` and all-zero marginals.
+        are always entered; impossible rows get ``-inf`` and all-zero marginals. ``evidence``:
+        :meth:`step_one` of these same likelihoods, already made (for the cost estimate).
         """
         net = self.network
         wanted = list(net.targets) + list(net.reported) if marginals is None else list(marginals)
@@ -605,7 +609,16 @@ class NoisyEngine:
                 net.check_variable(w)
         if joint and not self.has_joint:
             raise ValueError("the targets' joint is too large for this network")
-        return self._query(likelihoods, rows, wanted, joint)
+        if evidence is not None and any(w in self.multi_index for w in wanted if w not in self.lid):
+            evidence = None  # a question asked for changes step 1 (its answers are kept apart)
+        return self._query(likelihoods, rows, wanted, joint, evidence)
+
+    def step_one(self, likelihoods: Mapping[str, FloatArray], rows: int) -> Evidence:
+        """Step 1 of a query for every row (λ, term weights, log unaries, coupling pattern, log constant).
+
+        Made once, it serves :meth:`cost` and then :meth:`query` of the same likelihoods.
+        """
+        return self._evidence(likelihoods, rows, ())
 
     def _query(
         self,
@@ -977,15 +990,16 @@ class NoisyEngine:
         return np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.intp)
 
     # ------------------------------------------------------------------ cost
-    def cost(self, likelihoods: Mapping[str, FloatArray], rows: int) -> float:
+    def cost(self, likelihoods: Mapping[str, FloatArray], rows: int, *, evidence: Evidence | None = None) -> float:
         """Estimated seconds for one posterior query of these rows, without building any plan.
 
         Per distinct set of coupling answers: planning it (unless its plan is kept) and a few
         array calls per clique; per row: its clique states. The cliques come from the same
         elimination the plan would run (pendants left out), on at most 64 of the sets (the rest
-        scaled). The constants were measured with benchmarks/bench_tiers.py.
+        scaled). The constants were measured with benchmarks/bench_tiers.py. ``evidence``:
+        :meth:`step_one` of these likelihoods, if already made.
         """
-        *_, coupled, _ = self._evidence(likelihoods, rows, ())
+        *_, coupled, _ = self.step_one(likelihoods, rows) if evidence is None else evidence
         groups = _groups(coupled)
         step = max(1, len(groups) // 64)
         sample = groups[::step]
@@ -1000,6 +1014,12 @@ class NoisyEngine:
                 new = _T_PLAN + _T_PLAN_ANSWER * len(key)
             secs += scale * (new + _T_CLIQUE * cliques + _T_STATE * len(idx) * states)
         return secs
+
+    def cost_floor(self, rows: int) -> float:
+        """About the least :meth:`cost` can be for ``rows`` rows: a query with no coupling answer."""
+        if self._floor_states is None:
+            self._floor_states = self._shape(())[1]
+        return _T_QUERY + _T_CLIQUE + _T_STATE * rows * self._floor_states
 
     def _shape(self, coupled: tuple[int, ...]) -> tuple[int, int]:
         """(cliques, states) a plan for these coupling answers would have, from its elimination only."""
@@ -1159,6 +1179,17 @@ class BackendChoice:
     reason: str
 
 
+def tree_cost(estimate: MemoryEstimate, rows: int, *, compiled: bool) -> float:
+    """Estimated seconds for the tree of ``estimate`` to answer ``rows`` rows (building it unless ``compiled``)."""
+    tree = _T_TREE_QUERY + _T_TREE_CLIQUE * estimate.n_cliques + _T_TREE_STATE * rows * estimate.row_bytes / 16
+    return tree if compiled else tree + _T_TREE_BYTE * estimate.tree_bytes
+
+
+def tree_is_cheaper(noisy_seconds: float, tree_seconds: float) -> bool:
+    """The rule between the two estimates: the noisy backend must be clearly cheaper (:data:`_PREFER_TREE`)."""
+    return noisy_seconds >= _PREFER_TREE * tree_seconds
+
+
 def noisy_cost(
     network: Network, likelihoods: Mapping[str, FloatArray], rows: int, *, engine: NoisyEngine | None = None
 ) -> float:
@@ -1176,6 +1207,7 @@ def choose_backend(
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     compiled_tree: bool = False,
     tree_estimate: MemoryEstimate | None = None,
+    evidence: Evidence | None = None,
 ) -> BackendChoice:
     """Pick the backend for a model and a batch of rows, from the two cost estimates (seconds).
 
@@ -1187,14 +1219,16 @@ def choose_backend(
     backend is chosen only when it is estimated at least ``1 / _PREFER_TREE`` times faster: the
     tree is the long-tested path, and the estimates are rough. ``backend='junction_tree'`` or
     ``'noisy'`` forces one and estimates nothing (a tree that does not fit still raises when it
-    is compiled).
+    is compiled). The tree's estimate is made first: when even a query with no coupling answer
+    (:meth:`NoisyEngine.cost_floor`) would not be cheap enough, the noisy estimate is not made
+    (``noisy_seconds`` is then that floor). ``evidence``: :meth:`NoisyEngine.step_one` of the
+    likelihoods, if already made.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if backend != "auto":
         return BackendChoice(backend, None, None, None, "forced")  # type: ignore[arg-type]
     eng = engine if engine is not None else NoisyEngine(network, memory_budget=memory_budget)
-    noisy = eng.cost(likelihoods or {}, rows) if rows else 0.0
     est = tree_estimate
     if est is None:
         try:
@@ -1202,11 +1236,15 @@ def choose_backend(
         except ModelTooLargeError:
             est = None
     if est is None:
-        return BackendChoice("noisy", noisy, None, None, "the junction tree does not fit in the memory budget")
-    tree = _T_TREE_QUERY + _T_TREE_CLIQUE * est.n_cliques + _T_TREE_STATE * rows * est.row_bytes / 16
-    if not compiled_tree:
-        tree += _T_TREE_BYTE * est.tree_bytes
-    if noisy < _PREFER_TREE * tree:
+        return BackendChoice("noisy", None, None, None, "the junction tree does not fit in the memory budget")
+    tree = tree_cost(est, rows, compiled=compiled_tree)
+    floor = eng.cost_floor(rows)
+    if tree_is_cheaper(floor, tree):
+        return BackendChoice(
+            "junction_tree", floor, tree, est.largest_states, "the compiled tree is cheaper for these rows"
+        )
+    noisy = eng.cost(likelihoods or {}, rows, evidence=evidence) if rows else 0.0
+    if not tree_is_cheaper(noisy, tree):
         return BackendChoice("noisy", noisy, tree, est.largest_states, "the answers couple few causes")
     return BackendChoice(
         "junction_tree", noisy, tree, est.largest_states, "the compiled tree is cheaper for these rows"
