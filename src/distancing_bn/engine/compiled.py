@@ -59,6 +59,7 @@ _STATIC_MARGIN = 2  # no pruning ever when the whole tree is within this factor 
 _PRUNED_KEPT = 64  # pruned trees kept (one per set of answered questions, wanted variables and joint)
 _PRUNED_BYTES = 256 << 20  # … and at most these bytes of their arrays
 _MAX_GROUPS = 16  # a batch with more distinct answered sets is pruned for their union instead
+_NOT_WORTH_WEIGHING = 2e-3  # seconds: a tree query estimated below this is not weighed against the noisy backend
 _CHOICE_SAMPLE = 32  # rows of a batch the noisy backend's cost estimate looks at
 _NOISY_SHARE = 0.8  # 'auto' weighs the noisy backend when this share of multi-parent questions is noisy-OR/MAX
 
@@ -241,6 +242,7 @@ class Engine:
             self._tree = JunctionTree(network, estimate=estimate)
             if estimate.plan.has_joint:  # type: ignore[union-attr]
                 self._joint_tree = self._tree
+        self._built_with_engine = (self._tree is not None, self._joint_tree is not None)  # (whole, joint)
         self.prunes = self._relevance is not None
         self._least_pruned = 0.0  # seconds: no pruned query can cost less (planning the smallest reduction)
         self._whole_shape: dict[bool, tuple[int, int]] = {}  # per joint flag: the whole tree's cliques and states
@@ -370,10 +372,14 @@ class Engine:
     ) -> tuple[BackendChoice, Evidence | None]:
         """:meth:`choose`, and the noisy backend's step 1 when it was made for the estimate (the query reuses it).
 
-        The tree's estimate first; the noisy one only when even its floor (no coupling answer)
-        would not settle it; for more than :data:`_CHOICE_SAMPLE` rows, from that many rows
-        spread over the batch, scaled (the distinct sets of coupling answers grow more slowly
-        than the rows, so this errs towards the tree).
+        The tree's estimate first: below :data:`_NOT_WORTH_WEIGHING` the tree answers (estimating
+        the noisy backend costs 0.1–1 ms, about what it could save); the noisy estimate only when
+        even its floor (no coupling answer) would not settle it; for more than
+        :data:`_CHOICE_SAMPLE` rows, from that many rows spread over the batch, scaled (the
+        distinct sets of coupling answers grow more slowly than the rows: this errs towards the tree).
+        Every estimate prices the noisy backend's plans as new and the tree's as compiled or not:
+        the choice depends on the query and on nothing run before it, so answers are the same
+        to the last bit whatever the order of queries (or threads) before.
         """
         if self._only_noisy:
             reason = "forced" if self.backend == "noisy" else "the junction tree does not fit in the memory budget"
@@ -388,9 +394,11 @@ class Engine:
         est = self._joint_estimate if joint else self.memory
         if est is None:  # the whole tree does not fit (relevance=True): pruned trees answer
             return BackendChoice("junction_tree", None, None, None, "pruned junction trees (relevance=True)"), None
-        compiled = (self._joint_tree if joint else self._tree) is not None
+        compiled = self._built_with_engine[joint]  # not whether a later query built it: no history
         tree = tree_cost(est, rows, compiled=compiled)
         cheaper = "the compiled tree is cheaper for these rows"
+        if tree < _NOT_WORTH_WEIGHING:  # the noisy estimate itself would cost about as much as it could save
+            return BackendChoice("junction_tree", None, tree, est.largest_states, cheaper), None
         floor = self.noisy.cost_floor(rows)
         if tree_is_cheaper(floor, tree):  # decided without looking at the answers
             return BackendChoice("junction_tree", floor, tree, est.largest_states, cheaper), None
@@ -398,10 +406,10 @@ class Engine:
         if rows > _CHOICE_SAMPLE:
             pick = np.linspace(0, rows - 1, _CHOICE_SAMPLE).astype(np.intp)
             sample = {v: np.asarray(a)[pick] for v, a in likelihoods.items()}
-            noisy = self.noisy.cost(sample, _CHOICE_SAMPLE) * rows / _CHOICE_SAMPLE
+            noisy = self.noisy.cost(sample, _CHOICE_SAMPLE, kept_plans=False) * rows / _CHOICE_SAMPLE
         else:
             evidence = self.noisy.step_one(likelihoods, rows)
-            noisy = self.noisy.cost(likelihoods, rows, evidence=evidence)
+            noisy = self.noisy.cost(likelihoods, rows, evidence=evidence, kept_plans=False)
         if tree_is_cheaper(noisy, tree):
             return BackendChoice("junction_tree", noisy, tree, est.largest_states, cheaper), None
         return BackendChoice("noisy", noisy, tree, est.largest_states, "the answers couple few causes"), evidence

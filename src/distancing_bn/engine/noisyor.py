@@ -990,14 +990,22 @@ class NoisyEngine:
         return np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.intp)
 
     # ------------------------------------------------------------------ cost
-    def cost(self, likelihoods: Mapping[str, FloatArray], rows: int, *, evidence: Evidence | None = None) -> float:
+    def cost(
+        self,
+        likelihoods: Mapping[str, FloatArray],
+        rows: int,
+        *,
+        evidence: Evidence | None = None,
+        kept_plans: bool = True,
+    ) -> float:
         """Estimated seconds for one posterior query of these rows, without building any plan.
 
         Per distinct set of coupling answers: planning it (unless its plan is kept) and a few
         array calls per clique; per row: its clique states. The cliques come from the same
         elimination the plan would run (pendants left out), on at most 64 of the sets (the rest
         scaled). The constants were measured with benchmarks/bench_tiers.py. ``evidence``:
-        :meth:`step_one` of these likelihoods, if already made.
+        :meth:`step_one` of these likelihoods, if already made. ``kept_plans=False`` prices
+        every set as new, so that the estimate does not depend on the queries run before.
         """
         *_, coupled, _ = self.step_one(likelihoods, rows) if evidence is None else evidence
         groups = _groups(coupled)
@@ -1006,7 +1014,7 @@ class NoisyEngine:
         scale = len(groups) / len(sample)
         secs = _T_QUERY
         for idx, key in sample:
-            plan = self._plans.get((key, False, frozenset()))
+            plan = self._plans.get((key, False, frozenset())) if kept_plans else None
             if plan is not None:
                 cliques, states, new = len(plan.cliques), plan.states, 0.0
             else:
