@@ -532,7 +532,7 @@ def em(
     converged = False
     it = 0
     work = spec
-    budget = model.memory_estimate.budget
+    budget = model.memory_budget
     while True:
         le, fam = _e_step(work, data, keep, families, premises, budget)
         ok = np.isfinite(le)
@@ -575,7 +575,7 @@ def em(
         final = _set(final, v, current[v.label], note)
     from .model import Model as _Model
 
-    learned_model = _Model.from_spec(final, memory_budget=model.memory_estimate.budget)
+    learned_model = _Model.from_spec(final, memory_budget=model.memory_budget)
     return FitResult(
         model=learned_model,
         log_likelihood=log_lik,

@@ -15,8 +15,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .engine import Engine, MemoryEstimate, QueryResult, compile_engine, estimate_memory, impossible_evidence
-from .errors import DataError
+from .engine import (
+    Engine,
+    MemoryEstimate,
+    QueryResult,
+    compile_engine,
+    estimate_memory,
+    impossible_evidence,
+    noisy_backend_applies,
+)
+from .errors import DataError, ModelTooLargeError
 from .evidence import Evidence, encode_labels, from_answers, from_codes, normalise_answers
 from .network import DEFAULT_MEMORY_BUDGET, Network, compile_spec
 from .results import DISCLAIMER, Posterior, VariableInfo
@@ -73,20 +81,39 @@ class Model:
     ``memory_budget`` (bytes, default 2 GiB; ``None``: no limit) bounds the compiled junction
     tree plus one evidence row: a larger model raises
     :class:`~distancing_bn.errors.ModelTooLargeError` here, before anything of its tree is
-    built, and batches run in passes that fit (see :attr:`memory_estimate`).
+    built, and batches run in passes that fit (see :attr:`memory_estimate`) — unless its
+    questions are noisy-OR / noisy-MAX (:func:`~distancing_bn.engine.noisy_backend_applies`):
+    then the noisy-OR backend answers everything and :attr:`memory_estimate` is ``None``.
+    ``backend``: ``'auto'`` (default: per query, the exact backend estimated cheaper),
+    ``'junction_tree'`` or ``'noisy'`` (see :func:`distancing_bn.engine.compile_engine`).
     """
 
-    __slots__ = ("__dict__", "_frozen", "memory_estimate", "network", "spec")
+    __slots__ = ("__dict__", "_frozen", "backend", "memory_budget", "memory_estimate", "network", "spec")
     network: Network
     spec: ModelSpec | None
-    memory_estimate: MemoryEstimate
+    memory_estimate: MemoryEstimate | None
+    memory_budget: int | None
+    backend: str
 
     def __init__(
-        self, network: Network, spec: ModelSpec | None = None, *, memory_budget: int | None = DEFAULT_MEMORY_BUDGET
+        self,
+        network: Network,
+        spec: ModelSpec | None = None,
+        *,
+        memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+        backend: str = "auto",
     ) -> None:
         object.__setattr__(self, "network", network)
         object.__setattr__(self, "spec", spec)
-        object.__setattr__(self, "memory_estimate", estimate_memory(network, memory_budget=memory_budget))
+        object.__setattr__(self, "memory_budget", memory_budget)
+        object.__setattr__(self, "backend", backend)
+        try:
+            estimate: MemoryEstimate | None = estimate_memory(network, memory_budget=memory_budget)
+        except ModelTooLargeError:
+            if backend == "junction_tree" or not noisy_backend_applies(network):
+                raise
+            estimate = None  # the noisy-OR backend answers (no junction tree is ever built)
+        object.__setattr__(self, "memory_estimate", estimate)
         object.__setattr__(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -255,8 +282,10 @@ class Model:
     # ------------------------------------------------------------------ engine
     @cached_property
     def engine(self) -> Engine:
-        """The compiled junction tree (planned when the model is made, built on first use, then cached)."""
-        return compile_engine(self.network, estimate=self.memory_estimate)
+        """The compiled engine (planned when the model is made, built on first use, then cached)."""
+        return compile_engine(
+            self.network, estimate=self.memory_estimate, memory_budget=self.memory_budget, backend=self.backend
+        )
 
     @cached_property
     def prior(self) -> Posterior:

@@ -31,7 +31,7 @@ Outside the package, :mod:`distancing_bn.network`, :mod:`distancing_bn.errors` a
 from __future__ import annotations
 
 from ..network import DEFAULT_MEMORY_BUDGET
-from .compiled import Engine, compile_engine, impossible_evidence
+from .compiled import Engine, compile_engine, impossible_evidence, noisy_backend_applies
 from .gains import BestQuestions
 from .kernels import entropy_bits
 from .plan import MemoryEstimate, estimate_memory
@@ -47,4 +47,5 @@ __all__ = [
     "entropy_bits",
     "estimate_memory",
     "impossible_evidence",
+    "noisy_backend_applies",
 ]

@@ -32,7 +32,7 @@ from .plan import JOINT_LIMIT, MERGE_LIMIT, MemoryEstimate, Plan, estimate_memor
 from .propagate import JunctionTree, QueryResult, concat_results, passes
 from .relevance import Reduction, Relevance
 
-__all__ = ["Engine", "compile_engine", "impossible_evidence"]
+__all__ = ["Engine", "compile_engine", "impossible_evidence", "noisy_backend_applies"]
 
 _FAST_CHUNK = 4096  # rows per exact joint-gain call in expected_gains
 _EXPANDED_CHUNK = 16_384  # expanded rows (a row and each answer of each candidate) per query in expected_gains
@@ -195,7 +195,7 @@ class Engine:
         self._budget = check_budget(memory_budget) if estimate is None else estimate.budget
         self._too_large: ModelTooLargeError | None = None
         self._noisy: NoisyEngine | None = None
-        self._weighs_noisy = backend == "auto" and _mostly_noisy(network)
+        self._weighs_noisy = backend == "auto" and noisy_backend_applies(network)
         self._only_noisy = backend == "noisy"
         if estimate is None and not self._only_noisy:
             try:
@@ -752,8 +752,12 @@ class Engine:
         return gains
 
 
-def _mostly_noisy(network: Network) -> bool:
-    """True when at least :data:`_NOISY_SHARE` of the questions with several parents are noisy-OR / noisy-MAX."""
+def noisy_backend_applies(network: Network) -> bool:
+    """True when ``backend='auto'`` weighs the noisy-OR backend for ``network``.
+
+    That is, when at least :data:`_NOISY_SHARE` of its questions with several parents are
+    leaky noisy-OR / noisy-MAX (found from the tables themselves).
+    """
     multi = [q for q in network.observables if len(network.parents[q]) > 1]
     return bool(multi) and sum(detect_noisy(network, q) is not None for q in multi) >= _NOISY_SHARE * len(multi)
 
