@@ -132,3 +132,44 @@ def test_backend_is_checked_and_the_engine_pickles_with_it(tier15: Network) -> N
     back = pickle.loads(cloudpickle.dumps(eng))  # our own object, as a process pool ships it
     assert_same(first, back.query(lik, 3), tier15.targets)
     assert back.last_backend == "noisy"
+
+
+def test_a_model_whose_tree_does_not_fit_works_end_to_end_on_the_noisy_backend() -> None:
+    import pandas as pd
+
+    from distancing_bn import Model
+
+    net = make_tier(30, 400)
+    with pytest.raises(ModelTooLargeError):
+        Model(net, backend="junction_tree")
+    model = Model(net)
+    assert model.memory_estimate is None and model.memory_budget == 2 << 30
+    qs = list(net.observables)
+    answers = {q: net.states[q][1] for q in qs[:6]} | {q: net.states[q][0] for q in qs[6:30]}
+    post = model.posterior(answers)
+    assert model.engine.last_backend == "noisy"
+    lik = {q: np.eye(net.card(q))[[net.states[q].index(a)]] for q, a in answers.items()}
+    red = Relevance(net).reduce(list(answers), [], net.targets)  # an independent exact answer
+    check = compile_engine(red.query, memory_budget=None, relevance=False, backend="junction_tree").query(lik, 1)  # type: ignore[arg-type]
+    for c in net.targets:
+        np.testing.assert_allclose(post.marginal(c).to_numpy(), check.marginals[c][0], rtol=0, atol=TOL)
+    ranking = model.rank_questions(answers)
+    assert ranking.criterion == "marginal" and ranking.best not in answers  # 2^30 causes: no joint
+    frame = pd.DataFrame([{q: net.states[q][(i + j) % 2] for j, q in enumerate(qs[:12])} for i in range(20)])
+    scored = model.score(frame, next_question=True)
+    assert len(scored) == 20 and scored["status"].eq("ok").all() and scored["next_question"].notna().all()
+    first = model.score(frame.iloc[[3]])
+    cause = net.targets[0]
+    column = f"p_{cause}"
+    assert abs(first[column].iloc[0] - scored[column].iloc[3]) < 1e-9
+
+
+def test_a_model_ranks_questions_the_same_on_either_backend(tier15: Network) -> None:
+    from distancing_bn import Model
+
+    qs = list(tier15.observables)
+    answers = {q: tier15.states[q][1] for q in qs[:6]} | {q: tier15.states[q][0] for q in qs[6:30]}
+    tree = Model(tier15, backend="junction_tree").rank_questions(answers)
+    noisy = Model(tier15, backend="noisy").rank_questions(answers)
+    assert tree.questions == noisy.questions and tree.best == noisy.best
+    np.testing.assert_allclose(noisy.gain_bits, tree.gain_bits, rtol=0, atol=1e-9)
