@@ -66,18 +66,32 @@ class QueryResult:
         return np.isfinite(self.log_evidence)
 
 
+def _configs(cards: tuple[int, ...]) -> NDArray[np.int64]:
+    """Every configuration of variables with these cardinalities, one row each, the last varying fastest."""
+    return np.indices(cards).reshape(len(cards), -1).T if cards else np.zeros((1, 0), dtype=np.int64)
+
+
 @dataclass(eq=False)
 class Clique:
     vars: tuple[int, ...]
     cards: tuple[int, ...]
     size: int
-    configs: NDArray[np.int64]  # (size, len(vars)): the state of each variable in each configuration
     potential: FloatArray  # (size,)
     parent: int = -1
     children: list[int] = field(default_factory=list)
     to_sep: Projection | None = None  # this clique onto the separator with its parent
     parent_to_sep: Projection | None = None  # the parent onto the same separator
     leaves: list[int] = field(default_factory=list)  # hosted observable leaves (var ids)
+
+    @property
+    def configs(self) -> NDArray[np.int64]:
+        """``(size, len(vars))``: the state of each variable in each configuration, made anew.
+
+        Not kept: it is the largest array of a large clique (8 bytes per state and variable),
+        and is needed only to build projections and tables.
+        """
+        return _configs(self.cards)
+
     leaf_cols: dict[int, slice] = field(default_factory=dict)  # rows of W per leaf
     log_table: FloatArray | None = None  # W: (Σ hosted answers, size)
     table: FloatArray | None = None  # M: exp(W), for soft answers
@@ -133,11 +147,11 @@ class JunctionTree:
         root = self.root = plan.root
         self.target_order = tuple(net.targets)
         self.cliques = []
+        self._building = Recent(2)  # configurations of the cliques the build used last
         for c in plan.cliques:
             cards = tuple(self.cards[i] for i in c)
             size = math.prod(cards)
-            configs = np.indices(cards).reshape(len(c), -1).T if c else np.zeros((1, 0), dtype=np.int64)
-            self.cliques.append(Clique(c, cards, size, configs, np.ones(size)))
+            self.cliques.append(Clique(c, cards, size, np.ones(size)))
         self._build_tree()
         self._assign(core)
         self.order = self._bfs()  # root first
@@ -148,7 +162,7 @@ class JunctionTree:
         self._marginal: dict[int, Projection] = {}  # per variable, from its home clique (built on first use)
         rc = self.cliques[root]
         self._joint = (
-            Projection(rc.configs, rc.cards, [rc.vars.index(i) for i in target_idx]) if self.has_joint else None
+            Projection(self._cfg(rc), rc.cards, [rc.vars.index(i) for i in target_idx]) if self.has_joint else None
         )
         self.leaf_host = {v: k for k, c in enumerate(self.cliques) for v in c.leaves}
         for clique in self.cliques:
@@ -160,6 +174,7 @@ class JunctionTree:
             for ch in clique.children:
                 below |= self.subtree_evidence[ch]
             self.subtree_evidence[k] = frozenset(below)
+        self._building.clear()  # built: later projections make their configurations again
         self._prior: dict[int, tuple[FloatArray, FloatArray | None, float]] | None = None
         self._root_projections: dict[tuple[int, ...], Projection] = {}
         self._stacked = Recent(16)  # stacked marginal projections, per list of wanted variables
@@ -176,39 +191,61 @@ class JunctionTree:
                 continue
             par = self.cliques[c.parent]
             sep = sorted(set(par.vars) & set(c.vars))
-            c.to_sep = Projection(c.configs, c.cards, [c.vars.index(v) for v in sep])
-            c.parent_to_sep = Projection(par.configs, par.cards, [par.vars.index(v) for v in sep])
+            c.to_sep = Projection(self._cfg(c), c.cards, [c.vars.index(v) for v in sep])
+            c.parent_to_sep = Projection(self._cfg(par), par.cards, [par.vars.index(v) for v in sep])
+
+    def _cfg(self, c: Clique) -> NDArray[np.int64]:
+        """``c.configs`` while the tree is built, kept for the two cliques used last only (bounded peak)."""
+        got = self._building.touch(id(c))
+        if got is None:
+            got = c.configs
+            self._building.put(id(c), got)
+        return got
 
     def _host(self, family: set[int]) -> int:
         return host_of(family, self.memory.plan.sets, self.memory.plan.sizes, self.root)  # type: ignore[union-attr]
 
     def _family_table(self, c: Clique, var: int, parents: Sequence[int]) -> FloatArray:
         """P(var = a | parents restricted from each clique configuration): (card, clique size)."""
-        name = self.network.variables[var]
-        cpt = self.network.cpts[name]
-        if parents:
-            pa_idx = np.ravel_multi_index(tuple(c.configs[:, c.vars.index(p)] for p in parents), cpt.shape[:-1])
-        else:
-            pa_idx = np.zeros(c.size, dtype=np.int64)
-        return np.ascontiguousarray(cpt.reshape(-1, self.cards[var])[pa_idx].T)
+        cpt = self.network.cpts[self.network.variables[var]]
+        return np.ascontiguousarray(cpt.reshape(-1, self.cards[var])[self._parent_index(c, parents, cpt)].T)
+
+    def _family_entries(self, c: Clique, var: int, parents: Sequence[int], state: int | None = None) -> FloatArray:
+        """P(var = x_var | parents) at each clique configuration (``state``: that state instead): (clique size,).
+
+        One entry per configuration, gathered directly: never the ``(card, size)`` table (2.2 GB
+        for a 100-state variable in mildew's 2.8M-state clique).
+        """
+        cpt = self.network.cpts[self.network.variables[var]]
+        card = self.cards[var]
+        own = self._cfg(c)[:, c.vars.index(var)] if state is None else state
+        return cpt.reshape(-1)[self._parent_index(c, parents, cpt) * card + own]
+
+    def _parent_index(self, c: Clique, parents: Sequence[int], cpt: FloatArray) -> NDArray[np.intp]:
+        """The row of ``cpt`` (flattened over its parents) at each clique configuration."""
+        if not parents:
+            return np.zeros(c.size, dtype=np.intp)
+        configs = self._cfg(c)
+        return np.ravel_multi_index(tuple(configs[:, c.vars.index(p)] for p in parents), cpt.shape[:-1])
 
     def _assign(self, core: Sequence[int]) -> None:
         net = self.network
         names = net.variables
         idx = net.index
-        for i in core:
-            ps = [idx[p] for p in net.parents[names[i]]]
-            c = self.cliques[self._host({i, *ps})]
-            table = self._family_table(c, i, ps)  # (card, size)
-            c.potential = c.potential * table[c.configs[:, c.vars.index(i)], np.arange(c.size)]
+        families = [(i, [idx[p] for p in net.parents[names[i]]]) for i in core]
+        hosts = [self._host({i, *ps}) for i, ps in families]
+        for k in np.argsort(hosts, kind="stable").tolist():  # by host: each clique's configurations made once
+            i, ps = families[k]
+            c = self.cliques[hosts[k]]
+            c.potential = c.potential * self._family_entries(c, i, ps)
             if names[i] in net.observables:
                 h = self.cliques[self._host({i})]
-                h.evidence[i] = Projection(h.configs, h.cards, [h.vars.index(i)])
+                h.evidence[i] = Projection(self._cfg(h), h.cards, [h.vars.index(i)])
         for name, state in net.observed.items():  # P(observed state | parents), once, in a host
             i = idx[name]
             ps = [idx[p] for p in net.parents[name]]
             c = self.cliques[self._host(set(ps))]
-            c.potential = c.potential * self._family_table(c, i, ps)[net.states[name].index(state)]
+            c.potential = c.potential * self._family_entries(c, i, ps, net.states[name].index(state))
         for i in self.leaf_vars:
             ps = [idx[p] for p in net.parents[names[i]]]
             self.cliques[self._host(set(ps))].leaves.append(i)
@@ -451,9 +488,14 @@ class JunctionTree:
     def _marginal_projection(self, v: int) -> Projection:
         """The projection of ``v``'s home clique onto ``v`` (cached)."""
         proj = self._marginal.get(v)
-        if proj is None:
-            c = self.cliques[self.home[v]]
-            proj = self._marginal[v] = Projection(c.configs, c.cards, [c.vars.index(v)])
+        if proj is None:  # every variable at home in that clique at once: one making of its configurations
+            k = self.home[v]
+            c = self.cliques[k]
+            configs = c.configs
+            for u in c.vars:
+                if self.home[u] == k and u not in self._marginal:
+                    self._marginal[u] = Projection(configs, c.cards, [c.vars.index(u)])
+            proj = self._marginal[v]
         return proj
 
     def _stacked_root_marginals(self, variables: tuple[int, ...]) -> tuple[FloatArray, list[tuple[int, int]]]:
@@ -462,10 +504,11 @@ class JunctionTree:
         cached = self._stacked.get(key)
         if cached is None:
             rc = self.cliques[self.root]
+            configs = rc.configs
             blocks, bounds, start = [], [], 0
             for v in variables:
                 m = np.zeros((rc.size, self.cards[v]))
-                m[np.arange(rc.size), rc.configs[:, rc.vars.index(v)]] = 1.0
+                m[np.arange(rc.size), configs[:, rc.vars.index(v)]] = 1.0
                 blocks.append(m)
                 bounds.append((start, start + self.cards[v]))
                 start += self.cards[v]
