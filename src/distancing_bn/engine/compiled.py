@@ -60,7 +60,7 @@ _PRUNED_KEPT = 64  # pruned trees kept (one per set of answered questions, wante
 _PRUNED_BYTES = 256 << 20  # … and at most these bytes of their arrays
 _MAX_GROUPS = 16  # a batch with more distinct answered sets is pruned for their union instead
 _NOT_WORTH_WEIGHING = 2e-3  # seconds: a tree query estimated below this is not weighed against the noisy backend
-_CHOICE_SAMPLE = 32  # rows of a batch the noisy backend's cost estimate looks at
+_CHOICE_SAMPLE = 8  # rows of a batch the noisy backend's cost estimate looks at
 _NOISY_SHARE = 0.8  # 'auto' weighs the noisy backend when this share of multi-parent questions is noisy-OR/MAX
 
 Uncertainty = Callable[[Mapping[str, FloatArray]], FloatArray]
@@ -151,9 +151,9 @@ class Engine:
 
     Backends: with ``backend='auto'`` (the default), a network whose questions are mostly
     noisy-OR / noisy-MAX (:data:`_NOISY_SHARE` of those with several parents) may be answered by
-    :class:`~.noisyor.NoisyEngine`: each query (a batch of rows) goes to the backend
-    :func:`~.noisyor.choose_backend` estimates cheaper for its answers, and every query goes
-    there when the junction tree does not fit in the memory budget. Gains (``expected_gains``,
+    :class:`~.noisyor.NoisyEngine`: each query (a batch of rows) goes to the backend estimated
+    cheaper for its answers (:meth:`choose`, with the cost model of :mod:`.noisyor`), and every
+    query goes there when the junction tree does not fit in the memory budget. Gains (``expected_gains``,
     ``joint_gains``, ``best_questions``) use the junction tree whenever it fits. Both backends
     are exact; ``backend='junction_tree'`` or ``'noisy'`` forces one.
     """
