@@ -125,6 +125,11 @@ def test_a_network_of_full_tables_never_weighs_the_noisy_backend() -> None:
 def test_backend_is_checked_and_the_engine_pickles_with_it(tier15: Network) -> None:
     with pytest.raises(ValueError, match="backend must be one of 'auto', 'junction_tree', 'noisy', got 'fast'"):
         compile_engine(tier15, backend="fast")
+    from distancing_bn import Model
+
+    with pytest.raises(ValueError, match="backend must be one of 'auto', 'junction_tree', 'noisy', got 'fast'"):
+        Model(tier15, backend="fast")  # at once, not at the first query
+    assert Model(tier15, backend="noisy").memory_estimate is None  # no junction tree is planned for it
     eng = compile_engine(tier15)
     lik = likelihoods(tier15, tier_evidence(tier15, 3, 0.1, answered=0.1, seed=4))
     first = eng.query(lik, 3)

@@ -19,6 +19,7 @@ from .engine import (
     Engine,
     MemoryEstimate,
     QueryResult,
+    check_backend,
     compile_engine,
     estimate_memory,
     impossible_evidence,
@@ -83,7 +84,8 @@ class Model:
     :class:`~distancing_bn.errors.ModelTooLargeError` here, before anything of its tree is
     built, and batches run in passes that fit (see :attr:`memory_estimate`) — unless its
     questions are noisy-OR / noisy-MAX (:func:`~distancing_bn.engine.noisy_backend_applies`):
-    then the noisy-OR backend answers everything and :attr:`memory_estimate` is ``None``.
+    then the noisy-OR backend answers everything and :attr:`memory_estimate` is ``None`` (as it
+    is with ``backend='noisy'``, which plans no junction tree).
     ``backend``: ``'auto'`` (default: per query, the exact backend estimated cheaper),
     ``'junction_tree'`` or ``'noisy'`` (see :func:`distancing_bn.engine.compile_engine`).
     """
@@ -103,16 +105,19 @@ class Model:
         memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
         backend: str = "auto",
     ) -> None:
+        check_backend(backend)  # said now, not at the first query
         object.__setattr__(self, "network", network)
         object.__setattr__(self, "spec", spec)
         object.__setattr__(self, "memory_budget", memory_budget)
         object.__setattr__(self, "backend", backend)
-        try:
-            estimate: MemoryEstimate | None = estimate_memory(network, memory_budget=memory_budget)
-        except ModelTooLargeError:
-            if backend == "junction_tree" or not noisy_backend_applies(network):
-                raise
-            estimate = None  # the noisy-OR backend answers (no junction tree is ever built)
+        estimate: MemoryEstimate | None = None  # with backend='noisy' no junction tree is planned
+        if backend != "noisy":
+            try:
+                estimate = estimate_memory(network, memory_budget=memory_budget)
+            except ModelTooLargeError:
+                if backend == "junction_tree" or not noisy_backend_applies(network):
+                    raise
+                # estimate stays None: the noisy-OR backend answers (no junction tree is ever built)
         object.__setattr__(self, "memory_estimate", estimate)
         object.__setattr__(self, "_frozen", True)
 

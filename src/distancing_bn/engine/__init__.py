@@ -34,6 +34,7 @@ from ..network import DEFAULT_MEMORY_BUDGET
 from .compiled import Engine, compile_engine, impossible_evidence, noisy_backend_applies
 from .gains import BestQuestions
 from .kernels import entropy_bits
+from .noisyor import check_backend
 from .plan import MemoryEstimate, estimate_memory
 from .propagate import QueryResult
 
@@ -43,6 +44,7 @@ __all__ = [
     "Engine",
     "MemoryEstimate",
     "QueryResult",
+    "check_backend",
     "compile_engine",
     "entropy_bits",
     "estimate_memory",

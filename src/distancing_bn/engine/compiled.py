@@ -26,7 +26,7 @@ from ..network import DEFAULT_MEMORY_BUDGET, Network, check_budget
 from .gains import BestQuestions, best_joint_questions, joint_gains
 from .kernels import FloatArray, Recent, entropy_bits
 from .local import detect_noisy
-from .noisyor import BACKENDS, BackendChoice, Evidence, NoisyEngine, tree_cost, tree_is_cheaper
+from .noisyor import BackendChoice, Evidence, NoisyEngine, check_backend, weigh_backends
 from .oneshot import OneShotPlan, plan_one_shot
 from .plan import JOINT_LIMIT, MERGE_LIMIT, MemoryEstimate, Plan, estimate_memory, leaf_host_sizes
 from .propagate import JunctionTree, QueryResult, concat_results, passes
@@ -59,8 +59,7 @@ _STATIC_MARGIN = 2  # no pruning ever when the whole tree is within this factor 
 _PRUNED_KEPT = 64  # pruned trees kept (one per set of answered questions, wanted variables and joint)
 _PRUNED_BYTES = 256 << 20  # … and at most these bytes of their arrays
 _MAX_GROUPS = 16  # a batch with more distinct answered sets is pruned for their union instead
-_NOT_WORTH_WEIGHING = 2e-3  # seconds: a tree query estimated below this is not weighed against the noisy backend
-_CHOICE_SAMPLE = 8  # rows of a batch the noisy backend's cost estimate looks at
+_NO_TREE = "this engine answers with the noisy-OR backend (backend='noisy'): it has no junction tree"
 _NOISY_SHARE = 0.8  # 'auto' weighs the noisy backend when this share of multi-parent questions is noisy-OR/MAX
 
 Uncertainty = Callable[[Mapping[str, FloatArray]], FloatArray]
@@ -186,8 +185,7 @@ class Engine:
         ValueError
             ``backend`` is not one of ``'auto'``, ``'junction_tree'``, ``'noisy'``.
         """
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+        check_backend(backend)
         self.network = network
         self.backend = backend
         self.last_backend: str | None = None
@@ -221,10 +219,7 @@ class Engine:
         joint_size = math.prod(network.card(t) for t in network.targets)
         self.has_joint = joint_est is not None or (estimate is None and joint_size <= joint_limit)
         if self._only_noisy:
-            self._noisy = NoisyEngine(
-                network, joint_limit=joint_limit, merge_limit=merge_limit, memory_budget=self._budget
-            )
-            self.has_joint = self._noisy.has_joint
+            self.has_joint = self.noisy.has_joint
         self._relevance: Relevance | None = None
         self._pruned = Recent(_PRUNED_KEPT, max_bytes=_PRUNED_BYTES, weigh=_pruned_bytes)
         self._host_sizes: dict[int, dict[int, int]] = {}  # per plan: leaf -> its host clique's states
@@ -272,9 +267,7 @@ class Engine:
         if self._tree is None:
             if self.memory is None:
                 if self._too_large is None:
-                    raise ValueError(
-                        "this engine answers with the noisy-OR backend (backend='noisy'): it has no junction tree"
-                    )
+                    raise ValueError(_NO_TREE)
                 raise self._too_large
             with self._lock:
                 if self._tree is None:
@@ -292,9 +285,7 @@ class Engine:
                 if self._too_large is not None:
                     raise self._too_large
                 if self._only_noisy:
-                    raise ValueError(
-                        "this engine answers with the noisy-OR backend (backend='noisy'): it has no junction tree"
-                    )
+                    raise ValueError(_NO_TREE)
                 raise ValueError("the targets' joint is too large for this network")
             if est is self.memory:
                 return self.tree
@@ -372,14 +363,9 @@ class Engine:
     ) -> tuple[BackendChoice, Evidence | None]:
         """:meth:`choose`, and the noisy backend's step 1 when it was made for the estimate (the query reuses it).
 
-        The tree's estimate first: below :data:`_NOT_WORTH_WEIGHING` the tree answers (estimating
-        the noisy backend costs 0.1–1 ms, about what it could save); the noisy estimate only when
-        even its floor (no coupling answer) would not settle it; for more than
-        :data:`_CHOICE_SAMPLE` rows, from that many rows spread over the batch, scaled (the
-        distinct sets of coupling answers grow more slowly than the rows: this errs towards the tree).
-        Every estimate prices the noisy backend's plans as new and the tree's as compiled or not:
-        the choice depends on the query and on nothing run before it, so answers are the same
-        to the last bit whatever the order of queries (or threads) before.
+        The engine's own cases first (forced, not a noisy-OR network, no joint, no whole tree);
+        then :func:`.noisyor.weigh_backends`, with the tree priced as built with the engine or not,
+        never by whether a later query built it: the choice has no history.
         """
         if self._only_noisy:
             reason = "forced" if self.backend == "noisy" else "the junction tree does not fit in the memory budget"
@@ -394,25 +380,7 @@ class Engine:
         est = self._joint_estimate if joint else self.memory
         if est is None:  # the whole tree does not fit (relevance=True): pruned trees answer
             return BackendChoice("junction_tree", None, None, None, "pruned junction trees (relevance=True)"), None
-        compiled = self._built_with_engine[joint]  # not whether a later query built it: no history
-        tree = tree_cost(est, rows, compiled=compiled)
-        cheaper = "the compiled tree is cheaper for these rows"
-        if tree < _NOT_WORTH_WEIGHING:  # the noisy estimate itself would cost about as much as it could save
-            return BackendChoice("junction_tree", None, tree, est.largest_states, cheaper), None
-        floor = self.noisy.cost_floor(rows)
-        if tree_is_cheaper(floor, tree):  # decided without looking at the answers
-            return BackendChoice("junction_tree", floor, tree, est.largest_states, cheaper), None
-        evidence = None
-        if rows > _CHOICE_SAMPLE:
-            pick = np.linspace(0, rows - 1, _CHOICE_SAMPLE).astype(np.intp)
-            sample = {v: np.asarray(a)[pick] for v, a in likelihoods.items()}
-            noisy = self.noisy.cost(sample, _CHOICE_SAMPLE, kept_plans=False) * rows / _CHOICE_SAMPLE
-        else:
-            evidence = self.noisy.step_one(likelihoods, rows)
-            noisy = self.noisy.cost(likelihoods, rows, evidence=evidence, kept_plans=False)
-        if tree_is_cheaper(noisy, tree):
-            return BackendChoice("junction_tree", noisy, tree, est.largest_states, cheaper), None
-        return BackendChoice("noisy", noisy, tree, est.largest_states, "the answers couple few causes"), evidence
+        return weigh_backends(self.noisy, est, likelihoods, rows, compiled=self._built_with_engine[joint])
 
     def _whole_is_cheap(self, rows: int, joint: bool, marginals: Sequence[str] | None) -> bool:
         """True when the compiled whole tree costs less than any pruned query could (no need to look closer)."""

@@ -137,8 +137,7 @@ class Projection:
         if self._use_grouped is None and rows >= _TUNE_ROWS and self._entry is not None:
             self._tune(x[:_TUNE_ROWS])
         if self._use_grouped:
-            perm, starts = self._grouped  # type: ignore[misc]
-            return np.add.reduceat(np.take(x, perm, axis=1), starts, axis=1)
+            return _grouped_sum(x, *self._grouped)  # type: ignore[misc]
         return self._axis_sum(x)
 
     def _axis_sum(self, x: FloatArray) -> FloatArray:
@@ -161,9 +160,8 @@ class Projection:
         assert idx is not None
         perm = np.argsort(idx, kind="stable").astype(np.intp)
         starts = np.flatnonzero(np.r_[True, np.diff(idx[perm]) != 0]).astype(np.intp)
-        grouped = (perm, starts)
         times = []
-        for fn in (self._axis_sum, lambda a: np.add.reduceat(np.take(a, perm, axis=1), starts, axis=1)):
+        for fn in (self._axis_sum, lambda a: _grouped_sum(a, perm, starts)):
             best = math.inf
             for _ in range(2):
                 t0 = time.perf_counter()
@@ -171,7 +169,7 @@ class Projection:
                 best = min(best, time.perf_counter() - t0)
             times.append(best)
         self._use_grouped = times[1] < times[0]
-        self._grouped = grouped if self._use_grouped else None
+        self._grouped = (perm, starts) if self._use_grouped else None
         self._entry = None
 
     def multiply_into(self, b: FloatArray, m: FloatArray) -> None:
@@ -182,6 +180,11 @@ class Projection:
         if not self.increasing:
             raise NotImplementedError("expanding a projection needs increasing positions")
         b.reshape(b.shape[0], *self.cards)[...] *= m.reshape(m.shape[0], *self.bshape)
+
+
+def _grouped_sum(x: FloatArray, perm: NDArray[np.intp], starts: NDArray[np.intp]) -> FloatArray:
+    """Sum the columns of ``x`` by group: gathered so that each group is contiguous, then ``add.reduceat``."""
+    return np.add.reduceat(np.take(x, perm, axis=1), starts, axis=1)
 
 
 def apply3(proj: Projection, x: FloatArray) -> FloatArray:

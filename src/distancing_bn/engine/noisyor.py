@@ -91,8 +91,10 @@ __all__ = [
     "BestChoice",
     "GainResult",
     "NoisyEngine",
+    "check_backend",
     "choose_backend",
     "noisy_cost",
+    "weigh_backends",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -117,6 +119,8 @@ _T_TREE_CLIQUE = 3e-5  # per clique
 _T_TREE_STATE = 5e-8  # per clique state of one row
 _T_TREE_BYTE = 2e-9  # compiling, per byte of the tree
 _PREFER_TREE = 0.7  # the noisy backend must be estimated at least this much cheaper
+_NOT_WORTH_WEIGHING = 2e-3  # a tree query estimated below this is not weighed (the estimate costs 0.1–1 ms)
+_CHOICE_SAMPLE = 8  # rows of a batch the noisy backend's estimate looks at (scaled to the batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1187,15 +1191,57 @@ class BackendChoice:
     reason: str
 
 
-def tree_cost(estimate: MemoryEstimate, rows: int, *, compiled: bool) -> float:
+def check_backend(backend: str) -> None:
+    """Raise ``ValueError`` naming the valid choices unless ``backend`` is one of :data:`BACKENDS`."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+
+
+def _tree_cost(estimate: MemoryEstimate, rows: int, *, compiled: bool) -> float:
     """Estimated seconds for the tree of ``estimate`` to answer ``rows`` rows (building it unless ``compiled``)."""
     tree = _T_TREE_QUERY + _T_TREE_CLIQUE * estimate.n_cliques + _T_TREE_STATE * rows * estimate.row_bytes / 16
     return tree if compiled else tree + _T_TREE_BYTE * estimate.tree_bytes
 
 
-def tree_is_cheaper(noisy_seconds: float, tree_seconds: float) -> bool:
-    """The rule between the two estimates: the noisy backend must be clearly cheaper (:data:`_PREFER_TREE`)."""
-    return noisy_seconds >= _PREFER_TREE * tree_seconds
+def weigh_backends(
+    engine: NoisyEngine,
+    estimate: MemoryEstimate,
+    likelihoods: Mapping[str, FloatArray],
+    rows: int,
+    *,
+    compiled: bool,
+) -> tuple[BackendChoice, Evidence | None]:
+    """The cheaper backend for these rows by the two estimates, and the noisy backend's step 1
+    when it was made for the estimate and the noisy backend is chosen (its query reuses it).
+
+    The tree's estimate first (``estimate``, built unless ``compiled``): below
+    :data:`_NOT_WORTH_WEIGHING` the tree answers unweighed; then the noisy backend's floor (no
+    coupling answer, :meth:`NoisyEngine.cost_floor`); only when neither settles it, the noisy
+    estimate, for more than :data:`_CHOICE_SAMPLE` rows from that many rows spread over the
+    batch and scaled (the distinct sets of coupling answers grow more slowly than the rows: this
+    errs towards the tree). The noisy backend must be estimated at least ``1 / _PREFER_TREE``
+    times faster: the tree is the long-tested path and the estimates are rough. Every plan is
+    priced as new, so the choice depends on these rows only, not on the queries run before
+    (answers are then the same to the last bit whatever the order of queries or threads).
+    """
+    tree = _tree_cost(estimate, rows, compiled=compiled)
+    cheaper = "the compiled tree is cheaper for these rows"
+    if tree < _NOT_WORTH_WEIGHING:
+        return BackendChoice("junction_tree", None, tree, estimate.largest_states, cheaper), None
+    floor = engine.cost_floor(rows)
+    if floor >= _PREFER_TREE * tree:
+        return BackendChoice("junction_tree", floor, tree, estimate.largest_states, cheaper), None
+    evidence = None
+    if rows > _CHOICE_SAMPLE:
+        pick = np.linspace(0, rows - 1, _CHOICE_SAMPLE).astype(np.intp)
+        sample = {v: np.asarray(a)[pick] for v, a in likelihoods.items()}
+        noisy = engine.cost(sample, _CHOICE_SAMPLE, kept_plans=False) * rows / _CHOICE_SAMPLE
+    else:
+        evidence = engine.step_one(likelihoods, rows)
+        noisy = engine.cost(likelihoods, rows, evidence=evidence, kept_plans=False)
+    if noisy >= _PREFER_TREE * tree:
+        return BackendChoice("junction_tree", noisy, tree, estimate.largest_states, cheaper), None
+    return BackendChoice("noisy", noisy, tree, estimate.largest_states, "the answers couple few causes"), evidence
 
 
 def noisy_cost(
@@ -1215,25 +1261,19 @@ def choose_backend(
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     compiled_tree: bool = False,
     tree_estimate: MemoryEstimate | None = None,
-    evidence: Evidence | None = None,
 ) -> BackendChoice:
     """Pick the backend for a model and a batch of rows, from the two cost estimates (seconds).
 
     The junction tree's: from :func:`distancing_bn.engine.estimate_memory` (its working memory
     per row is about twice its clique states), a fixed cost per query and per clique, and (unless
-    ``compiled_tree``) building it once; ``None`` when it does not fit in ``memory_budget``
-    (``tree_estimate``: that estimate, made once by the caller, so that choosing per batch costs
-    no replanning). The noisy backend's: :meth:`NoisyEngine.cost` (no plan built). The noisy
-    backend is chosen only when it is estimated at least ``1 / _PREFER_TREE`` times faster: the
-    tree is the long-tested path, and the estimates are rough. ``backend='junction_tree'`` or
-    ``'noisy'`` forces one and estimates nothing (a tree that does not fit still raises when it
-    is compiled). The tree's estimate is made first: when even a query with no coupling answer
-    (:meth:`NoisyEngine.cost_floor`) would not be cheap enough, the noisy estimate is not made
-    (``noisy_seconds`` is then that floor). ``evidence``: :meth:`NoisyEngine.step_one` of the
-    likelihoods, if already made.
+    ``compiled_tree``) building it once; the noisy backend when it does not fit in
+    ``memory_budget`` (``tree_estimate``: that estimate, made once by the caller, so that
+    choosing per batch costs no replanning). The noisy backend's: :meth:`NoisyEngine.cost` (no
+    plan built). The rule is :func:`weigh_backends`, the one :meth:`Engine.choose` applies.
+    ``backend='junction_tree'`` or ``'noisy'`` forces one and estimates nothing (a tree that does
+    not fit still raises when it is compiled).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    check_backend(backend)
     if backend != "auto":
         return BackendChoice(backend, None, None, None, "forced")  # type: ignore[arg-type]
     eng = engine if engine is not None else NoisyEngine(network, memory_budget=memory_budget)
@@ -1245,15 +1285,4 @@ def choose_backend(
             est = None
     if est is None:
         return BackendChoice("noisy", None, None, None, "the junction tree does not fit in the memory budget")
-    tree = tree_cost(est, rows, compiled=compiled_tree)
-    floor = eng.cost_floor(rows)
-    if tree_is_cheaper(floor, tree):
-        return BackendChoice(
-            "junction_tree", floor, tree, est.largest_states, "the compiled tree is cheaper for these rows"
-        )
-    noisy = eng.cost(likelihoods or {}, rows, evidence=evidence) if rows else 0.0
-    if not tree_is_cheaper(noisy, tree):
-        return BackendChoice("noisy", noisy, tree, est.largest_states, "the answers couple few causes")
-    return BackendChoice(
-        "junction_tree", noisy, tree, est.largest_states, "the compiled tree is cheaper for these rows"
-    )
+    return weigh_backends(eng, est, likelihoods or {}, rows, compiled=compiled_tree)[0]
