@@ -49,7 +49,7 @@ _TABLE = re.compile(r"\s*table\b(?P<values>[^;()]*);\s*")
 _DEFAULT = re.compile(r"(?:\A|(?<=;))\s*default\b(?P<values>[^;()]*);")
 _WORD = r'(?:"[^"]*"|[^\s,;()"]+)'
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_NUMBERS = re.compile(rf"[\s,]*(?:{_NUMBER}(?:[\s,]+|\Z))*")
+_NUMBERS = re.compile(rf"[\s,]*(?:{_NUMBER}(?:[\s,]+|\Z))*+")  # possessive: no backtracking stack per number
 _NUMBER_ONLY = re.compile(_NUMBER)
 _CONF = re.compile(r"\(([^()]*)\)")
 _STATEMENT = re.compile(r"\s*(?:\((?P<conf>[^()]*)\)|(?P<kw>table|default)\b)(?P<values>[^;()]*)(?P<end>;)?")
@@ -263,7 +263,7 @@ def _rows_pattern(n_parents: int, card: int) -> re.Pattern[str]:
     """A body of rows ``(s1, s2) v1, v2;``, each with exactly ``n_parents`` states and ``card`` numbers."""
     states = rf"\s*{_WORD}(?:[\s,]+{_WORD}){{{n_parents - 1}}}\s*" if n_parents else r"\s*"
     values = rf"[\s,]*{_NUMBER}(?:[\s,]+{_NUMBER}){{{card - 1}}}[\s,]*"
-    return re.compile(rf"(?:\s*\({states}\){values};)*\s*")
+    return re.compile(rf"(?:\s*\({states}\){values};)*+\s*")  # possessive: a stack per row cost 150 MiB on mildew
 
 
 def _numbers(text: str, count: int) -> NDArray[np.float64] | None:
