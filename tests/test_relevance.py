@@ -43,15 +43,30 @@ compile_engine = functools.partial(_compile_engine, backend="junction_tree")
 TOL = 1e-9
 
 
-@pytest.fixture(params=["one-shot", "trees"])
-def always_prune(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def force_pruning(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     """Make the cost model choose the pruned network whenever the evidence prunes anything, queried
-    by its one-shot plan or (``trees``) by its compiled junction tree."""
+    by its one-shot plan, by its one-shot plan in lean mode (every belief made again in the
+    distribute pass, none kept) or (``trees``) by its compiled junction tree."""
     monkeypatch.setattr(compiled_module, "_PRUNE_MARGIN", 0.0)
     monkeypatch.setattr(compiled_module, "_STATIC_MARGIN", 0.0)
-    if request.param == "trees":
+    if mode == "lean":
+        monkeypatch.setattr(oneshot_module, "LEAN_BYTES", 0)
+    if mode == "trees":
         monkeypatch.setattr(compiled_module, "_ONE_SHOT_ROWS", 0)
         monkeypatch.setattr(compiled_module, "_ONE_SHOT_CALL", 1e3)
+
+
+@pytest.fixture(params=["one-shot", "lean", "trees"])
+def always_prune(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Pruning forced (see :func:`force_pruning`), in each of its three modes."""
+    force_pruning(monkeypatch, request.param)
+    yield request.param
+
+
+@pytest.fixture(params=["one-shot", "trees"])
+def always_prune_fast(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """As :func:`always_prune` without the lean mode (slow tests; lean has its own test on them)."""
+    force_pruning(monkeypatch, request.param)
     yield request.param
 
 
@@ -323,7 +338,7 @@ def sampled_evidence(net: Network, share: float, seed: int) -> dict[str, int]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PUBLISHED)
-def test_published_networks_pruned_equal_whole_and_pgmpy(always_prune: str, external_dir: Path, name: str) -> None:
+def test_published_networks_pruned_equal_whole_and_pgmpy(always_prune_fast: str, external_dir: Path, name: str) -> None:
     from pgmpy.inference import VariableElimination
 
     from distancing_bn.interop import to_pgmpy
@@ -345,6 +360,46 @@ def test_published_networks_pruned_equal_whole_and_pgmpy(always_prune: str, exte
             f = ve.query([w], evidence=labels, show_progress=False)
             expected = np.array([f.values[list(f.state_names[w]).index(s)] for s in net.states[w]])
             np.testing.assert_allclose(a.marginals[w][0], expected, atol=TOL)
+
+
+@pytest.mark.parametrize("name", ["hepar2", "andes"])
+def test_lean_queries_of_published_networks_equal_the_whole_tree(
+    monkeypatch: pytest.MonkeyPatch, external_dir: Path, name: str
+) -> None:
+    # every variable asked for: the lean distribute pass makes every clique's belief again
+    force_pruning(monkeypatch, "lean")
+    net = published(external_dir, name)
+    pruned = compile_engine(net)
+    whole = compile_engine(net, relevance=False)
+    for seed in range(2):
+        ev = sampled_evidence(net, 0.1, seed)
+        lik = {v: np.eye(net.card(v))[[s, (s + 1) % net.card(v)]] for v, s in ev.items()}  # two rows
+        wanted = list(net.variables)
+        a = pruned.query(lik, 2, marginals=wanted)
+        assert_same(a, whole.query(lik, 2, marginals=wanted), wanted, joint=False)
+    assert pruned._pruned and all(e.trees is None for e in pruned._pruned.values())  # one-shot plans answered
+
+
+def test_a_heavy_whole_tree_is_compiled_for_batches_not_for_a_few_rows(
+    monkeypatch: pytest.MonkeyPatch, external_dir: Path
+) -> None:
+    # a tree whose arrays are estimated beyond _EAGER_BYTES waits for a batch: one-shot plans,
+    # which hold no arrays between queries, answer a few rows however often they are asked
+    monkeypatch.setattr(compiled_module, "_EAGER_BYTES", 0)
+    net = published(external_dir, "hepar2")
+    eng = compile_engine(net)
+    whole = compile_engine(net, relevance=False)
+    assert eng.prunes and eng._tree is None
+    for seed in range(6):
+        lik = {v: np.eye(net.card(v))[[s]] for v, s in sampled_evidence(net, 0.1, seed).items()}
+        assert_same(eng.query(lik, 1), whole.query(lik, 1), list(net.targets), joint=False)
+        assert_same(eng.query({}, 1), whole.query({}, 1), list(net.targets), joint=False)
+    assert eng._tree is None
+    rows = compiled_module._ONE_SHOT_ROWS + 1
+    rng = np.random.default_rng(0)
+    lik = {q: np.eye(net.card(q))[rng.integers(net.card(q), size=rows)] for q in net.observables}
+    assert_same(eng.query(lik, rows), whole.query(lik, rows), list(net.targets), joint=False)
+    assert eng._tree is not None  # a batch answering everything: nothing to prune, the whole tree pays
 
 
 def test_hepar2_keeps_its_roots_apart_unless_their_joint_is_asked(external_dir: Path) -> None:

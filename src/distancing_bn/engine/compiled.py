@@ -54,6 +54,7 @@ _COMPILE_BASE = 4e-4  # compiling a junction tree: fixed part
 _COMPILE_VARIABLE = 1e-4  # … per variable
 _COMPILE_STATE = 2e-8  # … per clique state built
 _EAGER = 0.15  # seconds: a whole tree estimated to compile within this is compiled with the engine
+_EAGER_BYTES = 32 << 20  # … and only when its arrays are estimated within this (else queries start one-shot)
 _PRUNE_MARGIN = 2.0  # a pruned network is used when its cost, planning included, is this much lower
 _STATIC_MARGIN = 2  # no pruning ever when the whole tree is within this factor of the smallest pruned one
 _PRUNED_KEPT = 64  # pruned trees kept (one per set of answered questions, wanted variables and joint)
@@ -127,7 +128,11 @@ class Engine:
     variables asked for and the joint flag. A batch is grouped by its rows' answered sets, each
     group one vectorised query (more than :data:`_MAX_GROUPS` distinct sets: one group, pruned
     for their union). When the whole tree is within :data:`_STATIC_MARGIN` of the smallest
-    pruned one (the default model), queries go straight to it, as before.
+    pruned one (the default model), queries go straight to it, as before. A whole tree whose
+    arrays are estimated beyond :data:`_EAGER_BYTES` (pathfinder, munin, mildew …) is compiled
+    only for a batch of more than :data:`_ONE_SHOT_ROWS` rows or for gains: a few rows are
+    answered by one-shot plans, lean when large (:mod:`.oneshot`), so a query of a large
+    network holds about one clique at a time (``relevance=False`` forces the whole tree).
 
     Attributes
     ----------
@@ -224,15 +229,21 @@ class Engine:
         self._pruned = Recent(_PRUNED_KEPT, max_bytes=_PRUNED_BYTES, weigh=_pruned_bytes)
         self._host_sizes: dict[int, dict[int, int]] = {}  # per plan: leaf -> its host clique's states
         self._spent = 0.0  # estimated seconds spent compiling pruned trees
+        # a heavy whole tree (its arrays beyond _EAGER_BYTES) is compiled only when it pays: until then
+        # queries of a few rows run one-shot plans, which hold no arrays between queries
+        self._heavy = estimate is not None and estimate.tree_bytes > _EAGER_BYTES
         if relevance is not False:
             rel = Relevance(network)
-            if estimate is None or self._pruning_can_pay(rel, estimate):
+            if estimate is None or self._heavy or self._pruning_can_pay(rel, estimate):
                 self._relevance = rel
         eager = self._relevance is None and estimate is not None
         if not eager and estimate is not None:  # a whole tree that compiles quickly is compiled now
             plan = estimate.plan
             assert plan is not None
-            eager = _compile_cost(len(plan.cards), sum(plan.sizes), sum(leaf_host_sizes(plan).values())) <= _EAGER
+            eager = (
+                not self._heavy
+                and _compile_cost(len(plan.cards), sum(plan.sizes), sum(leaf_host_sizes(plan).values())) <= _EAGER
+            )
         if eager:
             self._tree = JunctionTree(network, estimate=estimate)
             if estimate.plan.has_joint:  # type: ignore[union-attr]
@@ -447,7 +458,7 @@ class Engine:
         want = frozenset(wanted) | (frozenset(self.network.targets) if joint else frozenset())
         key = (frozenset(answered), cut, frozenset(wanted), joint)
         costs = self._whole_cost(rows, joint, answered, wanted)
-        whole = None if costs is None else sum(costs)
+        whole = None if costs is None or self._defers_whole(rows, joint) else sum(costs)
         entry = self._pruned.touch(key)
         if entry is None:
             if whole is not None:
@@ -478,6 +489,16 @@ class Engine:
         if trees < one_shot and (entry.trees is not None or self._compile_pruned(entry, joint)):
             return self._run_pruned(entry, lik, rows, wanted, joint, entry.trees)  # type: ignore[arg-type]
         return self._run_pruned(entry, lik, rows, wanted, joint, None)
+
+    def _defers_whole(self, rows: int, joint: bool) -> bool:
+        """True when a heavy whole tree, not compiled yet, is not compiled for this query.
+
+        A tree whose arrays are estimated beyond :data:`_EAGER_BYTES` is compiled for a batch
+        (more than :data:`_ONE_SHOT_ROWS` rows) or for gains, never for a few rows: one-shot
+        plans answer those and hold no arrays between queries (``relevance=False`` forces the
+        whole tree).
+        """
+        return self._heavy and rows <= _ONE_SHOT_ROWS and (self._joint_tree if joint else self._tree) is None
 
     def _compile_pruned(self, entry: _Pruned, joint: bool) -> bool:
         if not entry.compile_trees(self._budget, self._options, joint):

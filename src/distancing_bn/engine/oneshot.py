@@ -12,7 +12,12 @@ cliques, the tree and which table goes where, and a query multiplies the tables 
 * clique potentials are :func:`numpy.einsum` products over the clique's axes and a row axis,
   messages are sums onto separators (collect), then the Hugin update (distribute); every
   potential and message is divided by its row's total, the logs of those totals summed into
-  ``log P(e)``, so nothing underflows and ``log P(e)`` is exact.
+  ``log P(e)``, so nothing underflows and ``log P(e)`` is exact;
+* when every clique's belief together would exceed :data:`LEAN_BYTES`, a query is *lean*: the
+  collect pass keeps only its messages (separator-sized) and the root's belief, and the
+  distribute pass makes each clique's belief again, root first, from its tables and every
+  message into it, takes its marginals and its children's messages, and drops it. At most one
+  clique's belief (and the messages) is held at a time, for about twice the products.
 
 The results equal the junction tree's (tests/test_relevance.py). Layer 3 of
 :mod:`distancing_bn.engine`: imports :mod:`.kernels`, :mod:`.plan`, :mod:`.propagate`
@@ -29,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..network import Network
-from .kernels import FloatArray, row_normalise, safe_div
+from .kernels import FLOAT_BYTES, FloatArray, row_normalise, safe_div
 from .plan import host_of, merge_small_cliques, spanning_tree, triangulate_quick
 from .propagate import QueryResult
 
@@ -37,6 +42,7 @@ __all__ = ["OneShotPlan", "plan_one_shot"]
 
 _CHUNK = 8  # factors multiplied in one einsum before the product is rescaled
 _MERGE = 512  # neighbouring cliques are merged while their union has at most this many states (fewer calls)
+LEAN_BYTES = 16 << 20  # beliefs of every clique beyond this (per query): keep none, make each again when needed
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,53 +102,101 @@ class OneShotPlan:
         """``log P(e)``, the marginals of ``wanted`` and (``joint``) the targets' joint, for every row."""
         log_scale = np.zeros(rows)
         cliques = self.cliques
-        belief: list[FloatArray] = [None] * len(cliques)  # type: ignore[list-item]
+        lean = FLOAT_BYTES * self.states * rows > LEAN_BYTES
+        belief: list[FloatArray | None] = [None] * len(cliques)
         up: list[FloatArray] = [None] * len(cliques)  # type: ignore[list-item]
         for k in range(len(cliques) - 1, -1, -1):  # collect: children (later) before parents
             c = cliques[k]
             b = self._potential(
                 c, likelihoods, rows, log_scale, [(up[ch], c.down[j]) for j, ch in enumerate(c.children)]
             )
-            belief[k] = b
+            if k == 0 or not lean:
+                belief[k] = b
             if c.parent >= 0:
                 msg = np.einsum(b, c.labels, c.up)
                 s = msg.reshape(rows, -1).sum(axis=1)
                 s = np.where(s > 0, s, 1.0)
                 up[k] = msg / s.reshape(-1, *([1] * (msg.ndim - 1)))
                 log_scale += np.log(s)
-        root = cliques[0]
-        total = belief[0].reshape(rows, -1).sum(axis=1)
+            del b
+        root_belief = belief[0]
+        assert root_belief is not None
+        total = root_belief.reshape(rows, -1).sum(axis=1)
         with np.errstate(divide="ignore"):
             log_evidence = log_scale + np.log(total)
         target_joint = None
         if joint:
+            root = cliques[0]
             local = [root.axes.index(self.axes.index(t)) for t in self.network.targets]
-            tj = np.einsum(belief[0], root.labels, [root.row, *local]).reshape(rows, -1)
+            tj = np.einsum(root_belief, root.labels, [root.row, *local]).reshape(rows, -1)
             target_joint = row_normalise(tj).reshape(rows, *(self.cards[root.axes[i]] for i in local))
         out: dict[str, FloatArray] = {}
         if wanted:
-            need = {self.home[w] for w in wanted}
-            if need != {0}:
-                self._distribute(belief, up, need, rows)
             by_clique: dict[int, list[str]] = {}
             for w in wanted:
                 by_clique.setdefault(self.home[w], []).append(w)
+            if lean:
+                self._distribute_lean(belief, up, by_clique, likelihoods, rows, out)
+                return QueryResult(log_evidence, out, target_joint)
+            if set(by_clique) != {0}:
+                self._distribute(belief, up, set(by_clique), rows)  # type: ignore[arg-type]
             reused = self._stacked.setdefault("uses", 0) > 0  # type: ignore[call-overload]
             self._stacked["uses"] += 1  # type: ignore[index, operator]
             for k, names in by_clique.items():
+                b = belief[k]
+                assert b is not None
                 if not reused:  # a plan queried once: sum each marginal out (no matrix to build)
-                    c = self.cliques[k]
-                    b = belief[k]
-                    for name in names:
-                        pos = c.axes.index(self.axes.index(name))
-                        others = tuple(1 + i for i in range(len(c.shape)) if i != pos)
-                        out[name] = row_normalise(b.sum(axis=others) if others else b)
+                    self._marginals_of(k, b, names, out)
                     continue
                 matrix, bounds = self._stacked_marginals(k, tuple(names))
-                flat = belief[k].reshape(rows, -1) @ matrix
+                flat = b.reshape(rows, -1) @ matrix
                 for name, lo, hi in zip(names, bounds, bounds[1:], strict=False):
                     out[name] = row_normalise(flat[:, lo:hi])
         return QueryResult(log_evidence, out, target_joint)
+
+    def _marginals_of(self, k: int, b: FloatArray, names: Sequence[str], out: dict[str, FloatArray]) -> None:
+        """The marginals of ``names`` summed out of clique ``k``'s belief ``b``, into ``out``."""
+        c = self.cliques[k]
+        for name in names:
+            pos = c.axes.index(self.axes.index(name))
+            others = tuple(1 + i for i in range(len(c.shape)) if i != pos)
+            out[name] = row_normalise(b.sum(axis=others) if others else b)
+
+    def _distribute_lean(
+        self,
+        belief: list[FloatArray | None],
+        up: list[FloatArray],
+        by_clique: Mapping[int, Sequence[str]],
+        lam: Mapping[str, FloatArray],
+        rows: int,
+        out: dict[str, FloatArray],
+    ) -> None:
+        """The distribute pass of a lean query: each belief made again, used and dropped (root first)."""
+        cliques = self.cliques
+        on_path: set[int] = set()
+        for k in by_clique:
+            while k >= 0 and k not in on_path:
+                on_path.add(k)
+                k = cliques[k].parent
+        down: dict[int, FloatArray] = {}  # messages from parents not yet used
+        scratch = np.zeros(rows)  # the scales of a belief made again: they cancel in the marginals
+        for k, c in enumerate(cliques):  # root first: a parent before its children
+            if k not in on_path:
+                continue
+            if k == 0:
+                b = belief[0]
+                belief[0] = None
+            else:
+                messages = [(up[ch], c.down[j]) for j, ch in enumerate(c.children)]
+                b = self._potential(c, lam, rows, scratch, [*messages, (down.pop(k), c.up)])
+            assert b is not None
+            self._marginals_of(k, b, by_clique.get(k, ()), out)
+            for j, ch in enumerate(c.children):
+                if ch in on_path:
+                    d = safe_div(np.einsum(b, c.labels, c.down[j]), up[ch])
+                    s = d.reshape(rows, -1).sum(axis=1)
+                    down[ch] = d / np.where(s > 0, s, 1.0).reshape(-1, *([1] * (d.ndim - 1)))
+            del b
 
     def _potential(
         self,
@@ -205,7 +259,8 @@ class OneShotPlan:
         top = pot.reshape(rows, -1).max(axis=1)
         top = np.where(top > 0, top, 1.0)
         log_scale += np.log(top)
-        return pot / top.reshape(-1, *([1] * len(c.shape)))
+        pot /= top.reshape(-1, *([1] * len(c.shape)))  # in place: no second clique-sized array
+        return pot
 
     def _distribute(self, belief: list[FloatArray], up: list[FloatArray], need: set[int], rows: int) -> None:
         """Hugin updates from the root towards the cliques in ``need`` only."""
