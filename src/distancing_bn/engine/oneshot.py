@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,11 +173,7 @@ class OneShotPlan:
     ) -> None:
         """The distribute pass of a lean query: each belief made again, used and dropped (root first)."""
         cliques = self.cliques
-        on_path: set[int] = set()
-        for k in by_clique:
-            while k >= 0 and k not in on_path:
-                on_path.add(k)
-                k = cliques[k].parent
+        on_path = self._path_to(by_clique)
         down: dict[int, FloatArray] = {}  # messages from parents not yet used
         scratch = np.zeros(rows)  # the scales of a belief made again: they cancel in the marginals
         for k, c in enumerate(cliques):  # root first: a parent before its children
@@ -193,9 +189,7 @@ class OneShotPlan:
             self._marginals_of(k, b, by_clique.get(k, ()), out)
             for j, ch in enumerate(c.children):
                 if ch in on_path:
-                    d = safe_div(np.einsum(b, c.labels, c.down[j]), up[ch])
-                    s = d.reshape(rows, -1).sum(axis=1)
-                    down[ch] = d / np.where(s > 0, s, 1.0).reshape(-1, *([1] * (d.ndim - 1)))
+                    down[ch] = self._down(b, c, j, up[ch], rows)
             del b
 
     def _potential(
@@ -265,11 +259,7 @@ class OneShotPlan:
     def _distribute(self, belief: list[FloatArray], up: list[FloatArray], need: set[int], rows: int) -> None:
         """Hugin updates from the root towards the cliques in ``need`` only."""
         cliques = self.cliques
-        on_path: set[int] = set()
-        for k in need:
-            while k >= 0 and k not in on_path:
-                on_path.add(k)
-                k = cliques[k].parent
+        on_path = self._path_to(need)
         for k, c in enumerate(cliques):
             if k not in on_path:
                 continue
@@ -277,10 +267,24 @@ class OneShotPlan:
                 if ch not in on_path:
                     continue
                 cc = cliques[ch]
-                down = safe_div(np.einsum(belief[k], c.labels, c.down[j]), up[ch])
-                s = down.reshape(rows, -1).sum(axis=1)
-                down = down / np.where(s > 0, s, 1.0).reshape(-1, *([1] * (down.ndim - 1)))
+                down = self._down(belief[k], c, j, up[ch], rows)
                 belief[ch] = np.einsum(belief[ch], cc.labels, down, cc.up, cc.labels)
+
+    def _path_to(self, need: Iterable[int]) -> set[int]:
+        """The cliques on the paths from the root to those in ``need``."""
+        on_path: set[int] = set()
+        for k in need:
+            while k >= 0 and k not in on_path:
+                on_path.add(k)
+                k = self.cliques[k].parent
+        return on_path
+
+    @staticmethod
+    def _down(b: FloatArray, c: _Clique, j: int, up_child: FloatArray, rows: int) -> FloatArray:
+        """The Hugin message from clique ``c`` (belief ``b``) to its ``j``-th child, divided by its row's total."""
+        down = safe_div(np.einsum(b, c.labels, c.down[j]), up_child)
+        s = down.reshape(rows, -1).sum(axis=1)
+        return down / np.where(s > 0, s, 1.0).reshape(-1, *([1] * (down.ndim - 1)))
 
     def _stacked_marginals(self, k: int, names: tuple[str, ...]) -> tuple[FloatArray, list[int]]:
         """0/1 matrix (clique states × Σ cards) giving the marginals of ``names`` side by side (cached)."""
